@@ -1,0 +1,49 @@
+/* libvmm — vCPU inspection. */
+#ifndef VMM_VCPU_H
+#define VMM_VCPU_H
+
+#include <stdint.h>
+
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-vCPU counters. Updated by the vCPU thread; read at any time (values
+ * are each consistent, not a snapshot of all). */
+typedef struct vmm_vcpu_stats {
+    uint64_t exits;        /* returns from guest mode the VMM handled */
+    uint64_t io_exits;     /* port I/O accesses */
+    uint64_t mmio_exits;   /* MMIO accesses */
+    uint64_t halts;        /* HLT / WFI waits */
+    uint64_t hypercalls;   /* SBI calls (soft) */
+    uint64_t instructions; /* retired instructions (soft engine only) */
+    uint64_t tlb_hits;     /* shadow page table hits (soft engine only) */
+    uint64_t tlb_misses;   /* shadow page table fills (guest walks) */
+    uint64_t tlb_flushes;  /* shadow page table flushes (sfence.vma, satp) */
+} vmm_vcpu_stats_t;
+
+/* Architecture-neutral view of a vCPU's main registers. */
+typedef struct vmm_vcpu_regs {
+    uint64_t pc;       /* rip / pc */
+    uint64_t sp;       /* rsp / x2 */
+    uint64_t gpr[32];  /* x86: rax rcx rdx rbx rsp rbp rsi rdi r8..r15; riscv: x0..x31 */
+    uint64_t flags;    /* rflags / mstatus */
+    int mode;          /* x86: 16/32/64 (CPU mode); riscv: privilege 0 U, 1 S, 3 M */
+} vmm_vcpu_regs_t;
+
+/* Number of vCPUs. */
+unsigned vmm_vm_vcpu_count(const vmm_vm_t *vm);
+
+/* Copies vCPU `index`'s counters. VMM_EINVAL for a bad index. Any thread. */
+int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out);
+
+/* Reads vCPU `index`'s registers. The VM must be DEFINED, PAUSED, SHUTOFF or
+ * CRASHED (VMM_ESTATE while running). Loop thread. */
+int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

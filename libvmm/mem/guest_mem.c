@@ -1,0 +1,122 @@
+#define _GNU_SOURCE
+#include "mem/guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+#define PAGE_MASK_4K 0xfffULL
+
+void guest_mem_init(struct guest_mem *gm)
+{
+    memset(gm, 0, sizeof(*gm));
+}
+
+int guest_mem_add_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size)
+{
+    if (size == 0 || (gpa & PAGE_MASK_4K) || (size & PAGE_MASK_4K))
+        return vmm_error(VMM_EINVAL, "RAM region 0x%llx+0x%llx is empty or not 4 KiB aligned",
+                         (unsigned long long)gpa, (unsigned long long)size);
+    if (gpa + size < gpa)
+        return vmm_error(VMM_ERANGE, "RAM region 0x%llx+0x%llx wraps the address space",
+                         (unsigned long long)gpa, (unsigned long long)size);
+    if (gm->nr_regions >= GUEST_MEM_MAX_REGIONS)
+        return vmm_error(VMM_EINVAL, "too many RAM regions (limit %d)", GUEST_MEM_MAX_REGIONS);
+    for (int i = 0; i < gm->nr_regions; i++) {
+        const struct guest_region *r = &gm->regions[i];
+        if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+            return vmm_error(VMM_EINVAL, "RAM region 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
+                             (unsigned long long)gpa, (unsigned long long)size,
+                             (unsigned long long)r->gpa, (unsigned long long)r->size);
+    }
+    int fd = memfd_create("libvmm-ram", MFD_CLOEXEC);
+    if (fd < 0)
+        return vmm_error_errno(errno, "memfd_create for %llu bytes of RAM", (unsigned long long)size);
+    if (ftruncate(fd, (off_t)size) < 0) {
+        int e = errno;
+        close(fd);
+        return vmm_error_errno(e, "sizing guest RAM to %llu bytes", (unsigned long long)size);
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return vmm_error_errno(e, "mapping %llu bytes of guest RAM", (unsigned long long)size);
+    }
+    /* Guest RAM is large and rarely shares pages with the VMM's own heap:
+     * let the kernel back it with huge pages where it can. */
+    madvise(p, size, MADV_HUGEPAGE);
+    struct guest_region *r = &gm->regions[gm->nr_regions++];
+    r->gpa = gpa;
+    r->size = size;
+    r->host = p;
+    r->memfd = fd;
+    gm->ram_bytes += size;
+    return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *gm)
+{
+    for (int i = 0; i < gm->nr_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+        munmap(r->host, r->size);
+        close(r->memfd);
+    }
+    gm->nr_regions = 0;
+    gm->ram_bytes = 0;
+}
+
+const struct guest_region *guest_mem_region(const struct guest_mem *gm, uint64_t gpa)
+{
+    for (int i = 0; i < gm->nr_regions; i++) {
+        const struct guest_region *r = &gm->regions[i];
+        if (gpa - r->gpa < r->size)
+            return r;
+    }
+    return NULL;
+}
+
+void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    const struct guest_region *r = guest_mem_region(gm, gpa);
+    if (!r)
+        return NULL;
+    uint64_t off = gpa - r->gpa;
+    if (len > r->size - off)
+        return NULL;
+    return r->host + off;
+}
+
+static int guest_mem_copy(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t len, int to_guest)
+{
+    uint8_t *b = buf;
+    while (len) {
+        const struct guest_region *r = guest_mem_region(gm, gpa);
+        if (!r)
+            return vmm_error(VMM_ERANGE, "guest-physical address 0x%llx is not RAM",
+                             (unsigned long long)gpa);
+        uint64_t off = gpa - r->gpa;
+        size_t n = (size_t)((r->size - off) < len ? (r->size - off) : len);
+        if (to_guest)
+            memcpy(r->host + off, b, n);
+        else
+            memcpy(b, r->host + off, n);
+        b += n;
+        gpa += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t len)
+{
+    return guest_mem_copy(gm, gpa, buf, len, 0);
+}
+
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
+{
+    return guest_mem_copy(gm, gpa, (void *)buf, len, 1);
+}

@@ -1,0 +1,49 @@
+/* The guest-physical memory map: RAM regions backed by one memfd each and
+ * mapped shared, so the same pages back KVM memory slots, device DMA and
+ * (later) snapshots. Regions are added before the VM runs and never move, so
+ * lookups need no lock.
+ */
+#ifndef LIBVMM_MEM_GUEST_MEM_H
+#define LIBVMM_MEM_GUEST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 8
+
+struct guest_region {
+    uint64_t gpa;   /* guest-physical base */
+    uint64_t size;  /* bytes, multiple of 4 KiB */
+    uint8_t *host;  /* host mapping of the whole region */
+    int memfd;
+};
+
+struct guest_mem {
+    struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+    int nr_regions;
+    uint64_t ram_bytes; /* sum of region sizes */
+};
+
+void guest_mem_init(struct guest_mem *gm);
+
+/* Adds a zero-filled RAM region [gpa, gpa + size). Errors: VMM_EINVAL
+ * (unaligned, overlapping, too many regions), VMM_ENOMEM. */
+int guest_mem_add_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size);
+
+/* Unmaps and closes every region. */
+void guest_mem_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa + len) when the range lies inside one RAM
+ * region, else NULL. This is the bounds check every device access uses:
+ * guest-supplied gpa and len are never trusted. */
+void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* The region containing gpa, or NULL. */
+const struct guest_region *guest_mem_region(const struct guest_mem *gm, uint64_t gpa);
+
+/* Copy to/from guest memory; the range may span adjacent regions. Returns 0
+ * or VMM_ERANGE (with the address in vmm_last_error()). */
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t len);
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,73 @@
+#include "util/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char last_error[512];
+
+const char *vmm_strerror(int code)
+{
+    switch (code) {
+    case VMM_OK: return "success";
+    case VMM_EINVAL: return "invalid argument";
+    case VMM_ENOMEM: return "out of memory";
+    case VMM_ENOENT: return "no such file or object";
+    case VMM_EACCES: return "permission denied";
+    case VMM_ENOTSUP: return "not supported";
+    case VMM_ESTATE: return "wrong state";
+    case VMM_EIO: return "I/O error";
+    case VMM_EFORMAT: return "bad format";
+    case VMM_ERANGE: return "out of range";
+    case VMM_EKVM: return "KVM error";
+    case VMM_EBUSY: return "busy";
+    default: return "unknown error";
+    }
+}
+
+const char *vmm_last_error(void)
+{
+    return last_error;
+}
+
+void vmm_error_clear(void)
+{
+    last_error[0] = '\0';
+}
+
+int vmm_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int code_from_errno(int e)
+{
+    switch (e) {
+    case ENOENT: case ENOTDIR: return VMM_ENOENT;
+    case EACCES: case EPERM: return VMM_EACCES;
+    case ENOMEM: return VMM_ENOMEM;
+    case EINVAL: return VMM_EINVAL;
+    case ENODEV: case ENXIO: case EOPNOTSUPP: return VMM_ENOTSUP;
+    case EBUSY: return VMM_EBUSY;
+    case ERANGE: case EOVERFLOW: case EFBIG: return VMM_ERANGE;
+    default: return VMM_EIO;
+    }
+}
+
+int vmm_error_errno(int errno_value, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n < sizeof(last_error))
+        snprintf(last_error + n, sizeof(last_error) - (size_t)n, ": %s", strerror(errno_value));
+    return code_from_errno(errno_value);
+}
