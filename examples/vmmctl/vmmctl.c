@@ -1,0 +1,301 @@
+/* vmmctl — the example CLI: boot a kernel, stream its console to stdout,
+ * forward stdin, exit with the guest's outcome.
+ *
+ *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
+ *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
+ *   vmmctl run DOMAIN.xml
+ *   vmmctl dumpxml DOMAIN.xml
+ *   vmmctl validate DOMAIN.xml
+ *
+ * Exit status: 0 on guest poweroff or reboot, the debug-exit / test-device
+ * code when the guest used one, 1 with a one-line reason on a guest crash,
+ * 2 on bad input, 130 when stopped with Ctrl-A x.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include <vmm/vmm.h>
+
+#include "xml_cmds.h"
+
+struct run_ctx {
+    vmm_vm_t *vm;
+    uv_tty_t tty;
+    uv_pipe_t pipe;
+    uv_stream_t *in;
+    int saw_ctrl_a;
+    int quit;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory SIZE]\n"
+            "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
+            "       vmmctl run DOMAIN.xml\n"
+            "       vmmctl dumpxml DOMAIN.xml\n"
+            "       vmmctl validate DOMAIN.xml\n"
+            "       vmmctl version\n"
+            "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n");
+}
+
+static int fail(const char *what, int rc)
+{
+    fprintf(stderr, "vmmctl: %s: %s\n", what, *vmm_last_error() ? vmm_last_error() : vmm_strerror(rc));
+    return 2;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    case '\0': break;
+    default: return -1;
+    }
+    if (*end == 'i' || *end == 'B')
+        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    if (*end)
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static void on_event(const vmm_event_t *ev, void *opaque)
+{
+    if (ev->type == VMM_EVENT_CONSOLE) {
+        const uint8_t *p = ev->u.console.data;
+        size_t left = ev->u.console.len;
+        while (left) {
+            ssize_t n = write(STDOUT_FILENO, p, left);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char storage[4096];
+    buf->base = storage;
+    buf->len = sizeof(storage);
+}
+
+static void on_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct run_ctx *ctx = stream->data;
+    if (nread < 0) {
+        uv_read_stop(stream);
+        return;
+    }
+    for (ssize_t i = 0; i < nread; i++) {
+        unsigned char c = (unsigned char)buf->base[i];
+        if (ctx->in == (uv_stream_t *)&ctx->tty) {
+            /* Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A (as QEMU). */
+            if (ctx->saw_ctrl_a) {
+                ctx->saw_ctrl_a = 0;
+                if (c == 'x') {
+                    ctx->quit = 1;
+                    vmm_vm_stop(ctx->vm);
+                    return;
+                }
+                if (c != 0x01)
+                    continue;
+            } else if (c == 0x01) {
+                ctx->saw_ctrl_a = 1;
+                continue;
+            }
+        }
+        vmm_vm_console_write(ctx->vm, &c, 1);
+    }
+}
+
+static void start_stdin(struct run_ctx *ctx, uv_loop_t *loop)
+{
+    uv_handle_type t = uv_guess_handle(STDIN_FILENO);
+    if (t == UV_TTY && uv_tty_init(loop, &ctx->tty, STDIN_FILENO, 1) == 0) {
+        uv_tty_set_mode(&ctx->tty, UV_TTY_MODE_RAW);
+        ctx->in = (uv_stream_t *)&ctx->tty;
+    } else if (t == UV_NAMED_PIPE && uv_pipe_init(loop, &ctx->pipe, 0) == 0) {
+        if (uv_pipe_open(&ctx->pipe, STDIN_FILENO) == 0) {
+            ctx->in = (uv_stream_t *)&ctx->pipe;
+        } else {
+            uv_close((uv_handle_t *)&ctx->pipe, NULL);
+        }
+    }
+    if (!ctx->in)
+        return; /* a file or /dev/null: nothing interactive to forward */
+    ctx->in->data = ctx;
+    uv_read_start(ctx->in, alloc_cb, on_stdin);
+    uv_unref((uv_handle_t *)ctx->in); /* stdin alone must not keep us running */
+}
+
+static int exit_status(vmm_vm_t *vm, int quit)
+{
+    vmm_outcome_t o;
+    vmm_vm_outcome(vm, &o);
+    switch (o.kind) {
+    case VMM_OUTCOME_POWEROFF: return 0;
+    case VMM_OUTCOME_RESET:
+        fprintf(stderr, "vmmctl: guest rebooted (%s)\n", o.reason);
+        return 0;
+    case VMM_OUTCOME_DEBUG_EXIT: return o.exit_code & 0xff;
+    case VMM_OUTCOME_CRASH:
+        fprintf(stderr, "vmmctl: guest crashed: %s\n", o.reason);
+        return 1;
+    case VMM_OUTCOME_STOPPED: return quit ? 130 : 1;
+    default: return 1;
+    }
+}
+
+static int run_config(vmm_config_t *cfg)
+{
+    vmm_host_t *host;
+    int rc = vmm_host_new(&host, NULL);
+    if (rc)
+        return fail("creating the host", rc);
+    vmm_vm_t *vm;
+    if ((rc = vmm_vm_create(host, cfg, &vm))) {
+        int status = fail("creating the VM", rc);
+        vmm_host_free(host);
+        return status;
+    }
+    struct run_ctx ctx = { .vm = vm };
+    vmm_vm_set_event_cb(vm, on_event, &ctx);
+    if ((rc = vmm_vm_start(vm))) {
+        int status = fail("starting the VM", rc);
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return status;
+    }
+    start_stdin(&ctx, vmm_host_loop(host));
+    vmm_vm_wait(vm);
+    if (ctx.in) {
+        if (ctx.in == (uv_stream_t *)&ctx.tty)
+            uv_tty_reset_mode();
+        uv_close((uv_handle_t *)ctx.in, NULL);
+    }
+    int status = exit_status(vm, ctx.quit);
+    vmm_vm_destroy(vm);
+    vmm_host_free(host);
+    return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "kernel", required_argument, NULL, 'k' },
+        { "initrd", required_argument, NULL, 'i' },
+        { "append", required_argument, NULL, 'a' },
+        { "memory", required_argument, NULL, 'm' },
+        { "cpus", required_argument, NULL, 'c' },
+        { "engine", required_argument, NULL, 'e' },
+        { "deterministic", no_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    vmm_config_t *cfg;
+    int rc = vmm_config_new(&cfg);
+    if (rc)
+        return fail("config", rc);
+    int status = 0, opt;
+    optind = 1;
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:dh", opts, NULL)) != -1) {
+        uint64_t size;
+        char *end;
+        switch (opt) {
+        case 'k': rc = vmm_config_set_kernel(cfg, optarg); break;
+        case 'i': rc = vmm_config_set_initrd(cfg, optarg); break;
+        case 'a': rc = vmm_config_set_cmdline(cfg, optarg); break;
+        case 'e': rc = vmm_config_set_engine(cfg, optarg); break;
+        case 'd': rc = vmm_config_set_deterministic(cfg, 1); break;
+        case 'm':
+            if (parse_size(optarg, &size)) {
+                fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);
+                status = 2;
+                continue;
+            }
+            rc = vmm_config_set_memory(cfg, size);
+            break;
+        case 'c': {
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || n < 0 || n > 1000000) {
+                fprintf(stderr, "vmmctl: --cpus '%s' is not a count\n", optarg);
+                status = 2;
+                continue;
+            }
+            rc = vmm_config_set_vcpus(cfg, (unsigned)n);
+            break;
+        }
+        case 'h': usage(stdout); vmm_config_free(cfg); return 0;
+        default: usage(stderr); status = 2; continue;
+        }
+        if (rc)
+            status = fail(opt == 'm' ? "--memory" : opt == 'c' ? "--cpus" : "option", rc);
+    }
+    if (!status && optind < argc) {
+        /* A domain XML file stands in for the options. */
+        if (optind + 1 != argc) {
+            usage(stderr);
+            status = 2;
+        } else {
+            vmm_config_free(cfg);
+            cfg = NULL;
+            status = vmmctl_load_domain(argv[optind], &cfg);
+        }
+    }
+    if (!status && !vmm_config_kernel(cfg)) {
+        fprintf(stderr, "vmmctl: run needs --kernel PATH or a domain XML file\n");
+        status = 2;
+    }
+    if (!status)
+        status = run_config(cfg);
+    vmm_config_free(cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "dumpxml") == 0)
+        return vmmctl_cmd_dumpxml(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return vmmctl_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0) {
+        printf("vmmctl %s\n", vmm_version());
+        return 0;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "vmmctl: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

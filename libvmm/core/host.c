@@ -1,0 +1,123 @@
+#include "core/host.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+static uint64_t host_physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0)
+        return UINT64_MAX;
+    return (uint64_t)pages * (uint64_t)size;
+}
+
+int vmm_host_new(vmm_host_t **out, uv_loop_t *loop)
+{
+    vmm_host_t *h = calloc(1, sizeof(*h));
+    if (!h)
+        return vmm_error(VMM_ENOMEM, "allocating a host context");
+    if (loop) {
+        h->loop = loop;
+    } else {
+        int rc = uv_loop_init(&h->own_loop);
+        if (rc) {
+            free(h);
+            return vmm_error(VMM_EIO, "uv_loop_init: %s", uv_strerror(rc));
+        }
+        h->loop = &h->own_loop;
+        h->owns_loop = 1;
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    h->mem_limit = host_physical_memory();
+    *out = h;
+    return 0;
+}
+
+int vmm_host_set_memory_limit(vmm_host_t *h, uint64_t bytes)
+{
+    uint64_t phys = host_physical_memory();
+    if (bytes == 0)
+        bytes = phys;
+    pthread_mutex_lock(&h->lock);
+    if (bytes < h->mem_used) {
+        uint64_t used = h->mem_used;
+        pthread_mutex_unlock(&h->lock);
+        return vmm_error(VMM_EBUSY, "memory limit %llu bytes is below the %llu bytes VMs already hold",
+                         (unsigned long long)bytes, (unsigned long long)used);
+    }
+    h->mem_limit = bytes;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+uint64_t vmm_host_memory_used(const vmm_host_t *h)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&h->lock);
+    uint64_t used = h->mem_used;
+    pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
+    return used;
+}
+
+int host_pool_reserve(vmm_host_t *h, uint64_t bytes, const char *vm_name)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t free_bytes = h->mem_limit - h->mem_used;
+    if (bytes > free_bytes) {
+        uint64_t limit = h->mem_limit, used = h->mem_used;
+        pthread_mutex_unlock(&h->lock);
+        return vmm_error(VMM_ENOMEM,
+                         "VM '%s' needs %llu MiB of RAM but the host pool has %llu MiB free "
+                         "(limit %llu MiB, %llu MiB in use)",
+                         vm_name, (unsigned long long)(bytes >> 20),
+                         (unsigned long long)(free_bytes >> 20), (unsigned long long)(limit >> 20),
+                         (unsigned long long)(used >> 20));
+    }
+    h->mem_used += bytes;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+void host_pool_release(vmm_host_t *h, uint64_t bytes)
+{
+    pthread_mutex_lock(&h->lock);
+    h->mem_used -= bytes;
+    pthread_mutex_unlock(&h->lock);
+}
+
+uv_loop_t *vmm_host_loop(vmm_host_t *h)
+{
+    return h->loop;
+}
+
+int vmm_host_run(vmm_host_t *h)
+{
+    while (h->nr_active > 0)
+        uv_run(h->loop, UV_RUN_ONCE);
+    /* Let pending handle closes (destroyed VMs) finish. */
+    uv_run(h->loop, UV_RUN_NOWAIT);
+    return 0;
+}
+
+int vmm_host_free(vmm_host_t *h)
+{
+    if (!h)
+        return 0;
+    if (h->nr_vms)
+        return vmm_error(VMM_EBUSY, "host still has %u VM(s); destroy them first", h->nr_vms);
+    if (h->owns_loop) {
+        uv_run(h->loop, UV_RUN_DEFAULT); /* completes pending closes */
+        uv_loop_close(h->loop);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    return 0;
+}
+
+const char *vmm_version(void)
+{
+    return "0.1.0";
+}

@@ -1,0 +1,26 @@
+/* The host context behind vmm_host_t: the loop and the memory pool. */
+#ifndef LIBVMM_CORE_HOST_H
+#define LIBVMM_CORE_HOST_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "vmm/host.h"
+
+struct vmm_host {
+    uv_loop_t *loop;
+    uv_loop_t own_loop; /* used when the caller passed no loop */
+    int owns_loop;
+    pthread_mutex_t lock; /* guards the pool figures */
+    uint64_t mem_limit;   /* pool size in bytes */
+    uint64_t mem_used;
+    unsigned nr_vms;      /* created and not yet destroyed */
+    unsigned nr_active;   /* running or paused */
+};
+
+/* Takes `bytes` from the pool; VMM_ENOMEM naming both figures if it does not fit. */
+int host_pool_reserve(vmm_host_t *host, uint64_t bytes, const char *vm_name);
+void host_pool_release(vmm_host_t *host, uint64_t bytes);
+
+#endif

@@ -1,0 +1,95 @@
+/* One host thread per vCPU. The thread runs the engine's vcpu_run until the
+ * machine's run request says pause (park here until resumed) or stop (end). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "core/vm.h"
+#include "util/error.h"
+
+struct vcpu_arg {
+    struct vmm_vm *vm;
+    unsigned index;
+};
+
+static void *vcpu_thread_main(void *p)
+{
+    struct vcpu_arg arg = *(struct vcpu_arg *)p;
+    free(p);
+    struct vmm_vm *vm = arg.vm;
+    struct machine *m = &vm->m;
+
+    for (;;) {
+        int rc = m->engine->vcpu_run(m, arg.index);
+        if (rc < 0)
+            machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "vCPU %u: engine failure: %s", arg.index,
+                                vmm_last_error());
+        pthread_mutex_lock(&vm->lock);
+        int req = atomic_load(&m->request);
+        if (req == MACHINE_STOP) {
+            pthread_mutex_unlock(&vm->lock);
+            break;
+        }
+        if (req == MACHINE_PAUSE) {
+            vm->parked++;
+            pthread_cond_broadcast(&vm->cond);
+            while (atomic_load(&m->request) == MACHINE_PAUSE)
+                pthread_cond_wait(&vm->cond, &vm->lock);
+            vm->parked--;
+        }
+        pthread_mutex_unlock(&vm->lock);
+    }
+
+    pthread_mutex_lock(&vm->lock);
+    vm->exited++;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    uv_async_send(&vm->wakeup);
+    return NULL;
+}
+
+int vcpu_threads_start(struct vmm_vm *vm)
+{
+    unsigned n = vm->m.nr_vcpus;
+    vm->threads = calloc(n, sizeof(*vm->threads));
+    if (!vm->threads)
+        return vmm_error(VMM_ENOMEM, "allocating %u vCPU threads", n);
+    /* vCPU threads must not take the host program's signals. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct vcpu_arg *arg = malloc(sizeof(*arg));
+        if (!arg) {
+            err = vmm_error(VMM_ENOMEM, "allocating vCPU %u", i);
+            break;
+        }
+        arg->vm = vm;
+        arg->index = i;
+        int rc = pthread_create(&vm->threads[i], NULL, vcpu_thread_main, arg);
+        if (rc) {
+            free(arg);
+            err = vmm_error_errno(rc, "creating the thread of vCPU %u", i);
+            break;
+        }
+        vm->nr_threads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+void vcpu_threads_kick(struct vmm_vm *vm)
+{
+    for (unsigned i = 0; i < vm->nr_threads; i++)
+        vm->m.engine->vcpu_kick(&vm->m, i);
+}
+
+void vcpu_threads_join(struct vmm_vm *vm)
+{
+    for (unsigned i = 0; i < vm->nr_threads; i++)
+        pthread_join(vm->threads[i], NULL);
+    free(vm->threads);
+    vm->threads = NULL;
+    vm->nr_threads = 0;
+}

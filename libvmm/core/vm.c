@@ -1,0 +1,428 @@
+/* VM lifecycle: create, start, pause, resume, stop, destroy, and the loop
+ * side of events. State changes happen on the loop thread only; vCPU threads
+ * reach it through vm->wakeup. */
+#include "core/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "devices/uart16550.h"
+#include "util/error.h"
+#include "util/log.h"
+
+static int is_final(int state)
+{
+    return state == VMM_STATE_SHUTOFF || state == VMM_STATE_CRASHED;
+}
+
+static void emit_state(struct vmm_vm *vm, vmm_state_t new_state)
+{
+    vmm_state_t old = (vmm_state_t)atomic_exchange(&vm->state, (int)new_state);
+    if (old == new_state)
+        return;
+    if (!is_final(old) && is_final(new_state) && old != VMM_STATE_DEFINED)
+        vm->host->nr_active--;
+    if (vm->cb) {
+        vmm_event_t ev = { .type = VMM_EVENT_STATE, .vm = vm };
+        ev.u.state.old_state = old;
+        ev.u.state.new_state = new_state;
+        vm->cb(&ev, vm->cb_opaque);
+    }
+}
+
+/* --- vCPU-thread side: console bytes and the outcome --- */
+
+static void on_console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct vmm_vm *vm = opaque;
+    if (vm->cfg->console == VMM_CONSOLE_NONE)
+        return;
+    pthread_mutex_lock(&vm->console_lock);
+    if (vm->console_len + len > vm->console_cap) {
+        size_t cap = vm->console_cap ? vm->console_cap : 4096;
+        while (cap < vm->console_len + len)
+            cap *= 2;
+        /* Bound what a chatty guest can pile up while the loop is busy. */
+        if (cap > (16u << 20)) {
+            pthread_mutex_unlock(&vm->console_lock);
+            return;
+        }
+        uint8_t *n = realloc(vm->console_buf, cap);
+        if (!n) {
+            pthread_mutex_unlock(&vm->console_lock);
+            return;
+        }
+        vm->console_buf = n;
+        vm->console_cap = cap;
+    }
+    memcpy(vm->console_buf + vm->console_len, buf, len);
+    vm->console_len += len;
+    pthread_mutex_unlock(&vm->console_lock);
+    uv_async_send(&vm->wakeup);
+}
+
+static void on_outcome_set(void *opaque)
+{
+    struct vmm_vm *vm = opaque;
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->cond); /* parked vCPUs must see STOP */
+    pthread_mutex_unlock(&vm->lock);
+    vcpu_threads_kick(vm);
+    uv_async_send(&vm->wakeup);
+}
+
+static const struct machine_host_ops vm_host_ops = { on_console_out, on_outcome_set };
+
+/* --- loop side --- */
+
+static void flush_console(struct vmm_vm *vm)
+{
+    pthread_mutex_lock(&vm->console_lock);
+    uint8_t *buf = vm->console_buf;
+    size_t len = vm->console_len;
+    vm->console_buf = NULL;
+    vm->console_len = vm->console_cap = 0;
+    pthread_mutex_unlock(&vm->console_lock);
+    if (len && vm->cb) {
+        vmm_event_t ev = { .type = VMM_EVENT_CONSOLE, .vm = vm };
+        ev.u.console.data = buf;
+        ev.u.console.len = len;
+        vm->cb(&ev, vm->cb_opaque);
+    }
+    free(buf);
+}
+
+/* Once every vCPU thread has ended, the run is over: join and go final. */
+static void finish_if_stopped(struct vmm_vm *vm)
+{
+    int state = atomic_load(&vm->state);
+    if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return;
+    pthread_mutex_lock(&vm->lock);
+    int all_exited = vm->nr_threads && vm->exited == vm->nr_threads;
+    pthread_mutex_unlock(&vm->lock);
+    if (!all_exited)
+        return;
+    vcpu_threads_join(vm);
+    flush_console(vm);
+    emit_state(vm, vm->m.outcome.kind == VMM_OUTCOME_CRASH ? VMM_STATE_CRASHED
+                                                            : VMM_STATE_SHUTOFF);
+}
+
+static void on_wakeup(uv_async_t *handle)
+{
+    struct vmm_vm *vm = handle->data;
+    flush_console(vm);
+    finish_if_stopped(vm);
+}
+
+/* --- create --- */
+
+static int check_file(const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return vmm_error_errno(errno, "%s '%s'", what, path);
+    if (!S_ISREG(st.st_mode))
+        return vmm_error(VMM_EINVAL, "%s '%s' is not a regular file", what, path);
+    return 0;
+}
+
+static int pick_platform(const vmm_config_t *cfg, const struct platform **out)
+{
+    if (strcmp(cfg->engine, VMM_ENGINE_KVM) == 0) {
+        *out = &platform_x86_64;
+    } else if (strcmp(cfg->engine, VMM_ENGINE_SOFT) == 0) {
+        *out = &platform_riscv64;
+    } else {
+        *out = platform_for_kernel(cfg->kernel);
+        if (!*out)
+            return VMM_ENOENT;
+    }
+    return 0;
+}
+
+static int build_machine(struct vmm_vm *vm)
+{
+    const vmm_config_t *cfg = vm->cfg;
+    const struct platform *p = vm->platform;
+    const struct engine_ops *e = p->engine;
+    struct machine *m = &vm->m;
+    int rc;
+
+    if ((rc = e->probe()))
+        return rc;
+    unsigned max = e->max_vcpus();
+    if (cfg->vcpus > max)
+        return vmm_error(VMM_EINVAL, "vcpus %u exceeds the %s engine's limit of %u on this host",
+                         cfg->vcpus, e->name, max);
+    if ((rc = machine_init(m, cfg->vcpus)))
+        return rc;
+    m->engine = e;
+    m->ram_size = cfg->memory;
+    m->deterministic = cfg->deterministic;
+    m->host = &vm_host_ops;
+    m->host_opaque = vm;
+    if ((rc = p->layout_memory(m, cfg->memory)))
+        return rc;
+    if ((rc = e->vm_create(m)))
+        return rc;
+    vm->engine_created = 1;
+    for (unsigned i = 0; i < cfg->vcpus; i++)
+        if ((rc = e->vcpu_create(m, i)))
+            return rc;
+    if ((rc = board_add_devices(vm)))
+        return rc;
+    struct boot_spec spec = {
+        .kernel = cfg->kernel,
+        .initrd = cfg->initrd,
+        .cmdline = cfg->cmdline ? cfg->cmdline : "",
+        .ram_size = cfg->memory,
+        .nr_vcpus = cfg->vcpus,
+    };
+    return p->boot(m, &spec);
+}
+
+static void free_vm(struct vmm_vm *vm)
+{
+    if (vm->engine_created)
+        vm->m.engine->vm_destroy(&vm->m);
+    if (vm->m.vcpus)
+        machine_destroy(&vm->m);
+    pthread_mutex_destroy(&vm->lock);
+    pthread_cond_destroy(&vm->cond);
+    pthread_mutex_destroy(&vm->console_lock);
+    free(vm->console_buf);
+    vmm_config_free(vm->cfg);
+    free(vm);
+}
+
+static void on_wakeup_closed(uv_handle_t *handle)
+{
+    free_vm(handle->data);
+}
+
+int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
+{
+    if (!host || !cfg || !out)
+        return vmm_error(VMM_EINVAL, "vmm_vm_create: host, cfg and out are required");
+    *out = NULL;
+    if (!cfg->kernel)
+        return vmm_error(VMM_EINVAL, "no kernel configured (vmm_config_set_kernel)");
+    int rc = check_file(cfg->kernel, "kernel");
+    if (rc)
+        return rc;
+    if (cfg->initrd && (rc = check_file(cfg->initrd, "initrd")))
+        return rc;
+
+    struct vmm_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return vmm_error(VMM_ENOMEM, "allocating a VM");
+    vm->host = host;
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    pthread_mutex_init(&vm->console_lock, NULL);
+    atomic_init(&vm->state, VMM_STATE_DEFINED);
+    if ((rc = vmm_config_clone(cfg, &vm->cfg))) {
+        free_vm(vm);
+        return rc;
+    }
+    if ((rc = pick_platform(vm->cfg, &vm->platform))) {
+        free_vm(vm);
+        return rc;
+    }
+    if ((rc = host_pool_reserve(host, vm->cfg->memory, vm->cfg->name))) {
+        free_vm(vm);
+        return rc;
+    }
+    if ((rc = build_machine(vm))) {
+        /* Keep the build error's message: freeing sets none. */
+        host_pool_release(host, vm->cfg->memory);
+        free_vm(vm);
+        return rc;
+    }
+    uv_async_init(host->loop, &vm->wakeup, on_wakeup);
+    vm->wakeup.data = vm;
+    uv_unref((uv_handle_t *)&vm->wakeup); /* only a running VM keeps the loop alive */
+    host->nr_vms++;
+    *out = vm;
+    return 0;
+}
+
+/* --- lifecycle --- */
+
+void vmm_vm_set_event_cb(vmm_vm_t *vm, vmm_event_cb cb, void *opaque)
+{
+    vm->cb = cb;
+    vm->cb_opaque = opaque;
+}
+
+int vmm_vm_start(vmm_vm_t *vm)
+{
+    if (atomic_load(&vm->state) != VMM_STATE_DEFINED)
+        return vmm_error(VMM_ESTATE, "VM '%s' can only be started once, from the defined state",
+                         vm->cfg->name);
+    uv_ref((uv_handle_t *)&vm->wakeup);
+    vm->host->nr_active++;
+    int rc = vcpu_threads_start(vm);
+    if (rc) {
+        /* Threads already started must end before we report the failure. */
+        machine_set_outcome(&vm->m, VMM_OUTCOME_CRASH, 0, "start failed: %s", vmm_last_error());
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", vmm_last_error());
+        vcpu_threads_join(vm);
+        vm->host->nr_active--;
+        uv_unref((uv_handle_t *)&vm->wakeup);
+        return vmm_error(rc, "%s", msg);
+    }
+    emit_state(vm, VMM_STATE_RUNNING);
+    return 0;
+}
+
+int vmm_vm_pause(vmm_vm_t *vm)
+{
+    if (atomic_load(&vm->state) != VMM_STATE_RUNNING)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running", vm->cfg->name);
+    int expect = MACHINE_RUN;
+    if (!atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_PAUSE))
+        return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
+    vcpu_threads_kick(vm);
+    pthread_mutex_lock(&vm->lock);
+    while (vm->parked + vm->exited < vm->nr_threads)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+    if (atomic_load(&vm->m.request) != MACHINE_PAUSE)
+        return vmm_error(VMM_ESTATE, "VM '%s' stopped while pausing", vm->cfg->name);
+    emit_state(vm, VMM_STATE_PAUSED);
+    return 0;
+}
+
+int vmm_vm_resume(vmm_vm_t *vm)
+{
+    if (atomic_load(&vm->state) != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not paused", vm->cfg->name);
+    pthread_mutex_lock(&vm->lock);
+    int expect = MACHINE_PAUSE;
+    atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_RUN);
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    emit_state(vm, VMM_STATE_RUNNING);
+    /* If the guest ended while paused, the wakeup finishes the run. */
+    finish_if_stopped(vm);
+    return 0;
+}
+
+int vmm_vm_stop(vmm_vm_t *vm)
+{
+    int state = atomic_load(&vm->state);
+    if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
+    machine_set_outcome(&vm->m, VMM_OUTCOME_STOPPED, 0, "stopped by the host");
+    pthread_mutex_lock(&vm->lock);
+    while (vm->exited < vm->nr_threads)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+    finish_if_stopped(vm);
+    return 0;
+}
+
+void vmm_vm_destroy(vmm_vm_t *vm)
+{
+    if (!vm)
+        return;
+    int state = atomic_load(&vm->state);
+    if (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED) {
+        vm->cb = NULL; /* no events after destroy */
+        vmm_vm_stop(vm);
+    }
+    host_pool_release(vm->host, vm->cfg->memory);
+    vm->host->nr_vms--;
+    uv_close((uv_handle_t *)&vm->wakeup, on_wakeup_closed);
+}
+
+vmm_state_t vmm_vm_state(const vmm_vm_t *vm)
+{
+    return (vmm_state_t)atomic_load(&((vmm_vm_t *)vm)->state);
+}
+
+void vmm_vm_outcome(const vmm_vm_t *vm, vmm_outcome_t *out)
+{
+    struct machine *m = (struct machine *)&vm->m;
+    pthread_mutex_lock(&m->outcome_lock);
+    if (m->outcome_set && is_final(vmm_vm_state(vm)))
+        *out = m->outcome;
+    else
+        memset(out, 0, sizeof(*out));
+    pthread_mutex_unlock(&m->outcome_lock);
+}
+
+int vmm_vm_console_write(vmm_vm_t *vm, const void *buf, size_t len)
+{
+    int state = atomic_load(&vm->state);
+    if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
+    if (!vm->console_uart)
+        return vmm_error(VMM_ENOTSUP, "VM '%s' has no console UART", vm->cfg->name);
+    size_t n = uart16550_receive(vm->console_uart, buf, len);
+    if (n < len)
+        return vmm_error(VMM_EBUSY, "console input buffer full: %zu of %zu bytes taken (buffer %d bytes)",
+                         n, len, UART16550_RX_BUFFER);
+    return 0;
+}
+
+int vmm_vm_wait(vmm_vm_t *vm)
+{
+    while (!is_final(atomic_load(&vm->state))) {
+        if (atomic_load(&vm->state) == VMM_STATE_DEFINED)
+            return vmm_error(VMM_ESTATE, "VM '%s' was never started", vm->cfg->name);
+        uv_run(vm->host->loop, UV_RUN_ONCE);
+    }
+    return (int)vm->m.outcome.kind;
+}
+
+const char *vmm_vm_engine(const vmm_vm_t *vm)
+{
+    return vm->platform->engine->name;
+}
+
+const vmm_config_t *vmm_vm_config(const vmm_vm_t *vm)
+{
+    return vm->cfg;
+}
+
+unsigned vmm_vm_vcpu_count(const vmm_vm_t *vm)
+{
+    return vm->m.nr_vcpus;
+}
+
+int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out)
+{
+    if (index >= vm->m.nr_vcpus)
+        return vmm_error(VMM_EINVAL, "vCPU index %u out of range (VM has %u)", index, vm->m.nr_vcpus);
+    *out = vm->m.vcpus[index].stats;
+    return 0;
+}
+
+int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out)
+{
+    if (index >= vm->m.nr_vcpus)
+        return vmm_error(VMM_EINVAL, "vCPU index %u out of range (VM has %u)", index, vm->m.nr_vcpus);
+    if (atomic_load(&vm->state) == VMM_STATE_RUNNING)
+        return vmm_error(VMM_ESTATE, "VM '%s' is running; pause it to read registers", vm->cfg->name);
+    memset(out, 0, sizeof(*out));
+    return vm->m.engine->vcpu_get_regs(&vm->m, index, out);
+}
+
+int vmm_vm_read_phys(vmm_vm_t *vm, uint64_t gpa, void *buf, size_t len)
+{
+    return guest_mem_read(&vm->m.mem, gpa, buf, len);
+}
+
+int vmm_vm_write_phys(vmm_vm_t *vm, uint64_t gpa, const void *buf, size_t len)
+{
+    return guest_mem_write(&vm->m.mem, gpa, buf, len);
+}

@@ -1,0 +1,54 @@
+/* The VM behind vmm_vm_t: lifecycle state machine, vCPU threads, and the
+ * queue through which vCPU threads reach the loop thread. */
+#ifndef LIBVMM_CORE_VM_H
+#define LIBVMM_CORE_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "arch/platform.h"
+#include "backend/machine.h"
+#include "core/host.h"
+#include "vmm/vm.h"
+
+struct uart16550;
+
+struct vmm_vm {
+    vmm_host_t *host;
+    vmm_config_t *cfg;
+    const struct platform *platform;
+    struct machine m;
+    int engine_created; /* engine->vm_create succeeded */
+
+    _Atomic int state;  /* vmm_state_t; written on the loop thread only */
+    vmm_event_cb cb;
+    void *cb_opaque;
+
+    uv_async_t wakeup; /* vCPU threads -> loop: console bytes, outcome, exit */
+
+    /* vCPU threads and pause parking. */
+    pthread_t *threads;
+    unsigned nr_threads;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;   /* parked/exited changes; resume and stop */
+    unsigned parked;
+    unsigned exited;
+
+    /* Console output waiting for the loop thread. */
+    pthread_mutex_t console_lock;
+    uint8_t *console_buf;
+    size_t console_len, console_cap;
+
+    struct uart16550 *console_uart; /* the board's console UART */
+};
+
+/* Board wiring: adds the platform's standard devices to vm->m. core/board.c */
+int board_add_devices(struct vmm_vm *vm);
+
+/* vCPU threads. core/vcpu_thread.c */
+int vcpu_threads_start(struct vmm_vm *vm);
+void vcpu_threads_kick(struct vmm_vm *vm);
+void vcpu_threads_join(struct vmm_vm *vm);
+
+#endif

@@ -1,0 +1,228 @@
+#include "devices/uart16550.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "util/error.h"
+
+/* Register indexes (DLAB selects the divisor latch at 0 and 1). */
+enum { REG_RBR_THR = 0, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR, REG_SCR };
+
+#define IER_RDI 0x01  /* receive data available */
+#define IER_THRI 0x02 /* transmitter holding register empty */
+#define IER_RLSI 0x04
+#define IER_MSI 0x08
+
+#define IIR_NONE 0x01
+#define IIR_MSI 0x00
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO_ON 0xc0
+
+#define FCR_ENABLE 0x01
+#define FCR_CLEAR_RX 0x02
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR 0x01
+#define MCR_RTS 0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_RI 0x40
+#define MSR_DCD 0x80
+
+struct uart16550 {
+    struct machine *m;
+    unsigned irq;
+    unsigned reg_shift;
+    pthread_mutex_t lock;
+    uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+    int thr_ipending;  /* THRE interrupt latched until IIR read or THR write */
+    int irq_level;     /* last level driven onto the line */
+    uint8_t *rx;       /* ring buffer */
+    size_t rx_head, rx_count;
+};
+
+struct uart16550 *uart16550_new(struct machine *m, unsigned irq, unsigned reg_shift)
+{
+    struct uart16550 *u = calloc(1, sizeof(*u));
+    uint8_t *rx = malloc(UART16550_RX_BUFFER);
+    if (!u || !rx) {
+        free(u);
+        free(rx);
+        vmm_error(VMM_ENOMEM, "allocating a 16550 UART");
+        return NULL;
+    }
+    u->m = m;
+    u->irq = irq;
+    u->reg_shift = reg_shift;
+    u->rx = rx;
+    u->mcr = MCR_OUT2;
+    u->dll = 12; /* 9600 baud, as firmware leaves it */
+    pthread_mutex_init(&u->lock, NULL);
+    return u;
+}
+
+void uart16550_free(void *opaque)
+{
+    struct uart16550 *u = opaque;
+    pthread_mutex_destroy(&u->lock);
+    free(u->rx);
+    free(u);
+}
+
+/* The highest-priority pending interrupt, as IIR reports it (low nibble). */
+static uint8_t pending_iir(const struct uart16550 *u)
+{
+    if ((u->ier & IER_RDI) && u->rx_count)
+        return IIR_RDI;
+    if ((u->ier & IER_THRI) && u->thr_ipending)
+        return IIR_THRI;
+    return IIR_NONE;
+}
+
+/* Called with the lock held after any state change. */
+static void update_irq(struct uart16550 *u)
+{
+    int level = pending_iir(u) != IIR_NONE;
+    if (level != u->irq_level) {
+        u->irq_level = level;
+        machine_set_irq(u->m, u->irq, level);
+    }
+}
+
+static void rx_push(struct uart16550 *u, uint8_t byte)
+{
+    if (u->rx_count == UART16550_RX_BUFFER)
+        return; /* overrun: the byte is lost, as on real hardware */
+    u->rx[(u->rx_head + u->rx_count) % UART16550_RX_BUFFER] = byte;
+    u->rx_count++;
+}
+
+static void transmit(struct uart16550 *u, uint8_t byte)
+{
+    if (u->mcr & MCR_LOOP)
+        rx_push(u, byte);
+    else
+        machine_console_out(u->m, &byte, 1);
+    /* The byte leaves instantly, so the holding register is empty again. */
+    u->thr_ipending = 1;
+}
+
+static uint8_t modem_status(const struct uart16550 *u)
+{
+    if (!(u->mcr & MCR_LOOP))
+        return MSR_DCD | MSR_DSR | MSR_CTS;
+    /* Loopback wires the modem outputs to the inputs; Linux probes this. */
+    uint8_t msr = 0;
+    if (u->mcr & MCR_RTS)
+        msr |= MSR_CTS;
+    if (u->mcr & MCR_DTR)
+        msr |= MSR_DSR;
+    if (u->mcr & MCR_OUT1)
+        msr |= MSR_RI;
+    if (u->mcr & MCR_OUT2)
+        msr |= MSR_DCD;
+    return msr;
+}
+
+static uint64_t uart_read(void *opaque, uint64_t offset, unsigned size)
+{
+    struct uart16550 *u = opaque;
+    uint64_t reg = offset >> u->reg_shift;
+    uint8_t v = 0;
+    pthread_mutex_lock(&u->lock);
+    switch (reg) {
+    case REG_RBR_THR:
+        if (u->lcr & LCR_DLAB) {
+            v = u->dll;
+        } else if (u->rx_count) {
+            v = u->rx[u->rx_head];
+            u->rx_head = (u->rx_head + 1) % UART16550_RX_BUFFER;
+            u->rx_count--;
+        }
+        break;
+    case REG_IER:
+        v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+        break;
+    case REG_IIR_FCR:
+        v = pending_iir(u);
+        if (v == IIR_THRI)
+            u->thr_ipending = 0; /* reading IIR acknowledges THRE */
+        if (u->fcr & FCR_ENABLE)
+            v |= IIR_FIFO_ON;
+        break;
+    case REG_LCR: v = u->lcr; break;
+    case REG_MCR: v = u->mcr; break;
+    case REG_LSR:
+        v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+        break;
+    case REG_MSR: v = modem_status(u); break;
+    case REG_SCR: v = u->scr; break;
+    default: v = 0xff; break;
+    }
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    return v;
+}
+
+static void uart_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct uart16550 *u = opaque;
+    uint64_t reg = offset >> u->reg_shift;
+    uint8_t v = (uint8_t)value;
+    pthread_mutex_lock(&u->lock);
+    switch (reg) {
+    case REG_RBR_THR:
+        if (u->lcr & LCR_DLAB)
+            u->dll = v;
+        else
+            transmit(u, v);
+        break;
+    case REG_IER:
+        if (u->lcr & LCR_DLAB) {
+            u->dlm = v;
+        } else {
+            /* Enabling THRE interrupts while the holder is empty raises one at
+             * once; Linux's 8250 driver relies on it to start transmitting. */
+            if (!(u->ier & IER_THRI) && (v & IER_THRI))
+                u->thr_ipending = 1;
+            u->ier = v & 0x0f;
+        }
+        break;
+    case REG_IIR_FCR:
+        u->fcr = v & (FCR_ENABLE | 0xc0);
+        if (v & FCR_CLEAR_RX) {
+            u->rx_head = 0;
+            u->rx_count = 0;
+        }
+        break;
+    case REG_LCR: u->lcr = v; break;
+    case REG_MCR: u->mcr = v & 0x1f; break;
+    case REG_SCR: u->scr = v; break;
+    default: break; /* LSR and MSR are read-only */
+    }
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+}
+
+const struct bus_dev_ops uart16550_ops = { uart_read, uart_write };
+
+size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&u->lock);
+    size_t n = 0;
+    while (n < len && u->rx_count < UART16550_RX_BUFFER)
+        rx_push(u, buf[n++]);
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
