@@ -1,0 +1,75 @@
+/* Lifecycle test guest for the kvm engine: an ELF32 entered in flat 32-bit
+ * protected mode. Prints "ready" on COM1, then counts in RAM at COUNTER
+ * while echoing COM1 input in upper case. Commands: 'q' writes 0 to the
+ * debug-exit port (exit code 1), 'e' writes 0x15 (exit code 43), 'r' resets
+ * through the i8042, 't' triple-faults (an empty IDT and a software
+ * interrupt), so the VMM reports a crash. */
+#define COM1 0x3f8
+#define COUNTER 0x300000
+
+    .code32
+    .section .text
+    .globl _start
+_start:
+    mov $0x200000, %esp
+    mov $ready, %esi
+    call puts
+loop:
+    incl COUNTER
+    mov $(COM1 + 5), %dx
+    inb %dx, %al
+    test $1, %al
+    jz loop
+    mov $COM1, %dx
+    inb %dx, %al
+    cmp $'q', %al
+    je quit
+    cmp $'e', %al
+    je fail
+    cmp $'r', %al
+    je reset
+    cmp $'t', %al
+    je triple
+    cmp $'a', %al
+    jb 1f
+    cmp $'z', %al
+    ja 1f
+    sub $32, %al
+1:  outb %al, %dx
+    jmp loop
+quit:
+    mov $0, %al
+    outb %al, $0xf4
+    jmp halt
+fail:
+    mov $0x15, %al
+    outb %al, $0xf4
+    jmp halt
+reset:
+    mov $0xfe, %al
+    outb %al, $0x64
+    jmp halt
+triple:
+    lidt empty_idt
+    int $0x30
+halt:
+    cli
+    hlt
+    jmp halt
+
+puts:
+    mov $COM1, %dx
+2:  lodsb
+    test %al, %al
+    jz 3f
+    outb %al, %dx
+    jmp 2b
+3:  ret
+
+    .section .rodata
+ready:
+    .asciz "ready\n"
+    .balign 8
+empty_idt:
+    .word 0
+    .long 0

@@ -1,0 +1,229 @@
+/* The VM lifecycle through the public API, on a real engine and guest:
+ *   test_lifecycle ENGINE GUEST.elf
+ * The guest (tests/guest/core/echo-*.S) prints "ready", counts in RAM and
+ * echoes console input in upper case; q/e/r/t end it in known ways. */
+#include <CUnit/Basic.h>
+#include <time.h>
+
+#include "guest_harness.h"
+
+static const char *engine;
+static const char *guest;
+static uint64_t counter_gpa;
+static vmm_outcome_kind_t quit_kind;
+static int quit_code;
+
+static struct guest_run *boot(void)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *cfg;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
+    int rc = vmm_vm_create(r->host, cfg, &r->vm);
+    vmm_config_free(cfg);
+    if (rc)
+        printf("vmm_vm_create: %s\n", vmm_last_error());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_DEFINED);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "ready\n", 20000));
+    return r;
+}
+
+static void finish(struct guest_run *r)
+{
+    vmm_vm_destroy(r->vm);
+    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+    free(r);
+}
+
+static uint64_t counter(struct guest_run *r)
+{
+    uint64_t v = 0;
+    CU_ASSERT_EQUAL(vmm_vm_read_phys(r->vm, counter_gpa, &v, engine[0] == 'k' ? 4 : 8), 0);
+    return v;
+}
+
+static int counter_above(struct guest_run *r, const void *arg)
+{
+    return counter(r) > *(const uint64_t *)arg;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void test_console_input_is_echoed_by_the_guest(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "hello", 5), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "HELLO", 20000));
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "q", 1), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, quit_kind);
+    CU_ASSERT_EQUAL(o.exit_code, quit_code);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    CU_ASSERT_EQUAL(r->last_state, VMM_STATE_SHUTOFF);
+    finish(r);
+}
+
+static void test_pause_freezes_the_guest_and_resume_continues(void)
+{
+    struct guest_run *r = boot();
+    uint64_t zero = 0;
+    CU_ASSERT_TRUE(harness_run_until(r, counter_above, &zero, 20000));
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_PAUSED);
+    CU_ASSERT_EQUAL(r->last_state, VMM_STATE_PAUSED);
+    uint64_t c1 = counter(r);
+    sleep_ms(200);
+    uint64_t c2 = counter(r);
+    CU_ASSERT_EQUAL(c1, c2);
+    vmm_vcpu_regs_t regs;
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(r->vm, 0, &regs), 0);
+    CU_ASSERT_NOT_EQUAL(regs.pc, 0);
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), VMM_ESTATE);
+    CU_ASSERT_EQUAL(vmm_vm_resume(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    CU_ASSERT_TRUE(harness_run_until(r, counter_above, &c2, 20000));
+    CU_ASSERT_EQUAL(vmm_vm_resume(r->vm), VMM_ESTATE);
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(r->vm, 0, &regs), VMM_ESTATE);
+    finish(r);
+}
+
+static void test_stop_forces_shutoff_with_outcome_stopped(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_stop(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_STOPPED);
+    CU_ASSERT_EQUAL(vmm_vm_stop(r->vm), VMM_ESTATE);
+    CU_ASSERT_EQUAL(vmm_vm_start(r->vm), VMM_ESTATE);
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "x", 1), VMM_ESTATE);
+    finish(r);
+}
+
+static void test_stop_while_paused(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_stop(r->vm), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    finish(r);
+}
+
+static void test_guest_failure_code_reaches_the_host(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "e", 1), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_DEBUG_EXIT);
+    CU_ASSERT_EQUAL(o.exit_code, engine[0] == 'k' ? 43 : 42);
+    finish(r);
+}
+
+static void test_guest_reset_ends_the_run_as_reset(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "r", 1), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_RESET);
+    finish(r);
+}
+
+static void test_destroy_while_running_releases_the_pool(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_host_memory_used(r->host), 64u << 20);
+    vmm_vm_destroy(r->vm);
+    CU_ASSERT_EQUAL(vmm_host_memory_used(r->host), 0);
+    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+    free(r);
+}
+
+static void test_pool_refuses_a_vm_that_does_not_fit(void)
+{
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    CU_ASSERT_EQUAL(vmm_host_set_memory_limit(host, 32 << 20), 0);
+    vmm_config_t *cfg;
+    vmm_config_new(&cfg);
+    vmm_config_set_engine(cfg, engine);
+    vmm_config_set_kernel(cfg, guest);
+    vmm_config_set_memory(cfg, 64 << 20);
+    vmm_vm_t *vm = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_create(host, cfg, &vm), VMM_ENOMEM);
+    CU_ASSERT_PTR_NULL(vm);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "64 MiB"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "32 MiB"));
+    vmm_config_free(cfg);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
+static void test_missing_kernel_is_a_clear_error(void)
+{
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    vmm_config_t *cfg;
+    vmm_config_new(&cfg);
+    vmm_config_set_engine(cfg, engine);
+    vmm_config_set_kernel(cfg, "/nonexistent/kernel");
+    vmm_vm_t *vm = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_create(host, cfg, &vm), VMM_ENOENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "/nonexistent/kernel"));
+    vmm_config_free(cfg);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ENGINE GUEST\n", argv[0]);
+        return 2;
+    }
+    engine = argv[1];
+    guest = argv[2];
+    if (strcmp(engine, "kvm") == 0) {
+        if (access("/dev/kvm", R_OK | W_OK) != 0)
+            return harness_skip("/dev/kvm is not available on this host");
+        counter_gpa = 0x300000;
+        quit_kind = VMM_OUTCOME_DEBUG_EXIT;
+        quit_code = 1;
+    } else {
+        counter_gpa = 0x80100000;
+        quit_kind = VMM_OUTCOME_POWEROFF;
+        quit_code = 0;
+    }
+    printf("engine %s, guest %s\n", engine, guest);
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite(engine, NULL, NULL);
+    CU_add_test(s, "console input is echoed by the guest", test_console_input_is_echoed_by_the_guest);
+    CU_add_test(s, "pause freezes the guest and resume continues", test_pause_freezes_the_guest_and_resume_continues);
+    CU_add_test(s, "stop forces shutoff with outcome stopped", test_stop_forces_shutoff_with_outcome_stopped);
+    CU_add_test(s, "stop while paused", test_stop_while_paused);
+    CU_add_test(s, "guest failure code reaches the host", test_guest_failure_code_reaches_the_host);
+    CU_add_test(s, "guest reset ends the run as reset", test_guest_reset_ends_the_run_as_reset);
+    CU_add_test(s, "destroy while running releases the pool", test_destroy_while_running_releases_the_pool);
+    CU_add_test(s, "pool refuses a VM that does not fit", test_pool_refuses_a_vm_that_does_not_fit);
+    CU_add_test(s, "missing kernel is a clear error", test_missing_kernel_is_a_clear_error);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
