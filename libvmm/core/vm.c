@@ -24,8 +24,11 @@ static void emit_state(struct vmm_vm *vm, vmm_state_t new_state)
     vmm_state_t old = (vmm_state_t)atomic_exchange(&vm->state, (int)new_state);
     if (old == new_state)
         return;
-    if (!is_final(old) && is_final(new_state) && old != VMM_STATE_DEFINED)
+    if (!is_final(old) && is_final(new_state) && old != VMM_STATE_DEFINED) {
         vm->host->nr_active--;
+        /* A VM that no longer runs must not keep the host's loop alive. */
+        uv_unref((uv_handle_t *)&vm->wakeup);
+    }
     if (vm->cb) {
         vmm_event_t ev = { .type = VMM_EVENT_STATE, .vm = vm };
         ev.u.state.old_state = old;

@@ -5,6 +5,12 @@
  *
  * The CPU core may add fields to struct rv_hart; the functions and fields
  * named here are the interface and keep their meaning.
+ *
+ * Inside the core (backend/soft/cpu.h): RV64IMAFDC + Zicsr + Zifencei with
+ * M/S/U, Sv39/Sv48, a decoded-instruction cache keyed by guest-physical page
+ * (exec.c) and the library's shadow page table — a per-hart software TLB
+ * from guest-virtual pages to host pointers (mmu.c). Misaligned loads and
+ * stores are performed, misaligned AMOs trap. ASIDs are 16 bits.
  */
 #ifndef LIBVMM_BACKEND_SOFT_HART_H
 #define LIBVMM_BACKEND_SOFT_HART_H
@@ -38,7 +44,9 @@ struct rv_hart_hooks {
     /* ECALL from S-mode while hart->sbi_in_vmm is set: the guest's hypercall.
      * Reads a7/a6/a0.. from h->x[], writes a0/a1, and returns 0 (the CPU core
      * then advances pc past the ecall). It may call machine_set_outcome()
-     * (SRST) or start/stop other harts (HSM). */
+     * (SRST) or start/stop other harts (HSM). A positive return means the
+     * hook set h->pc itself; negative values are treated like 0. After the
+     * call the core re-checks HSM state, flush requests and interrupts. */
     int (*sbi_call)(struct rv_hart *h);
     void *opaque; /* platform state (e.g. struct rv_platform *) */
 };
@@ -52,7 +60,10 @@ struct rv_hart {
 
     /* --- interrupt inputs, written by other threads (CLINT, PLIC, IPIs) --- */
     /* Bits OR'ed into mip by devices: MSIP (CLINT msip), MEIP/SEIP (PLIC).
-     * Use rv_hart_set_irq(); the CPU core reads it at block boundaries. */
+     * Use rv_hart_set_irq(); the CPU core reads it at block boundaries.
+     * SSIP is the exception: raising it (an SBI IPI) sets the guest's
+     * software-writable mip.SSIP once, which the guest then clears itself
+     * (csrc sip), as with an IPI delivered by M-mode firmware. */
     _Atomic uint64_t mip_ext;
     /* CLINT mtimecmp for this hart; MTIP is pending while time >= mtimecmp. */
     _Atomic uint64_t mtimecmp;
@@ -67,7 +78,9 @@ struct rv_hart {
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 
-    /* HSM: a stopped hart sleeps in rv_hart_run until started. */
+    /* HSM: a stopped hart sleeps in rv_hart_run until started. Setting 2
+     * (then rv_hart_kick) starts it at hsm_start_pc in S-mode with a0 =
+     * hartid, a1 = hsm_start_opaque, satp = 0, SIE = 0; the core then sets 0. */
     _Atomic int hsm_state;  /* 0 started, 1 stopped, 2 start pending */
     uint64_t hsm_start_pc, hsm_start_opaque;
 
@@ -100,15 +113,22 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level);
  * request. Any thread. */
 void rv_hart_kick(struct rv_hart *h);
 
-/* Current guest time in RV_TIMEBASE_HZ ticks: host monotonic clock, or, in
- * deterministic mode (h->m->deterministic), derived from instructions
- * retired by hart 0... (the CPU core defines the exact rule and documents it). */
+/* Current guest time in RV_TIMEBASE_HZ ticks: host CLOCK_MONOTONIC since
+ * the machine's first hart was initialised, or, in deterministic mode
+ * (h->m->deterministic), instructions retired by this hart / 10 plus the
+ * ticks WFI skipped (WFI with an enabled timer jumps time to its deadline
+ * instead of sleeping). Any thread (a racy but sane read from others). */
 uint64_t rv_hart_time(struct rv_hart *h);
 
 /* Invalidates every hart's shadow TLB / decode cache entries for a change of
  * the guest-physical map or an RFENCE from another hart (called by SBI
  * RFENCE on the target harts' behalf: sets a flag each target honours at its
- * next block boundary). */
+ * next block boundary). The whole TLB is flushed; icache != 0 also empties
+ * the decode cache. Called on another hart's thread (an SBI call), it
+ * returns only once the target has flushed or is parked (WFI/stopped,
+ * where it flushes before running again), so a remote fence is complete
+ * when the SBI call returns. Called on the target's own thread it flushes
+ * at once. Any thread. */
 void rv_hart_request_flush(struct rv_hart *h, int icache);
 
 /* Fills a public register view. */

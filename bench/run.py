@@ -1,0 +1,821 @@
+#!/usr/bin/env python3
+"""libvmm benchmarks, side by side with QEMU (python3 standard library only).
+
+usage: bench/run.sh [--build DIR] [--runs N] [--out FILE] [--quick] [WHAT ...]
+
+WHAT selects benchmarks: all (default), kvm (launch create io rss), soft
+(mips linux), or names: launch create io rss mips linux. Each benchmark
+prints one table: what was measured, the libvmm figure, the QEMU (or raw
+KVM) figure, their ratio, and the target. Every figure is also written to a
+JSON file (default BUILD/bench/results.json; the path is printed).
+
+Whole-process figures are wall-clock times of fork+exec to reaped exit,
+taken here (posix_spawn + wait4, which also gives each run's peak RSS); each
+command runs once to warm the page cache, then --runs times, and the tables
+quote the median (the minimum beside it). No timing is asserted anywhere:
+the targets are printed as met / not met.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+IOLOOP_COUNT = 100000  # bench/guests/x86-ioloop.S default
+KVMTOOL_LAUNCH_MS = 26.0  # quoted: measured on this kind of host, kvmtool is not in Debian 12
+QEMU_DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+QEMU_QUIET = ["-nographic", "-nodefaults", "-no-user-config", "-display", "none"]
+LINUX_APPEND = "console=ttyS0 libvmm.test=poweroff"
+GROUPS = {
+    "kvm": ["launch", "create", "io", "rss"],
+    "soft": ["mips", "linux"],
+}
+ALL = GROUPS["kvm"] + GROUPS["soft"]
+
+
+# ---------------------------------------------------------------- running
+
+
+class Run:
+    """One finished process: wall/user/sys seconds, peak RSS, status, output."""
+
+    def __init__(self, wall, user, sys_, maxrss_kb, rc, out, err, timed_out):
+        self.wall, self.user, self.sys = wall, user, sys_
+        self.maxrss_kb, self.rc = maxrss_kb, rc
+        self.out, self.err, self.timed_out = out, err, timed_out
+
+
+def run_once(argv, timeout, peak_rss=None):
+    """Runs argv with stdin /dev/null. With `peak_rss` (bench/peak_rss), the
+    command runs under it, so its ru_maxrss is its own and not this Python
+    process's (see peak_rss.c)."""
+    exe = shutil.which(argv[0])
+    if not exe:
+        raise FileNotFoundError(argv[0])
+    rss_file = None
+    if peak_rss:
+        fd, rss_file = tempfile.mkstemp(prefix="bench-rss-", suffix=".json")
+        os.close(fd)
+        argv = [peak_rss, rss_file] + [exe] + argv[1:]
+        exe = peak_rss
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, fout.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, ferr.fileno(), 2),
+        ]
+        killed = []
+
+        def kill(pid):
+            killed.append(True)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        start = time.perf_counter()
+        pid = os.posix_spawn(exe, argv, os.environ, file_actions=actions)
+        timer = threading.Timer(timeout, kill, (pid,))
+        timer.start()
+        _, status, ru = os.wait4(pid, 0)
+        wall = time.perf_counter() - start
+        timer.cancel()
+        rc = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode("utf-8", "replace")
+        err = ferr.read().decode("utf-8", "replace")
+    maxrss = ru.ru_maxrss
+    if rss_file:
+        try:
+            with open(rss_file) as f:
+                maxrss = json.load(f)["maxrss_kb"]
+        except (OSError, ValueError, KeyError):
+            maxrss = None
+        os.unlink(rss_file)
+    return Run(wall, ru.ru_utime, ru.ru_stime, maxrss, rc, out, err, bool(killed))
+
+
+class Series:
+    """Repeated runs of one command; `error` says why it has no figures."""
+
+    def __init__(self, label, argv):
+        self.label, self.argv = label, argv
+        self.runs = []
+        self.error = None
+        self.first = None  # the warm-up run (its output is kept for checks)
+
+    def walls(self):
+        return [r.wall for r in self.runs]
+
+    def median(self, attr="wall"):
+        return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else None
+
+    def min(self, attr="wall"):
+        return min(getattr(r, attr) for r in self.runs) if self.runs else None
+
+    def max(self, attr="wall"):
+        vals = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return max(vals) if vals else None
+
+    def ok(self):
+        return self.error is None and bool(self.runs)
+
+    def to_json(self):
+        d = {"label": self.label, "argv": self.argv}
+        if self.error:
+            d["error"] = self.error
+        if self.runs:
+            d.update({
+                "runs": len(self.runs),
+                "wall_s": [round(w, 6) for w in self.walls()],
+                "wall_s_median": self.median(),
+                "wall_s_min": self.min(),
+                "user_s_median": self.median("user"),
+                "sys_s_median": self.median("sys"),
+                "maxrss_kb_max": self.max("maxrss_kb"),
+            })
+        return d
+
+
+def describe_failure(run, expect_rc):
+    if run.timed_out:
+        return "timed out"
+    tail = (run.err.strip() or run.out.strip()).splitlines()[-1:] or [""]
+    return "exit %d (expected %d): %s" % (run.rc, expect_rc, tail[0][:160])
+
+
+def measure(label, argv, runs, expect_rc=0, timeout=60.0, budget=20.0, check=None,
+            peak_rss=None):
+    """Runs argv once (warm-up) and then up to `runs` times, fewer when one
+    run is slow (about `budget` seconds in all, at least 3 runs). `check`
+    may look at a run's output and return an error text."""
+    s = Series(label, argv)
+    try:
+        first = run_once(argv, timeout, peak_rss)
+    except FileNotFoundError as e:
+        s.error = "not found: %s" % e
+        return s
+    s.first = first
+    if first.rc != expect_rc or first.timed_out:
+        s.error = describe_failure(first, expect_rc)
+        return s
+    if check:
+        problem = check(first)
+        if problem:
+            s.error = problem
+            return s
+    n = runs
+    if first.wall * runs > budget:
+        n = max(3, min(runs, int(budget / max(first.wall, 1e-6))))
+    for _ in range(n):
+        r = run_once(argv, timeout, peak_rss)
+        if r.rc != expect_rc or r.timed_out:
+            s.error = describe_failure(r, expect_rc)
+            break
+        s.runs.append(r)
+    return s
+
+
+def measure_group(specs, runs, budget=30.0):
+    """Like measure() for several commands at once, interleaved: one warm-up
+    of each, then rounds A B C, A B C, ... so that drift in the machine's
+    speed hits every command alike and pairwise ratios stay meaningful.
+    specs: dicts with label, argv and optionally expect_rc, timeout, check,
+    peak_rss. Returns one Series per spec, in order."""
+    series = []
+    round_time = 0.0
+    for sp in specs:
+        s = Series(sp["label"], sp["argv"])
+        series.append(s)
+        try:
+            first = run_once(sp["argv"], sp.get("timeout", 60.0), sp.get("peak_rss"))
+        except FileNotFoundError as e:
+            s.error = "not found: %s" % e
+            continue
+        s.first = first
+        expect = sp.get("expect_rc", 0)
+        if first.rc != expect or first.timed_out:
+            s.error = describe_failure(first, expect)
+            continue
+        problem = sp.get("check") and sp["check"](first)
+        if problem:
+            s.error = problem
+            continue
+        round_time += first.wall
+    n = runs
+    if round_time * runs > budget:
+        n = max(3, min(runs, int(budget / max(round_time, 1e-6))))
+    for _ in range(n):
+        for sp, s in zip(specs, series):
+            if s.error:
+                continue
+            r = run_once(sp["argv"], sp.get("timeout", 60.0), sp.get("peak_rss"))
+            expect = sp.get("expect_rc", 0)
+            if r.rc != expect or r.timed_out:
+                s.error = describe_failure(r, expect)
+                continue
+            s.runs.append(r)
+    return series
+
+
+def pair_ratio(a, b):
+    """Median of the run-by-run ratios a/b of two interleaved series."""
+    if not (a.ok() and b.ok()) or len(a.runs) != len(b.runs):
+        return None
+    return statistics.median(x.wall / y.wall for x, y in zip(a.runs, b.runs))
+
+
+def run_json(argv, timeout=120.0):
+    """Runs one of our own C programs that prints a JSON object; returns
+    (object or None, error text or None, skipped flag)."""
+    try:
+        r = run_once(argv, timeout)
+    except FileNotFoundError as e:
+        return None, "not found: %s" % e, False
+    if r.rc == 77:
+        return None, (r.out.strip() or r.err.strip() or "skipped"), True
+    if r.rc != 0 or r.timed_out:
+        return None, describe_failure(r, 0), False
+    for line in reversed(r.out.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line), None, False
+            except ValueError as e:
+                return None, "bad JSON from %s: %s" % (argv[0], e), False
+    return None, "no JSON from %s" % argv[0], False
+
+
+# ---------------------------------------------------------------- output
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "ms":
+        return "%.2f ms" % (v * 1e3) if v < 10 else "%.0f ms" % (v * 1e3)
+    if unit == "s":
+        return "%.3f s" % v
+    if unit == "us":
+        return "%.1f us" % v
+    if unit == "MIPS":
+        return "%.1f MIPS" % v
+    if unit == "MB":
+        return "%.1f MB" % (v / 1024.0)
+    return str(v)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return "%.2f" % (a / b)
+
+
+def print_table(title, header, rows, notes=()):
+    widths = [len(h) for h in header]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(str(c)))
+    line = "  ".join("%-*s" % (widths[i], h) for i, h in enumerate(header))
+    print()
+    print("== %s" % title)
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join("%-*s" % (widths[i], str(c)) for i, c in enumerate(r)))
+    for n in notes:
+        print("   * %s" % n)
+    sys.stdout.flush()
+
+
+def verdict(met):
+    return "met" if met else "NOT met"
+
+
+# ---------------------------------------------------------------- context
+
+
+class Ctx:
+    def __init__(self, args):
+        self.build = os.path.abspath(args.build)
+        self.runs = args.runs
+        self.quick = args.quick
+        self.bench_dir = os.path.join(self.build, "bench")
+        self.vmmctl = os.path.join(self.build, "examples", "vmmctl", "vmmctl")
+        self.results = {}
+
+    def prog(self, name):
+        return os.path.join(self.bench_dir, name)
+
+    def guest(self, name):
+        return os.path.join(self.bench_dir, name)
+
+    def have_kvm(self):
+        return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+    def missing(self, *paths):
+        return [p for p in paths if not os.path.exists(p)]
+
+
+def qemu_x86(machine, kernel, mem="256M"):
+    return (["qemu-system-x86_64", "-M", machine, "-accel", "kvm", "-m", mem]
+            + QEMU_DEBUG_EXIT + QEMU_QUIET + ["-kernel", kernel])
+
+
+def qemu_rv(kernel, mem="256M", extra=()):
+    return (["qemu-system-riscv64", "-M", "virt", "-m", mem, "-nographic", "-bios", "none"]
+            + list(extra) + ["-kernel", kernel])
+
+
+def vmmctl_run(ctx, engine, kernel, mem="256M", extra=()):
+    return [ctx.vmmctl, "run", "--engine", engine, "--memory", mem, "--kernel", kernel] + list(extra)
+
+
+def series_row(s, unit, ref=None, what=None):
+    """A table row for a whole-process series: what, median, min, ratio."""
+    if not s.ok():
+        return [what or s.label, "FAILED" if s.error else "-", "", "", s.error or ""]
+    r = ""
+    if ref is not None and ref.ok():
+        pr = pair_ratio(ref, s)
+        r = "%.2f" % pr if pr is not None else ratio(ref.median(), s.median())
+    return [what or s.label, fmt(s.median(), unit), fmt(s.min(), unit), r,
+            "%d runs" % len(s.runs)]
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def bench_launch(ctx):
+    """1. x86/kvm launch-to-exit of the minimal guest, whole process."""
+    guest = ctx.guest("x86-exit.elf")
+    res = {"guest": guest, "memory": "256M"}
+    ctx.results["launch"] = res
+    if not ctx.have_kvm():
+        print("\n== 1. launch: skipped (no usable /dev/kvm)")
+        res["skipped"] = "no /dev/kvm"
+        return
+    runs = ctx.runs
+    lib, micro, raw, rawfull = measure_group([
+        {"label": "libvmm vmmctl --engine kvm", "argv": vmmctl_run(ctx, "kvm", guest),
+         "expect_rc": 1},
+        {"label": "QEMU -M microvm (qboot)", "argv": qemu_x86("microvm", guest), "expect_rc": 1},
+        {"label": "raw KVM process: VM, slot, vCPU, run",
+         "argv": [ctx.prog("raw_kvm_io"), "1", "1"]},
+        {"label": "raw + irqchip + PIT + memfd RAM",
+         "argv": [ctx.prog("raw_kvm_io"), "1", "1", "pit", "memfd", "huge"]},
+    ], runs)
+    # SeaBIOS runs at CPL0, which kvm_pvm emulates: seconds, so measured apart.
+    pc = measure("QEMU -M pc (SeaBIOS)", qemu_x86("pc", guest), runs, expect_rc=1, budget=15)
+    res["series"] = [s.to_json() for s in (lib, micro, pc, raw, rawfull)]
+    rows = [
+        series_row(lib, "ms"),
+        series_row(micro, "ms", ref=lib),
+        series_row(pc, "ms", ref=lib),
+        series_row(raw, "ms", ref=lib),
+        series_row(rawfull, "ms", ref=lib),
+        ["kvmtool (quoted, not run)", fmt(KVMTOOL_LAUNCH_MS / 1e3, "ms"), "",
+         ratio(lib.median() * 1e3 if lib.ok() else None, KVMTOOL_LAUNCH_MS), "not in Debian 12"],
+    ]
+    notes = ["ratio = libvmm / that row, median of run-by-run ratios (interleaved runs; "
+             "below 1: libvmm is faster)",
+             "raw rows: bench/raw_kvm_io.c as a whole process, 256 MiB, the same `out` to 0xf4; "
+             "the second adds KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 + memfd/MADV_HUGEPAGE RAM, "
+             "as libvmm's kvm engine does"]
+    if lib.ok():
+        target = KVMTOOL_LAUNCH_MS / 2
+        met = lib.median() * 1e3 <= target
+        notes.append("target: libvmm <= half of kvmtool's %.0f ms = %.0f ms: %s (%.2f ms)"
+                     % (KVMTOOL_LAUNCH_MS, target, verdict(met), lib.median() * 1e3))
+        res["target_met"] = met
+        res["libvmm_ms_median"] = lib.median() * 1e3
+    print_table("1. x86/kvm launch-to-exit, minimal PVH guest (one `out` to 0xf4), 256 MiB",
+                ["what", "median", "min", "libvmm/this", "runs / error"], rows, notes)
+
+
+def bench_create(ctx):
+    """2. In-process VM creation latency against raw KVM ioctls."""
+    guest = ctx.guest("x86-exit.elf")
+    n = 20 if ctx.quick else 100
+    res = {"repeats": n}
+    ctx.results["create"] = res
+    if not ctx.have_kvm():
+        print("\n== 2. create: skipped (no usable /dev/kvm)")
+        res["skipped"] = "no /dev/kvm"
+        return
+    lib, lib_err, _ = run_json([ctx.prog("libvmm_bench"), "create", "kvm", guest, str(n), "256"])
+    raw, raw_err, _ = run_json([ctx.prog("raw_kvm_create"), str(n), "256"])
+    full, full_err, _ = run_json([ctx.prog("raw_kvm_create"), str(n), "256", "pit", "memfd",
+                                  "huge"])
+    res.update({"libvmm": lib, "libvmm_error": lib_err, "raw": raw, "raw_error": raw_err,
+                "raw_irqchip_pit": full, "raw_irqchip_pit_error": full_err})
+    rows = []
+    raw_med = raw["create_us_median"] if raw else None
+    if lib:
+        rows.append(["libvmm vmm_vm_create (256 MiB, 1 vCPU, kernel loaded)",
+                     fmt(lib["create_us_median"], "us"), fmt(lib["create_us_min"], "us"),
+                     ratio(lib["create_us_median"], raw_med)])
+        rows.append(["libvmm vmm_vm_destroy", fmt(lib["destroy_us_median"], "us"),
+                     fmt(lib["destroy_us_min"], "us"), ""])
+        rows.append(["libvmm create + start + guest exit + destroy",
+                     fmt(lib["create_run_destroy_us_median"], "us"),
+                     fmt(lib["create_run_destroy_us_min"], "us"),
+                     ratio(lib["create_run_destroy_us_median"], raw_med)])
+    else:
+        rows.append(["libvmm", "FAILED", "", "", lib_err])
+    if raw:
+        rows.append(["raw KVM_CREATE_VM + 256 MiB slot + 1 vCPU", fmt(raw["create_us_median"], "us"),
+                     fmt(raw["create_us_min"], "us"), "1.00"])
+        rows.append(["raw teardown (close, munmap)", fmt(raw["destroy_us_median"], "us"),
+                     fmt(raw["destroy_us_min"], "us"), ""])
+    else:
+        rows.append(["raw KVM", "FAILED", "", "", raw_err])
+    if full:
+        rows.append(["raw + KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2 + memfd RAM",
+                     fmt(full["create_us_median"], "us"), fmt(full["create_us_min"], "us"),
+                     ratio(full["create_us_median"], raw_med)])
+        rows.append(["raw teardown of that", fmt(full["destroy_us_median"], "us"),
+                     fmt(full["destroy_us_min"], "us"), ""])
+    else:
+        rows.append(["raw KVM + irqchip + PIT", "FAILED", "", "", full_err])
+    print_table("2. in-process VM create latency, N=%d" % n,
+                ["what", "median", "min", "/raw create", "error"], rows,
+                ["ratio = that row's median / raw KVM create median (0.39 ms quoted for this host kind)",
+                 "destroy includes one loop turn (uv_run NOWAIT), where libvmm closes the VM"])
+
+
+def bench_io(ctx):
+    """3. I/O exit round trip: per-exit cost of the `out` loop guest."""
+    exit_g, io_g = ctx.guest("x86-exit.elf"), ctx.guest("x86-ioloop.elf")
+    reps = 3 if ctx.quick else 5
+    res = {"count": IOLOOP_COUNT}
+    ctx.results["io"] = res
+    if not ctx.have_kvm():
+        print("\n== 3. io: skipped (no usable /dev/kvm)")
+        res["skipped"] = "no /dev/kvm"
+        return
+    rows, notes = [], []
+    # In process, interleaved round by round: the raw loop, then libvmm's
+    # empty guest and loop guest (start -> exit each).
+    raw_ns, lib_ns, pair, err = [], [], [], None
+    for _ in range(reps):
+        raw, e1, _ = run_json([ctx.prog("raw_kvm_io"), str(IOLOOP_COUNT), "1"], timeout=300)
+        e, e2, _ = run_json([ctx.prog("libvmm_bench"), "run", "kvm", exit_g, "1", "256"])
+        i, e3, _ = run_json([ctx.prog("libvmm_bench"), "run", "kvm", io_g, "1", "256"], timeout=300)
+        err = e1 or e2 or e3
+        if err:
+            break
+        if i["io_exits"] < IOLOOP_COUNT:
+            err = "libvmm counted %d I/O exits, fewer than the %d `out`s" % (i["io_exits"],
+                                                                           IOLOOP_COUNT)
+            break
+        raw_ns.append(raw["per_exit_ns_median"])
+        lib_ns.append((i["run_us_median"] - e["run_us_median"]) * 1e3 / IOLOOP_COUNT)
+        pair.append(lib_ns[-1] / raw_ns[-1])
+    res.update({"raw_per_exit_ns": raw_ns, "libvmm_per_exit_ns": lib_ns, "error": err})
+    if err:
+        rows.append(["libvmm in process / raw loop", "FAILED", "", "", err])
+    else:
+        rows.append(["libvmm in process (start->exit, loop - empty)",
+                     "%.0f ns" % statistics.median(lib_ns), "%.0f ns" % min(lib_ns),
+                     "%.3f" % statistics.median(pair), "%d rounds" % len(pair)])
+        rows.append(["raw KVM_RUN loop (bench/raw_kvm_io.c)", "%.0f ns" % statistics.median(raw_ns),
+                     "%.0f ns" % min(raw_ns), "1.000", ""])
+
+    # Whole processes, interleaved: loop run minus empty run.
+    wp = {}
+    specs = []
+    for label, mk in (("libvmm vmmctl", lambda g: vmmctl_run(ctx, "kvm", g)),
+                      ("QEMU -M microvm", lambda g: qemu_x86("microvm", g))):
+        specs.append({"label": label + " empty", "argv": mk(exit_g), "expect_rc": 1})
+        specs.append({"label": label + " loop", "argv": mk(io_g), "expect_rc": 1,
+                      "timeout": 300})
+    series = measure_group(specs, reps, budget=60)
+    res["whole_process"] = [x.to_json() for x in series]
+    raw_med = statistics.median(raw_ns) if raw_ns else None
+    for k in range(0, len(series), 2):
+        a, b = series[k], series[k + 1]
+        label = a.label[:-len(" empty")]
+        if a.ok() and b.ok():
+            ns = (b.median() - a.median()) * 1e9 / IOLOOP_COUNT
+            wp[label] = ns
+            rows.append([label + " (whole process, loop - empty)", "%.0f ns" % ns,
+                         "%.0f ns" % ((b.min() - a.min()) * 1e9 / IOLOOP_COUNT),
+                         ratio(ns, raw_med), "%d runs" % len(b.runs)])
+        else:
+            rows.append([label, "FAILED", "", "", a.error or b.error])
+    res["whole_process_per_exit_ns"] = wp
+    if pair:
+        met = statistics.median(pair) <= 1.05
+        res["target_met"] = met
+        notes.append("target: libvmm within 5%% of the raw loop: %s (%+.1f%%, median of "
+                     "round-by-round ratios)" % (verdict(met), (statistics.median(pair) - 1) * 100))
+    notes.append("whole-process ratios are against the raw loop's median (not interleaved with it)")
+    print_table("3. I/O exit round trip, %d x `out %%al,$0x80` (32-bit guest)" % IOLOOP_COUNT,
+                ["what", "per exit (median)", "min", "/raw", "note"], rows, notes)
+
+
+def bench_rss(ctx):
+    """4. VMM resident memory above the guest memory touched."""
+    res = {}
+    ctx.results["rss"] = res
+    rows, notes = [], []
+    reps = 3
+    cases = []
+    if ctx.have_kvm():
+        g = ctx.guest("x86-exit.elf")
+        cases.append(("kvm", g, 1, [("QEMU -M microvm", qemu_x86("microvm", g)),
+                                    ("QEMU -M pc", qemu_x86("pc", g))]))
+    else:
+        notes.append("kvm rows skipped: no usable /dev/kvm")
+    g = ctx.guest("riscv-exit.elf")
+    cases.append(("soft", g, 0, [("QEMU riscv64 virt (TCG)", qemu_rv(g))]))
+    helper = ctx.prog("peak_rss")
+    if not os.path.exists(helper):
+        print("\n== 4. rss: skipped (%s not built)" % helper)
+        res["skipped"] = "peak_rss not built"
+        return
+    base = measure("/bin/true (a process's floor)", ["true"], reps, peak_rss=helper)
+    if base.ok():
+        rows.append([base.label, fmt(base.max("maxrss_kb"), "MB"), "", "", ""])
+        res["true_kb"] = base.max("maxrss_kb")
+    for engine, guest, rc, qemus in cases:
+        lib = measure("libvmm vmmctl --engine %s" % engine, vmmctl_run(ctx, engine, guest), reps,
+                      expect_rc=rc, peak_rss=helper)
+        inproc, err, _ = run_json([ctx.prog("libvmm_bench"), "run", engine, guest, "1", "256"])
+        touched = inproc["guest_rss_kb"] if inproc else None
+        entry = {"vmmctl": lib.to_json(), "in_process": inproc, "in_process_error": err}
+        if lib.ok():
+            peak = lib.max("maxrss_kb")
+            above = peak - touched if touched is not None and touched >= 0 else None
+            split = ""
+            if inproc and inproc.get("rss_anon_kb", -1) >= 0:
+                split = "in process: %s anon + %s file-backed (libraries)" % (
+                    fmt(inproc["rss_anon_kb"], "MB"), fmt(inproc["rss_file_kb"], "MB"))
+            rows.append(["libvmm vmmctl --engine %s" % engine, fmt(peak, "MB"),
+                         fmt(touched, "MB") if touched is not None else "?",
+                         fmt(above, "MB") if above is not None else "?", err or split])
+            entry["peak_kb"], entry["guest_touched_kb"], entry["above_kb"] = peak, touched, above
+            if above is not None:
+                met = above <= 2048
+                entry["target_met"] = met
+                notes.append("target (%s): at most 2 MB above guest memory touched: %s (%.2f MB)"
+                             % (engine, verdict(met), above / 1024.0))
+        else:
+            rows.append(["libvmm vmmctl --engine %s" % engine, "FAILED", "", "", lib.error])
+        for label, argv in qemus:
+            q = measure(label, argv, reps, expect_rc=rc, budget=12, peak_rss=helper)
+            entry[label] = q.to_json()
+            if q.ok():
+                rows.append([label, fmt(q.max("maxrss_kb"), "MB"), "", "",
+                             "libvmm/QEMU peak %s" % (ratio(lib.max("maxrss_kb"), q.max("maxrss_kb"))
+                                                      if lib.ok() else "-")])
+            else:
+                rows.append([label, "FAILED", "", "", q.error])
+        res[engine] = entry
+    notes.append("peak = largest ru_maxrss of the runs (wait4 in bench/peak_rss.c); guest touched "
+                 "= resident pages of libvmm's guest RAM mapping after the same run in "
+                 "libvmm_bench (smaps)")
+    print_table("4. peak resident memory, minimal guest with 256 MiB RAM",
+                ["what", "peak RSS", "guest touched", "above guest", "note"], rows, notes)
+
+
+def parse_cpu_console(text):
+    m = re.search(r"checksum=([0-9a-f]+) instret=([0-9a-f]+)", text or "")
+    if not m:
+        return None, None
+    return m.group(1), int(m.group(2), 16)
+
+
+def bench_mips(ctx):
+    """5. soft engine instruction rate on the CPU-bound bare-metal guest."""
+    cpu, empty = ctx.guest("riscv-cpu.elf"), ctx.guest("riscv-exit.elf")
+    reps = 3 if ctx.quick else 5
+    res = {}
+    ctx.results["mips"] = res
+    rows, notes = [], []
+    missing = ctx.missing(cpu, empty)
+    if missing:
+        print("\n== 5. mips: skipped (not built: %s)" % ", ".join(missing))
+        res["skipped"] = "not built"
+        return
+
+    # The dynamic instruction count: QEMU with -icount shift=0 makes minstret
+    # count instructions, and the guest prints it.
+    q_icount = measure("QEMU icount", qemu_rv(cpu, extra=["-icount", "shift=0"]), 1, timeout=300)
+    ref_sum, ref_count = parse_cpu_console(q_icount.first.out if q_icount.first else "")
+    res["qemu_icount_instret"], res["qemu_checksum"] = ref_count, ref_sum
+    if ref_count is None:
+        notes.append("QEMU icount run failed (%s): instruction count from libvmm's counter only"
+                     % q_icount.error)
+
+    inproc, err, _ = run_json([ctx.prog("libvmm_bench"), "run", "soft", cpu, str(reps), "256"],
+                              timeout=600)
+    res["libvmm_in_process"], res["libvmm_error"] = inproc, err
+    lib_sum = None
+    if inproc:
+        lib_sum, lib_instret = parse_cpu_console(inproc["console"])
+        notes.append("libvmm counters: %d instructions retired (whole run), guest minstret %s"
+                     % (inproc["instructions"], lib_instret))
+    count = ref_count or (inproc["instructions"] if inproc else None)
+    res["instructions"] = count
+
+    lib, lib0, q, q0 = measure_group([
+        {"label": "libvmm vmmctl --engine soft", "argv": vmmctl_run(ctx, "soft", cpu),
+         "timeout": 600},
+        {"label": "libvmm vmmctl empty", "argv": vmmctl_run(ctx, "soft", empty)},
+        {"label": "QEMU TCG", "argv": qemu_rv(cpu), "timeout": 300},
+        {"label": "QEMU empty", "argv": qemu_rv(empty)},
+    ], reps, budget=60)
+    if lib.first and lib.first.rc == 0:
+        lib_sum = lib_sum or parse_cpu_console(lib.first.out)[0]
+    res["series"] = [s.to_json() for s in (lib, lib0, q, q0)]
+
+    def rate(a, b):
+        if not (a.ok() and b.ok()) or not count:
+            return None
+        return count / (a.median() - b.median()) / 1e6
+
+    lib_rate, q_rate = rate(lib, lib0), rate(q, q0)
+    res["libvmm_mips"], res["qemu_mips"] = lib_rate, q_rate
+    if inproc and count:
+        r = count / (inproc["run_us_median"] * 1e-6) / 1e6
+        rows.append(["libvmm in process (vmm_vm_start -> exit)", fmt(r, "MIPS"),
+                     "%.3f s" % (inproc["run_us_median"] / 1e6), ratio(r, q_rate), ""])
+        res["libvmm_in_process_mips"] = r
+    elif err:
+        rows.append(["libvmm in process", "FAILED", "", "", err])
+    for label, a, b, rt in (("libvmm vmmctl --engine soft", lib, lib0, lib_rate),
+                            ("QEMU -M virt -bios none (TCG)", q, q0, q_rate)):
+        if rt is not None:
+            rows.append([label + " (whole process - empty guest)", fmt(rt, "MIPS"),
+                         "%.3f s" % a.median(), ratio(rt, q_rate), "%d runs" % len(a.runs)])
+        else:
+            rows.append([label, "FAILED", "", "", a.error or b.error or "no instruction count"])
+    if lib0.ok() and q0.ok():
+        rows.append(["launch-to-exit, empty guest (riscv-exit.S): libvmm", fmt(lib0.median(), "ms"),
+                     "", "%.2f" % pair_ratio(lib0, q0), "time ratio"])
+        rows.append(["launch-to-exit, empty guest (riscv-exit.S): QEMU", fmt(q0.median(), "ms"),
+                     "", "1.00", ""])
+    if ref_sum and lib_sum and ref_sum != lib_sum:
+        notes.append("WRONG RESULT: libvmm's checksum %s differs from QEMU's %s" % (lib_sum, ref_sum))
+        res["checksum_mismatch"] = True
+    elif ref_sum and lib_sum:
+        notes.append("checksum %s identical on libvmm and QEMU" % ref_sum)
+    if count:
+        notes.append("instructions: %d (%s)" % (count, "QEMU -icount minstret" if ref_count
+                                                 else "libvmm counter"))
+    if lib_rate and q_rate:
+        met = lib_rate >= q_rate / 2
+        res["target_met"] = met
+        notes.append("target: at least half of QEMU's rate: %s (%.2f)" % (verdict(met),
+                                                                         lib_rate / q_rate))
+    print_table("5. soft engine instruction rate, bench/guests/riscv-cpu.c (M-mode, bare metal)",
+                ["what", "rate", "time (median)", "this/QEMU", "note"], rows, notes)
+
+
+def bench_linux(ctx):
+    """6. soft engine: Linux launch to poweroff against QEMU (OpenSBI)."""
+    cache = os.environ.get("LIBVMM_GUEST_CACHE", os.path.expanduser("~/.cache/libvmm"))
+    image = os.path.join(cache, "riscv", "Image")
+    initrd = os.path.join(cache, "riscv", "initramfs.cpio.gz")
+    res = {"kernel": image, "initrd": initrd, "append": LINUX_APPEND}
+    ctx.results["linux"] = res
+    missing = ctx.missing(image, initrd)
+    if missing:
+        print("\n== 6. linux: skipped (missing %s; scripts/guest/build-riscv-*.sh make them)"
+              % ", ".join(missing))
+        res["skipped"] = "missing guest"
+        return
+    reps = 3 if ctx.quick else 5
+
+    def check(run):
+        if "libvmm-guest: poweroff" not in run.out:
+            return "no 'libvmm-guest: poweroff' on the console"
+        return None
+
+    lib, q = measure_group([
+        {"label": "libvmm vmmctl --engine soft", "timeout": 600, "check": check,
+         "argv": vmmctl_run(ctx, "soft", image, extra=["--initrd", initrd, "--append",
+                                                       LINUX_APPEND])},
+        {"label": "QEMU -M virt -bios default (OpenSBI, TCG)", "timeout": 300, "check": check,
+         "argv": ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic", "-bios",
+                  "default", "-kernel", image, "-initrd", initrd, "-append", LINUX_APPEND]},
+    ], reps, budget=120)
+    res["series"] = [lib.to_json(), q.to_json()]
+    rows = [series_row(lib, "s"), series_row(q, "s", ref=lib)]
+    notes = ["ratio = libvmm / QEMU, median of run-by-run ratios (interleaved); QEMU runs OpenSBI "
+             "first, libvmm is its own SBI (no firmware)"]
+    if lib.ok() and q.ok():
+        pr = pair_ratio(lib, q)
+        met = pr <= 1.0
+        res["target_met"], res["ratio"] = met, pr
+        notes.append("target: no slower than QEMU: %s (%.2f)" % (verdict(met), pr))
+    elif not lib.ok() and lib.first is not None:
+        tail = (lib.first.out + lib.first.err).strip().splitlines()[-5:]
+        notes.extend("libvmm console tail: " + t for t in tail)
+    print_table("6. soft engine: riscv64 Linux + initramfs, launch to poweroff, 256 MiB",
+                ["what", "median", "min", "libvmm/this", "runs / error"], rows, notes)
+
+
+BENCHES = {
+    "launch": bench_launch, "create": bench_create, "io": bench_io, "rss": bench_rss,
+    "mips": bench_mips, "linux": bench_linux,
+}
+
+
+# ---------------------------------------------------------------- main
+
+
+def host_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    kvm_mods = []
+    try:
+        kvm_mods = sorted(m for m in os.listdir("/sys/module") if m.startswith("kvm"))
+    except OSError:
+        pass
+    qemu = "?"
+    try:
+        qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                              text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
+            "kvm_modules": kvm_mods, "qemu": qemu, "python": platform.python_version()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="WHAT: all, kvm (%s), soft (%s), or names"
+                                 % (" ".join(GROUPS["kvm"]), " ".join(GROUPS["soft"])))
+    ap.add_argument("what", nargs="*", default=["all"])
+    ap.add_argument("--build", default=os.environ.get("MESON_BUILD_ROOT",
+                                                       os.path.join(ROOT, "build")),
+                    help="meson build directory (default: ./build or $MESON_BUILD_ROOT)")
+    ap.add_argument("--runs", type=int, default=10,
+                    help="counted runs per whole-process command (default 10, after 1 warm-up)")
+    ap.add_argument("--out", help="JSON results file (default BUILD/bench/results.json)")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    args = ap.parse_args()
+    if args.runs < 1 or args.runs > 1000:
+        ap.error("--runs must be 1..1000")
+    if args.quick:
+        args.runs = min(args.runs, 3)
+    selected = []
+    for w in args.what:
+        names = ALL if w == "all" else GROUPS.get(w, [w])
+        for n in names:
+            if n not in BENCHES:
+                ap.error("unknown benchmark '%s' (all, kvm, soft, %s)" % (n, ", ".join(ALL)))
+            if n not in selected:
+                selected.append(n)
+    ctx = Ctx(args)
+    if not os.path.isdir(ctx.bench_dir):
+        sys.exit("bench: %s has no bench/ directory: run `meson setup %s -Dbench=true` and "
+                 "`ninja -C %s` first" % (ctx.build, ctx.build, ctx.build))
+    info = host_info()
+    print("libvmm benchmarks, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    print("host: %s, %d CPUs, Linux %s, %s; %s" % (info["cpu"], info["cpus"], info["kernel"],
+                                                   ",".join(info["kvm_modules"]) or "no kvm",
+                                                   info["qemu"]))
+    print("build: %s; whole-process figures: 1 warm-up + up to %d runs, median and min"
+          % (ctx.build, args.runs))
+    for n in selected:
+        try:
+            BENCHES[n](ctx)
+        except Exception as e:  # one broken benchmark must not hide the others
+            print("\n== %s: ERROR %s: %s" % (n, type(e).__name__, e))
+            ctx.results[n] = {"error": "%s: %s" % (type(e).__name__, e)}
+    out = args.out or os.path.join(ctx.bench_dir, "results.json")
+    doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": info,
+           "runs": args.runs, "benchmarks": ctx.results}
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print("\nresults: %s" % out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+/* The riscv64 platform: RAM at 0x80000000 and the boot of a Linux Image
+ * (S-mode, SBI from the VMM) or of M-mode firmware (an ELF, e.g. the
+ * bare-metal test guests, or a raw binary such as OpenSBI's fw_jump.bin).
+ */
+#include "arch/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/riscv/dtb.h"
+#include "arch/riscv/image.h"
+#include "arch/riscv/sbi.h"
+#include "arch/riscv/virt.h"
+#include "backend/soft/engine.h"
+#include "util/error.h"
+#include "util/log.h"
+
+/* What the soft engine's MMU translates (Bare, Sv39, Sv48); Linux probes
+ * satp itself, the property is informative. */
+#define RV_MMU_TYPE "riscv,sv48"
+
+#define MIB (1024ULL * 1024)
+#define RV_MIN_RAM (2 * MIB)
+
+static uint64_t align_down(uint64_t v, uint64_t a)
+{
+    return v & ~(a - 1);
+}
+
+static int riscv_layout_memory(struct machine *m, uint64_t ram_size)
+{
+    if (ram_size < RV_MIN_RAM || ram_size % 4096)
+        return vmm_error(VMM_EINVAL, "riscv64 RAM of %llu bytes: needs at least %llu, in 4 KiB pages",
+                         (unsigned long long)ram_size, (unsigned long long)RV_MIN_RAM);
+    if (ram_size > VIRT_RAM_LIMIT - VIRT_RAM_BASE)
+        return vmm_error(VMM_EINVAL, "riscv64 RAM of %llu bytes: limit %llu (RAM ends below 2^39)",
+                         (unsigned long long)ram_size,
+                         (unsigned long long)(VIRT_RAM_LIMIT - VIRT_RAM_BASE));
+    int rc = guest_mem_add_ram(&m->mem, VIRT_RAM_BASE, ram_size);
+    if (rc == 0)
+        m->ram_size = ram_size;
+    return rc;
+}
+
+/* Reads a whole file of at most `limit` bytes. */
+static int read_file(const char *what, const char *path, uint64_t limit, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vmm_error_errno(errno, "%s '%s'", what, path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return vmm_error_errno(e, "%s '%s'", what, path);
+    }
+    if ((uint64_t)st.st_size > limit) {
+        close(fd);
+        return vmm_error(VMM_ERANGE, "%s '%s' is %llu bytes, larger than the %llu bytes of RAM",
+                         what, path, (unsigned long long)st.st_size, (unsigned long long)limit);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return vmm_error(VMM_ENOMEM, "reading %s '%s' (%zu bytes)", what, path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            return vmm_error_errno(e, "reading %s '%s'", what, path);
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+struct rv_boot {
+    enum rv_kernel_kind kind;
+    uint64_t entry;      /* first instruction */
+    uint64_t kernel_end; /* first byte above the kernel */
+    uint64_t initrd_start, initrd_end;
+    uint64_t dtb_addr;
+};
+
+static int load_kernel(struct machine *m, const char *path, struct rv_boot *b)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = read_file("kernel", path, m->ram_size, &data, &len);
+    if (rc)
+        return rc;
+    rc = rv_kernel_kind(data, len, path, &b->kind);
+    if (rc)
+        goto out;
+    switch (b->kind) {
+    case RV_KERNEL_IMAGE: {
+        struct rv_image_header hdr;
+        if ((rc = rv_image_parse(data, len, path, &hdr)))
+            goto out;
+        if (hdr.text_offset >= m->ram_size || hdr.image_size > m->ram_size - hdr.text_offset) {
+            rc = vmm_error(VMM_ERANGE,
+                           "kernel '%s' needs %llu bytes at offset 0x%llx, RAM is %llu bytes", path,
+                           (unsigned long long)hdr.image_size, (unsigned long long)hdr.text_offset,
+                           (unsigned long long)m->ram_size);
+            goto out;
+        }
+        b->entry = VIRT_RAM_BASE + hdr.text_offset;
+        b->kernel_end = b->entry + hdr.image_size;
+        rc = guest_mem_write(&m->mem, b->entry, data, len);
+        break;
+    }
+    case RV_KERNEL_ELF:
+        rc = rv_elf_load(&m->mem, data, len, path, &b->entry, &b->kernel_end);
+        break;
+    case RV_KERNEL_RAW:
+        b->entry = VIRT_RAM_BASE;
+        b->kernel_end = VIRT_RAM_BASE + len;
+        rc = guest_mem_write(&m->mem, VIRT_RAM_BASE, data, len);
+        break;
+    }
+out:
+    free(data);
+    return rc;
+}
+
+/* The device tree goes at the top of RAM, 2 MiB aligned when there is room
+ * (as QEMU does, so the kernel's early fixmap covers it), else page aligned. */
+static int place_dtb(struct machine *m, struct rv_boot *b)
+{
+    uint64_t ram_end = VIRT_RAM_BASE + m->ram_size;
+    uint64_t addr = align_down(ram_end - DTB_MAX_SIZE, 2 * MIB);
+    if (addr < VIRT_RAM_BASE || addr < b->kernel_end)
+        addr = align_down(ram_end - DTB_MAX_SIZE, 4096);
+    if (addr < b->kernel_end)
+        return vmm_error(VMM_ERANGE,
+                         "kernel ends at 0x%llx: no room for the %d-byte device tree below the "
+                         "end of RAM at 0x%llx",
+                         (unsigned long long)b->kernel_end, DTB_MAX_SIZE,
+                         (unsigned long long)ram_end);
+    b->dtb_addr = addr;
+    return 0;
+}
+
+/* The initrd goes right below the device tree, page aligned. */
+static int load_initrd(struct machine *m, const char *path, struct rv_boot *b)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = read_file("initrd", path, m->ram_size, &data, &len);
+    if (rc)
+        return rc;
+    uint64_t room = b->dtb_addr > b->kernel_end ? b->dtb_addr - b->kernel_end : 0;
+    uint64_t start = b->dtb_addr >= len ? align_down(b->dtb_addr - len, 4096) : 0;
+    if (len > room || start < b->kernel_end) {
+        free(data);
+        return vmm_error(VMM_ERANGE,
+                         "initrd '%s' is %zu bytes; only %llu bytes of RAM are free between the "
+                         "kernel and the device tree (RAM %llu bytes)",
+                         path, len, (unsigned long long)room, (unsigned long long)m->ram_size);
+    }
+    rc = guest_mem_write(&m->mem, start, data, len);
+    free(data);
+    b->initrd_start = start;
+    b->initrd_end = start + len;
+    return rc;
+}
+
+static int riscv_boot(struct machine *m, const struct boot_spec *spec)
+{
+    struct soft_vm *sv = soft_vm_of(m);
+    if (!sv)
+        return vmm_error(VMM_EINVAL, "riscv64 boot needs the soft engine");
+    const char *cmdline = spec->cmdline ? spec->cmdline : "";
+    size_t cmdlen = strlen(cmdline);
+    if (cmdlen >= DTB_CMDLINE_MAX)
+        return vmm_error(VMM_ERANGE, "kernel command line is %zu bytes, limit %d", cmdlen,
+                         DTB_CMDLINE_MAX - 1);
+
+    struct rv_boot b = { 0 };
+    int rc = load_kernel(m, spec->kernel, &b);
+    if (rc == 0)
+        rc = place_dtb(m, &b);
+    if (rc == 0 && spec->initrd)
+        rc = load_initrd(m, spec->initrd, &b);
+    if (rc)
+        return rc;
+
+    struct dtb_params dp = {
+        .ram_base = VIRT_RAM_BASE,
+        .ram_size = m->ram_size,
+        .nr_harts = sv->nr_harts,
+        .cmdline = cmdline,
+        .initrd_start = b.initrd_start,
+        .initrd_end = b.initrd_end,
+        .mmu_type = RV_MMU_TYPE,
+    };
+    void *dtb = guest_mem_ptr(&m->mem, b.dtb_addr, DTB_MAX_SIZE);
+    size_t dtb_size;
+    if (!dtb)
+        return vmm_error(VMM_ERANGE, "device tree at 0x%llx is outside RAM",
+                         (unsigned long long)b.dtb_addr);
+    if ((rc = dtb_build(&dp, dtb, DTB_MAX_SIZE, &dtb_size)))
+        return rc;
+
+    int firmware = b.kind != RV_KERNEL_IMAGE;
+    for (unsigned i = 0; i < sv->nr_harts; i++) {
+        struct rv_hart *h = soft_vm_hart(sv, i);
+        if (!h)
+            return vmm_error(VMM_EINVAL, "riscv64 boot: vCPU %u was not created", i);
+        if (firmware) {
+            /* like QEMU -bios none: every hart enters the firmware */
+            rv_hart_set_boot(h, b.entry, i, b.dtb_addr, RV_PRIV_M, 0);
+            atomic_store(&h->hsm_state, SBI_HSM_STARTED);
+        } else {
+            /* Linux boot protocol: a0 = hartid, a1 = dtb; the other harts
+             * wait for SBI HSM hart_start */
+            rv_hart_set_boot(h, b.entry, i, b.dtb_addr, RV_PRIV_S, 1);
+            atomic_store(&h->hsm_state, i == 0 ? SBI_HSM_STARTED : SBI_HSM_STOPPED);
+        }
+    }
+    log_debug("riscv64 boot: %s '%s' entry 0x%llx end 0x%llx, initrd 0x%llx-0x%llx, dtb 0x%llx "
+              "(%zu bytes), %u harts",
+              firmware ? "firmware" : "Image", spec->kernel, (unsigned long long)b.entry,
+              (unsigned long long)b.kernel_end, (unsigned long long)b.initrd_start,
+              (unsigned long long)b.initrd_end, (unsigned long long)b.dtb_addr, dtb_size,
+              sv->nr_harts);
+    return 0;
+}
+
+const struct platform platform_riscv64 = {
+    .arch = "riscv64",
+    .engine = &engine_soft,
+    .layout_memory = riscv_layout_memory,
+    .boot = riscv_boot,
+};

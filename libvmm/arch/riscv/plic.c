@@ -1,0 +1,205 @@
+#include "arch/riscv/plic.h"
+
+#include <stdlib.h>
+
+#include "arch/riscv/virt.h"
+#include "util/error.h"
+
+#define PLIC_PRIORITY 0x0
+#define PLIC_PENDING 0x1000
+#define PLIC_ENABLE 0x2000
+#define PLIC_ENABLE_STRIDE 0x80
+#define PLIC_CONTEXT 0x200000
+#define PLIC_CONTEXT_STRIDE 0x1000
+
+int plic_init(struct plic *p, unsigned nr_contexts,
+              void (*set_output)(void *opaque, unsigned ctx, int level), void *opaque)
+{
+    if (nr_contexts == 0 || nr_contexts > PLIC_MAX_CONTEXTS)
+        return vmm_error(VMM_EINVAL, "PLIC: %u contexts, limit 1..%u", nr_contexts,
+                         PLIC_MAX_CONTEXTS);
+    *p = (struct plic){ 0 };
+    p->ctx = calloc(nr_contexts, sizeof(*p->ctx));
+    if (!p->ctx)
+        return vmm_error(VMM_ENOMEM, "PLIC: %u contexts", nr_contexts);
+    p->nr_contexts = nr_contexts;
+    p->set_output = set_output;
+    p->opaque = opaque;
+    pthread_mutex_init(&p->lock, NULL);
+    return 0;
+}
+
+void plic_destroy(struct plic *p)
+{
+    if (!p->ctx)
+        return;
+    free(p->ctx);
+    p->ctx = NULL;
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* The best source for context c: highest priority above the threshold among
+ * pending and enabled ones, ties to the lowest id; 0 when none. */
+static unsigned plic_best(const struct plic *p, const struct plic_context *c)
+{
+    unsigned best = 0;
+    uint32_t best_prio = c->threshold;
+    for (unsigned w = 0; w < PLIC_WORDS; w++) {
+        uint32_t bits = p->pending[w] & c->enable[w];
+        while (bits) {
+            unsigned irq = w * 32 + (unsigned)__builtin_ctz(bits);
+            bits &= bits - 1;
+            if (p->priority[irq] > best_prio) {
+                best_prio = p->priority[irq];
+                best = irq;
+            }
+        }
+    }
+    return best;
+}
+
+/* Re-evaluates every context's output after a change. Lock held. */
+static void plic_update(struct plic *p)
+{
+    for (unsigned i = 0; i < p->nr_contexts; i++) {
+        struct plic_context *c = &p->ctx[i];
+        int out = plic_best(p, c) != 0;
+        if (out != c->output) {
+            c->output = out;
+            if (p->set_output)
+                p->set_output(p->opaque, i, out);
+        }
+    }
+}
+
+/* Level-triggered: a source is pending while its line is high and it is not
+ * being serviced. */
+static void plic_refresh_source(struct plic *p, unsigned irq)
+{
+    uint32_t bit = 1u << (irq % 32);
+    unsigned w = irq / 32;
+    if ((p->level[w] & bit) && !(p->claimed[w] & bit))
+        p->pending[w] |= bit;
+    else
+        p->pending[w] &= ~bit;
+}
+
+int plic_set_irq(struct plic *p, unsigned irq, int level)
+{
+    if (irq == 0 || irq >= PLIC_NR_SOURCES)
+        return vmm_error(VMM_EINVAL, "PLIC: interrupt source %u, limit 1..%u", irq,
+                         PLIC_NR_SOURCES - 1);
+    pthread_mutex_lock(&p->lock);
+    uint32_t bit = 1u << (irq % 32);
+    if (level)
+        p->level[irq / 32] |= bit;
+    else
+        p->level[irq / 32] &= ~bit;
+    plic_refresh_source(p, irq);
+    plic_update(p);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+static uint32_t plic_claim(struct plic *p, struct plic_context *c)
+{
+    unsigned irq = plic_best(p, c);
+    if (irq) {
+        p->claimed[irq / 32] |= 1u << (irq % 32);
+        plic_refresh_source(p, irq);
+        plic_update(p);
+    }
+    return irq;
+}
+
+static void plic_complete(struct plic *p, struct plic_context *c, uint64_t irq)
+{
+    /* A completion naming a source the context does not enable is ignored
+     * (PLIC spec 1.0.0, "Interrupt Completion"). */
+    if (irq == 0 || irq >= PLIC_NR_SOURCES)
+        return;
+    uint32_t bit = 1u << (irq % 32);
+    if (!(c->enable[irq / 32] & bit))
+        return;
+    p->claimed[irq / 32] &= ~bit;
+    plic_refresh_source(p, (unsigned)irq);
+    plic_update(p);
+}
+
+static uint64_t plic_read(void *opaque, uint64_t off, unsigned size)
+{
+    struct plic *p = opaque;
+    uint64_t v = 0;
+    if (size != 4 || off % 4)
+        return 0; /* the PLIC is a 32-bit device */
+    pthread_mutex_lock(&p->lock);
+    if (off < PLIC_PENDING) {
+        if (off / 4 < PLIC_NR_SOURCES)
+            v = p->priority[off / 4];
+    } else if (off < PLIC_ENABLE) {
+        uint64_t w = (off - PLIC_PENDING) / 4;
+        if (w < PLIC_WORDS)
+            v = p->pending[w];
+    } else if (off < PLIC_CONTEXT) {
+        uint64_t ctx = (off - PLIC_ENABLE) / PLIC_ENABLE_STRIDE;
+        uint64_t w = (off - PLIC_ENABLE) % PLIC_ENABLE_STRIDE / 4;
+        if (ctx < p->nr_contexts && w < PLIC_WORDS)
+            v = p->ctx[ctx].enable[w];
+    } else {
+        uint64_t ctx = (off - PLIC_CONTEXT) / PLIC_CONTEXT_STRIDE;
+        uint64_t reg = (off - PLIC_CONTEXT) % PLIC_CONTEXT_STRIDE;
+        if (ctx < p->nr_contexts) {
+            if (reg == 0)
+                v = p->ctx[ctx].threshold;
+            else if (reg == 4)
+                v = plic_claim(p, &p->ctx[ctx]);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return v;
+}
+
+static void plic_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
+{
+    struct plic *p = opaque;
+    if (size != 4 || off % 4)
+        return;
+    uint32_t v = (uint32_t)value;
+    pthread_mutex_lock(&p->lock);
+    if (off < PLIC_PENDING) {
+        uint64_t irq = off / 4;
+        if (irq > 0 && irq < PLIC_NR_SOURCES) {
+            p->priority[irq] = v & PLIC_MAX_PRIORITY;
+            plic_update(p);
+        }
+    } else if (off < PLIC_ENABLE) {
+        /* pending bits are read-only */
+    } else if (off < PLIC_CONTEXT) {
+        uint64_t ctx = (off - PLIC_ENABLE) / PLIC_ENABLE_STRIDE;
+        uint64_t w = (off - PLIC_ENABLE) % PLIC_ENABLE_STRIDE / 4;
+        if (ctx < p->nr_contexts && w < PLIC_WORDS) {
+            /* source 0 does not exist: its enable bit is hardwired to 0 */
+            p->ctx[ctx].enable[w] = w == 0 ? v & ~1u : v;
+            plic_update(p);
+        }
+    } else {
+        uint64_t ctx = (off - PLIC_CONTEXT) / PLIC_CONTEXT_STRIDE;
+        uint64_t reg = (off - PLIC_CONTEXT) % PLIC_CONTEXT_STRIDE;
+        if (ctx < p->nr_contexts) {
+            if (reg == 0) {
+                p->ctx[ctx].threshold = v & PLIC_MAX_PRIORITY;
+                plic_update(p);
+            } else if (reg == 4) {
+                plic_complete(p, &p->ctx[ctx], v);
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+const struct bus_dev_ops plic_bus_ops = { plic_read, plic_write };
+
+int plic_attach(struct plic *p, struct bus *bus, uint64_t base)
+{
+    return bus_register(bus, base, VIRT_PLIC_SIZE, &plic_bus_ops, p, "plic");
+}

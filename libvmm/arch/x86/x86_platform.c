@@ -1,0 +1,65 @@
+/* The x86_64 platform: guest memory around the 32-bit MMIO gap, and boot
+ * by looking at the kernel file: a bzImage ("HdrS"), a Multiboot v1 kernel
+ * (magic in the first 8 KiB), an ELF (PVH note or plain), else refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86/x86_boot.h"
+#include "util/error.h"
+
+/* Largest kernel file read into memory; real ones are tens of MiB. */
+#define X86_KERNEL_FILE_MAX (1ULL << 30)
+
+int x86_layout_memory(struct machine *m, uint64_t ram_size); /* x86_mem.c */
+
+int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *entry)
+{
+    if (!spec->kernel)
+        return vmm_error(VMM_EINVAL, "no kernel to boot");
+    struct x86_boot_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.spec = spec;
+    uint8_t *img;
+    size_t len;
+    int rc = x86_file_read(spec->kernel, "kernel", X86_KERNEL_FILE_MAX, &img, &len);
+    if (rc < 0)
+        return rc;
+    c.image = img;
+    c.image_size = len;
+    int mb_off;
+    if (x86_bzimage_detect(img, len))
+        rc = x86_bzimage_load(&c);
+    else if ((mb_off = x86_multiboot_detect(img, len)) >= 0)
+        rc = x86_multiboot_load(&c, (size_t)mb_off);
+    else if (x86_elf_detect(img, len))
+        rc = x86_elf_load(&c);
+    else
+        rc = vmm_error(VMM_EFORMAT, "not a kernel: %s (no bzImage header, ELF or Multiboot magic)",
+                       spec->kernel);
+    free(img);
+    if (rc == 0)
+        rc = x86_mptable_write(m);
+    if (rc == 0)
+        rc = x86_acpi_write(m);
+    if (rc == 0)
+        *entry = c.entry;
+    return rc;
+}
+
+static int x86_boot(struct machine *m, const struct boot_spec *spec)
+{
+    struct x86_entry e;
+    int rc = x86_load(m, spec, &e);
+    if (rc < 0)
+        return rc;
+    return x86_cpu_setup(m, &e);
+}
+
+const struct platform platform_x86_64 = {
+    .arch = "x86_64",
+    .engine = &engine_kvm,
+    .layout_memory = x86_layout_memory,
+    .boot = x86_boot,
+};

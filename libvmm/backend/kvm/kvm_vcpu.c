@@ -1,0 +1,204 @@
+/* The kvm engine's vCPUs: creation, the KVM_RUN loop, kicks and register
+ * access.
+ *
+ * Kicks: a vCPU thread blocks KICK_SIGNAL, and KVM_SET_SIGNAL_MASK unblocks
+ * it only while the thread is inside KVM_RUN. A kick sets
+ * kvm_run->immediate_exit (covers the window just before KVM_RUN) and sends
+ * the signal with pthread_kill (covers a vCPU in guest mode or halted in the
+ * kernel). Either way KVM_RUN returns EINTR and the loop re-reads the
+ * machine's request. The signal's handler is empty and installed once.
+ */
+#include "backend/kvm/kvm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+/* A real-time signal: host programs rarely use these, unlike SIGUSR1/2. */
+#define KICK_SIGNAL (SIGRTMIN + 6)
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+}
+
+static void kick_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kick_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(KICK_SIGNAL, &sa, NULL);
+}
+
+/* KVM restores the thread's mask before KVM_RUN returns, so the kick that
+ * interrupted it is still pending (and blocked): take it off, or every
+ * later KVM_RUN would return EINTR at once. */
+static void kick_consume(void)
+{
+    sigset_t kick;
+    sigemptyset(&kick);
+    sigaddset(&kick, KICK_SIGNAL);
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait(&kick, NULL, &zero) == KICK_SIGNAL)
+        ;
+}
+
+static int vcpu_ioctl_fail(unsigned index, const char *what)
+{
+    return vmm_error(VMM_EKVM, "vCPU %u: %s: %s", index, what, strerror(errno));
+}
+
+int kvm_vcpu_create(struct machine *m, unsigned index);
+int kvm_vcpu_create(struct machine *m, unsigned index)
+{
+    struct kvm_vm_state *vm = kvm_vm_of(m);
+    if (!vm || index >= m->nr_vcpus)
+        return vmm_error(VMM_EINVAL, "vCPU %u of %u, or the VM was not created", index,
+                         m->nr_vcpus);
+    pthread_once(&kick_once, kick_install);
+    struct kvm_vcpu_state *v = calloc(1, sizeof(*v));
+    if (!v)
+        return vmm_error(VMM_ENOMEM, "allocating vCPU %u", index);
+    v->fd = -1;
+    m->vcpus[index].engine = v;
+    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+    if (v->fd < 0)
+        return vcpu_ioctl_fail(index, "KVM_CREATE_VCPU");
+    void *run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (run == MAP_FAILED)
+        return vmm_error_errno(errno, "vCPU %u: mapping kvm_run", index);
+    v->run = run;
+    /* vm_destroy frees v and its fds if anything below fails. */
+    return kvm_cpuid_setup(m, index);
+}
+
+/* Blocks the kick signal on this thread and lets KVM unblock it during
+ * KVM_RUN only, so a kick can never be lost or hit user-space code. */
+static int vcpu_prepare_thread(struct kvm_vcpu_state *v, unsigned index)
+{
+    sigset_t kick, old;
+    sigemptyset(&kick);
+    sigaddset(&kick, KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &kick, &old);
+    if (atomic_load(&v->sigmask_set))
+        return 0;
+    sigdelset(&old, KICK_SIGNAL);
+    struct {
+        struct kvm_signal_mask hdr;
+        uint8_t set[8]; /* the kernel's sigset_t is 64 bits on x86-64 */
+    } mask;
+    mask.hdr.len = 8;
+    memcpy(mask.set, &old, 8);
+    if (ioctl(v->fd, KVM_SET_SIGNAL_MASK, &mask) < 0)
+        return vcpu_ioctl_fail(index, "KVM_SET_SIGNAL_MASK");
+    atomic_store(&v->sigmask_set, 1);
+    return 0;
+}
+
+int kvm_vcpu_run(struct machine *m, unsigned index);
+int kvm_vcpu_run(struct machine *m, unsigned index)
+{
+    struct kvm_vcpu_state *v = kvm_vcpu_of(m, index);
+    if (vcpu_prepare_thread(v, index) < 0) {
+        machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "%s", vmm_last_error());
+        return 0;
+    }
+    v->thread = pthread_self();
+    atomic_store(&v->has_thread, 1);
+    while (!machine_should_exit(m)) {
+        int rc = ioctl(v->fd, KVM_RUN, 0);
+        if (rc < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                /* A kick (or a stray signal): clear and re-check the request. */
+                v->run->immediate_exit = 0;
+                kick_consume();
+                continue;
+            }
+            machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "vCPU %u: KVM_RUN failed: %s", index,
+                                strerror(errno));
+            break;
+        }
+        m->vcpus[index].stats.exits++;
+        if (kvm_exit_handle(m, index))
+            break;
+    }
+    atomic_store(&v->has_thread, 0);
+    return 0;
+}
+
+void kvm_vcpu_kick(struct machine *m, unsigned index);
+void kvm_vcpu_kick(struct machine *m, unsigned index)
+{
+    struct kvm_vcpu_state *v = kvm_vcpu_of(m, index);
+    if (!v || !v->run)
+        return;
+    v->run->immediate_exit = 1;
+    if (atomic_load(&v->has_thread))
+        pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+int kvm_vcpu_get_regs(struct machine *m, unsigned index, struct kvm_regs *r)
+{
+    if (ioctl(kvm_vcpu_of(m, index)->fd, KVM_GET_REGS, r) < 0)
+        return vcpu_ioctl_fail(index, "KVM_GET_REGS");
+    return 0;
+}
+
+int kvm_vcpu_set_regs(struct machine *m, unsigned index, const struct kvm_regs *r)
+{
+    if (ioctl(kvm_vcpu_of(m, index)->fd, KVM_SET_REGS, r) < 0)
+        return vcpu_ioctl_fail(index, "KVM_SET_REGS");
+    return 0;
+}
+
+int kvm_vcpu_get_sregs(struct machine *m, unsigned index, struct kvm_sregs *s)
+{
+    if (ioctl(kvm_vcpu_of(m, index)->fd, KVM_GET_SREGS, s) < 0)
+        return vcpu_ioctl_fail(index, "KVM_GET_SREGS");
+    return 0;
+}
+
+int kvm_vcpu_set_sregs(struct machine *m, unsigned index, const struct kvm_sregs *s)
+{
+    if (ioctl(kvm_vcpu_of(m, index)->fd, KVM_SET_SREGS, s) < 0)
+        return vcpu_ioctl_fail(index, "KVM_SET_SREGS");
+    return 0;
+}
+
+int kvm_vcpu_regs(struct machine *m, unsigned index, vmm_vcpu_regs_t *out);
+int kvm_vcpu_regs(struct machine *m, unsigned index, vmm_vcpu_regs_t *out)
+{
+    if (index >= m->nr_vcpus || !kvm_vcpu_of(m, index))
+        return vmm_error(VMM_EINVAL, "vCPU %u of %u", index, m->nr_vcpus);
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    int rc = kvm_vcpu_get_regs(m, index, &r);
+    if (rc == 0)
+        rc = kvm_vcpu_get_sregs(m, index, &s);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->pc = r.rip;
+    out->sp = r.rsp;
+    const uint64_t gpr[16] = { r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+                               r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15 };
+    memcpy(out->gpr, gpr, sizeof(gpr));
+    out->flags = r.rflags;
+    if (!(s.cr0 & 1))
+        out->mode = 16;
+    else if ((s.efer & (1u << 10)) && s.cs.l)
+        out->mode = 64;
+    else
+        out->mode = s.cs.db ? 32 : 16;
+    return 0;
+}

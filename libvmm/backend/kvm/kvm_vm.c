@@ -1,0 +1,203 @@
+/* The kvm engine's per-VM part: probing /dev/kvm, creating the VM with its
+ * in-kernel interrupt controllers and memory slots, interrupt lines, and
+ * tearing it all down. The vCPU part is in kvm_vcpu.c.
+ */
+#include "backend/kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+/* Used when the host does not report KVM_CAP_MAX_VCPUS (very old kernels). */
+#define KVM_FALLBACK_VCPUS 4
+
+static int kvm_open(int *out)
+{
+    int fd = open(KVM_DEV_PATH, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        int code = (e == EACCES || e == EPERM) ? VMM_EACCES : VMM_ENOTSUP;
+        vmm_error_errno(e, "%s", KVM_DEV_PATH);
+        return code;
+    }
+    int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (api != KVM_EXPECTED_API) {
+        close(fd);
+        return vmm_error(VMM_ENOTSUP, "%s: KVM API version %d, libvmm needs %d", KVM_DEV_PATH,
+                         api, KVM_EXPECTED_API);
+    }
+    *out = fd;
+    return 0;
+}
+
+static int kvm_probe(void)
+{
+    int fd;
+    int rc = kvm_open(&fd);
+    if (rc < 0)
+        return rc;
+    close(fd);
+    return 0;
+}
+
+static unsigned kvm_max_vcpus(void)
+{
+    int fd;
+    if (kvm_open(&fd) < 0)
+        return 1;
+    int n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (n <= 0)
+        n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+    close(fd);
+    return n > 0 ? (unsigned)n : KVM_FALLBACK_VCPUS;
+}
+
+static int vm_ioctl_fail(const char *what)
+{
+    return vmm_error(VMM_EKVM, "%s: %s", what, strerror(errno));
+}
+
+/* The interrupt controllers: PIC + IOAPIC + per-vCPU LAPIC in the kernel,
+ * and the PIT, so timer interrupts and HLT never need user space. */
+static int kvm_create_irqchip(struct kvm_vm_state *vm)
+{
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        return vm_ioctl_fail("KVM_CREATE_IRQCHIP");
+    struct kvm_pit_config pit = { .flags = 0 };
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+        return vm_ioctl_fail("KVM_CREATE_PIT2");
+    return 0;
+}
+
+static int kvm_map_memory(struct machine *m, struct kvm_vm_state *vm)
+{
+    int max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+    if (max_slots <= 0)
+        max_slots = 32;
+    if (m->mem.nr_regions > max_slots)
+        return vmm_error(VMM_ENOTSUP, "%d RAM regions, KVM allows %d memory slots",
+                         m->mem.nr_regions, max_slots);
+    for (int i = 0; i < m->mem.nr_regions; i++) {
+        const struct guest_region *r = &m->mem.regions[i];
+        struct kvm_userspace_memory_region slot = {
+            .slot = (uint32_t)i,
+            .guest_phys_addr = r->gpa,
+            .memory_size = r->size,
+            .userspace_addr = (uint64_t)(uintptr_t)r->host,
+        };
+        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+            return vmm_error(VMM_EKVM, "KVM_SET_USER_MEMORY_REGION slot %d at 0x%llx+0x%llx: %s", i,
+                             (unsigned long long)r->gpa, (unsigned long long)r->size,
+                             strerror(errno));
+        vm->nr_slots++;
+    }
+    return 0;
+}
+
+static void kvm_vm_destroy(struct machine *m)
+{
+    struct kvm_vm_state *vm = kvm_vm_of(m);
+    if (m->vcpus) {
+        for (unsigned i = 0; i < m->nr_vcpus; i++) {
+            struct kvm_vcpu_state *v = kvm_vcpu_of(m, i);
+            if (!v)
+                continue;
+            if (v->run && vm)
+                munmap(v->run, (size_t)vm->run_size);
+            if (v->fd >= 0)
+                close(v->fd);
+            free(v);
+            m->vcpus[i].engine = NULL;
+        }
+    }
+    if (!vm)
+        return;
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    free(vm);
+    m->engine_vm = NULL;
+}
+
+static int kvm_vm_create(struct machine *m)
+{
+    struct kvm_vm_state *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return vmm_error(VMM_ENOMEM, "allocating the KVM VM state");
+    vm->kvm_fd = vm->vm_fd = -1;
+    m->engine_vm = vm;
+    int rc = kvm_open(&vm->kvm_fd);
+    if (rc < 0)
+        goto fail;
+    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_size < (int)sizeof(struct kvm_run)) {
+        rc = vmm_error(VMM_EKVM, "KVM_GET_VCPU_MMAP_SIZE gave %d: %s", vm->run_size,
+                       strerror(errno));
+        goto fail;
+    }
+    do {
+        vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    } while (vm->vm_fd < 0 && errno == EINTR);
+    if (vm->vm_fd < 0) {
+        rc = vm_ioctl_fail("KVM_CREATE_VM");
+        goto fail;
+    }
+    /* Both are VMX-only needs (real-mode emulation and the EPT identity
+     * map); other hosts accept or ignore them, so a failure only warns. */
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+        uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+        if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+            log_warn("kvm: KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+    }
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+        log_warn("kvm: KVM_SET_TSS_ADDR: %s", strerror(errno));
+    rc = kvm_create_irqchip(vm);
+    if (rc < 0)
+        goto fail;
+    rc = kvm_map_memory(m, vm);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    kvm_vm_destroy(m);
+    return rc;
+}
+
+static int kvm_set_irq(struct machine *m, unsigned irq, int level)
+{
+    struct kvm_vm_state *vm = kvm_vm_of(m);
+    if (!vm)
+        return vmm_error(VMM_ESTATE, "set_irq %u: the VM has no KVM state", irq);
+    struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };
+    if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+        return vmm_error(VMM_EKVM, "KVM_IRQ_LINE irq %u level %d: %s", irq, l.level,
+                         strerror(errno));
+    return 0;
+}
+
+/* In kvm_vcpu.c. */
+int kvm_vcpu_create(struct machine *m, unsigned index);
+int kvm_vcpu_run(struct machine *m, unsigned index);
+void kvm_vcpu_kick(struct machine *m, unsigned index);
+int kvm_vcpu_regs(struct machine *m, unsigned index, vmm_vcpu_regs_t *out);
+
+const struct engine_ops engine_kvm = {
+    .name = "kvm",
+    .probe = kvm_probe,
+    .max_vcpus = kvm_max_vcpus,
+    .vm_create = kvm_vm_create,
+    .vcpu_create = kvm_vcpu_create,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .vcpu_get_regs = kvm_vcpu_regs,
+    .set_irq = kvm_set_irq,
+    .vm_destroy = kvm_vm_destroy,
+};

@@ -1,0 +1,398 @@
+/* The hart API of hart.h: life cycle, the run loop and its block-boundary
+ * checks, WFI and HSM parking, time, kicks and cross-hart flush requests.
+ *
+ * Time: rv_hart_time() is CLOCK_MONOTONIC in 10 MHz ticks since the first
+ * hart of the machine was initialised. In deterministic mode
+ * (machine->deterministic) it is instead
+ *     (instructions retired by this hart) / 10 + (ticks skipped by WFI)
+ * i.e. 1 tick per 10 instructions, and WFI with a timer armed jumps time
+ * straight to the deadline instead of sleeping; the same guest and input
+ * then see the same times. Each hart has its own such clock (the mode is
+ * meant for one hart).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/soft/cpu.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define WAIT_SLICE_NS 100000000ULL /* re-check at least every 100 ms while parked */
+
+/* The hart the calling thread runs (NULL on other threads). */
+static __thread struct rv_hart *current_hart;
+
+/* Start time of each machine, shared by its harts (a small registry). */
+#define MAX_MACHINES 64
+static pthread_mutex_t base_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const struct machine *m;
+    unsigned refs;
+    uint64_t base_ns;
+} bases[MAX_MACHINES];
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t base_get(const struct machine *m)
+{
+    uint64_t now = mono_ns(), base = now;
+    pthread_mutex_lock(&base_lock);
+    int free_slot = -1, found = 0;
+    for (int i = 0; i < MAX_MACHINES; i++) {
+        if (bases[i].refs && bases[i].m == m) {
+            bases[i].refs++;
+            base = bases[i].base_ns;
+            found = 1;
+            break;
+        }
+        if (!bases[i].refs && free_slot < 0)
+            free_slot = i;
+    }
+    if (!found && free_slot >= 0) {
+        bases[free_slot].m = m;
+        bases[free_slot].refs = 1;
+        bases[free_slot].base_ns = now;
+    }
+    pthread_mutex_unlock(&base_lock);
+    return base;
+}
+
+static void base_put(const struct machine *m)
+{
+    pthread_mutex_lock(&base_lock);
+    for (int i = 0; i < MAX_MACHINES; i++) {
+        if (bases[i].refs && bases[i].m == m) {
+            bases[i].refs--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&base_lock);
+}
+
+int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
+                 const struct rv_hart_hooks *hooks)
+{
+    memset(h, 0, sizeof(*h));
+    struct rv_cpu *c = calloc(1, sizeof(*c));
+    if (!c)
+        return vmm_error(VMM_ENOMEM, "allocating hart %u state (%zu bytes)", hartid, sizeof(*c));
+    /* 32 MiB of address space; the OS backs only the pages decoding touches. */
+    c->dpages = calloc(RV_DC_SLOTS, sizeof(struct rv_dpage));
+    if (!c->dpages) {
+        free(c);
+        return vmm_error(VMM_ENOMEM, "allocating hart %u decode cache (%zu bytes)", hartid,
+                         (size_t)RV_DC_SLOTS * sizeof(struct rv_dpage));
+    }
+    c->icache_gen = 1; /* calloc'ed pages have gen 0: all invalid */
+    h->cpu = c;
+    h->m = m;
+    h->hartid = hartid;
+    h->hooks = hooks;
+    h->vcpu = NULL;
+    if (m && hartid < m->nr_vcpus && m->vcpus)
+        h->vcpu = &m->vcpus[hartid];
+    if (!h->vcpu) {
+        h->vcpu = calloc(1, sizeof(*h->vcpu));
+        if (!h->vcpu) {
+            free(c->dpages);
+            free(c);
+            h->cpu = NULL;
+            return vmm_error(VMM_ENOMEM, "allocating hart %u counters", hartid);
+        }
+        h->vcpu->index = hartid;
+        c->owns_vcpu = 1;
+    }
+    atomic_init(&h->mip_ext, 0);
+    atomic_init(&h->mtimecmp, UINT64_MAX);
+    atomic_init(&h->sbi_timecmp, UINT64_MAX);
+    atomic_init(&h->hsm_state, 0);
+    atomic_init(&c->parked, 1); /* not running: honours requests when it starts */
+    pthread_mutex_init(&h->wait_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->time_base_ns = base_get(m);
+
+    h->priv = RV_PRIV_M;
+    h->pc = 0x1000;
+    rv_tlb_flush_everything(h);
+    rv_cpu_update_ctx(h);
+    return 0;
+}
+
+void rv_hart_destroy(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (!c)
+        return;
+    base_put(h->m);
+    if (c->owns_vcpu)
+        free(h->vcpu);
+    h->vcpu = NULL;
+    pthread_mutex_destroy(&h->wait_lock);
+    pthread_cond_destroy(&h->wait_cond);
+    free(c->dpages);
+    free(c);
+    h->cpu = NULL;
+}
+
+void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, int priv,
+                      int sbi_in_vmm)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    h->pc = pc & ~1ULL;
+    h->x[10] = a0;
+    h->x[11] = a1;
+    h->priv = priv;
+    h->sbi_in_vmm = sbi_in_vmm;
+    c->satp = 0;
+    c->mie = 0;
+    c->mip = 0;
+    c->mstatus = 0;
+    if (sbi_in_vmm) {
+        /* What M-mode firmware would have set up: every exception but
+         * ecall-from-S/M and every S interrupt go to S; S and U may read
+         * the counters. */
+        c->medeleg = 0xb1ffULL;
+        c->mideleg = RV_IRQ_SSIP | RV_IRQ_STIP | RV_IRQ_SEIP;
+        c->mcounteren = 7;
+        /* scounteren's reset value is unspecified; Linux only sets it when
+         * an SBI PMU exists, and its vDSO reads `time` from U-mode. */
+        c->scounteren = 7;
+    } else {
+        c->medeleg = 0;
+        c->mideleg = 0;
+        c->mcounteren = 0;
+        c->scounteren = 0;
+    }
+    rv_tlb_flush_everything(h);
+    rv_cpu_flush_icache(h);
+    rv_cpu_update_ctx(h);
+}
+
+uint64_t rv_cpu_instret(const struct rv_hart *h)
+{
+    return h->vcpu->stats.instructions + rv_cpu(h)->pending_insns;
+}
+
+uint64_t rv_hart_time(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (h->m && h->m->deterministic)
+        return rv_cpu_instret(h) / 10 + c->idle_ticks;
+    return (mono_ns() - c->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
+}
+
+void rv_cpu_flush_icache(struct rv_hart *h)
+{
+    rv_cpu(h)->icache_gen++;
+}
+
+void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level)
+{
+    if (level)
+        atomic_fetch_or(&h->mip_ext, bits);
+    else
+        atomic_fetch_and(&h->mip_ext, ~bits);
+    rv_hart_kick(h);
+}
+
+void rv_hart_kick(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    pthread_mutex_lock(&h->wait_lock);
+    atomic_store(&c->kicked, 1);
+    pthread_cond_broadcast(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
+}
+
+/* Honours pending flush requests; the requester may be waiting for it. */
+static void service_flush(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (!atomic_load_explicit(&c->flush_req, memory_order_relaxed))
+        return;
+    uint64_t seq = atomic_load(&c->flush_seq);
+    int req = atomic_exchange(&c->flush_req, 0);
+    if (req & RV_FLUSH_TLB) {
+        rv_tlb_flush_everything(h);
+        c->tlb_flushes++;
+    }
+    if (req & RV_FLUSH_ICACHE)
+        rv_cpu_flush_icache(h);
+    atomic_store(&c->flush_ack, seq);
+}
+
+void rv_hart_request_flush(struct rv_hart *h, int icache)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    atomic_fetch_or(&c->flush_req, RV_FLUSH_TLB | (icache ? RV_FLUSH_ICACHE : 0));
+    uint64_t seq = atomic_fetch_add(&c->flush_seq, 1) + 1;
+    struct rv_hart *self = current_hart;
+    if (self == h) {
+        service_flush(h); /* our own thread: the interpreter re-reads its state after an SBI call */
+        return;
+    }
+    rv_hart_kick(h);
+    if (!self)
+        return; /* not a hart thread: the target flushes before it next runs */
+    /* A remote fence must be complete when the SBI call returns: wait until
+     * the target has flushed, or is parked (it flushes before running). */
+    while (atomic_load(&c->flush_ack) < seq && !atomic_load(&c->parked) &&
+           !machine_should_exit(h->m)) {
+        service_flush(self); /* it may be waiting for us at the same time */
+        sched_yield();
+    }
+}
+
+void rv_hart_get_regs(const struct rv_hart *h, vmm_vcpu_regs_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->pc = h->pc;
+    out->sp = h->x[2];
+    memcpy(out->gpr, h->x, sizeof(out->gpr));
+    out->gpr[0] = 0;
+    const struct rv_cpu *c = rv_cpu(h);
+    out->flags = c ? c->mstatus : 0;
+    out->mode = h->priv;
+}
+
+/* Absolute CLOCK_MONOTONIC time at which guest time reaches `ticks`
+ * (UINT64_MAX: never). */
+static uint64_t deadline_ns(struct rv_hart *h, uint64_t ticks)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    const uint64_t ns_per_tick = 1000000000ULL / RV_TIMEBASE_HZ;
+    if (ticks == UINT64_MAX || ticks > (UINT64_MAX - c->time_base_ns) / ns_per_tick)
+        return UINT64_MAX;
+    return c->time_base_ns + ticks * ns_per_tick;
+}
+
+/* The earliest enabled timer deadline in ticks, or UINT64_MAX. */
+static uint64_t next_timer(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t d = UINT64_MAX;
+    if (c->mie & RV_IRQ_MTIP)
+        d = atomic_load(&h->mtimecmp);
+    if (h->sbi_in_vmm && (c->mie & RV_IRQ_STIP)) {
+        uint64_t s = atomic_load(&h->sbi_timecmp);
+        if (s < d)
+            d = s;
+    }
+    return d;
+}
+
+static int wfi_wake(struct rv_hart *h)
+{
+    return (rv_csr_mip(h) & rv_cpu(h)->mie) != 0;
+}
+
+/* Sleeps on wait_cond until `done` says so, a kick, a flush request or the
+ * run request; wakes by itself at `until_ns` (or WAIT_SLICE_NS). */
+static void park(struct rv_hart *h, int (*done)(struct rv_hart *), uint64_t until_ns)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    pthread_mutex_lock(&h->wait_lock);
+    atomic_store(&c->parked, 1);
+    service_flush(h);
+    while (!atomic_load(&c->kicked) && !machine_should_exit(h->m) && !done(h)) {
+        uint64_t now = mono_ns();
+        if (now >= until_ns)
+            break;
+        uint64_t wake = until_ns - now > WAIT_SLICE_NS ? now + WAIT_SLICE_NS : until_ns;
+        struct timespec ts = { (time_t)(wake / 1000000000ULL), (long)(wake % 1000000000ULL) };
+        pthread_cond_timedwait(&h->wait_cond, &h->wait_lock, &ts);
+        if (atomic_load(&c->flush_req))
+            break;
+    }
+    atomic_store(&c->kicked, 0);
+    atomic_store(&c->parked, 0);
+    pthread_mutex_unlock(&h->wait_lock);
+}
+
+void rv_cpu_wfi(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    h->vcpu->stats.halts++;
+    if (wfi_wake(h))
+        return;
+    uint64_t t = next_timer(h);
+    if (h->m->deterministic && t != UINT64_MAX) {
+        uint64_t now = rv_hart_time(h);
+        if (t > now)
+            c->idle_ticks += t - now; /* fast-forward to the deadline */
+        return;
+    }
+    park(h, wfi_wake, h->m->deterministic ? UINT64_MAX : deadline_ns(h, t));
+}
+
+static int hsm_not_stopped(struct rv_hart *h)
+{
+    return atomic_load(&h->hsm_state) != 1;
+}
+
+/* HSM: sleeps while stopped; performs a pending start. */
+static void hsm_poll(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    while (atomic_load(&h->hsm_state) == 1 && !machine_should_exit(h->m))
+        park(h, hsm_not_stopped, UINT64_MAX);
+    if (atomic_load(&h->hsm_state) == 2) {
+        h->pc = h->hsm_start_pc & ~1ULL;
+        h->priv = RV_PRIV_S;
+        h->x[10] = h->hartid;
+        h->x[11] = h->hsm_start_opaque;
+        c->satp = 0;
+        c->mstatus &= ~(MSTATUS_SIE | MSTATUS_MPRV);
+        rv_tlb_flush_all(h);
+        rv_cpu_update_ctx(h);
+        atomic_store(&h->hsm_state, 0);
+    }
+}
+
+int rv_cpu_check(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    vmm_vcpu_stats_t *st = &h->vcpu->stats;
+    st->tlb_hits += c->tlb_hits;
+    st->tlb_misses += c->tlb_misses;
+    st->tlb_flushes += c->tlb_flushes;
+    c->tlb_hits = c->tlb_misses = c->tlb_flushes = 0;
+
+    if (machine_should_exit(h->m))
+        return 1;
+    if (RV_UNLIKELY(atomic_load_explicit(&h->hsm_state, memory_order_relaxed) != 0)) {
+        hsm_poll(h);
+        if (machine_should_exit(h->m))
+            return 1;
+    }
+    service_flush(h);
+    uint64_t irq = rv_irq_pending(h);
+    if (irq)
+        rv_trap(h, irq, 0);
+    return machine_should_exit(h->m);
+}
+
+int rv_hart_run(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    struct rv_hart *prev = current_hart;
+    current_hart = h;
+    atomic_store(&c->parked, 0);
+    while (!rv_cpu_check(h))
+        rv_exec(h);
+    atomic_store(&c->parked, 1);
+    current_hart = prev;
+    return 0;
+}

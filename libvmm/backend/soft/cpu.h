@@ -1,0 +1,226 @@
+/* The RV64GC CPU core's private state (struct rv_hart.cpu) and the
+ * functions its files share: exec.c (interpreter), csr.c (CSRs, traps,
+ * interrupts), mmu.c (shadow page table, guest page walks, memory and
+ * atomics), fpu.c (F and D), cpu.c (the hart API of hart.h).
+ *
+ * Nothing here is used outside backend/soft/.
+ */
+#ifndef LIBVMM_BACKEND_SOFT_CPU_H
+#define LIBVMM_BACKEND_SOFT_CPU_H
+
+#include <stdint.h>
+
+#include "backend/soft/decode.h"
+#include "backend/soft/hart.h"
+
+#define RV_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* --- exception causes --- */
+#define RV_EXC_INSN_MISALIGNED 0
+#define RV_EXC_INSN_ACCESS 1
+#define RV_EXC_ILLEGAL 2
+#define RV_EXC_BREAKPOINT 3
+#define RV_EXC_LOAD_MISALIGNED 4
+#define RV_EXC_LOAD_ACCESS 5
+#define RV_EXC_STORE_MISALIGNED 6
+#define RV_EXC_STORE_ACCESS 7
+#define RV_EXC_ECALL_U 8
+#define RV_EXC_ECALL_S 9
+#define RV_EXC_ECALL_M 11
+#define RV_EXC_INSN_PAGE 12
+#define RV_EXC_LOAD_PAGE 13
+#define RV_EXC_STORE_PAGE 15
+#define RV_CAUSE_INTR (1ULL << 63)
+
+/* --- mstatus bits --- */
+#define MSTATUS_SIE (1ULL << 1)
+#define MSTATUS_MIE (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP (1ULL << 8)
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP (3ULL << 11)
+#define MSTATUS_FS_SHIFT 13
+#define MSTATUS_FS (3ULL << 13)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM (1ULL << 18)
+#define MSTATUS_MXR (1ULL << 19)
+#define MSTATUS_TVM (1ULL << 20)
+#define MSTATUS_TW (1ULL << 21)
+#define MSTATUS_TSR (1ULL << 22)
+#define MSTATUS_UXL (2ULL << 32)
+#define MSTATUS_SXL (2ULL << 34)
+#define MSTATUS_SD (1ULL << 63)
+
+/* --- the shadow page table (software TLB) --- */
+#define RV_TLB_BITS 8
+#define RV_TLB_SIZE (1u << RV_TLB_BITS)
+#define RV_TLB_INVALID (~0ULL) /* never equals a page tag (tags have bits 11..3 clear) */
+
+enum rv_access { RV_ACC_FETCH = 0, RV_ACC_LOAD = 1, RV_ACC_STORE = 2 };
+
+/* Translation contexts: a TLB set per context, so a privilege change (every
+ * trap and return) or a toggle of SUM (every copy_to_user) switches sets
+ * instead of flushing. M is physical and never depends on satp. */
+enum rv_ctx { RV_CTX_U = 0, RV_CTX_S = 1, RV_CTX_S_SUM = 2, RV_CTX_M = 3, RV_NCTX = 4 };
+
+/* Load/store entry: a hit is tag compare + add. The tag is the virtual page
+ * (low 12 bits clear); a lookup compares it against vaddr masked with
+ * ~0xfff | (size - 1), so a misaligned access never hits. */
+struct rv_tlbe {
+    uint64_t tag;
+    uintptr_t addend; /* host address = addend + vaddr */
+};
+
+/* Fetch entry: the page's host address and guest-physical page, the key of
+ * the decoded-instruction cache. */
+struct rv_ftlbe {
+    uint64_t tag;
+    const uint8_t *host;
+    uint64_t gpage; /* guest-physical address of the page */
+};
+
+/* --- the decoded-instruction cache --- */
+#define RV_PAGE_INSNS 2048 /* 4096 / 2 */
+#define RV_DC_SLOTS 1024   /* direct-mapped by guest-physical page number */
+
+struct rv_dpage {
+    uint64_t key; /* guest-physical page address | 1 when valid, 0 when not */
+    uint64_t gen; /* valid only while equal to rv_cpu.icache_gen */
+    const uint8_t *host;
+    struct rv_insn insn[RV_PAGE_INSNS];
+};
+
+/* Outcome of an out-of-line instruction helper. */
+enum rv_res {
+    RV_RES_OK = 0,   /* done, continue with the next instruction */
+    RV_RES_TRAP = 1, /* exception in cpu->trap_cause / trap_tval */
+    RV_RES_SYNC = 2, /* done; h->pc is the next pc and the interpreter must
+                      * re-read its cached state and check interrupts */
+};
+
+struct rv_cpu {
+    /* Current TLB sets (pointers into tlb[][]), chosen by privilege, MPRV/MPP
+     * and SUM; kept up to date by rv_cpu_update_ctx(). */
+    struct rv_tlbe *ltlb, *stlb;
+    struct rv_ftlbe *ftlb;
+    uint64_t tlb_hits, tlb_misses, tlb_flushes; /* folded into stats at block ends */
+
+    /* CSRs. */
+    uint64_t mstatus; /* without SD, UXL, SXL (added on read) */
+    uint64_t medeleg, mideleg, mie, mip; /* mip: software-written bits only */
+    uint64_t mtvec, stvec, mepc, sepc, mcause, scause, mtval, stval;
+    uint64_t mscratch, sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg;
+    uint32_t fflags, frm;
+
+    /* Pending exception of the current instruction. */
+    uint64_t trap_cause, trap_tval;
+
+    /* LR/SC reservation: host address and the value LR read. */
+    void *res_ptr;
+    uint64_t res_val;
+    int res_valid;
+
+    /* Instructions the interpreter retired but has not yet added to
+     * stats.instructions (read by instret/cycle/time). */
+    uint64_t pending_insns;
+    /* Deterministic time: ticks WFI skipped (fast-forward). */
+    uint64_t idle_ticks;
+
+    /* Cross-thread requests. */
+    _Atomic int flush_req;      /* RV_FLUSH_* bits, honoured at block ends */
+    _Atomic uint64_t flush_seq; /* bumped by each request */
+    _Atomic uint64_t flush_ack; /* last request seq honoured */
+    _Atomic int kicked;
+    _Atomic int parked; /* sleeping in WFI / HSM stop */
+
+    struct rv_insn cross_insn[3]; /* an instruction spanning two pages (+ end marks) */
+    uint64_t icache_gen;          /* bumping it empties the decode cache (fence.i) */
+    int code_written;             /* a store dropped a decoded page: end the block */
+    uint64_t time_base_ns;        /* CLOCK_MONOTONIC at machine start */
+    int owns_vcpu;                /* h->vcpu was allocated here (no machine_vcpu) */
+
+    struct rv_tlbe tlb[RV_NCTX][2][RV_TLB_SIZE]; /* [ctx][0 load, 1 store] */
+    struct rv_ftlbe itlb[RV_NCTX][RV_TLB_SIZE];
+    struct rv_dpage *dpages; /* RV_DC_SLOTS decoded pages, direct-mapped, one
+                              * allocation the OS backs lazily */
+    /* Largest superpage mask cached since the last full flush: sfence.vma
+     * of one address must drop every 4 KiB entry taken from the superpage
+     * containing it (0: only 4 KiB pages cached). */
+    uint64_t super_mask;
+};
+
+#define RV_FLUSH_TLB 1
+#define RV_FLUSH_ICACHE 2
+
+static inline struct rv_cpu *rv_cpu(const struct rv_hart *h)
+{
+    return (struct rv_cpu *)h->cpu;
+}
+
+/* --- exec.c --- */
+/* Runs instructions until a check is due; returns after folding counters. */
+void rv_exec(struct rv_hart *h);
+
+/* --- cpu.c --- */
+/* Block-boundary work: counters, flush requests, HSM, interrupts, exit.
+ * Returns 1 when rv_hart_run must return. */
+int rv_cpu_check(struct rv_hart *h);
+/* WFI: parks until an interrupt is pending or a kick. */
+void rv_cpu_wfi(struct rv_hart *h);
+/* Instructions retired so far, including the interpreter's pending ones. */
+uint64_t rv_cpu_instret(const struct rv_hart *h);
+/* Flushes the decoded-instruction cache (fence.i). */
+void rv_cpu_flush_icache(struct rv_hart *h);
+
+/* --- csr.c --- */
+/* CSR instruction (csrrw/s/c[i]). */
+enum rv_res rv_csr_exec(struct rv_hart *h, const struct rv_insn *in);
+/* Takes a trap: exception (cause) or interrupt (RV_CAUSE_INTR | irq). */
+void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval);
+/* mret / sret / wfi / sfence.vma (pc is the instruction's address). */
+enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc);
+/* mip as the guest sees it (software bits | device lines | timers). */
+uint64_t rv_csr_mip(struct rv_hart *h);
+/* The interrupt to take now (RV_CAUSE_INTR | n) or 0. */
+uint64_t rv_irq_pending(struct rv_hart *h);
+/* Re-selects the TLB sets after a privilege / mstatus change. */
+void rv_cpu_update_ctx(struct rv_hart *h);
+/* Illegal-instruction helper: sets trap_cause / trap_tval. */
+static inline enum rv_res rv_illegal(struct rv_hart *h, const struct rv_insn *in)
+{
+    rv_cpu(h)->trap_cause = RV_EXC_ILLEGAL;
+    rv_cpu(h)->trap_tval = in->raw;
+    return RV_RES_TRAP;
+}
+
+/* --- mmu.c --- */
+/* Slow paths of loads and stores (TLB miss, MMIO, misaligned, code page).
+ * Return 0, or 1 with the exception in trap_cause / trap_tval. */
+int rv_mmu_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *val);
+int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+/* Looks up the decoded page holding pc (filling fetch TLB and decode
+ * cache). Returns the page or NULL with the exception set. *vbase receives
+ * the virtual page address. */
+struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase);
+/* Reads the 16-bit parcel at va for an instruction crossing a page. */
+int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out);
+/* LR, SC and AMOs. */
+enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in);
+/* TLB maintenance. */
+void rv_tlb_flush_all(struct rv_hart *h);      /* every context but M */
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t va);
+void rv_tlb_flush_everything(struct rv_hart *h); /* including M */
+void rv_tlb_flush_stores(struct rv_hart *h);     /* store entries only */
+
+/* --- fpu.c --- */
+enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in);
+
+/* Marks the FP state dirty (any write of f[] or fcsr). */
+static inline void rv_fs_dirty(struct rv_cpu *c)
+{
+    c->mstatus |= MSTATUS_FS;
+}
+
+#endif

@@ -1,0 +1,56 @@
+/* RV64GC instruction decoding for the soft engine's decoded-instruction
+ * cache: every instruction (32-bit or compressed) becomes one struct
+ * rv_insn with an operation number and its operands already extracted, so
+ * the interpreter (exec.c) never looks at instruction bits again.
+ * Compressed instructions expand to the operation of their 32-bit form.
+ */
+#ifndef LIBVMM_BACKEND_SOFT_DECODE_H
+#define LIBVMM_BACKEND_SOFT_DECODE_H
+
+#include <stdint.h>
+
+/* Operation numbers. RV_OP_DECODE must stay 0: a zeroed cache slot means
+ * "not decoded yet". The order is the order of the interpreter's table. */
+#define RV_OPS(X)                                                                     \
+    X(DECODE) X(CROSS) X(ILLEGAL) X(NOP)                                              \
+    X(LUI) X(AUIPC) X(JAL) X(JALR)                                                    \
+    X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU)                                       \
+    X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU)                                      \
+    X(SB) X(SH) X(SW) X(SD)                                                           \
+    X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI)           \
+    X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND)             \
+    X(ADDIW) X(SLLIW) X(SRLIW) X(SRAIW) X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW)       \
+    X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU)                   \
+    X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW)                                         \
+    X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) X(SFENCE_VMA)       \
+    X(CSR)                                                                            \
+    X(AMO)                                                                            \
+    X(FLW) X(FLD) X(FSW) X(FSD) X(FP)
+
+enum rv_op {
+#define RV_OP_ENUM(name) RV_OP_##name,
+    RV_OPS(RV_OP_ENUM)
+#undef RV_OP_ENUM
+    RV_OP_COUNT
+};
+
+/* One decoded instruction: 16 bytes, so a 4 KiB code page (2048 possible
+ * 2-byte-aligned starts) decodes into a 32 KiB array. */
+struct rv_insn {
+    uint16_t op;  /* enum rv_op */
+    uint8_t rd, rs1, rs2, rs3;
+    uint8_t len;  /* 2 or 4 bytes */
+    uint8_t aux;  /* CSR: funct3; AMO: funct5; FP: rounding mode */
+    int32_t imm;  /* sign-extended immediate; CSR: the CSR number */
+    uint32_t raw; /* the instruction bits (mtval of an illegal instruction) */
+};
+
+/* Decodes `raw` (a 32-bit instruction, or a compressed one in the low 16
+ * bits when raw & 3 != 3) into *out. Unknown encodings decode to
+ * RV_OP_ILLEGAL; never fails. */
+void rv_decode(uint32_t raw, struct rv_insn *out);
+
+/* Name of an operation, for logs and tests. */
+const char *rv_op_name(unsigned op);
+
+#endif

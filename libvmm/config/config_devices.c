@@ -1,0 +1,178 @@
+/* Devices of a config: virtio disks and NICs, the serial console, rng. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "config/config.h"
+#include "util/error.h"
+
+#define DISK_SERIAL_MAX 20 /* virtio-blk's ID string */
+#define TAP_NAME_MAX 15    /* IFNAMSIZ - 1 */
+
+/* virtio disk names as libvirt writes them: "vd" and 1..3 lower-case letters. */
+static int target_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 3 || n > 5 || strncmp(t, "vd", 2))
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (t[i] < 'a' || t[i] > 'z')
+            return 0;
+    return 1;
+}
+
+/* libvirt's diskSerial pattern: [A-Za-z0-9_.+- ]+ */
+static int serial_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              strchr("_.+- ", *s)))
+            return 0;
+    return 1;
+}
+
+int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *disk)
+{
+    if (!disk || !disk->path || disk->path[0] != '/')
+        return vmm_error(VMM_EINVAL, "disk source '%.256s' is not an absolute path",
+                         disk && disk->path ? disk->path : "(null)");
+    if (!disk->target || !target_ok(disk->target))
+        return vmm_error(VMM_EINVAL, "disk target '%.32s' invalid (expected vda, vdb, ... vdzzz)",
+                         disk->target ? disk->target : "(null)");
+    if (disk->serial && (strlen(disk->serial) > DISK_SERIAL_MAX || !serial_ok(disk->serial)))
+        return vmm_error(VMM_EINVAL,
+                         "disk serial '%.64s' invalid (1..%d of A-Z a-z 0-9 _ . + - space)",
+                         disk->serial, DISK_SERIAL_MAX);
+    for (unsigned i = 0; i < c->n_disks; i++)
+        if (!strcmp(c->disks[i].target, disk->target))
+            return vmm_error(VMM_EINVAL, "disk target '%s' is used twice", disk->target);
+    if (c->n_disks >= VMM_CONFIG_MAX_DISKS)
+        return vmm_error(VMM_ERANGE, "disk %u exceeds the limit of %d disks", c->n_disks + 1,
+                         VMM_CONFIG_MAX_DISKS);
+    vmm_disk_config_t d = {.readonly = disk->readonly ? 1 : 0};
+    d.path = strdup(disk->path);
+    d.target = strdup(disk->target);
+    d.serial = disk->serial ? strdup(disk->serial) : NULL;
+    vmm_disk_config_t *grown = realloc(c->disks, (c->n_disks + 1) * sizeof(*grown));
+    if (!d.path || !d.target || (disk->serial && !d.serial) || !grown) {
+        if (grown)
+            c->disks = grown;
+        config_disk_clear(&d);
+        return vmm_error(VMM_ENOMEM, "adding a disk");
+    }
+    c->disks = grown;
+    c->disks[c->n_disks++] = d;
+    return 0;
+}
+
+unsigned vmm_config_disk_count(const vmm_config_t *c) { return c->n_disks; }
+
+const vmm_disk_config_t *vmm_config_disk(const vmm_config_t *c, unsigned i)
+{
+    return i < c->n_disks ? &c->disks[i] : NULL;
+}
+
+static int tap_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > TAP_NAME_MAX || !strcmp(t, ".") || !strcmp(t, ".."))
+        return 0;
+    for (; *t; t++)
+        if (*t == '/' || *t == ':' || (unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int vmm_config_add_net(vmm_config_t *c, const char *tap, const uint8_t mac[6])
+{
+    if (!tap || !tap_ok(tap))
+        return vmm_error(VMM_EINVAL,
+                         "tap device name '%.32s' invalid (1..%d bytes, no '/', ':' or spaces)",
+                         tap ? tap : "(null)", TAP_NAME_MAX);
+    uint8_t m[6];
+    if (mac) {
+        memcpy(m, mac, 6);
+        if (m[0] & 1)
+            return vmm_error(VMM_EINVAL,
+                             "MAC address %02x:%02x:%02x:%02x:%02x:%02x is multicast", m[0], m[1],
+                             m[2], m[3], m[4], m[5]);
+    } else {
+        /* 52:54:00 is the locally administered prefix libvirt and QEMU use. */
+        m[0] = 0x52, m[1] = 0x54, m[2] = 0x00;
+        if (getrandom(m + 3, 3, 0) != 3)
+            return vmm_error(VMM_EIO, "getrandom failed while generating a MAC address");
+    }
+    for (unsigned i = 0; i < c->n_nets; i++) {
+        if (!memcmp(c->nets[i].mac, m, 6))
+            return vmm_error(VMM_EINVAL, "MAC address %02x:%02x:%02x:%02x:%02x:%02x is used twice",
+                             m[0], m[1], m[2], m[3], m[4], m[5]);
+        if (!strcmp(c->nets[i].tap, tap))
+            return vmm_error(VMM_EINVAL, "tap device '%s' is used twice", tap);
+    }
+    if (c->n_nets >= VMM_CONFIG_MAX_NETS)
+        return vmm_error(VMM_ERANGE, "interface %u exceeds the limit of %d interfaces",
+                         c->n_nets + 1, VMM_CONFIG_MAX_NETS);
+    char *copy = strdup(tap);
+    vmm_net_config_t *grown = copy ? realloc(c->nets, (c->n_nets + 1) * sizeof(*grown)) : NULL;
+    if (!grown) {
+        free(copy);
+        return vmm_error(VMM_ENOMEM, "adding an interface");
+    }
+    c->nets = grown;
+    c->nets[c->n_nets].tap = copy;
+    memcpy(c->nets[c->n_nets].mac, m, 6);
+    c->n_nets++;
+    return 0;
+}
+
+unsigned vmm_config_net_count(const vmm_config_t *c) { return c->n_nets; }
+
+const vmm_net_config_t *vmm_config_net(const vmm_config_t *c, unsigned i)
+{
+    return i < c->n_nets ? &c->nets[i] : NULL;
+}
+
+int vmm_config_set_serial(vmm_config_t *c, vmm_chardev_type_t type, const char *path)
+{
+    switch (type) {
+    case VMM_CHARDEV_NONE:
+    case VMM_CHARDEV_NULL:
+    case VMM_CHARDEV_PTY:
+    case VMM_CHARDEV_STDIO:
+        if (path)
+            return vmm_error(VMM_EINVAL, "serial type %d takes no path (got '%.256s')", (int)type,
+                             path);
+        break;
+    case VMM_CHARDEV_FILE:
+        if (!path || path[0] != '/')
+            return vmm_error(VMM_EINVAL, "serial file '%.256s' is not an absolute path",
+                             path ? path : "(null)");
+        break;
+    default:
+        return vmm_error(VMM_EINVAL, "serial type %d unknown", (int)type);
+    }
+    int rc = config_set_string(&c->serial_path, path, "serial path");
+    if (rc)
+        return rc;
+    c->serial = type;
+    c->console = type == VMM_CHARDEV_NONE || type == VMM_CHARDEV_NULL ? VMM_CONSOLE_NONE
+                                                                      : VMM_CONSOLE_EVENTS;
+    return 0;
+}
+
+vmm_chardev_type_t vmm_config_serial(const vmm_config_t *c, const char **path)
+{
+    if (path)
+        *path = c->serial_path;
+    return c->serial;
+}
+
+int vmm_config_set_rng(vmm_config_t *c, int on)
+{
+    c->rng = on ? 1 : 0;
+    return 0;
+}
+
+int vmm_config_rng(const vmm_config_t *c) { return c->rng; }

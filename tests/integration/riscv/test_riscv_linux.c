@@ -1,0 +1,132 @@
+/* Linux 6.1 on the soft engine, through the public API: the riscv64 Image
+ * and busybox initramfs built by scripts/guest (cached in
+ * ${LIBVMM_CACHE:-~/.cache/libvmm}/riscv) boot straight into S-mode with the
+ * VMM as SBI firmware, reach the shell, and end in each of the guest's ways.
+ *   test_riscv_linux VCPUS
+ * Skips (77) when the cached kernel has not been built. */
+#include <CUnit/Basic.h>
+#include <sys/stat.h>
+
+#include "../core/guest_harness.h"
+
+#define BOOT_MS 180000
+
+static unsigned vcpus;
+static char kernel[4096], initrd[4096];
+
+static unsigned failures_before;
+
+static struct guest_run *boot(const char *cmdline)
+{
+    failures_before = CU_get_number_of_failures();
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *cfg;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, "auto"), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, kernel), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_initrd(cfg, initrd), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_cmdline(cfg, cmdline), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 256 << 20), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_vcpus(cfg, vcpus), 0);
+    int rc = vmm_vm_create(r->host, cfg, &r->vm);
+    vmm_config_free(cfg);
+    if (rc)
+        printf("vmm_vm_create: %s\n", vmm_last_error());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(vmm_vm_engine(r->vm), "soft");
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    return r;
+}
+
+static void finish(struct guest_run *r)
+{
+    if (!harness_is_final(r, NULL))
+        vmm_vm_stop(r->vm);
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    if (CU_get_number_of_failures() != failures_before)
+        printf("\n--- console ---\n%s\n--- outcome %d code %d: %s\n", r->console, o.kind,
+               o.exit_code, o.reason);
+    vmm_vm_destroy(r->vm);
+    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+    free(r);
+}
+
+static vmm_outcome_t outcome(struct guest_run *r)
+{
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    return o;
+}
+
+static void test_shell_runs_commands_and_powers_off(void)
+{
+    struct guest_run *r = boot("console=ttyS0 earlycon=sbi libvmm.test=shell");
+    CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "libvmm-guest: shell", BOOT_MS));
+    char want[64], want_cr[64]; /* the tty may end lines with \r\n */
+    snprintf(want, sizeof(want), "libvmm-guest: cpus %u\n", vcpus);
+    snprintf(want_cr, sizeof(want_cr), "libvmm-guest: cpus %u\r", vcpus);
+    CU_ASSERT_TRUE(harness_console_has(r, want) || harness_console_has(r, want_cr));
+    CU_ASSERT_TRUE(harness_console_has(r, "SBI specification v2.0 detected"));
+    const char *cmd = "echo marker-$((6*7)); poweroff -f\n";
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, cmd, strlen(cmd)), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 60000));
+    CU_ASSERT_TRUE(harness_console_has(r, "marker-42"));
+    CU_ASSERT_EQUAL(outcome(r).kind, VMM_OUTCOME_POWEROFF);
+    vmm_vcpu_stats_t st;
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_stats(r->vm, 0, &st), 0);
+    CU_ASSERT(st.hypercalls > 0);
+    CU_ASSERT(st.tlb_misses > 0);
+    finish(r);
+}
+
+static void test_exit_code_goes_through_the_test_device_in_the_dtb(void)
+{
+    struct guest_run *r = boot("console=ttyS0 libvmm.test=exitcode=7");
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, BOOT_MS));
+    vmm_outcome_t o = outcome(r);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_DEBUG_EXIT);
+    CU_ASSERT_EQUAL(o.exit_code, 7);
+    finish(r);
+}
+
+static void test_reboot_ends_the_run_with_reset(void)
+{
+    struct guest_run *r = boot("console=ttyS0 libvmm.test=reboot");
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, BOOT_MS));
+    CU_ASSERT_EQUAL(outcome(r).kind, VMM_OUTCOME_RESET);
+    finish(r);
+}
+
+int main(int argc, char **argv)
+{
+    vcpus = argc > 1 ? (unsigned)atoi(argv[1]) : 1;
+    const char *cache = getenv("LIBVMM_CACHE");
+    char dir[2048];
+    if (cache && *cache)
+        snprintf(dir, sizeof(dir), "%s/riscv", cache);
+    else
+        snprintf(dir, sizeof(dir), "%s/.cache/libvmm/riscv", getenv("HOME") ? getenv("HOME") : "/root");
+    snprintf(kernel, sizeof(kernel), "%s/Image", dir);
+    snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", dir);
+    struct stat st;
+    if (stat(kernel, &st) != 0 || stat(initrd, &st) != 0) {
+        printf("SKIP: no riscv64 Linux in %s (build it with scripts/guest/all.sh)\n", dir);
+        return HARNESS_SKIP;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("riscv-linux", NULL, NULL);
+    CU_add_test(s, "shell runs commands and powers off", test_shell_runs_commands_and_powers_off);
+    CU_add_test(s, "exit code goes through the test device in the dtb",
+                test_exit_code_goes_through_the_test_device_in_the_dtb);
+    CU_add_test(s, "reboot ends the run with reset", test_reboot_ends_the_run_with_reset);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failures ? 1 : 0;
+}
