@@ -15,7 +15,7 @@ packages=(
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
   bc bison flex libssl-dev libelf-dev cpio xz-utils dpkg-dev python3
   # XML schema validation (virt-xml-validate)
-  libvirt-clients
+  libvirt-clients libxml2-utils
   # QEMU, the side-by-side reference for benchmarks and guest checks
   qemu-system-x86 qemu-system-misc
 )

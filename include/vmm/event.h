@@ -20,7 +20,12 @@ typedef struct vmm_vm vmm_vm_t;
  *   DEFINED --start--> RUNNING <--pause/resume--> PAUSED
  *   RUNNING|PAUSED --guest poweroff / reset / debug-exit / vmm_vm_stop--> SHUTOFF
  *   RUNNING --guest crash (triple fault, internal error, ...)--> CRASHED
- * SHUTOFF and CRASHED are final for the run; the VM may then be destroyed. */
+ * SHUTOFF and CRASHED are final for the run; the VM may then be destroyed.
+ * The config's lifecycle actions decide what a guest-initiated end does:
+ * destroy (the default) goes final as above; restart boots the guest again
+ * from the same config (VMM_EVENT_RESTART) and the state stays RUNNING;
+ * preserve keeps a crashed VM CRASHED with its memory for inspection (as
+ * destroy does until vmm_vm_destroy()). vmm_vm_stop() never restarts. */
 typedef enum vmm_state {
     VMM_STATE_DEFINED = 0,
     VMM_STATE_RUNNING,
@@ -49,6 +54,9 @@ typedef struct vmm_outcome {
 typedef enum vmm_event_type {
     VMM_EVENT_STATE = 1,  /* the VM changed state; see .state */
     VMM_EVENT_CONSOLE,    /* bytes the guest wrote to its console; see .console */
+    VMM_EVENT_RESTART,    /* the run ended and the config's lifecycle action
+                           * (on_poweroff/on_reboot/on_crash = restart) booted
+                           * the guest again; see .restart. State stays RUNNING. */
 } vmm_event_type_t;
 
 typedef struct vmm_event {
@@ -63,6 +71,10 @@ typedef struct vmm_event {
             const uint8_t *data; /* valid only during the callback */
             size_t len;
         } console;
+        struct {
+            vmm_outcome_t previous; /* how the run before the restart ended */
+            unsigned count;         /* restarts so far, this one included */
+        } restart;
     } u;
 } vmm_event_t;
 

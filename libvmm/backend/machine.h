@@ -48,6 +48,16 @@ struct machine_device {
 };
 
 #define MACHINE_MAX_DEVICES 32
+#define MACHINE_MAX_CPUID_HIDE 64
+
+/* A CPUID bit the guest must not see (x86; from <cpu><feature
+ * policy='disable'>). reg: 0 EAX, 1 EBX, 2 ECX, 3 EDX. */
+struct machine_cpuid_bit {
+    uint32_t leaf;
+    uint32_t subleaf;
+    uint8_t reg;
+    uint8_t bit;
+};
 
 struct machine {
     struct guest_mem mem;
@@ -66,6 +76,9 @@ struct machine {
     pthread_mutex_t outcome_lock;
     int outcome_set;
     vmm_outcome_t outcome;
+
+    struct machine_cpuid_bit cpuid_hide[MACHINE_MAX_CPUID_HIDE];
+    int nr_cpuid_hide;
 
     struct machine_device devices[MACHINE_MAX_DEVICES];
     int nr_devices;

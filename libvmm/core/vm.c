@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "config/cpu_features.h"
 #include "devices/uart16550.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -99,7 +100,53 @@ static void flush_console(struct vmm_vm *vm)
     free(buf);
 }
 
-/* Once every vCPU thread has ended, the run is over: join and go final. */
+static int build_machine(struct vmm_vm *vm);
+static void teardown_machine(struct vmm_vm *vm);
+
+/* The config's lifecycle action for how this run ended. */
+static vmm_lifecycle_action_t action_for(const struct vmm_vm *vm, vmm_outcome_kind_t kind)
+{
+    switch (kind) {
+    case VMM_OUTCOME_POWEROFF:
+    case VMM_OUTCOME_DEBUG_EXIT: return vm->cfg->on_poweroff;
+    case VMM_OUTCOME_RESET: return vm->cfg->on_reboot;
+    case VMM_OUTCOME_CRASH: return vm->cfg->on_crash;
+    default: return VMM_ACTION_DESTROY; /* the host's own stop is final */
+    }
+}
+
+/* Boots the guest again from the config on a fresh machine (new memory,
+ * devices and vCPUs: a cold reset). Returns 0, or an error after which the
+ * VM is final (CRASHED with the reason). */
+static int restart_run(struct vmm_vm *vm)
+{
+    vmm_outcome_t previous = vm->m.outcome;
+    teardown_machine(vm);
+    vm->parked = vm->exited = 0;
+    int rc = build_machine(vm);
+    if (!rc)
+        rc = vcpu_threads_start(vm);
+    if (rc) {
+        char why[256];
+        snprintf(why, sizeof(why), "restart failed: %s", vmm_last_error());
+        if (!vm->m.vcpus)
+            machine_init(&vm->m, 1); /* failed before the machine existed */
+        machine_set_outcome(&vm->m, VMM_OUTCOME_CRASH, 0, "%s", why);
+        vcpu_threads_join(vm);
+        return rc;
+    }
+    vm->restarts++;
+    if (vm->cb) {
+        vmm_event_t ev = { .type = VMM_EVENT_RESTART, .vm = vm };
+        ev.u.restart.previous = previous;
+        ev.u.restart.count = vm->restarts;
+        vm->cb(&ev, vm->cb_opaque);
+    }
+    return 0;
+}
+
+/* Once every vCPU thread has ended, the run is over: join, then restart or
+ * go final as the config's lifecycle action says. */
 static void finish_if_stopped(struct vmm_vm *vm)
 {
     int state = atomic_load(&vm->state);
@@ -112,6 +159,9 @@ static void finish_if_stopped(struct vmm_vm *vm)
         return;
     vcpu_threads_join(vm);
     flush_console(vm);
+    if (state == VMM_STATE_RUNNING && action_for(vm, vm->m.outcome.kind) == VMM_ACTION_RESTART &&
+        restart_run(vm) == 0)
+        return;
     emit_state(vm, vm->m.outcome.kind == VMM_OUTCOME_CRASH ? VMM_STATE_CRASHED
                                                             : VMM_STATE_SHUTOFF);
 }
@@ -149,6 +199,24 @@ static int pick_platform(const vmm_config_t *cfg, const struct platform **out)
     return 0;
 }
 
+/* <cpu><feature policy='disable'> names become CPUID bits the engine hides. */
+static int collect_cpuid_hides(struct machine *m, const vmm_config_t *cfg)
+{
+    unsigned n = vmm_config_cpu_disabled_count(cfg);
+    for (unsigned i = 0; i < n; i++) {
+        const char *name = vmm_config_cpu_disabled(cfg, i);
+        const struct cpu_feature *f = cpu_feature_find(name);
+        if (!f)
+            return vmm_error(VMM_EINVAL, "CPU feature '%s' is unknown", name);
+        if (m->nr_cpuid_hide >= MACHINE_MAX_CPUID_HIDE)
+            return vmm_error(VMM_EINVAL, "%u disabled CPU features exceed the limit of %d", n,
+                             MACHINE_MAX_CPUID_HIDE);
+        m->cpuid_hide[m->nr_cpuid_hide++] = (struct machine_cpuid_bit){
+            f->leaf, f->subleaf, (uint8_t)f->reg, (uint8_t)f->bit };
+    }
+    return 0;
+}
+
 static int build_machine(struct vmm_vm *vm)
 {
     const vmm_config_t *cfg = vm->cfg;
@@ -170,6 +238,8 @@ static int build_machine(struct vmm_vm *vm)
     m->deterministic = cfg->deterministic;
     m->host = &vm_host_ops;
     m->host_opaque = vm;
+    if ((rc = collect_cpuid_hides(m, cfg)))
+        return rc;
     if ((rc = p->layout_memory(m, cfg->memory)))
         return rc;
     if ((rc = e->vm_create(m)))
@@ -190,12 +260,19 @@ static int build_machine(struct vmm_vm *vm)
     return p->boot(m, &spec);
 }
 
-static void free_vm(struct vmm_vm *vm)
+static void teardown_machine(struct vmm_vm *vm)
 {
     if (vm->engine_created)
         vm->m.engine->vm_destroy(&vm->m);
+    vm->engine_created = 0;
     if (vm->m.vcpus)
         machine_destroy(&vm->m);
+    vm->console_uart = NULL;
+}
+
+static void free_vm(struct vmm_vm *vm)
+{
+    teardown_machine(vm);
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->console_lock);

@@ -41,6 +41,7 @@ struct vmm_vm {
     size_t console_len, console_cap;
 
     struct uart16550 *console_uart; /* the board's console UART */
+    unsigned restarts;              /* lifecycle restarts so far */
 };
 
 /* Board wiring: adds the platform's standard devices to vm->m. core/board.c */

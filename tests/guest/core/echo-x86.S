@@ -3,9 +3,11 @@
  * while echoing COM1 input in upper case. Commands: 'q' writes 0 to the
  * debug-exit port (exit code 1), 'e' writes 0x15 (exit code 43), 'r' resets
  * through the i8042, 't' triple-faults (an empty IDT and a software
- * interrupt), so the VMM reports a crash. */
+ * interrupt), so the VMM reports a crash; 'c' stores CPUID leaf 1
+ * (eax, ebx, ecx, edx) at CPUID_OUT and prints "cpuid". */
 #define COM1 0x3f8
 #define COUNTER 0x300000
+#define CPUID_OUT 0x300010
 
     .code32
     .section .text
@@ -30,6 +32,8 @@ loop:
     je reset
     cmp $'t', %al
     je triple
+    cmp $'c', %al
+    je do_cpuid
     cmp $'a', %al
     jb 1f
     cmp $'z', %al
@@ -49,6 +53,17 @@ reset:
     mov $0xfe, %al
     outb %al, $0x64
     jmp halt
+do_cpuid:
+    mov $1, %eax
+    xor %ecx, %ecx
+    cpuid
+    mov %eax, CPUID_OUT
+    mov %ebx, CPUID_OUT + 4
+    mov %ecx, CPUID_OUT + 8
+    mov %edx, CPUID_OUT + 12
+    mov $cpuid_msg, %esi
+    call puts
+    jmp loop
 triple:
     lidt empty_idt
     int $0x30
@@ -69,6 +84,8 @@ puts:
     .section .rodata
 ready:
     .asciz "ready\n"
+cpuid_msg:
+    .asciz "cpuid\n"
     .balign 8
 empty_idt:
     .word 0

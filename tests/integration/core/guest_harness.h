@@ -18,6 +18,8 @@ struct guest_run {
     size_t console_len;
     int state_events;
     vmm_state_t last_state;
+    unsigned restarts;
+    vmm_outcome_kind_t restart_cause;
 };
 
 /* Exit code for "cannot run here": 77 (skip) normally, 1 (fail) under CI=true. */
@@ -41,6 +43,9 @@ static inline void harness_on_event(const vmm_event_t *ev, void *opaque)
         memcpy(r->console + r->console_len, ev->u.console.data, n);
         r->console_len += n;
         r->console[r->console_len] = '\0';
+    } else if (ev->type == VMM_EVENT_RESTART) {
+        r->restarts = ev->u.restart.count;
+        r->restart_cause = ev->u.restart.previous.kind;
     } else if (ev->type == VMM_EVENT_STATE) {
         r->state_events++;
         r->last_state = ev->u.state.new_state;
