@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "mem/guest_mem.h"
 
 #include <errno.h>

@@ -91,7 +91,7 @@ upver=${ver#*:}                      # drop the epoch
 src="$CACHE/src/busybox-$upver"
 if [[ ! -f $src/.libvmm-extracted ]]; then
     [[ -d $APTDIR/sources.list.d ]] || write_src_sources
-    [[ -n $(ls "$APTDIR/lists" 2>/dev/null | grep -i sources || true) ]] ||
+    [[ -n $(first_match "$APTDIR"/lists/*_Sources*) ]] ||
         apt_private update >&2 || die "apt-get update (deb-src) failed"
     dl=$(mktemp -d "$CACHE/src/.busybox-dl.XXXXXX")
     trap 'rm -rf "$dl"' EXIT

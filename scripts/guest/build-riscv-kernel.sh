@@ -38,7 +38,7 @@ if [[ ! -f $src/$stamp ]]; then
     tmp=$(mktemp -d "$CACHE/src/.linux-deb.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
     apt_fetch_deb "$PKG" "$ver" "$tmp/deb"
-    tarball=$(ls "$tmp"/deb/usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1 || true)
+    tarball=$(first_match "$tmp"/deb/usr/src/linux-source-6.1.tar.*)
     [[ -n $tarball ]] || die "$PKG $ver ships no /usr/src/linux-source-6.1.tar.*"
     msg "extracting $(basename "$tarball") (takes a while)"
     rm -rf "$src" "$tmp/x"
@@ -49,8 +49,12 @@ if [[ ! -f $src/$stamp ]]; then
     mv "$tmp/x/linux-source-6.1" "$src"
     touch "$src/$stamp"
     rm -rf "$tmp"
-    # The tree is what is kept; the 140 MB .deb is not needed again.
+    # The tree is what is kept; the 140 MB .deb is not needed again, nor
+    # are trees of older versions (1.4 GB each).
     rm -f "$CACHE/debs/${PKG}_"*.deb
+    for old in "$CACHE"/src/linux-*; do
+        [[ $old == "$src" ]] || rm -rf "$old"
+    done
     trap - EXIT
 fi
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the guest-image scripts. Sourced, never executed.
 #
 # Everything is cached under ${LIBVMM_CACHE:-$HOME/.cache/libvmm}; nothing is
@@ -9,7 +10,7 @@
 GUEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$GUEST_DIR/../.." && pwd)"
 LINUX_FILES="$REPO_DIR/tests/guest/linux"
-CACHE="${LIBVMM_CACHE:-$HOME/.cache/libvmm}"
+CACHE="${LIBVMM_CACHE:-${HOME:-/root}/.cache/libvmm}"
 REFRESH="${LIBVMM_GUEST_REFRESH:-0}"
 
 msg() { printf '[guest] %s\n' "$*" >&2; }
@@ -41,6 +42,16 @@ stamp_ok() {
 
 stamp_write() { printf '%s\n' "$2" > "$1.key"; }
 
+# first_match PATTERN-EXPANSION...: prints the first argument that exists
+# (an unmatched glob stays literal and so does not exist).
+first_match() {
+    local f
+    for f in "$@"; do
+        [[ -e $f ]] && { printf '%s\n' "$f"; return 0; }
+    done
+    return 0
+}
+
 # Candidate version of a binary package, as apt sees it now.
 apt_candidate() {
     apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2; exit}'
@@ -65,12 +76,12 @@ cache_lock() {
 apt_fetch_deb() {
     local pkg=$1 ver=$2 dest=$3 deb
     mkdir -p "$CACHE/debs"
-    deb=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+    deb=$(first_match "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb)
     if [[ -z $deb ]]; then
         msg "downloading $pkg=$ver"
         (cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) ||
             die "apt-get download $pkg=$ver failed (try: apt-get update, then rerun with LIBVMM_GUEST_REFRESH=1)"
-        deb=$(ls "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+        deb=$(first_match "$CACHE/debs/${pkg}_${ver//:/%3a}_"*.deb)
         [[ -n $deb ]] || die "downloaded $pkg but cannot find its .deb in $CACHE/debs"
     fi
     mkdir -p "$dest"

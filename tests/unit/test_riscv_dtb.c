@@ -52,8 +52,12 @@ static uint32_t cell(const char *path, const char *prop, int i)
 static uint64_t u64prop(const char *path, const char *prop)
 {
     int len = 0;
-    const fdt64_t *v = fdt_getprop(blob, node(path), prop, &len);
-    return v && len == 8 ? fdt64_to_cpu(*v) : 0;
+    const void *v = fdt_getprop(blob, node(path), prop, &len);
+    fdt64_t be; /* properties are only 4-byte aligned */
+    if (!v || len != 8)
+        return 0;
+    memcpy(&be, v, sizeof(be));
+    return fdt64_to_cpu(be);
 }
 
 static void test_memory_node_describes_ram(void)

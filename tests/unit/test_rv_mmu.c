@@ -237,6 +237,31 @@ static void test_sfence_vma_makes_new_mapping_visible(void)
     rig_destroy(&r);
 }
 
+static void test_sfence_vma_of_one_address_drops_the_whole_superpage(void)
+{
+    struct rig r;
+    rig_paged(&r);
+    /* L1[1]: a 2 MiB page at VA + 2 MiB -> data2, later moved to data3 */
+    uint64_t data2 = RAM_BASE + 0x400000, data3 = RAM_BASE + 0x600000;
+    put64(&r, L1 + 8, pte(data2, V | R | W | A | D));
+    put64(&r, data2 + 0x5000, 1);
+    put64(&r, data3 + 0x5000, 2);
+    r.h.x[1] = VA + 0x200000;
+    r.h.x[2] = L1 + 8;
+    r.h.x[6] = pte(data3, V | R | W | A | D);
+    emit32(&r, LUI(7, 0x5));          /* x7 = 0x5000 */
+    emit32(&r, OP(0, 0, 8, 1, 7));    /* x8 = VA + 2 MiB + 0x5000 */
+    emit32(&r, LD(3, 8, 0));          /* 1: cached */
+    emit32(&r, SD(6, 2, 0));          /* move the superpage */
+    emit32(&r, enc_r(0x09, 0, 1, 0, 0, 0x73)); /* sfence.vma VA + 2 MiB (another 4 KiB page) */
+    emit32(&r, LD(4, 8, 0));          /* 2 */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[3], 1);
+    CU_ASSERT_EQUAL(r.h.x[4], 2);
+    rig_destroy(&r);
+}
+
 static void test_u_mode_cannot_access_supervisor_pages(void)
 {
     struct rig r;
@@ -340,6 +365,7 @@ int main(void)
         { "reserved PTE bits and W without R fault", test_reserved_pte_bits_and_w_without_r_fault },
         { "non-canonical address faults", test_non_canonical_address_faults },
         { "sfence.vma makes new mapping visible", test_sfence_vma_makes_new_mapping_visible },
+        { "sfence.vma of one address drops the whole superpage", test_sfence_vma_of_one_address_drops_the_whole_superpage },
         { "U mode cannot access supervisor pages", test_u_mode_cannot_access_supervisor_pages },
         { "MPRV translates M-mode data accesses", test_mprv_translates_m_mode_data_accesses },
         { "Sv48 translation works", test_sv48_translation_works },

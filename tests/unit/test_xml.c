@@ -368,6 +368,8 @@ static void large_valid_document_is_quick(void)
     size_t cap = 9u << 20, n = 0;
     char *doc = malloc(cap + 4096);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    if (!doc)
+        return;
     n += (size_t)sprintf(doc, "<domain type='kvm'><name>big</name><description>");
     memset(doc + n, 'x', 4u << 20);
     n += 4u << 20;

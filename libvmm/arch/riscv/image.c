@@ -44,7 +44,8 @@ int rv_kernel_kind(const uint8_t *data, size_t len, const char *path, enum rv_ke
 int rv_image_parse(const uint8_t *data, size_t len, const char *path, struct rv_image_header *out)
 {
     if (len < RV_IMAGE_HEADER_SIZE)
-        return vmm_error(VMM_EFORMAT, "kernel '%s' is %zu bytes, shorter than the %d-byte RISC-V Image header",
+        return vmm_error(VMM_EFORMAT,
+                         "kernel '%s' is %zu bytes, shorter than the %d-byte RISC-V Image header",
                          path, len, RV_IMAGE_HEADER_SIZE);
     if (memcmp(data + RV_IMAGE_MAGIC2_OFF, "RSC\x05", 4) != 0)
         return vmm_error(VMM_EFORMAT, "kernel '%s' (%zu bytes) has no RISC-V Image magic at 0x%x",
@@ -77,7 +78,8 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
     unsigned phentsize = le16(data + 54), phnum = le16(data + 56);
     if (phentsize < 56 || phoff > len || (uint64_t)phnum * phentsize > len - phoff)
         return vmm_error(VMM_EFORMAT,
-                         "ELF '%s': %u program headers of %u bytes at %llu overrun the %zu-byte file",
+                         "ELF '%s': %u program headers of %u bytes at %llu overrun the "
+                         "%zu-byte file",
                          path, phnum, phentsize, (unsigned long long)phoff, len);
     uint64_t top = 0;
     unsigned loaded = 0;
@@ -89,14 +91,16 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
         uint64_t filesz = le64(ph + 32), memsz = le64(ph + 40);
         if (filesz > memsz || off > len || filesz > len - off)
             return vmm_error(VMM_EFORMAT,
-                             "ELF '%s': segment %u (offset %llu, %llu bytes) overruns the %zu-byte file",
+                             "ELF '%s': segment %u (offset %llu, %llu bytes) overruns the "
+                             "%zu-byte file",
                              path, i, (unsigned long long)off, (unsigned long long)filesz, len);
         if (memsz == 0)
             continue;
         uint8_t *dst = guest_mem_ptr(gm, paddr, memsz);
         if (!dst)
-            return vmm_error(VMM_ERANGE, "ELF '%s': segment %u at 0x%llx (%llu bytes) is outside RAM",
-                             path, i, (unsigned long long)paddr, (unsigned long long)memsz);
+            return vmm_error(VMM_ERANGE,
+                             "ELF '%s': segment %u at 0x%llx (%llu bytes) is outside RAM", path,
+                             i, (unsigned long long)paddr, (unsigned long long)memsz);
         memcpy(dst, data + off, filesz);
         memset(dst + filesz, 0, memsz - filesz);
         if (paddr + memsz > top)

@@ -34,7 +34,8 @@ static uint64_t align_down(uint64_t v, uint64_t a)
 static int riscv_layout_memory(struct machine *m, uint64_t ram_size)
 {
     if (ram_size < RV_MIN_RAM || ram_size % 4096)
-        return vmm_error(VMM_EINVAL, "riscv64 RAM of %llu bytes: needs at least %llu, in 4 KiB pages",
+        return vmm_error(VMM_EINVAL,
+                         "riscv64 RAM of %llu bytes: needs at least %llu, in 4 KiB pages",
                          (unsigned long long)ram_size, (unsigned long long)RV_MIN_RAM);
     if (ram_size > VIRT_RAM_LIMIT - VIRT_RAM_BASE)
         return vmm_error(VMM_EINVAL, "riscv64 RAM of %llu bytes: limit %llu (RAM ends below 2^39)",

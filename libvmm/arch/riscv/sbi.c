@@ -200,8 +200,9 @@ static struct sbiret sbi_srst(struct rv_hart *h, uint64_t type, uint64_t reason)
         return ret_err(SBI_ERR_INVALID_PARAM);
     static const char *const names[] = { "shutdown", "cold reboot", "warm reboot" };
     if (r == SRST_REASON_FAILURE)
-        machine_set_outcome(h->m, VMM_OUTCOME_CRASH, 0, "SBI system reset (%s) on hart %u: system failure",
-                            names[t], h->hartid);
+        machine_set_outcome(h->m, VMM_OUTCOME_CRASH, 0,
+                            "SBI system reset (%s) on hart %u: system failure", names[t],
+                            h->hartid);
     else if (t == SRST_SHUTDOWN)
         machine_set_outcome(h->m, VMM_OUTCOME_POWEROFF, 0, "SBI system reset: shutdown");
     else

@@ -89,7 +89,9 @@ struct rv_dpage {
     uint64_t key; /* guest-physical page address | 1 when valid, 0 when not */
     uint64_t gen; /* valid only while equal to rv_cpu.icache_gen */
     const uint8_t *host;
-    struct rv_insn insn[RV_PAGE_INSNS];
+    /* + 2 RV_OP_PAGEEND sentinels: the step after the last slot (or after
+     * an instruction crossing into the next page) lands on one */
+    struct rv_insn insn[RV_PAGE_INSNS + 2];
 };
 
 /* Outcome of an out-of-line instruction helper. */

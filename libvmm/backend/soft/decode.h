@@ -10,9 +10,11 @@
 #include <stdint.h>
 
 /* Operation numbers. RV_OP_DECODE must stay 0: a zeroed cache slot means
- * "not decoded yet". The order is the order of the interpreter's table. */
+ * "not decoded yet". RV_OP_PAGEEND marks the slots past a page's end, so
+ * stepping off the page needs no bounds check. The order is the order of
+ * the interpreter's table. */
 #define RV_OPS(X)                                                                     \
-    X(DECODE) X(CROSS) X(ILLEGAL) X(NOP)                                              \
+    X(DECODE) X(CROSS) X(PAGEEND) X(ILLEGAL) X(NOP)                                   \
     X(LUI) X(AUIPC) X(JAL) X(JALR)                                                    \
     X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU)                                       \
     X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU)                                      \

@@ -59,9 +59,17 @@ static void soft_clint_set_mtimecmp(void *opaque, unsigned hart, uint64_t value)
     rv_hart_kick(h);
 }
 
+/* The hart running on this thread, so an mtime read returns the reading
+ * hart's own clock (in deterministic mode each hart's time follows its own
+ * retired instructions). */
+static __thread struct rv_hart *soft_current;
+
 static uint64_t soft_clint_read_time(void *opaque)
 {
-    struct rv_hart *h = soft_vm_hart(opaque, 0);
+    struct soft_vm *sv = opaque;
+    struct rv_hart *h = soft_current;
+    if (!h || h->m != sv->m)
+        h = soft_vm_hart(sv, 0);
     return h ? rv_hart_time(h) : 0;
 }
 
@@ -152,7 +160,10 @@ static int soft_vcpu_run(struct machine *m, unsigned index)
     struct rv_hart *h = soft_vm_hart(m->engine_vm, index);
     if (!h)
         return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
-    return rv_hart_run(h);
+    soft_current = h;
+    int rc = rv_hart_run(h);
+    soft_current = NULL;
+    return rc;
 }
 
 static void soft_vcpu_kick(struct machine *m, unsigned index)

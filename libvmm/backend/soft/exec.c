@@ -33,9 +33,10 @@ void rv_exec(struct rv_hart *h)
     uint64_t pc = h->pc;
     uint64_t n = 0; /* instructions retired in this call */
     uint64_t lim = RV_BLOCK_INSNS;
-    int stop = 0; /* set when a device access asked the run to end */
+    int stop = 0;      /* set when a device access asked the run to end */
+    uint64_t hits = 0; /* TLB hits, a local so counting adds no memory traffic */
     struct rv_dpage *dp;
-    struct rv_insn *base, *end, *in;
+    struct rv_insn *base, *in;
     uint64_t vbase = 0;
     enum rv_res r;
 
@@ -44,10 +45,8 @@ void rv_exec(struct rv_hart *h)
     do {                                                                               \
         unsigned len_ = in->len;                                                       \
         pc += len_;                                                                    \
-        in += len_ >> 1;                                                               \
+        in += len_ >> 1; /* past the page: a PAGEEND sentinel */                       \
         n++;                                                                           \
-        if (RV_UNLIKELY(in >= end))                                                    \
-            goto newpage;                                                              \
         DISPATCH();                                                                    \
     } while (0)
 /* After an access that took the slow path (possibly MMIO). */
@@ -67,7 +66,6 @@ void rv_exec(struct rv_hart *h)
         uint64_t off_ = pc - vbase;                                                    \
         if (RV_LIKELY(off_ < 4096 && n < lim)) {                                      \
             in = base + (off_ >> 1);                                                   \
-            end = base + RV_PAGE_INSNS;                                                \
             DISPATCH();                                                                \
         }                                                                              \
         goto newpage;                                                                  \
@@ -79,7 +77,7 @@ void rv_exec(struct rv_hart *h)
         T v_;                                                                          \
         if (RV_LIKELY(e_->tag == (a_ & (~0xfffULL | (sizeof(T) - 1))))) {              \
             v_ = *(const T *)(e_->addend + a_);                                        \
-            c->tlb_hits++;                                                             \
+            hits++;                                                                    \
         } else {                                                                       \
             uint64_t t_;                                                               \
             if (rv_mmu_load_slow(h, a_, sizeof(T), &t_))                               \
@@ -96,7 +94,7 @@ void rv_exec(struct rv_hart *h)
         struct rv_tlbe *e_ = &c->stlb[(a_ >> 12) & (RV_TLB_SIZE - 1)];                 \
         if (RV_LIKELY(e_->tag == (a_ & (~0xfffULL | (sizeof(T) - 1))))) {              \
             *(T *)(e_->addend + a_) = (T)(val);                                        \
-            c->tlb_hits++;                                                             \
+            hits++;                                                                    \
         } else {                                                                       \
             if (rv_mmu_store_slow(h, a_, sizeof(T), (uint64_t)(T)(val)))               \
                 goto trap;                                                             \
@@ -122,13 +120,24 @@ void rv_exec(struct rv_hart *h)
 newpage:
     if (n >= lim)
         goto out;
-    dp = rv_mmu_fetch_page(h, pc, &vbase);
-    if (!dp)
-        goto trap;
+    {
+        /* Fast path: fetch TLB hit and the page already decoded. */
+        const struct rv_ftlbe *fe = &c->ftlb[(pc >> 12) & (RV_TLB_SIZE - 1)];
+        vbase = pc & ~0xfffULL;
+        dp = &c->dpages[(fe->gpage >> 12) & (RV_DC_SLOTS - 1)];
+        if (RV_UNLIKELY(fe->tag != vbase || dp->key != (fe->gpage | 1) ||
+                        dp->gen != c->icache_gen)) {
+            dp = rv_mmu_fetch_page(h, pc, &vbase);
+            if (!dp)
+                goto trap;
+        }
+    }
     base = dp->insn;
-    end = base + RV_PAGE_INSNS;
     in = base + ((pc - vbase) >> 1);
     DISPATCH();
+
+op_PAGEEND:
+    goto newpage;
 
 op_DECODE: {
     unsigned off = (unsigned)(in - base) * 2;
@@ -153,9 +162,10 @@ op_CROSS: {
     if (rv_mmu_fetch16(h, pc + 2, &hi))
         goto trap;
     rv_decode(in->raw | (uint32_t)hi << 16, &c->cross_insn[0]);
+    c->cross_insn[1].op = RV_OP_PAGEEND; /* the next instruction is on the next page */
+    c->cross_insn[2].op = RV_OP_PAGEEND;
     in = &c->cross_insn[0];
-    end = &c->cross_insn[1]; /* the next instruction is on the next page */
-    lim = 0;                  /* and no jump may reuse `base`: end the block after it */
+    lim = 0; /* and no jump may reuse `base`: end the block after it */
     DISPATCH();
 }
 op_ILLEGAL:
@@ -353,5 +363,6 @@ trap:
 out:
     h->pc = pc;
     c->pending_insns = 0;
+    c->tlb_hits += hits;
     h->vcpu->stats.instructions += n;
 }

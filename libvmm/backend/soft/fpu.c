@@ -109,21 +109,54 @@ static inline int snan_d(uint64_t u)
 
 /* --- host rounding and flags --- */
 
+#if defined(__x86_64__) && defined(__SSE2_MATH__)
+/* x86-64: guest FP runs on SSE, so MXCSR alone holds the rounding mode and
+ * the flags; reading and writing it directly is far cheaper than fenv. */
+#define MXCSR_FLAGS 0x3f
+#define MXCSR_RC_SHIFT 13
+static const unsigned mxcsr_round[5] = { 0, 3, 1, 2, 0 }; /* RNE RTZ RDN RUP RMM->RNE */
+
+static inline unsigned fp_begin_raw(int rm)
+{
+    unsigned saved = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr((saved & ~(MXCSR_FLAGS | (3u << MXCSR_RC_SHIFT))) |
+                           mxcsr_round[rm] << MXCSR_RC_SHIFT);
+    return saved;
+}
+
+static inline uint32_t fp_end_raw(unsigned saved)
+{
+    unsigned now = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(saved);
+    uint32_t f = 0;
+    if (now & 0x01)
+        f |= FFLAG_NV;
+    if (now & 0x04)
+        f |= FFLAG_DZ;
+    if (now & 0x08)
+        f |= FFLAG_OF;
+    if (now & 0x10)
+        f |= FFLAG_UF;
+    if (now & 0x20)
+        f |= FFLAG_NX;
+    return f;
+}
+#else
 static const int host_round[5] = { FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD,
                                    FE_TONEAREST };
 
-static inline void fp_begin(int rm)
+static inline unsigned fp_begin_raw(int rm)
 {
     feclearexcept(FE_ALL_EXCEPT);
-    if (rm != RM_RNE && rm != RM_RMM)
-        fesetround(host_round[rm]);
+    fesetround(host_round[rm]);
+    return 0;
 }
 
-static inline void fp_end(struct rv_cpu *c, int rm)
+static inline uint32_t fp_end_raw(unsigned saved)
 {
+    (void)saved;
     int e = fetestexcept(FE_ALL_EXCEPT);
-    if (rm != RM_RNE && rm != RM_RMM)
-        fesetround(FE_TONEAREST);
+    fesetround(FE_TONEAREST);
     uint32_t f = 0;
     if (e & FE_INVALID)
         f |= FFLAG_NV;
@@ -135,8 +168,14 @@ static inline void fp_end(struct rv_cpu *c, int rm)
         f |= FFLAG_UF;
     if (e & FE_INEXACT)
         f |= FFLAG_NX;
-    c->fflags |= f;
+    return f;
 }
+#endif
+
+/* Brackets one host operation: the guest rounding mode in force, the
+ * host's exception flags collected into fflags. */
+#define fp_begin(rm) unsigned fp_saved_ = fp_begin_raw(rm)
+#define fp_end(c, rm) ((c)->fflags |= fp_end_raw(fp_saved_))
 
 /* RMM from a nearest-even result r and the exact error err = exact - r:
  * they differ only on a tie that nearest-even resolved toward zero. */

@@ -363,6 +363,8 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
     struct rv_dpage *d = &c->dpages[(e->gpage >> 12) & (RV_DC_SLOTS - 1)];
     if (d->key != (e->gpage | 1) || d->gen != c->icache_gen) {
         memset(d->insn, 0, sizeof(d->insn)); /* all RV_OP_DECODE */
+        d->insn[RV_PAGE_INSNS].op = RV_OP_PAGEEND;
+        d->insn[RV_PAGE_INSNS + 1].op = RV_OP_PAGEEND;
         d->key = e->gpage | 1;
         d->gen = c->icache_gen;
         d->host = e->host;

@@ -7,7 +7,7 @@
 
 #include "../core/guest_harness.h"
 
-#define TIMEOUT_MS 120000
+#define TIMEOUT_MS 60000
 
 static const char *name, *guest, *expect;
 static unsigned vcpus;
