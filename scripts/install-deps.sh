@@ -12,7 +12,7 @@ packages=(
   # fuzzing and sanitizers
   clang lld libclang-rt-14-dev
   # riscv64 guests: cross compiler, kernel build tools
-  gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
+  gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
   bc bison flex libssl-dev libelf-dev cpio xz-utils dpkg-dev python3
   # XML schema validation (virt-xml-validate)
   libvirt-clients libxml2-utils
