@@ -4,6 +4,8 @@
 #include "util/error.h"
 
 #include "core/vm.h"
+#include "arch/x86/x86_boot.h"
+#include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
@@ -52,6 +54,13 @@ static int board_x86(struct vmm_vm *vm)
         return VMM_ENOMEM;
     if ((rc = machine_add_device(m, rtc, cmos_free)) ||
         (rc = bus_register(&m->pio, X86_CMOS_PORT, 2, &cmos_ops, rtc, "cmos")))
+        return rc;
+
+    struct acpi_pm *pm = acpi_pm_new(m);
+    if (!pm)
+        return VMM_ENOMEM;
+    if ((rc = machine_add_device(m, pm, acpi_pm_free)) ||
+        (rc = bus_register(&m->pio, X86_ACPI_PM_PORT, ACPI_PM_SIZE, &acpi_pm_ops, pm, "acpi-pm")))
         return rc;
 
     return bus_register(&m->pio, DEBUG_EXIT_PORT, 1, &debug_exit_ops, m, "debug-exit");

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
@@ -204,6 +205,27 @@ static void test_cmos_clock_in_bcd_and_binary(void)
     cmos_free(c);
 }
 
+static void test_acpi_pm_s5_powers_off_and_sts_clears_by_writing_one(void)
+{
+    struct machine m;
+    machine_for_test(&m);
+    struct acpi_pm *pm = acpi_pm_new(&m);
+    CU_ASSERT_EQUAL(acpi_pm_ops.read(pm, 4, 2) & 1, 1); /* SCI_EN: ACPI mode */
+    acpi_pm_ops.write(pm, 2, 2, 0x0100);                 /* PM1_EN: power button */
+    CU_ASSERT_EQUAL(acpi_pm_ops.read(pm, 2, 2), 0x0100);
+    acpi_pm_ops.write(pm, 0, 2, 0xffff);                 /* clearing nothing set */
+    CU_ASSERT_EQUAL(acpi_pm_ops.read(pm, 0, 2), 0);
+    acpi_pm_ops.write(pm, 4, 2, 5 << 10);                /* SLP_TYP alone: nothing */
+    CU_ASSERT_FALSE(m.outcome_set);
+    acpi_pm_ops.write(pm, 4, 2, (3 << 10) | 0x2000);     /* S3 is not offered */
+    CU_ASSERT_FALSE(m.outcome_set);
+    CU_ASSERT_EQUAL(acpi_pm_ops.read(pm, 4, 2) & 0x2000, 0); /* SLP_EN reads 0 */
+    acpi_pm_ops.write(pm, 5, 1, ((5 << 10) | 0x2000) >> 8);  /* byte write of the high half */
+    CU_ASSERT_EQUAL(m.outcome.kind, VMM_OUTCOME_POWEROFF);
+    acpi_pm_free(pm);
+    machine_destroy(&m);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -216,6 +238,8 @@ int main(void)
         { "SiFive test pass, reset and fail code", test_sifive_test_pass_reset_and_fail_code },
         { "i8042 self test and reset line", test_i8042_self_test_and_reset_line },
         { "cmos clock in BCD and binary", test_cmos_clock_in_bcd_and_binary },
+        { "ACPI PM: S5 powers off, status clears by writing one",
+          test_acpi_pm_s5_powers_off_and_sts_clears_by_writing_one },
         { NULL, NULL },
     };
     return unit_main("devices", tests);

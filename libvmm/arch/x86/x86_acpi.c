@@ -1,9 +1,9 @@
 /* Minimal ACPI tables for guests that ignore MP tables (Debian's kernels
  * are built without CONFIG_X86_MPPARSE): an RSDP in the BIOS area, where
- * guests scan for "RSD PTR ", an RSDT, and a MADT listing one enabled
- * local APIC per vCPU, the IOAPIC (GSI n = pin n, as KVM routes them) and
- * LINT1 as NMI. No FADT/DSDT: a guest runs without ACPI power management
- * and says so, which is what this board has.
+ * guests scan for "RSD PTR ", an RSDT, a MADT listing one enabled local
+ * APIC per vCPU, the IOAPIC (GSI n = pin n, as KVM routes them) and LINT1
+ * as NMI, and a FADT whose PM1a blocks are the board's ACPI PM device, with
+ * a DSDT that defines only \_S5 — enough for a guest to power off.
  */
 #include <string.h>
 
@@ -11,7 +11,20 @@
 #include "util/error.h"
 
 #define ACPI_RSDT (X86_ACPI_ADDR + 0x40)
-#define ACPI_MADT (X86_ACPI_ADDR + 0x80)
+#define ACPI_FADT (X86_ACPI_ADDR + 0x100)
+#define ACPI_DSDT (X86_ACPI_ADDR + 0x180)
+#define ACPI_MADT (X86_ACPI_ADDR + 0x200)
+#define ACPI_FADT_LEN 116 /* ACPI 1.0 FADT */
+#define ACPI_SCI_IRQ 9
+
+/* DSDT body, AML: Name (\_S5, Package (4) { 5, 5, 0, 0 }) — the SLP_TYP
+ * values for soft-off that devices/acpi_pm.c acts on. */
+static const uint8_t dsdt_aml[] = {
+    0x08, '_', 'S', '5', '_',  /* NameOp "_S5_" */
+    0x12, 0x08, 0x04,          /* PackageOp, PkgLength 8, 4 elements */
+    0x0a, 0x05, 0x0a, 0x05,    /* BytePrefix 5, BytePrefix 5 */
+    0x00, 0x00,                /* Zero, Zero */
+};
 #define ACPI_HDR_LEN 36
 #define ACPI_SPACE 0x10000
 
@@ -72,10 +85,35 @@ int x86_acpi_write(struct machine *m)
     e[5] = 1;
     madt[9] = acpi_checksum(madt, madt_len);
 
+    uint8_t *dsdt = base + (ACPI_DSDT - X86_ACPI_ADDR);
+    uint32_t dsdt_len = ACPI_HDR_LEN + (uint32_t)sizeof(dsdt_aml);
+    acpi_header(dsdt, "DSDT", dsdt_len, 1);
+    memcpy(dsdt + ACPI_HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+    dsdt[9] = acpi_checksum(dsdt, dsdt_len);
+
+    uint8_t *fadt = base + (ACPI_FADT - X86_ACPI_ADDR);
+    acpi_header(fadt, "FACP", ACPI_FADT_LEN, 1);
+    x86_wr32(fadt + 40, (uint32_t)ACPI_DSDT);
+    fadt[46] = ACPI_SCI_IRQ;                        /* SCI_INT (16 bits) */
+    /* SMI_CMD (48) stays 0: no legacy mode, ACPI is always enabled. */
+    x86_wr32(fadt + 56, X86_ACPI_PM_PORT);          /* PM1a_EVT_BLK */
+    x86_wr32(fadt + 64, X86_ACPI_PM_PORT + 4);      /* PM1a_CNT_BLK */
+    fadt[88] = 4;                                   /* PM1_EVT_LEN */
+    fadt[89] = 2;                                   /* PM1_CNT_LEN */
+    fadt[96] = 0x65;                                /* P_LVL2_LAT > 100: no C2 */
+    fadt[98] = 0xe9;                                /* P_LVL3_LAT > 1000: no C3 */
+    fadt[99] = 0x03;
+    fadt[108] = 0x32;                               /* CENTURY: CMOS register */
+    /* Flags: WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON as control methods
+     * (there are no fixed buttons). */
+    x86_wr32(fadt + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5));
+    fadt[9] = acpi_checksum(fadt, ACPI_FADT_LEN);
+
     uint8_t *rsdt = base + (ACPI_RSDT - X86_ACPI_ADDR);
-    acpi_header(rsdt, "RSDT", ACPI_HDR_LEN + 4, 1);
+    acpi_header(rsdt, "RSDT", ACPI_HDR_LEN + 8, 1);
     x86_wr32(rsdt + 36, (uint32_t)ACPI_MADT);
-    rsdt[9] = acpi_checksum(rsdt, ACPI_HDR_LEN + 4);
+    x86_wr32(rsdt + 40, (uint32_t)ACPI_FADT);
+    rsdt[9] = acpi_checksum(rsdt, ACPI_HDR_LEN + 8);
 
     uint8_t *rsdp = base;
     memcpy(rsdp, "RSD PTR ", 8);

@@ -35,6 +35,9 @@
 #define X86_LOADER_END 0x30000ULL /* end of the area above */
 #define X86_EBDA_ADDR 0x9fc00ULL
 #define X86_ACPI_ADDR 0xe0000ULL
+/* Port of the ACPI PM1a event block (PM1a control at +4) the FADT names;
+ * core/board.c puts devices/acpi_pm there. */
+#define X86_ACPI_PM_PORT 0x600
 #define X86_MPTABLE_ADDR 0xf0000ULL
 #define X86_HIGH_MEM 0x100000ULL
 #define X86_KERNEL_ADDR 0x100000ULL

@@ -19,6 +19,12 @@
 
 #include "backend/soft/cpu.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* Keep one dispatch jump per handler (threaded code): merged tails would
+ * share a single, badly predicted indirect jump. */
+//PRAGMA_OFF
+#endif
+
 #define RV_BLOCK_INSNS 4096
 
 void rv_exec(struct rv_hart *h)

@@ -4,7 +4,8 @@
  * debug-exit port (exit code 1), 'e' writes 0x15 (exit code 43), 'r' resets
  * through the i8042, 't' triple-faults (an empty IDT and a software
  * interrupt), so the VMM reports a crash; 'c' stores CPUID leaf 1
- * (eax, ebx, ecx, edx) at CPUID_OUT and prints "cpuid". */
+ * (eax, ebx, ecx, edx) at CPUID_OUT and prints "cpuid"; 'p' powers off
+ * through ACPI (SLP_TYP 5 | SLP_EN to PM1a_CNT at port 0x604). */
 #define COM1 0x3f8
 #define COUNTER 0x300000
 #define CPUID_OUT 0x300010
@@ -34,6 +35,8 @@ loop:
     je triple
     cmp $'c', %al
     je do_cpuid
+    cmp $'p', %al
+    je acpi_off
     cmp $'a', %al
     jb 1f
     cmp $'z', %al
@@ -64,6 +67,11 @@ do_cpuid:
     mov $cpuid_msg, %esi
     call puts
     jmp loop
+acpi_off:
+    mov $0x604, %dx
+    mov $0x3400, %ax
+    outw %ax, %dx
+    jmp halt
 triple:
     lidt empty_idt
     int $0x30

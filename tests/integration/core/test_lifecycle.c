@@ -255,6 +255,17 @@ static void test_disabled_cpu_feature_is_hidden_from_cpuid(void)
     CU_ASSERT_EQUAL(hidden | (1u << 20), plain | (1u << 20)); /* nothing else changed */
 }
 
+static void test_acpi_soft_off_powers_off(void)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "p", 1), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_POWEROFF);
+    finish(r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -287,6 +298,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "destroy while running releases the pool", test_destroy_while_running_releases_the_pool);
     CU_add_test(s, "pool refuses a VM that does not fit", test_pool_refuses_a_vm_that_does_not_fit);
     CU_add_test(s, "missing kernel is a clear error", test_missing_kernel_is_a_clear_error);
+    if (strcmp(engine, "kvm") == 0)
+        CU_add_test(s, "ACPI soft-off powers off", test_acpi_soft_off_powers_off);
     if (strcmp(engine, "kvm") == 0)
         CU_add_test(s, "disabled CPU feature is hidden from CPUID",
                     test_disabled_cpu_feature_is_hidden_from_cpuid);

@@ -39,7 +39,7 @@ static int early_boot_done(struct guest_run *r, const void *unused)
     (void)unused;
     return harness_is_final(r, NULL) ||
            (strstr(r->console, "BIOS-e820: [mem 0x0000000000100000-") &&
-            strstr(r->console, "ACPI: APIC"));
+            strstr(r->console, "ACPI: APIC") && strstr(r->console, "ACPI: DSDT"));
 }
 
 static int init_ran(struct guest_run *r, const void *unused)
@@ -94,6 +94,8 @@ static void test_linux_boots(void)
     CU_ASSERT(has(&r, "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"));
     CU_ASSERT(has(&r, "BIOS-e820: [mem 0x00000000c0000000-0x00000000ffffffff] reserved"));
     CU_ASSERT(has(&r, "ACPI: APIC"));
+    CU_ASSERT(has(&r, "ACPI: FACP"));
+    CU_ASSERT(has(&r, "ACPI: DSDT"));
     vmm_outcome_t o;
     vmm_vm_outcome(r.vm, &o);
     if (o.kind == VMM_OUTCOME_CRASH)

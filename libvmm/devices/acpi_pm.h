@@ -1,0 +1,26 @@
+/* ACPI fixed-hardware power management, the part a guest needs to power
+ * off: the PM1a event block (status, enable) and the PM1a control block.
+ * A write of SLP_EN with SLP_TYP = ACPI_PM_S5_TYP (the value the board's
+ * DSDT gives for \_S5) ends the run with VMM_OUTCOME_POWEROFF. SCI_EN
+ * reads as set: the board has no legacy mode (the FADT has no SMI_CMD).
+ * Register the two blocks as one range of ACPI_PM_SIZE ports:
+ *   +0 PM1a_STS (2, write 1 to clear), +2 PM1a_EN (2), +4 PM1a_CNT (2). */
+#ifndef LIBVMM_DEVICES_ACPI_PM_H
+#define LIBVMM_DEVICES_ACPI_PM_H
+
+#include "backend/machine.h"
+#include "bus/bus.h"
+
+#define ACPI_PM_SIZE 8
+#define ACPI_PM_EVT_OFFSET 0
+#define ACPI_PM_CNT_OFFSET 4
+#define ACPI_PM_S5_TYP 5
+
+struct acpi_pm;
+
+extern const struct bus_dev_ops acpi_pm_ops;
+
+struct acpi_pm *acpi_pm_new(struct machine *m);
+void acpi_pm_free(void *dev);
+
+#endif
