@@ -16,6 +16,7 @@ static unsigned vcpus;
 static char kernel[4096], initrd[4096];
 
 static unsigned failures_before;
+static int deterministic; /* boot() sets the config's deterministic mode */
 
 static struct guest_run *boot(const char *cmdline)
 {
@@ -31,6 +32,7 @@ static struct guest_run *boot(const char *cmdline)
     CU_ASSERT_EQUAL(vmm_config_set_cmdline(cfg, cmdline), 0);
     CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 256 << 20), 0);
     CU_ASSERT_EQUAL(vmm_config_set_vcpus(cfg, vcpus), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_deterministic(cfg, deterministic), 0);
     int rc = vmm_vm_create(r->host, cfg, &r->vm);
     vmm_config_free(cfg);
     if (rc)
@@ -54,6 +56,41 @@ static void finish(struct guest_run *r)
     vmm_vm_destroy(r->vm);
     CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
     free(r);
+}
+
+
+static vmm_outcome_t outcome(struct guest_run *r);
+
+/* Deterministic mode: guest time follows retired instructions, so the same
+ * kernel, initrd and command line print the same bytes twice — kernel
+ * timestamps and /init's uptime (both timer-driven) included. */
+static void test_deterministic_mode_repeats_the_run_byte_for_byte(void)
+{
+    char *runs[2];
+    for (int i = 0; i < 2; i++) {
+        deterministic = 1;
+        struct guest_run *r = boot("console=ttyS0 libvmm.test=poweroff");
+        deterministic = 0;
+        CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, BOOT_MS));
+        CU_ASSERT_EQUAL(outcome(r).kind, VMM_OUTCOME_POWEROFF);
+        runs[i] = strdup(r->console);
+        finish(r);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(runs[0], "libvmm-guest: uptime "));
+    /* Time really moved: a late kernel line has a non-zero timestamp. */
+    const char *late = strstr(runs[0], "Run /init as init process");
+    CU_ASSERT_PTR_NOT_NULL(late);
+    if (late) {
+        const char *stamp = late;
+        while (stamp > runs[0] && *stamp != '[')
+            stamp--;
+        CU_ASSERT_NOT_EQUAL(strncmp(stamp, "[    0.000000]", 14), 0);
+    }
+    CU_ASSERT_STRING_EQUAL(runs[0], runs[1]);
+    if (strcmp(runs[0], runs[1]) != 0)
+        printf("\n--- first run ---\n%s\n--- second run ---\n%s\n", runs[0], runs[1]);
+    free(runs[0]);
+    free(runs[1]);
 }
 
 static vmm_outcome_t outcome(struct guest_run *r)
@@ -123,6 +160,9 @@ int main(int argc, char **argv)
         return 1;
     CU_pSuite s = CU_add_suite("riscv-linux", NULL, NULL);
     CU_add_test(s, "shell runs commands and powers off", test_shell_runs_commands_and_powers_off);
+    if (vcpus == 1)
+        CU_add_test(s, "deterministic mode repeats the run byte for byte",
+                    test_deterministic_mode_repeats_the_run_byte_for_byte);
     CU_add_test(s, "exit code goes through the test device in the dtb",
                 test_exit_code_goes_through_the_test_device_in_the_dtb);
     CU_add_test(s, "reboot ends the run with reset", test_reboot_ends_the_run_with_reset);
