@@ -3,6 +3,7 @@
  *
  *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
+ *              [--firmware FW.bin] [--dtb FILE.dtb]
  *   vmmctl run DOMAIN.xml
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
@@ -36,6 +37,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory SIZE]\n"
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
+            "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
@@ -210,6 +212,8 @@ static int cmd_run(int argc, char **argv)
         { "cpus", required_argument, NULL, 'c' },
         { "engine", required_argument, NULL, 'e' },
         { "deterministic", no_argument, NULL, 'd' },
+        { "firmware", required_argument, NULL, 'f' },
+        { "dtb", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -219,7 +223,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:dh", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:h", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -228,6 +232,8 @@ static int cmd_run(int argc, char **argv)
         case 'a': rc = vmm_config_set_cmdline(cfg, optarg); break;
         case 'e': rc = vmm_config_set_engine(cfg, optarg); break;
         case 'd': rc = vmm_config_set_deterministic(cfg, 1); break;
+        case 'f': rc = vmm_config_set_loader(cfg, optarg); break;
+        case 'b': rc = vmm_config_set_dtb(cfg, optarg); break;
         case 'm':
             if (parse_size(optarg, &size)) {
                 fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);

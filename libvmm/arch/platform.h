@@ -13,6 +13,10 @@ struct boot_spec {
     const char *kernel;  /* path; required */
     const char *initrd;  /* path or NULL */
     const char *cmdline; /* never NULL ("" when empty) */
+    const char *firmware; /* path or NULL: M-mode firmware in front of the
+                           * kernel (riscv64 only; e.g. OpenSBI fw_jump) */
+    const char *dtb;      /* path or NULL: device tree instead of the
+                           * generated one (riscv64 only) */
     uint64_t ram_size;
     unsigned nr_vcpus;
 };

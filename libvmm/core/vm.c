@@ -254,6 +254,8 @@ static int build_machine(struct vmm_vm *vm)
         .kernel = cfg->kernel,
         .initrd = cfg->initrd,
         .cmdline = cfg->cmdline ? cfg->cmdline : "",
+        .firmware = cfg->loader,
+        .dtb = cfg->dtb,
         .ram_size = cfg->memory,
         .nr_vcpus = cfg->vcpus,
     };

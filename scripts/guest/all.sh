@@ -3,10 +3,10 @@
 # prints their paths, one per line.
 #   all.sh            both architectures
 #   all.sh --x86      vmlinuz + initramfs for x86-64
-#   all.sh --riscv    Image + busybox + initramfs for riscv64
+#   all.sh --riscv    Image + busybox + initramfs + OpenSBI fw_jump for riscv64
 #   all.sh --env      print NAME=path lines instead (for `eval`), e.g.
 #                     LIBVMM_X86_KERNEL, LIBVMM_X86_INITRD,
-#                     LIBVMM_RISCV_KERNEL, LIBVMM_RISCV_INITRD
+#                     LIBVMM_RISCV_KERNEL, LIBVMM_RISCV_INITRD, LIBVMM_RISCV_FIRMWARE
 # Environment: LIBVMM_CACHE, LIBVMM_GUEST_REFRESH=1, JOBS.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,4 +35,5 @@ if [[ $riscv == 1 ]]; then
     emit LIBVMM_RISCV_KERNEL "$("$here/build-riscv-kernel.sh")"
     emit LIBVMM_RISCV_BUSYBOX "$("$here/build-riscv-busybox.sh")"
     emit LIBVMM_RISCV_INITRD "$("$here/build-riscv-initramfs.sh")"
+    emit LIBVMM_RISCV_FIRMWARE "$("$here/fetch-opensbi.sh")"
 fi

@@ -1,11 +1,16 @@
 /* The riscv64 platform: RAM at 0x80000000 and the boot of a Linux Image
  * (S-mode, SBI from the VMM) or of M-mode firmware (an ELF, e.g. the
  * bare-metal test guests, or a raw binary such as OpenSBI's fw_jump.bin).
+ * With both (spec->firmware and a kernel Image), the firmware sits at the
+ * start of RAM and runs first in M-mode, the Image where the boot protocol
+ * puts it (RAM + text_offset, which is where fw_jump jumps), and the SBI
+ * comes from the firmware instead of the VMM.
  */
 #include "arch/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libfdt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +143,74 @@ out:
     return rc;
 }
 
+/* M-mode firmware in front of the kernel: loaded at the start of RAM (an
+ * ELF at its own addresses), and it must end below the kernel. */
+static int load_firmware(struct machine *m, const char *path, const struct rv_boot *kernel,
+                         uint64_t *entry)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = read_file("firmware", path, m->ram_size, &data, &len);
+    if (rc)
+        return rc;
+    enum rv_kernel_kind kind;
+    uint64_t end = 0;
+    rc = rv_kernel_kind(data, len, path, &kind);
+    if (rc == 0 && kind == RV_KERNEL_IMAGE)
+        rc = vmm_error(VMM_EFORMAT, "firmware '%s' is a Linux Image, not firmware", path);
+    else if (rc == 0 && kind == RV_KERNEL_ELF)
+        rc = rv_elf_load(&m->mem, data, len, path, entry, &end);
+    else if (rc == 0) {
+        end = VIRT_RAM_BASE + len;
+        if (end > kernel->entry)
+            rc = vmm_error(VMM_ERANGE,
+                           "firmware '%s' is %zu bytes; it must end below the kernel at 0x%llx",
+                           path, len, (unsigned long long)kernel->entry);
+        else
+            rc = guest_mem_write(&m->mem, VIRT_RAM_BASE, data, len);
+        *entry = VIRT_RAM_BASE;
+    }
+    free(data);
+    return rc;
+}
+
+/* A device tree from a file instead of the generated one; /chosen gets the
+ * command line and initrd as for the generated tree. */
+static int load_dtb_file(const char *path, const struct dtb_params *dp, void *dst, size_t room,
+                         size_t *size)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = read_file("device tree", path, room, &data, &len);
+    if (rc)
+        return rc;
+    int err = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED : fdt_check_header(data);
+    if (err == 0 && fdt_totalsize(data) > len)
+        err = -FDT_ERR_TRUNCATED;
+    if (err == 0)
+        err = fdt_open_into(data, dst, (int)room);
+    free(data);
+    if (err)
+        return vmm_error(VMM_EFORMAT, "device tree '%s': %s (at most %zu bytes)", path,
+                         fdt_strerror(err), room);
+    int chosen = fdt_path_offset(dst, "/chosen");
+    if (chosen < 0)
+        chosen = fdt_add_subnode(dst, 0, "chosen");
+    if (chosen >= 0 && dp->cmdline && *dp->cmdline)
+        err = fdt_setprop_string(dst, chosen, "bootargs", dp->cmdline);
+    if (chosen >= 0 && !err && dp->initrd_end) {
+        err = fdt_setprop_u64(dst, chosen, "linux,initrd-start", dp->initrd_start);
+        if (!err)
+            err = fdt_setprop_u64(dst, chosen, "linux,initrd-end", dp->initrd_end);
+    }
+    if (chosen < 0 || err)
+        return vmm_error(VMM_ERANGE, "device tree '%s': no room for /chosen in %zu bytes: %s",
+                         path, room, fdt_strerror(chosen < 0 ? chosen : err));
+    fdt_pack(dst);
+    *size = fdt_totalsize(dst);
+    return 0;
+}
+
 /* The device tree goes at the top of RAM, 2 MiB aligned when there is room
  * (as QEMU does, so the kernel's early fixmap covers it), else page aligned. */
 static int place_dtb(struct machine *m, struct rv_boot *b)
@@ -214,10 +287,24 @@ static int riscv_boot(struct machine *m, const struct boot_spec *spec)
     if (!dtb)
         return vmm_error(VMM_ERANGE, "device tree at 0x%llx is outside RAM",
                          (unsigned long long)b.dtb_addr);
-    if ((rc = dtb_build(&dp, dtb, DTB_MAX_SIZE, &dtb_size)))
+    if (spec->dtb)
+        rc = load_dtb_file(spec->dtb, &dp, dtb, DTB_MAX_SIZE, &dtb_size);
+    else
+        rc = dtb_build(&dp, dtb, DTB_MAX_SIZE, &dtb_size);
+    if (rc)
         return rc;
 
     int firmware = b.kind != RV_KERNEL_IMAGE;
+    if (spec->firmware) {
+        if (firmware)
+            return vmm_error(VMM_EFORMAT, "firmware '%s' needs a Linux Image as the kernel; "
+                             "'%s' is not one", spec->firmware, spec->kernel);
+        uint64_t fw_entry;
+        if ((rc = load_firmware(m, spec->firmware, &b, &fw_entry)))
+            return rc;
+        b.entry = fw_entry;
+        firmware = 1;
+    }
     for (unsigned i = 0; i < sv->nr_harts; i++) {
         struct rv_hart *h = soft_vm_hart(sv, i);
         if (!h)

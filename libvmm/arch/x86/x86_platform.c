@@ -50,6 +50,11 @@ int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *
 
 static int x86_boot(struct machine *m, const struct boot_spec *spec)
 {
+    if (spec->firmware || spec->dtb)
+        return vmm_error(VMM_ENOTSUP, "%s '%s': x86_64 boots kernels directly; firmware and "
+                         "device trees are riscv64 only",
+                         spec->firmware ? "firmware" : "device tree",
+                         spec->firmware ? spec->firmware : spec->dtb);
     struct x86_entry e;
     int rc = x86_load(m, spec, &e);
     if (rc < 0)
