@@ -470,12 +470,14 @@ def bench_io(ctx):
     rows, notes = [], []
     # In process, interleaved round by round: the raw loop, then libvmm's
     # empty guest and loop guest (start -> exit each).
-    raw_ns, lib_ns, pair, err = [], [], [], None
-    for _ in range(reps):
+    raw_ns, full_ns, lib_ns, pair, pair_full, err = [], [], [], [], [], None
+    for _ in range(reps + 2):
         raw, e1, _ = run_json([ctx.prog("raw_kvm_io"), str(IOLOOP_COUNT), "1"], timeout=300)
+        full, e0, _ = run_json([ctx.prog("raw_kvm_io"), str(IOLOOP_COUNT), "1", "pit", "memfd",
+                                "huge"], timeout=300)
         e, e2, _ = run_json([ctx.prog("libvmm_bench"), "run", "kvm", exit_g, "1", "256"])
         i, e3, _ = run_json([ctx.prog("libvmm_bench"), "run", "kvm", io_g, "1", "256"], timeout=300)
-        err = e1 or e2 or e3
+        err = e0 or e1 or e2 or e3
         if err:
             break
         if i["io_exits"] < IOLOOP_COUNT:
@@ -483,9 +485,12 @@ def bench_io(ctx):
                                                                            IOLOOP_COUNT)
             break
         raw_ns.append(raw["per_exit_ns_median"])
+        full_ns.append(full["per_exit_ns_median"])
         lib_ns.append((i["run_us_median"] - e["run_us_median"]) * 1e3 / IOLOOP_COUNT)
         pair.append(lib_ns[-1] / raw_ns[-1])
-    res.update({"raw_per_exit_ns": raw_ns, "libvmm_per_exit_ns": lib_ns, "error": err})
+        pair_full.append(lib_ns[-1] / full_ns[-1])
+    res.update({"raw_per_exit_ns": raw_ns, "raw_irqchip_pit_per_exit_ns": full_ns,
+                "libvmm_per_exit_ns": lib_ns, "error": err})
     if err:
         rows.append(["libvmm in process / raw loop", "FAILED", "", "", err])
     else:
@@ -494,6 +499,10 @@ def bench_io(ctx):
                      "%.3f" % statistics.median(pair), "%d rounds" % len(pair)])
         rows.append(["raw KVM_RUN loop (bench/raw_kvm_io.c)", "%.0f ns" % statistics.median(raw_ns),
                      "%.0f ns" % min(raw_ns), "1.000", ""])
+        rows.append(["raw loop + irqchip + PIT + memfd RAM", "%.0f ns" % statistics.median(full_ns),
+                     "%.0f ns" % min(full_ns), "%.3f" % statistics.median(
+                         [f / r for f, r in zip(full_ns, raw_ns)]),
+                     "libvmm / this: %.3f" % statistics.median(pair_full)])
 
     # Whole processes, interleaved: loop run minus empty run.
     wp = {}
@@ -705,7 +714,7 @@ def bench_mips(ctx):
 
 def bench_linux(ctx):
     """6. soft engine: Linux launch to poweroff against QEMU (OpenSBI)."""
-    cache = os.environ.get("LIBVMM_GUEST_CACHE", os.path.expanduser("~/.cache/libvmm"))
+    cache = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
     image = os.path.join(cache, "riscv", "Image")
     initrd = os.path.join(cache, "riscv", "initramfs.cpio.gz")
     res = {"kernel": image, "initrd": initrd, "append": LINUX_APPEND}
