@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "rv_rig.h"
+#include "vmm/error.h"
 
 #define HANDLER (RAM_BASE + 0x1000)
 #define SHANDLER (RAM_BASE + 0x2000)
@@ -462,11 +463,60 @@ static void test_trap_to_m_without_firmware_crashes_cleanly(void)
     r.h.x[1] = 8;
     emit32(&r, CSRRW(0, 0x300, 1)); /* illegal from S, and mstatus is M-only */
     C(&r)->medeleg = 0;             /* force it to M */
-    struct rig_watch w = { &r, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-    (void)w;
     rv_hart_run(&r.h);
     CU_ASSERT_EQUAL(r.m.outcome.kind, VMM_OUTCOME_CRASH);
     rig_destroy(&r);
+}
+
+static void test_saved_state_resumes_on_a_new_hart(void)
+{
+    struct rig a;
+    rig_init(&a);
+    C(&a)->mscratch = 0x55;
+    C(&a)->medeleg = 1 << RV_EXC_ECALL_U;
+    C(&a)->stvec = SHANDLER;
+    C(&a)->mstatus = 1ULL << MSTATUS_FS_SHIFT;
+    atomic_store(&a.h.mtimecmp, 12345);
+    a.h.x[5] = 7;
+    a.h.f[3] = 0x4000000000000000ULL;
+    /* first program: x5 += 1, then exit */
+    emit32(&a, ADDI(5, 5, 1));
+    emit_exit(&a);
+    rig_run(&a);
+    struct rv_hart_state st;
+    rv_hart_save(&a.h, &st);
+    CU_ASSERT_EQUAL(st.x[5], 8);
+    CU_ASSERT_EQUAL(st.mscratch, 0x55);
+    CU_ASSERT_EQUAL(st.mtimecmp, 12345);
+    CU_ASSERT_EQUAL(st.pc, RAM_BASE + 8);
+    CU_ASSERT_EQUAL(st.instret, 2);
+    uint64_t t_saved = st.time;
+    rig_destroy(&a);
+
+    struct rig b;
+    rig_init(&b);
+    /* the new machine's memory holds the continuation at the saved pc */
+    b.at = RAM_BASE + 8;
+    emit32(&b, CSRRS(6, 0x340, 0)); /* mscratch */
+    emit32(&b, CSRRS(7, 0xc01, 0)); /* time */
+    emit_exit(&b);
+    CU_ASSERT_EQUAL(rv_hart_load(&b.h, &st), 0);
+    rig_run(&b);
+    CU_ASSERT_EQUAL(b.h.x[5], 8);
+    CU_ASSERT_EQUAL(b.h.x[6], 0x55);
+    CU_ASSERT(b.h.x[7] >= t_saved);
+    CU_ASSERT(b.h.x[7] < t_saved + 10000000); /* within a second */
+    CU_ASSERT_EQUAL(b.h.f[3], 0x4000000000000000ULL);
+    CU_ASSERT_EQUAL(C(&b)->stvec, SHANDLER);
+    CU_ASSERT_EQUAL(atomic_load(&b.h.mtimecmp), 12345);
+
+    struct rv_hart_state bad = st;
+    bad.priv = 2;
+    CU_ASSERT_EQUAL(rv_hart_load(&b.h, &bad), VMM_EINVAL);
+    bad = st;
+    bad.satp = 10ULL << 60;
+    CU_ASSERT_EQUAL(rv_hart_load(&b.h, &bad), VMM_EINVAL);
+    rig_destroy(&b);
 }
 
 int main(void)
@@ -495,6 +545,7 @@ int main(void)
         { "HSM stopped hart starts at the given pc", test_hsm_stopped_hart_starts_at_the_given_pc },
         { "counter access follows counteren", test_counter_access_follows_counteren },
         { "trap to M without firmware crashes cleanly", test_trap_to_m_without_firmware_crashes_cleanly },
+        { "saved state resumes on a new hart", test_saved_state_resumes_on_a_new_hart },
         { NULL, NULL },
     };
     return unit_main("rv_priv", tests);

@@ -268,14 +268,19 @@ void rv_hart_get_regs(const struct rv_hart *h, vmm_vcpu_regs_t *out)
 }
 
 /* Absolute CLOCK_MONOTONIC time at which guest time reaches `ticks`
- * (UINT64_MAX: never). */
+ * (UINT64_MAX: never, or further than a day away). */
 static uint64_t deadline_ns(struct rv_hart *h, uint64_t ticks)
 {
-    struct rv_cpu *c = rv_cpu(h);
     const uint64_t ns_per_tick = 1000000000ULL / RV_TIMEBASE_HZ;
-    if (ticks == UINT64_MAX || ticks > (UINT64_MAX - c->time_base_ns) / ns_per_tick)
+    const uint64_t day = 86400ULL * RV_TIMEBASE_HZ;
+    if (ticks == UINT64_MAX)
         return UINT64_MAX;
-    return c->time_base_ns + ticks * ns_per_tick;
+    uint64_t now_ticks = rv_hart_time(h), now = mono_ns();
+    if (ticks <= now_ticks)
+        return now;
+    if (ticks - now_ticks > day)
+        return UINT64_MAX;
+    return now + (ticks - now_ticks) * ns_per_tick;
 }
 
 /* The earliest enabled timer deadline in ticks, or UINT64_MAX. */

@@ -22,7 +22,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 /* Keep one dispatch jump per handler (threaded code): merged tails would
  * share a single, badly predicted indirect jump. */
-//PRAGMA_OFF
+#pragma GCC optimize("no-crossjumping")
 #endif
 
 #define RV_BLOCK_INSNS 4096

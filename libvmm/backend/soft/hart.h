@@ -134,4 +134,31 @@ void rv_hart_request_flush(struct rv_hart *h, int icache);
 /* Fills a public register view. */
 void rv_hart_get_regs(const struct rv_hart *h, vmm_vcpu_regs_t *out);
 
+/* Everything architectural about a hart, for snapshots and migration
+ * (backend/soft/cpu_state.c). Plain integers only, so a snapshot writer can
+ * serialise it field by field. Caches (shadow TLB, decoded instructions,
+ * LR reservation) are not state: a load starts them empty. */
+struct rv_hart_state {
+    uint64_t x[32], f[32], pc;
+    int32_t priv;        /* RV_PRIV_U/S/M */
+    int32_t sbi_in_vmm;
+    uint64_t mstatus, medeleg, mideleg, mie, mip; /* mip: software-set bits */
+    uint64_t mtvec, stvec, mepc, sepc, mcause, scause, mtval, stval;
+    uint64_t mscratch, sscratch, satp, mcounteren, scounteren;
+    uint32_t fflags, frm;
+    uint64_t mip_ext, mtimecmp, sbi_timecmp;
+    int32_t hsm_state;
+    uint64_t hsm_start_pc, hsm_start_opaque;
+    uint64_t time;    /* rv_hart_time() when saved: a load continues from it */
+    uint64_t instret; /* instructions retired (deterministic time) */
+};
+
+/* Copies the hart's state. The hart must not be running (PAUSED VM). */
+void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out);
+
+/* Replaces the hart's state with *s after checking it (privilege, satp
+ * mode, HSM state): VMM_EINVAL naming the bad field, hart unchanged. Guest
+ * time then continues from s->time. The hart must not be running. */
+int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s);
+
 #endif
