@@ -45,6 +45,14 @@ static void usage(FILE *f)
             "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n");
 }
 
+/* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
+ * VMMCTL_DEBUG=1 in the environment, its debug log) on stderr. */
+static void on_log(vmm_log_level_t level, const char *msg, void *opaque)
+{
+    static const char *names[] = { "error", "warning", "info", "debug" };
+    fprintf(stderr, "vmmctl: %s: %s\n", names[level <= VMM_LOG_DEBUG ? level : VMM_LOG_DEBUG], msg);
+}
+
 static int fail(const char *what, int rc)
 {
     fprintf(stderr, "vmmctl: %s: %s\n", what, *vmm_last_error() ? vmm_last_error() : vmm_strerror(rc));
@@ -282,6 +290,8 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    const char *debug = getenv("VMMCTL_DEBUG");
+    vmm_set_log_cb(on_log, debug && *debug == '1' ? VMM_LOG_DEBUG : VMM_LOG_WARN, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;

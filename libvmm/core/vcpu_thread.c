@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "config/config.h"
+#include "config/cpuset.h"
 #include "core/vm.h"
 #include "util/error.h"
+#include "util/log.h"
 
 struct vcpu_arg {
     struct vmm_vm *vm;
@@ -48,6 +51,46 @@ static void *vcpu_thread_main(void *p)
     return NULL;
 }
 
+/* The host CPUs vCPU `index` may run on: its <vcpupin>, else the VM's
+ * <vcpu cpuset> under static placement. 0 and an empty set when unpinned. */
+static int vcpu_affinity(const struct vmm_vm *vm, unsigned index, cpu_set_t *out)
+{
+    const char *text = vmm_config_vcpu_pin(vm->cfg, index);
+    if (!text && vmm_config_vcpu_placement(vm->cfg) == VMM_PLACEMENT_STATIC)
+        text = vmm_config_vcpu_cpuset(vm->cfg);
+    if (!text)
+        return 0;
+    config_cpuset_t set;
+    int rc = cpuset_parse(text, &set, NULL);
+    if (rc)
+        return rc;
+    CPU_ZERO(out);
+    for (unsigned cpu = 0; cpu < VMM_CONFIG_MAX_HOST_CPUS && cpu < CPU_SETSIZE; cpu++)
+        if (cpuset_has(&set, cpu))
+            CPU_SET(cpu, out);
+    return 1;
+}
+
+/* Pins the vCPU threads as the config's cputune/vcpupin and vcpu cpuset say. */
+static int vcpu_threads_pin(struct vmm_vm *vm)
+{
+    for (unsigned i = 0; i < vm->nr_threads; i++) {
+        cpu_set_t set;
+        int rc = vcpu_affinity(vm, i, &set);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        rc = pthread_setaffinity_np(vm->threads[i], sizeof(set), &set);
+        if (rc)
+            return vmm_error_errno(rc, "pinning vCPU %u to host CPUs '%s'", i,
+                                   vmm_config_vcpu_pin(vm->cfg, i)
+                                       ? vmm_config_vcpu_pin(vm->cfg, i)
+                                       : vmm_config_vcpu_cpuset(vm->cfg));
+    }
+    return 0;
+}
+
 int vcpu_threads_start(struct vmm_vm *vm)
 {
     unsigned n = vm->m.nr_vcpus;
@@ -76,7 +119,18 @@ int vcpu_threads_start(struct vmm_vm *vm)
         vm->nr_threads++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!err)
+        err = vcpu_threads_pin(vm);
     return err;
+}
+
+int vcpu_thread_affinity(struct vmm_vm *vm, unsigned index, cpu_set_t *out)
+{
+    if (index >= vm->nr_threads)
+        return vmm_error(VMM_EINVAL, "vCPU %u has no thread (VM has %u running)", index,
+                         vm->nr_threads);
+    int rc = pthread_getaffinity_np(vm->threads[index], sizeof(*out), out);
+    return rc ? vmm_error_errno(rc, "reading vCPU %u's affinity", index) : 0;
 }
 
 void vcpu_threads_kick(struct vmm_vm *vm)

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/cpu_features.h"
+#include "config/cpuset.h"
 #include "devices/uart16550.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -217,6 +218,24 @@ static int collect_cpuid_hides(struct machine *m, const vmm_config_t *cfg)
     return 0;
 }
 
+/* Parts of a config (typically from domain XML) this version stores but
+ * cannot provide yet: say so once per VM rather than drop them silently. */
+static void warn_unprovided(const vmm_config_t *cfg)
+{
+    unsigned disks = vmm_config_disk_count(cfg), nets = vmm_config_net_count(cfg);
+    if (disks)
+        log_warn("VM '%s': %u disk(s) configured but virtio-blk is not available yet; the guest "
+                 "will not see them", cfg->name, disks);
+    if (nets)
+        log_warn("VM '%s': %u network interface(s) configured but virtio-net is not available "
+                 "yet; the guest will not see them", cfg->name, nets);
+    if (vmm_config_rng(cfg))
+        log_warn("VM '%s': virtio-rng configured but not available yet", cfg->name);
+    if (vmm_config_cpu_shares(cfg) || vmm_config_cpu_quota(cfg) > 0)
+        log_warn("VM '%s': cputune shares/quota are stored for the scheduler, which does not "
+                 "enforce them yet (vcpupin is applied)", cfg->name);
+}
+
 static int build_machine(struct vmm_vm *vm)
 {
     const vmm_config_t *cfg = vm->cfg;
@@ -313,6 +332,15 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
         free_vm(vm);
         return rc;
     }
+    uint64_t hard_limit = vmm_config_memory_hard_limit(vm->cfg);
+    if (hard_limit && vm->cfg->memory > hard_limit) {
+        rc = vmm_error(VMM_ENOMEM,
+                       "VM '%s' needs %llu bytes of RAM, above its memtune hard_limit of %llu bytes",
+                       vm->cfg->name, (unsigned long long)vm->cfg->memory,
+                       (unsigned long long)hard_limit);
+        free_vm(vm);
+        return rc;
+    }
     if ((rc = pick_platform(vm->cfg, &vm->platform))) {
         free_vm(vm);
         return rc;
@@ -321,6 +349,7 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
         free_vm(vm);
         return rc;
     }
+    warn_unprovided(vm->cfg);
     if ((rc = build_machine(vm))) {
         /* Keep the build error's message: freeing sets none. */
         host_pool_release(host, vm->cfg->memory);
@@ -497,6 +526,33 @@ int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out)
         return vmm_error(VMM_ESTATE, "VM '%s' is running; pause it to read registers", vm->cfg->name);
     memset(out, 0, sizeof(*out));
     return vm->m.engine->vcpu_get_regs(&vm->m, index, out);
+}
+
+int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len)
+{
+    int state = atomic_load(&vm->state);
+    if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
+    cpu_set_t set;
+    int rc = vcpu_thread_affinity(vm, index, &set);
+    if (rc)
+        return rc;
+    config_cpuset_t cs;
+    memset(&cs, 0, sizeof(cs));
+    for (unsigned cpu = 0; cpu < VMM_CONFIG_MAX_HOST_CPUS && cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set))
+            cs.bits[cpu / 64] |= 1ULL << (cpu % 64);
+    char *text;
+    if ((rc = cpuset_format(&cs, &text)))
+        return rc;
+    size_t need = strlen(text) + 1;
+    if (need > len) {
+        free(text);
+        return vmm_error(VMM_ERANGE, "host CPU list needs %zu bytes, buffer has %zu", need, len);
+    }
+    memcpy(buf, text, need);
+    free(text);
+    return 0;
 }
 
 int vmm_vm_read_phys(vmm_vm_t *vm, uint64_t gpa, void *buf, size_t len)

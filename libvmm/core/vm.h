@@ -4,6 +4,7 @@
 #define LIBVMM_CORE_VM_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <uv.h>
 
@@ -51,5 +52,7 @@ int board_add_devices(struct vmm_vm *vm);
 int vcpu_threads_start(struct vmm_vm *vm);
 void vcpu_threads_kick(struct vmm_vm *vm);
 void vcpu_threads_join(struct vmm_vm *vm);
+/* The host CPUs vCPU `index`'s thread may run on (running or paused VM). */
+int vcpu_thread_affinity(struct vmm_vm *vm, unsigned index, cpu_set_t *out);
 
 #endif

@@ -15,6 +15,7 @@ static int quit_code;
 
 static const char *disabled_feature; /* set by the CPUID test */
 static int restart_on_reboot;        /* set by the restart test */
+static const char *pin0, *vcpu_cpuset; /* set by the affinity test */
 
 static struct guest_run *boot(void)
 {
@@ -25,6 +26,10 @@ static struct guest_run *boot(void)
     CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
     CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
     CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
+    if (pin0)
+        CU_ASSERT_EQUAL(vmm_config_set_vcpu_pin(cfg, 0, pin0), 0);
+    if (vcpu_cpuset)
+        CU_ASSERT_EQUAL(vmm_config_set_vcpu_cpuset(cfg, vcpu_cpuset), 0);
     if (restart_on_reboot)
         CU_ASSERT_EQUAL(vmm_config_set_lifecycle(cfg, VMM_LIFECYCLE_REBOOT, VMM_ACTION_RESTART), 0);
     if (disabled_feature)
@@ -178,6 +183,49 @@ static void test_reboot_with_restart_action_boots_again(void)
     finish(r);
 }
 
+static void test_vcpu_threads_follow_vcpupin_and_cpuset(void)
+{
+    char cpus[64];
+    vcpu_cpuset = "0";
+    struct guest_run *r = boot();
+    vcpu_cpuset = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_host_cpus(r->vm, 0, cpus, sizeof(cpus)), 0);
+    CU_ASSERT_STRING_EQUAL(cpus, "0");
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_host_cpus(r->vm, 0, cpus, 1), VMM_ERANGE);
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_host_cpus(r->vm, 1, cpus, sizeof(cpus)), VMM_EINVAL);
+    finish(r);
+
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        printf("(one host CPU: the vcpupin-over-cpuset case needs two) ");
+        return;
+    }
+    vcpu_cpuset = "0";
+    pin0 = "1"; /* a vcpupin wins over the VM-wide cpuset */
+    r = boot();
+    vcpu_cpuset = pin0 = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_vcpu_host_cpus(r->vm, 0, cpus, sizeof(cpus)), 0);
+    CU_ASSERT_STRING_EQUAL(cpus, "1");
+    finish(r);
+}
+
+static void test_memtune_hard_limit_below_memory_is_refused(void)
+{
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    vmm_config_t *cfg;
+    vmm_config_new(&cfg);
+    vmm_config_set_engine(cfg, engine);
+    vmm_config_set_kernel(cfg, guest);
+    vmm_config_set_memory(cfg, 64 << 20);
+    vmm_config_set_memory_hard_limit(cfg, 32 << 20);
+    vmm_vm_t *vm = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_create(host, cfg, &vm), VMM_ENOMEM);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "hard_limit of 33554432"));
+    CU_ASSERT_EQUAL(vmm_host_memory_used(host), 0);
+    vmm_config_free(cfg);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
 static void test_destroy_while_running_releases_the_pool(void)
 {
     struct guest_run *r = boot();
@@ -295,6 +343,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "guest failure code reaches the host", test_guest_failure_code_reaches_the_host);
     CU_add_test(s, "guest reset ends the run as reset", test_guest_reset_ends_the_run_as_reset);
     CU_add_test(s, "reboot with restart action boots again", test_reboot_with_restart_action_boots_again);
+    CU_add_test(s, "vCPU threads follow vcpupin and cpuset", test_vcpu_threads_follow_vcpupin_and_cpuset);
+    CU_add_test(s, "memtune hard_limit below memory is refused", test_memtune_hard_limit_below_memory_is_refused);
     CU_add_test(s, "destroy while running releases the pool", test_destroy_while_running_releases_the_pool);
     CU_add_test(s, "pool refuses a VM that does not fit", test_pool_refuses_a_vm_that_does_not_fit);
     CU_add_test(s, "missing kernel is a clear error", test_missing_kernel_is_a_clear_error);
