@@ -108,6 +108,9 @@ int vmm_config_set_metadata(vmm_config_t *c, const char *frag)
         c->metadata = NULL;
         return 0;
     }
+    int loaded = xml_dl_load();
+    if (loaded)
+        return loaded;
     xmlDocPtr doc = parse_blob(frag);
     if (!doc)
         return vmm_error(VMM_EFORMAT, "%s", vmm_last_error());

@@ -4,6 +4,8 @@
 
 #include <libxml/tree.h>
 
+#include "config/xml_doc.h"
+
 /* Serialises the element children of `meta` (each with the namespace
  * declarations it needs) into a malloc'd blob; *out is NULL when there are
  * none. Whitespace-only text between elements is dropped so the blob is the

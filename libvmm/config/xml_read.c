@@ -536,6 +536,9 @@ static int read_domain(const char *xml, size_t len, unsigned flags, vmm_config_t
 int vmm_config_from_xml(const char *xml, size_t len, unsigned flags, vmm_config_t **out,
                         char **warnings)
 {
+    int loaded = xml_dl_load();
+    if (loaded)
+        return loaded;
     if (warnings)
         *warnings = NULL;
     if (!out)

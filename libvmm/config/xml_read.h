@@ -6,6 +6,8 @@
 
 #include <libxml/tree.h>
 
+#include "config/xml_doc.h"
+
 #include "config/config.h"
 #include "config/diag.h"
 

@@ -306,6 +306,9 @@ static void do_save(void *arg)
 
 int vmm_config_to_xml(const vmm_config_t *c, char **out_xml)
 {
+    int loaded = xml_dl_load();
+    if (loaded)
+        return loaded;
     if (!c || !out_xml)
         return vmm_error(VMM_EINVAL, "vmm_config_to_xml: NULL argument");
     *out_xml = NULL;

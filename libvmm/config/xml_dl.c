@@ -1,0 +1,47 @@
+#define XML_DL_IMPL
+#include "config/xml_dl.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include "util/error.h"
+
+#define LIBXML2_SONAME "libxml2.so.2"
+
+struct xml_dl xml_dl;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_rc;
+static char load_error[256];
+
+static void load(void)
+{
+    void *lib = dlopen(LIBXML2_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(load_error, sizeof(load_error), "%s", dlerror());
+        load_rc = VMM_ENOTSUP;
+        return;
+    }
+    const char *missing = NULL;
+#define XML_DL_RESOLVE(name)                                                                 \
+    if (!missing && !(xml_dl.name = (__typeof__(xml_dl.name))dlsym(lib, #name)))             \
+        missing = #name;
+    XML_DL_FUNCTIONS(XML_DL_RESOLVE)
+#undef XML_DL_RESOLVE
+    if (!missing && !(xml_dl.xmlFree = (xmlFreeFunc *)dlsym(lib, "xmlFree")))
+        missing = "xmlFree";
+    if (missing) {
+        snprintf(load_error, sizeof(load_error), "%s has no %s", LIBXML2_SONAME, missing);
+        load_rc = VMM_ENOTSUP;
+        return; /* the handle stays open: harmless, and we never retry */
+    }
+    load_rc = 0;
+}
+
+int xml_dl_load(void)
+{
+    pthread_once(&load_once, load);
+    if (load_rc)
+        return vmm_error(load_rc, "XML support needs %s: %s", LIBXML2_SONAME, load_error);
+    return 0;
+}
