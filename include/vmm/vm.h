@@ -51,9 +51,10 @@ vmm_state_t vmm_vm_state(const vmm_vm_t *vm);
 /* How the run ended (kind NONE while defined or running). */
 void vmm_vm_outcome(const vmm_vm_t *vm, vmm_outcome_t *out);
 
-/* Queues bytes as console input (the UART's receive side). Bytes beyond
- * the device's buffer wait in the VM's input queue. VMM_ESTATE when the VM is
- * not running or paused. */
+/* Queues bytes as console input (the UART's receive side, a 64 KiB
+ * buffer the guest drains). VMM_EBUSY when they do not all fit (the bytes
+ * that fit are queued; the message says how many): retry once the guest has
+ * read some. VMM_ESTATE when the VM is not running or paused. */
 int vmm_vm_console_write(vmm_vm_t *vm, const void *buf, size_t len);
 
 /* Blocking convenience: runs the host loop until this VM is SHUTOFF or
