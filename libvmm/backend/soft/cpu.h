@@ -57,6 +57,10 @@
 #define RV_TLB_BITS 8
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 #define RV_TLB_INVALID (~0ULL) /* never equals a page tag (tags have bits 11..3 clear) */
+/* Set in the tag of a store entry whose page has decoded instructions: the
+ * inline compare then fails, and the slow path finds the entry by
+ * tag ^ RV_TLB_CODE, stores and resets the decoded slots it overwrote. */
+#define RV_TLB_CODE 0x800ULL
 
 enum rv_access { RV_ACC_FETCH = 0, RV_ACC_LOAD = 1, RV_ACC_STORE = 2 };
 
@@ -74,11 +78,17 @@ struct rv_tlbe {
 };
 
 /* Fetch entry: the page's host address and guest-physical page, the key of
- * the decoded-instruction cache. */
+ * the decoded-instruction cache, and that page's decoded copy, valid while
+ * gen equals rv_cpu.icache_gen (a decoded page evicted from the cache
+ * invalidates the entries pointing to it). Entering a page thus reads this
+ * entry only, not the decoded page's header 32 KiB away from its slots. */
+struct rv_dpage;
 struct rv_ftlbe {
     uint64_t tag;
     const uint8_t *host;
     uint64_t gpage; /* guest-physical address of the page */
+    struct rv_dpage *dp;
+    uint64_t gen;
 };
 
 /* --- the decoded-instruction cache --- */
@@ -106,6 +116,7 @@ struct rv_cpu {
     /* Current TLB sets (pointers into tlb[][]), chosen by privilege, MPRV/MPP
      * and SUM; kept up to date by rv_cpu_update_ctx(). */
     struct rv_tlbe *ltlb, *stlb;
+    uint64_t *sgpage; /* guest-physical page of each stlb entry */
     struct rv_ftlbe *ftlb;
     uint64_t tlb_hits, tlb_misses, tlb_flushes; /* folded into stats at block ends */
 
@@ -115,6 +126,11 @@ struct rv_cpu {
     uint64_t mtvec, stvec, mepc, sepc, mcause, scause, mtval, stval;
     uint64_t mscratch, sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg;
     uint32_t fflags, frm;
+    /* fpu.c on x86-64: 1 while the host's MXCSR holds the guest's state
+     * (round to nearest, flags accumulating) instead of the host's own,
+     * saved in host_mxcsr; rv_fpu_sync() folds and restores. */
+    int fp_live;
+    unsigned host_mxcsr;
 
     /* Pending exception of the current instruction. */
     uint64_t trap_cause, trap_tval;
@@ -139,12 +155,12 @@ struct rv_cpu {
 
     struct rv_insn cross_insn[3]; /* an instruction spanning two pages (+ end marks) */
     uint64_t icache_gen;          /* bumping it empties the decode cache (fence.i) */
-    int code_written;             /* a store dropped a decoded page: end the block */
     uint64_t time_base_ns;        /* CLOCK_MONOTONIC at machine start */
     int owns_vcpu;                /* h->vcpu was allocated here (no machine_vcpu) */
 
     struct rv_tlbe tlb[RV_NCTX][2][RV_TLB_SIZE]; /* [ctx][0 load, 1 store] */
     struct rv_ftlbe itlb[RV_NCTX][RV_TLB_SIZE];
+    uint64_t store_gpage[RV_NCTX][RV_TLB_SIZE]; /* beside tlb[ctx][1] */
     struct rv_dpage *dpages; /* RV_DC_SLOTS decoded pages, direct-mapped, one
                               * allocation the OS backs lazily */
     /* Largest superpage mask cached since the last full flush: sfence.vma
@@ -218,6 +234,15 @@ void rv_tlb_flush_stores(struct rv_hart *h);     /* store entries only */
 
 /* --- fpu.c --- */
 enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in);
+/* Folds the exception flags the host FPU accumulated for the guest into
+ * fflags and gives the host back its own FP state. Needed before fflags is
+ * read or written and before rv_exec returns; on the hart's thread. */
+void rv_fpu_sync_slow(struct rv_cpu *c);
+static inline void rv_fpu_sync(struct rv_cpu *c)
+{
+    if (RV_UNLIKELY(c->fp_live))
+        rv_fpu_sync_slow(c);
+}
 
 /* Marks the FP state dirty (any write of f[] or fcsr). */
 static inline void rv_fs_dirty(struct rv_cpu *c)

@@ -73,7 +73,7 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
         return vmm_error(VMM_EINVAL, "hart %u state: frm %u / fflags 0x%x out of range",
                          h->hartid, s->frm, s->fflags);
 
-    memcpy(h->x, s->x, sizeof(h->x));
+    memcpy(h->x, s->x, sizeof(s->x));
     h->x[0] = 0;
     memcpy(h->f, s->f, sizeof(h->f));
     h->pc = s->pc & ~1ULL;

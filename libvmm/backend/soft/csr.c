@@ -45,6 +45,7 @@ void rv_cpu_update_ctx(struct rv_hart *h)
     int dctx = ctx_of(dpriv, sum);
     c->ltlb = c->tlb[dctx][0];
     c->stlb = c->tlb[dctx][1];
+    c->sgpage = c->store_gpage[dctx];
     c->ftlb = c->itlb[ctx_of(h->priv, 0)];
 }
 
@@ -182,6 +183,7 @@ static int csr_read(struct rv_hart *h, unsigned csr, uint64_t *v)
     case 0x001: case 0x002: case 0x003:
         if (!(c->mstatus & MSTATUS_FS))
             return -1;
+        rv_fpu_sync(c); /* flags the host FPU still holds */
         *v = csr == 1 ? c->fflags : csr == 2 ? c->frm : (c->frm << 5 | c->fflags);
         return 0;
     case 0xc00: case 0xc02:
@@ -246,9 +248,14 @@ static int csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 {
     struct rv_cpu *c = rv_cpu(h);
     switch (csr) {
-    case 0x001: c->fflags = v & 0x1f; rv_fs_dirty(c); return RV_RES_OK;
+    case 0x001:
+        rv_fpu_sync(c);
+        c->fflags = v & 0x1f;
+        rv_fs_dirty(c);
+        return RV_RES_OK;
     case 0x002: c->frm = v & 7; rv_fs_dirty(c); return RV_RES_OK;
     case 0x003:
+        rv_fpu_sync(c);
         c->fflags = v & 0x1f;
         c->frm = (v >> 5) & 7;
         rv_fs_dirty(c);

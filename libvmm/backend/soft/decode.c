@@ -25,7 +25,7 @@ static inline int32_t sext(uint32_t v, int width)
 
 static void set(struct rv_insn *o, unsigned op, unsigned rd, unsigned rs1, unsigned rs2, int32_t imm)
 {
-    o->op = (uint16_t)op;
+    o->op = (uint8_t)op;
     o->rd = (uint8_t)rd;
     o->rs1 = (uint8_t)rs1;
     o->rs2 = (uint8_t)rs2;
@@ -46,7 +46,6 @@ static void decode32(uint32_t r, struct rv_insn *o)
     int32_t imm_j = sext(bits(r, 31, 31) << 20 | bits(r, 19, 12) << 12 | bits(r, 20, 20) << 11 |
                              bits(r, 30, 21) << 1,
                          21);
-    o->rs3 = (uint8_t)bits(r, 31, 27);
     o->aux = (uint8_t)f3;
 
     switch (bits(r, 6, 0)) {
@@ -351,8 +350,12 @@ void rv_decode(uint32_t raw, struct rv_insn *out)
         if (out->raw != 0)
             decode16(out->raw, out);
     }
-    if (out->op == RV_OP_ILLEGAL)
-        return;
     if (pure_alu(out->op) && out->rd == 0)
         out->op = RV_OP_NOP;
+    /* Loads and jumps to x0 write the sink x[32] instead, so the
+     * interpreter need not re-zero x0 after them. */
+    if (out->rd == 0 && ((out->op >= RV_OP_LB && out->op <= RV_OP_LWU) ||
+                         out->op == RV_OP_JAL || out->op == RV_OP_JALR))
+        out->rd = RV_REG_SINK;
+    out->disp = RV_DISP(out->op, out->len);
 }

@@ -39,13 +39,32 @@ enum rv_op {
 /* One decoded instruction: 16 bytes, so a 4 KiB code page (2048 possible
  * 2-byte-aligned starts) decodes into a 32 KiB array. */
 struct rv_insn {
-    uint16_t op;  /* enum rv_op */
-    uint8_t rd, rs1, rs2, rs3;
+    uint8_t disp; /* the interpreter's dispatch index: RV_DISP(op, len) */
+    uint8_t op;   /* enum rv_op */
+    uint8_t rd, rs1, rs2;
     uint8_t len;  /* 2 or 4 bytes */
-    uint8_t aux;  /* CSR: funct3; AMO: funct5; FP: rounding mode */
+    uint8_t aux;  /* CSR: funct3; AMO: funct5 */
+    uint8_t pad;
     int32_t imm;  /* sign-extended immediate; CSR: the CSR number */
     uint32_t raw; /* the instruction bits (mtval of an illegal instruction) */
 };
+
+/* Dispatch index of an operation: each has a handler for its 2-byte and
+ * its 4-byte form, so a handler steps to the next instruction by a
+ * constant instead of through a load of `len`. A zeroed slot has index 0:
+ * RV_OP_DECODE. */
+#define RV_DISP(op, len) ((uint8_t)((op) * 2 + ((len) == 4)))
+_Static_assert(RV_OP_COUNT * 2 <= 256, "dispatch index fits in 8 bits");
+
+/* Sets in->op and the matching dispatch index (in->len must be set). */
+static inline void rv_insn_set_op(struct rv_insn *in, unsigned op)
+{
+    in->op = (uint8_t)op;
+    in->disp = RV_DISP(op, in->len);
+}
+
+/* rd of an integer load or a jump whose destination is x0. */
+#define RV_REG_SINK 32
 
 /* Decodes `raw` (a 32-bit instruction, or a compressed one in the low 16
  * bits when raw & 3 != 3) into *out. Unknown encodings decode to

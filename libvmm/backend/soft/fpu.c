@@ -7,6 +7,17 @@
  * canonical NaN. Comparisons, min/max, classification and conversions to
  * integers compute their flags themselves.
  *
+ * On x86-64 the common case, round to nearest-even, touches MXCSR not per
+ * instruction but per run of FP instructions: the first one saves the
+ * host's MXCSR and loads a clean one (nearest, no flags); following ones
+ * just compute, the flags they raise accumulating in MXCSR (they are
+ * sticky, as fflags are); rv_fpu_sync() (at the end of rv_exec, before
+ * fflags is read or written, and before an FP instruction that computes
+ * its flags itself or needs another rounding mode) ORs them into fflags
+ * and restores the host's MXCSR; also before MMIO device and SBI calls, so
+ * that only guest instructions ever run in the guest's state (the
+ * interpreter itself does no floating point).
+ *
  * RMM (round to nearest, ties to max magnitude) has no host mode: it is
  * computed exactly for conversions and for add/sub/mul (from the exact
  * rounding error), and by nearest-even for the fused multiply-adds (they
@@ -114,20 +125,11 @@ static inline int snan_d(uint64_t u)
  * the flags; reading and writing it directly is far cheaper than fenv. */
 #define MXCSR_FLAGS 0x3f
 #define MXCSR_RC_SHIFT 13
+#define FP_LIVE (~0u) /* fp_begin_raw's answer in live (accumulating) mode */
 static const unsigned mxcsr_round[5] = { 0, 3, 1, 2, 0 }; /* RNE RTZ RDN RUP RMM->RNE */
 
-static inline unsigned fp_begin_raw(int rm)
+static inline uint32_t mxcsr_fflags(unsigned now)
 {
-    unsigned saved = __builtin_ia32_stmxcsr();
-    __builtin_ia32_ldmxcsr((saved & ~(MXCSR_FLAGS | (3u << MXCSR_RC_SHIFT))) |
-                           mxcsr_round[rm] << MXCSR_RC_SHIFT);
-    return saved;
-}
-
-static inline uint32_t fp_end_raw(unsigned saved)
-{
-    unsigned now = __builtin_ia32_stmxcsr();
-    __builtin_ia32_ldmxcsr(saved);
     uint32_t f = 0;
     if (now & 0x01)
         f |= FFLAG_NV;
@@ -141,12 +143,53 @@ static inline uint32_t fp_end_raw(unsigned saved)
         f |= FFLAG_NX;
     return f;
 }
+
+void rv_fpu_sync_slow(struct rv_cpu *c)
+{
+    unsigned now = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(c->host_mxcsr);
+    c->fflags |= mxcsr_fflags(now);
+    c->fp_live = 0;
+}
+
+static inline unsigned fp_begin_raw(struct rv_cpu *c, int rm)
+{
+    if (rm == RM_RNE) {
+        if (!c->fp_live) {
+            unsigned host = __builtin_ia32_stmxcsr();
+            c->host_mxcsr = host;
+            __builtin_ia32_ldmxcsr(host & ~(MXCSR_FLAGS | (3u << MXCSR_RC_SHIFT)));
+            c->fp_live = 1;
+        }
+        return FP_LIVE;
+    }
+    rv_fpu_sync(c);
+    unsigned saved = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr((saved & ~(MXCSR_FLAGS | (3u << MXCSR_RC_SHIFT))) |
+                           mxcsr_round[rm] << MXCSR_RC_SHIFT);
+    return saved;
+}
+
+static inline uint32_t fp_end_raw(unsigned saved)
+{
+    if (saved == FP_LIVE)
+        return 0; /* the flags stay in MXCSR until rv_fpu_sync */
+    unsigned now = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(saved);
+    return mxcsr_fflags(now);
+}
 #else
+void rv_fpu_sync_slow(struct rv_cpu *c)
+{
+    c->fp_live = 0; /* never set: every operation brackets itself */
+}
+
 static const int host_round[5] = { FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD,
                                    FE_TONEAREST };
 
-static inline unsigned fp_begin_raw(int rm)
+static inline unsigned fp_begin_raw(struct rv_cpu *c, int rm)
 {
+    (void)c;
     feclearexcept(FE_ALL_EXCEPT);
     fesetround(host_round[rm]);
     return 0;
@@ -174,7 +217,7 @@ static inline uint32_t fp_end_raw(unsigned saved)
 
 /* Brackets one host operation: the guest rounding mode in force, the
  * host's exception flags collected into fflags. */
-#define fp_begin(rm) unsigned fp_saved_ = fp_begin_raw(rm)
+#define fp_begin(rm) unsigned fp_saved_ = fp_begin_raw(c, rm)
 #define fp_end(c, rm) ((c)->fflags |= fp_end_raw(fp_saved_))
 
 /* RMM from a nearest-even result r and the exact error err = exact - r:
@@ -540,6 +583,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x14: case 0x15:
         if (rm > 1)
             return rv_illegal(h, in);
+        rv_fpu_sync(c); /* computes its flags: host flags must not leak in */
         if (is_d)
             h->f[rd] = minmax_d(c, h->f[r1], h->f[r2], rm);
         else
@@ -553,6 +597,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x21: { /* fcvt.d.s: exact */
         if (r2 != 0)
             return rv_illegal(h, in);
+        rv_fpu_sync(c);
         uint32_t a = rs_bits(h, r1);
         if (snan_s(a))
             c->fflags |= FFLAG_NV;
@@ -562,6 +607,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x50: case 0x51: {
         if (rm > 2)
             return rv_illegal(h, in);
+        rv_fpu_sync(c);
         uint64_t v;
         if (is_d)
             v = compare(c, rd_(h, r1), rd_(h, r2), snan_d(h->f[r1]), snan_d(h->f[r2]), (int)rm);
@@ -575,6 +621,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x60: case 0x61: { /* fcvt.{w,wu,l,lu}.{s,d} */
         if (r2 > 3 || dyn > 4)
             return rv_illegal(h, in);
+        rv_fpu_sync(c);
         double x = is_d ? rd_(h, r1) : (double)rs(h, r1);
         int bits = r2 < 2 ? 32 : 64, uns = r2 & 1;
         uint64_t v = cvt_to_int(c, x, dyn, bits, uns);

@@ -53,7 +53,8 @@ struct rv_hart_hooks {
 
 struct rv_hart {
     /* --- architectural state --- */
-    uint64_t x[32];        /* x[0] is always 0 */
+    uint64_t x[33];        /* x[0] is always 0; x[32] is not architectural: the
+                            * interpreter's sink for results written to x0 */
     uint64_t pc;
     uint64_t f[32];        /* FP registers, NaN-boxed singles */
     int priv;              /* RV_PRIV_* */

@@ -17,10 +17,13 @@
  * Misaligned loads and stores are performed byte by byte (never trapped);
  * misaligned LR/SC/AMOs raise the address-misaligned exception.
  *
- * Code pages: a page with decoded instructions never has a store entry, so
- * every store to it takes the slow path, which drops its decoded copy
- * (self-modifying code works without fence.i on the same hart; another
- * hart's change is seen after fence.i, as the ISA requires).
+ * Code pages: the store entry of a page with decoded instructions carries
+ * RV_TLB_CODE, so every store to it takes the slow path, which performs it
+ * and resets only the decoded slots the bytes written belong to (they
+ * decode again when next executed). Self-modifying code thus works without
+ * fence.i on the same hart, and data sharing a page with code costs a
+ * slow-path store, not a re-decode of the page; another hart's change is
+ * seen after fence.i, as the ISA requires.
  */
 #include <string.h>
 
@@ -165,15 +168,17 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
     }
 }
 
-/* Drops store entries that point into the host page `host` (it now holds
- * decoded instructions, so stores to it must take the slow path). */
-static void flush_stores_to(struct rv_cpu *c, const uint8_t *host)
+/* Marks the store entries that point into the host page `host` (it now
+ * holds decoded instructions, so stores to it must take the slow path). */
+static void mark_stores_to(struct rv_cpu *c, const uint8_t *host)
 {
     for (int ctx = 0; ctx < RV_NCTX; ctx++) {
         struct rv_tlbe *t = c->tlb[ctx][1];
-        for (unsigned i = 0; i < RV_TLB_SIZE; i++)
-            if (t[i].tag != RV_TLB_INVALID && (const uint8_t *)(t[i].addend + t[i].tag) == host)
-                t[i].tag = RV_TLB_INVALID;
+        for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
+            uint64_t tag = t[i].tag & ~RV_TLB_CODE;
+            if (t[i].tag != RV_TLB_INVALID && (const uint8_t *)(t[i].addend + tag) == host)
+                t[i].tag = tag | RV_TLB_CODE;
+        }
     }
 }
 
@@ -189,6 +194,26 @@ static struct rv_dpage *dcache_find(struct rv_cpu *c, uint64_t gpage)
 {
     struct rv_dpage *d = &c->dpages[(gpage >> 12) & (RV_DC_SLOTS - 1)];
     return d->key == (gpage | 1) && d->gen == c->icache_gen ? d : NULL;
+}
+
+/* A store of `size` bytes at guest-physical gpa: resets the decoded slots
+ * of every instruction that may cover those bytes (one starting up to 2
+ * bytes before them). Returns 0 when gpa's page has no decoded copy. */
+static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
+{
+    struct rv_dpage *d = dcache_find(c, gpa & ~0xfffULL);
+    if (!d)
+        return 0;
+    unsigned off = (unsigned)(gpa & 0xfff);
+    unsigned first = (off >= 2 ? off - 2 : 0) >> 1;
+    unsigned last = (off + size - 1) >> 1;
+    if (last >= RV_PAGE_INSNS) /* a misaligned store past the page: the caller splits those */
+        last = RV_PAGE_INSNS - 1;
+    for (unsigned i = first; i <= last; i++) {
+        d->insn[i].disp = 0; /* RV_OP_DECODE */
+        d->insn[i].op = RV_OP_DECODE;
+    }
+    return 1;
 }
 
 /* Translates va for an access of type acc; on success fills *gpa and, when
@@ -219,20 +244,17 @@ static int translate(struct rv_hart *h, uint64_t va, int acc, uint64_t *gpa, uin
         e->tag = vpage;
         e->host = page;
         e->gpage = gpage;
+        e->dp = NULL;
+        e->gen = 0; /* no decoded page yet (rv_mmu_fetch_page sets it) */
     } else if (acc == RV_ACC_LOAD) {
         struct rv_tlbe *e = &c->ltlb[idx];
         e->tag = vpage;
         e->addend = (uintptr_t)page - (uintptr_t)vpage;
     } else {
-        struct rv_dpage *d = dcache_find(c, gpage);
-        if (d) {
-            d->key = 0; /* the guest writes over code: decode it again */
-            c->code_written = 1;
-        } else {
-            struct rv_tlbe *e = &c->stlb[idx];
-            e->tag = vpage;
-            e->addend = (uintptr_t)page - (uintptr_t)vpage;
-        }
+        struct rv_tlbe *e = &c->stlb[idx];
+        e->tag = vpage | (dcache_find(c, gpage) ? RV_TLB_CODE : 0);
+        e->addend = (uintptr_t)page - (uintptr_t)vpage;
+        c->sgpage[idx] = gpage;
     }
     return 0;
 }
@@ -242,6 +264,7 @@ static int mmio_read(struct rv_hart *h, uint64_t gpa, uint64_t va, unsigned size
 {
     struct rv_cpu *c = rv_cpu(h);
     if (acc == RV_ACC_LOAD && bus_find(&h->m->mmio, gpa)) {
+        rv_fpu_sync(c); /* device code runs with the host's own FP state */
         h->vcpu->stats.mmio_exits++;
         bus_read(&h->m->mmio, gpa, size, val);
         return 0;
@@ -300,11 +323,27 @@ int rv_mmu_load_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t *va
     return mmio_read(h, gpa, va, size, val, RV_ACC_LOAD);
 }
 
+/* An aligned store through a store entry marked RV_TLB_CODE, if va has
+ * one: performs it and resets the decoded slots. Returns 1 when done. */
+static int store_code_entry(struct rv_cpu *c, uint64_t va, unsigned size, uint64_t val)
+{
+    unsigned idx = (unsigned)(va >> 12) & (RV_TLB_SIZE - 1);
+    struct rv_tlbe *e = &c->stlb[idx];
+    if ((e->tag ^ RV_TLB_CODE) != (va & ~0xfffULL))
+        return 0;
+    host_write((uint8_t *)(e->addend + va), size, val);
+    if (!code_store(c, c->sgpage[idx] | (va & 0xfff), size))
+        e->tag &= ~RV_TLB_CODE; /* no decoded copy any more: fast stores again */
+    return 1;
+}
+
 int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
     struct rv_cpu *c = rv_cpu(h);
     uint64_t gpa;
     uint8_t *host;
+    if (!(va & (size - 1)) && store_code_entry(c, va, size, val))
+        return 0;
     if (va & (size - 1)) {
         /* Check both pages first so a faulting store writes nothing. */
         if (translate(h, va, RV_ACC_STORE, &gpa, &host) ||
@@ -319,9 +358,11 @@ int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t va
         return 1;
     if (host) {
         host_write(host, size, val);
+        code_store(c, gpa, size);
         return 0;
     }
     if (bus_find(&h->m->mmio, gpa)) {
+        rv_fpu_sync(c); /* device code runs with the host's own FP state */
         h->vcpu->stats.mmio_exits++;
         bus_write(&h->m->mmio, gpa, size, val);
         return 0;
@@ -329,6 +370,15 @@ int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t va
     c->trap_cause = RV_EXC_STORE_ACCESS;
     c->trap_tval = va;
     return 1;
+}
+
+/* Invalidates the fetch entries whose decoded page is d (being evicted). */
+static void unlink_fetch_entries(struct rv_cpu *c, const struct rv_dpage *d)
+{
+    for (int ctx = 0; ctx < RV_NCTX; ctx++)
+        for (unsigned i = 0; i < RV_TLB_SIZE; i++)
+            if (c->itlb[ctx][i].dp == d)
+                c->itlb[ctx][i].gen = 0;
 }
 
 /* Fetch translation of the page holding va: host page and gpa page. */
@@ -362,14 +412,24 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
         return NULL;
     struct rv_dpage *d = &c->dpages[(e->gpage >> 12) & (RV_DC_SLOTS - 1)];
     if (d->key != (e->gpage | 1) || d->gen != c->icache_gen) {
-        memset(d->insn, 0, sizeof(d->insn)); /* all RV_OP_DECODE */
-        d->insn[RV_PAGE_INSNS].op = RV_OP_PAGEEND;
-        d->insn[RV_PAGE_INSNS + 1].op = RV_OP_PAGEEND;
+        if (d->gen == c->icache_gen)
+            unlink_fetch_entries(c, d); /* evicting another page's copy */
+        /* All RV_OP_DECODE. A slot never used (gen 0) is still as calloc
+         * left it, zero, and clearing it would only make the OS back all
+         * 32 KiB of it now instead of the parts that get executed. */
+        if (d->gen != 0)
+            memset(d->insn, 0, sizeof(d->insn));
+        for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
+            d->insn[i].len = 2;
+            rv_insn_set_op(&d->insn[i], RV_OP_PAGEEND);
+        }
         d->key = e->gpage | 1;
         d->gen = c->icache_gen;
         d->host = e->host;
-        flush_stores_to(c, e->host);
+        mark_stores_to(c, e->host);
     }
+    e->dp = d;
+    e->gen = c->icache_gen;
     *vbase = pc & ~0xfffULL;
     return d;
 }
@@ -383,14 +443,21 @@ int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out)
     return 0;
 }
 
-/* Host address of an aligned atomic access (RAM only). */
-static int amo_host(struct rv_hart *h, uint64_t va, int acc, uint8_t **host)
+/* Host address of an aligned atomic access of `size` bytes (RAM only). A
+ * store's decoded slots are reset (the access writes, or may). */
+static int amo_host(struct rv_hart *h, uint64_t va, unsigned size, int acc, uint8_t **host)
 {
     struct rv_cpu *c = rv_cpu(h);
-    struct rv_tlbe *e = acc == RV_ACC_LOAD ? &c->ltlb[(va >> 12) & (RV_TLB_SIZE - 1)]
-                                           : &c->stlb[(va >> 12) & (RV_TLB_SIZE - 1)];
+    unsigned idx = (unsigned)(va >> 12) & (RV_TLB_SIZE - 1);
+    struct rv_tlbe *e = acc == RV_ACC_LOAD ? &c->ltlb[idx] : &c->stlb[idx];
     if (e->tag == (va & ~0xfffULL)) {
         *host = (uint8_t *)(e->addend + va);
+        return 0;
+    }
+    if (acc == RV_ACC_STORE && (e->tag ^ RV_TLB_CODE) == (va & ~0xfffULL)) {
+        *host = (uint8_t *)(e->addend + va);
+        if (!code_store(c, c->sgpage[idx] | (va & 0xfff), size))
+            e->tag &= ~RV_TLB_CODE;
         return 0;
     }
     uint64_t gpa;
@@ -401,6 +468,8 @@ static int amo_host(struct rv_hart *h, uint64_t va, int acc, uint8_t **host)
         c->trap_tval = va;
         return 1;
     }
+    if (acc == RV_ACC_STORE)
+        code_store(c, gpa, size);
     return 0;
 }
 
@@ -456,7 +525,7 @@ enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     uint64_t result;
     if (f5 == 0x02) { /* LR */
-        if (amo_host(h, va, RV_ACC_LOAD, &p))
+        if (amo_host(h, va, size, RV_ACC_LOAD, &p))
             return RV_RES_TRAP;
         uint64_t v = size == 8 ? __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST)
                                : __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
@@ -465,7 +534,7 @@ enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in)
         c->res_valid = (int)size;
         result = size == 8 ? v : (uint64_t)(int64_t)(int32_t)v;
     } else if (f5 == 0x03) { /* SC */
-        if (amo_host(h, va, RV_ACC_STORE, &p))
+        if (amo_host(h, va, size, RV_ACC_STORE, &p))
             return RV_RES_TRAP;
         int ok = 0;
         if (c->res_valid == (int)size && c->res_ptr == p) {
@@ -482,7 +551,7 @@ enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in)
         c->res_valid = 0;
         result = !ok;
     } else {
-        if (amo_host(h, va, RV_ACC_STORE, &p))
+        if (amo_host(h, va, size, RV_ACC_STORE, &p))
             return RV_RES_TRAP;
         uint64_t v = h->x[in->rs2];
         if (size == 8) {

@@ -1,0 +1,266 @@
+/* The soft engine's decoded-instruction cache and lazy FP flags: stores
+ * over decoded code (every width and alignment, AMOs, the very next
+ * instruction) are seen at once; an instruction spanning two pages; a
+ * decoded page evicted from the cache while a fetch TLB entry in another
+ * slot still points at it; guest fflags exact while the host's MXCSR holds
+ * them, and the host's own MXCSR flags neither leaking in nor lost. */
+#include <stdio.h>
+#include "rv_rig.h"
+
+#define S (RAM_BASE + 0x40)
+
+/* Calls a subroutine at S (x6 = 1; return) so it gets decoded, runs
+ * `store` (x1 = S, x2 = patch_insn) over it, and calls it again: x6 shows
+ * which version ran. */
+static void sub_prog(struct rig *r, uint32_t patch_insn, uint32_t store)
+{
+    r->h.x[1] = S;
+    r->h.x[2] = patch_insn;
+    emit32(r, enc_j(0x40 - 0, 5));
+    emit32(r, store);
+    emit32(r, enc_j(0x40 - 8, 5));
+    emit_exit(r);
+    r->at = S;
+    emit32(r, ADDI(6, 0, 1));
+    emit32(r, enc_i(0, 5, 0, 0, 0x67));
+}
+
+static void test_halfword_store_over_decoded_code_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    sub_prog(&r, ADDI(6, 0, 0x55) >> 16, STOREI(1, 2, 1, 2));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 0x55);
+    rig_destroy(&r);
+}
+
+static void test_byte_store_into_an_instruction_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    sub_prog(&r, 0x55, STOREI(0, 2, 1, 3));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 0x551);
+    rig_destroy(&r);
+}
+
+static void test_amo_over_decoded_code_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    /* amoswap.w x7, x2, (x1) */
+    sub_prog(&r, ADDI(6, 0, 0x77), enc_r(0x01 << 2, 2, 1, 2, 7, 0x2f));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 0x77);
+    CU_ASSERT_EQUAL(r.h.x[7], (uint64_t)(int64_t)(int32_t)ADDI(6, 0, 1));
+    rig_destroy(&r);
+}
+
+static void test_store_patching_the_next_decoded_instruction_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    /* loop twice: the second time, a store patches the very next
+     * instruction, already decoded in the first */
+    r.h.x[1] = RAM_BASE + 8;
+    r.h.x[2] = ADDI(6, 6, 1);
+    r.h.x[9] = ADDI(6, 6, 100) - ADDI(6, 6, 1);
+    r.h.x[8] = 2;
+    emit32(&r, ADDI(0, 0, 0));          /* 0 */
+    emit32(&r, SW(2, 1, 0));            /* 4: patch 8 */
+    emit32(&r, ADDI(6, 6, 1));          /* 8 */
+    emit32(&r, OP(0, 0, 2, 2, 9));      /* c: add x2, x2, x9 */
+    emit32(&r, ADDI(8, 8, -1));         /* 10 */
+    emit32(&r, enc_b(-16, 0, 8, 1));    /* 14: bne x8, x0, 4 */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 101);
+    rig_destroy(&r);
+}
+
+static void test_misaligned_store_across_two_instructions_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    /* sw at S+2 (misaligned): upper half of insn 0 and lower half of insn 1 */
+    uint32_t a = ADDI(6, 0, 0x33), b = enc_i(0, 5, 0, 0, 0x67);
+    sub_prog(&r, (a >> 16) | (b & 0xffff) << 16, STOREI(2, 2, 1, 2));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 0x33);
+    rig_destroy(&r);
+}
+
+static void test_store_over_compressed_instruction_is_seen(void)
+{
+    struct rig r;
+    rig_init(&r);
+    /* c.li x6, 5 = 010 imm5 rd imm4:0 01 */
+    uint16_t cli5 = (uint16_t)(0x4000 | 6 << 7 | 5 << 2 | 1);
+    uint16_t cli9 = (uint16_t)(0x4000 | 6 << 7 | 9 << 2 | 1);
+    r.h.x[1] = S;
+    r.h.x[2] = cli9;
+    emit32(&r, enc_j(0x40 - 0, 5));
+    emit32(&r, STOREI(1, 2, 1, 0));
+    emit32(&r, enc_j(0x40 - 8, 5));
+    emit_exit(&r);
+    r.at = S;
+    emit16(&r, cli5);
+    emit16(&r, 0x0001); /* c.nop */
+    emit32(&r, enc_i(0, 5, 0, 0, 0x67));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 9);
+    rig_destroy(&r);
+}
+
+static void test_instructions_spanning_pages_link_and_branch(void)
+{
+    struct rig r;
+    rig_init(&r);
+    emit32(&r, enc_j(0xff0, 0));                 /* 0: j 0xff0 */
+    r.at = RAM_BASE + 0xff0;
+    emit32(&r, ADDI(7, 0, 5));                   /* ff0 */
+    emit32(&r, ADDI(0, 0, 0));                   /* ff4 */
+    emit32(&r, ADDI(0, 0, 0));                   /* ff8 */
+    emit16(&r, 0x0001);                          /* ffc: c.nop */
+    emit32(&r, AUIPC(8, 0));                     /* ffe: auipc x8 (crosses) */
+    emit32(&r, ADDI(0, 0, 0));                   /* 1002 */
+    emit16(&r, 0x0001);                          /* 1006 */
+    /* second page: loop back to a crossing jal */
+    emit32(&r, ADDI(7, 7, -1));                  /* 1008 */
+    emit32(&r, enc_b(0x1ffe - 0x100c, 0, 7, 1)); /* 100c: bne x7, x0, 1ffe */
+    emit_exit(&r);                               /* 1010 */
+    r.at = RAM_BASE + 0x1ffe;
+    emit32(&r, enc_j(0x1008 - 0x1ffe, 9));       /* 1ffe: jal x9, 1008 (crosses) */
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[8], RAM_BASE + 0xffe);
+    CU_ASSERT_EQUAL(r.h.x[9], RAM_BASE + 0x2002);
+    CU_ASSERT_EQUAL(r.h.x[7], 0);
+    CU_ASSERT_EQUAL(r.h.pc, RAM_BASE + 0x1014);
+    rig_destroy(&r);
+}
+
+#define FOP(f7, rs2, rs1, rm, rd) enc_r(f7, rs2, rs1, rm, rd, 0x53)
+static void test_fflags_exact_with_lazy_mxcsr(void)
+{
+    struct rig r;
+    rig_init(&r);
+    r.h.x[1] = 0x6000;
+    r.h.x[2] = 1;
+    r.h.x[3] = 3;
+    r.h.x[4] = 0;
+    emit32(&r, CSRRS(0, 0x300, 1));          /* mstatus.FS on */
+    emit32(&r, FOP(0x69, 2, 2, 0, 1));       /* fcvt.d.l f1 = 1 */
+    emit32(&r, FOP(0x69, 2, 3, 0, 3));       /* fcvt.d.l f3 = 3 */
+    emit32(&r, FOP(0x69, 2, 4, 0, 4));       /* fcvt.d.l f4 = 0 */
+    emit32(&r, FOP(0x0d, 3, 1, 7, 5));       /* fdiv.d f5 = 1/3: NX */
+    emit32(&r, CSRRW(10, 0x001, 0));         /* x10 = fflags, clear */
+    emit32(&r, FOP(0x01, 1, 1, 7, 6));       /* fadd.d f6 = 2: exact */
+    emit32(&r, CSRRS(11, 0x001, 0));         /* x11 = fflags (0) */
+    emit32(&r, FOP(0x0d, 4, 1, 0, 7));       /* fdiv.d 1/0: DZ */
+    emit32(&r, FOP(0x0d, 3, 1, 1, 8));       /* fdiv.d rtz 1/3: NX (bracketed) */
+    emit32(&r, FOP(0x01, 1, 1, 0, 6));       /* fadd.d exact */
+    emit32(&r, CSRRS(12, 0x003, 0));         /* x12 = fcsr */
+    emit32(&r, CSRRW(0, 0x001, 0));          /* clear */
+    emit32(&r, FOP(0x01, 1, 1, 0, 6));       /* fadd.d exact, then leave rv_exec */
+    emit_exit(&r);
+#if defined(__x86_64__)
+    __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | 0x04); /* host ZE set */
+#endif
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[10], 0x01);
+    CU_ASSERT_EQUAL(r.h.x[11], 0);
+    CU_ASSERT_EQUAL(r.h.x[12], 0x09);
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->fflags, 0);
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->fp_live, 0);
+#if defined(__x86_64__)
+    CU_ASSERT_EQUAL(__builtin_ia32_stmxcsr() & 0x3f, 0x04); /* host's, kept */
+    __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() & ~0x3fu);
+#endif
+    rig_destroy(&r);
+}
+
+static void test_pages_sharing_a_cache_slot_alternate(void)
+{
+    struct rig r;
+    rig_init(&r);
+    /* Code at P and at P + 4 MiB share a decode-cache slot: call each in
+     * turn 100 times; each adds its own constant. */
+    uint64_t p1 = RAM_BASE + 0x1000, p2 = RAM_BASE + 0x401000;
+    r.h.x[1] = p1; r.h.x[2] = p2; r.h.x[8] = 100;
+    emit32(&r, enc_i(0, 1, 0, 5, 0x67));        /* 0: jalr x5, 0(x1) */
+    emit32(&r, enc_i(0, 2, 0, 5, 0x67));        /* 4: jalr x5, 0(x2) */
+    emit32(&r, ADDI(8, 8, -1));                 /* 8 */
+    emit32(&r, enc_b(-12, 0, 8, 1));            /* c: bne x8, x0, 0 */
+    emit_exit(&r);
+    r.at = p1;
+    emit32(&r, ADDI(6, 6, 1));
+    emit32(&r, enc_i(0, 5, 0, 0, 0x67));
+    r.at = p2;
+    emit32(&r, ADDI(7, 7, 3));
+    emit32(&r, enc_i(0, 5, 0, 0, 0x67));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 100);
+    CU_ASSERT_EQUAL(r.h.x[7], 300);
+    rig_destroy(&r);
+}
+
+#define ROOT (RAM_BASE + 0x100000)
+#define L1 (RAM_BASE + 0x101000)
+#define L0 (RAM_BASE + 0x102000)
+static uint64_t pte(uint64_t pa, uint64_t flags) { return (pa >> 12) << 10 | flags; }
+static void test_evicted_decoded_page_is_not_used_through_fetch_tlb(void)
+{
+    struct rig r;
+    rig_init_mode(&r, RV_PRIV_S, 0);
+    rv_cpu(&r.h)->mtvec = RAM_BASE + 0x1000;
+    uint64_t save = r.at;
+    r.at = RAM_BASE + 0x1000;
+    emit_exit(&r);
+    r.at = save;
+    put64(&r, ROOT + 0 * 8, pte(0, 0xcf));
+    put64(&r, ROOT + 2 * 8, pte(RAM_BASE, 0xcf));
+    put64(&r, ROOT + 1 * 8, pte(L1, 1));
+    put64(&r, L1 + 0 * 8, pte(L0, 1));
+    uint64_t p1 = RAM_BASE + 0x602000, p2pa = RAM_BASE + 0x202000, p2va = 0x40005000;
+    put64(&r, L0 + 5 * 8, pte(p2pa, 0xcf));
+    r.h.x[30] = (8ULL << 60) | (ROOT >> 12);
+    emit32(&r, CSRRW(0, 0x180, 30));
+    emit32(&r, 0x12000073u);
+    uint64_t loop = r.at;
+    r.h.x[1] = p1; r.h.x[2] = p2va; r.h.x[8] = 100;
+    emit32(&r, enc_i(0, 1, 0, 5, 0x67));
+    emit32(&r, enc_i(0, 2, 0, 5, 0x67));
+    emit32(&r, ADDI(8, 8, -1));
+    emit32(&r, enc_b((int)(loop - r.at), 0, 8, 1));
+    emit_exit(&r);
+    r.at = p1;
+    emit32(&r, ADDI(6, 6, 1));
+    emit32(&r, enc_i(0, 5, 0, 0, 0x67));
+    r.at = p2pa;
+    emit32(&r, ADDI(7, 7, 3));
+    emit32(&r, enc_i(0, 5, 0, 0, 0x67));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[6], 100);
+    CU_ASSERT_EQUAL(r.h.x[7], 300);
+    CU_ASSERT_EQUAL(r.h.x[8], 0);
+    rig_destroy(&r);
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        { "halfword store over decoded code is seen", test_halfword_store_over_decoded_code_is_seen },
+        { "byte store into an instruction is seen", test_byte_store_into_an_instruction_is_seen },
+        { "AMO over decoded code is seen", test_amo_over_decoded_code_is_seen },
+        { "store patching the next decoded instruction is seen", test_store_patching_the_next_decoded_instruction_is_seen },
+        { "misaligned store across two instructions is seen", test_misaligned_store_across_two_instructions_is_seen },
+        { "store over compressed instruction is seen", test_store_over_compressed_instruction_is_seen },
+        { "instructions spanning pages link and branch", test_instructions_spanning_pages_link_and_branch },
+        { "fflags exact with lazy MXCSR", test_fflags_exact_with_lazy_mxcsr },
+        { "pages sharing a cache slot alternate", test_pages_sharing_a_cache_slot_alternate },
+        { "evicted decoded page is not used through fetch TLB", test_evicted_decoded_page_is_not_used_through_fetch_tlb },
+        { NULL, NULL },
+    };
+    return unit_main("rv_codecache", tests);
+}
