@@ -161,6 +161,55 @@ static void test_elf_for_another_machine_or_truncated_is_eformat(void)
     guest_mem_destroy(&gm);
 }
 
+/* Found by fuzzing (tests/fuzz/loader-corpus/riscv/crash-elf-entry-outside-ram):
+ * the segments load but e_entry points elsewhere; the hart would start
+ * outside RAM. */
+static void test_elf_entry_outside_ram_is_eformat(void)
+{
+    struct guest_mem gm;
+    guest_mem_init(&gm);
+    CU_ASSERT_EQUAL_FATAL(guest_mem_add_ram(&gm, 0x80000000ULL, 0x100000), 0);
+    uint8_t elf[256];
+    uint64_t entry = 0, end = 0;
+    size_t len = make_elf(elf, 0x80000000ULL, 243);
+    put64(elf + 24, 0x4000000080000000ULL);
+    CU_ASSERT_EQUAL(rv_elf_load(&gm, elf, len, "far.elf", &entry, &end), VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "0x4000000080000000"));
+    CU_ASSERT_EQUAL(entry, 0);
+    put64(elf + 24, 0x80100000ULL); /* just past the end of RAM */
+    CU_ASSERT_EQUAL(rv_elf_load(&gm, elf, len, "far.elf", &entry, &end), VMM_EFORMAT);
+    guest_mem_destroy(&gm);
+}
+
+/* Found by review while fuzzing: many segments over the same range each
+ * fit RAM, but copying them all cost time without bound. */
+static void test_elf_overlapping_segments_beyond_ram_are_eformat(void)
+{
+    struct guest_mem gm;
+    guest_mem_init(&gm);
+    CU_ASSERT_EQUAL_FATAL(guest_mem_add_ram(&gm, 0x80000000ULL, 0x100000), 0);
+    uint8_t elf[256]; /* make_elf fills 256 bytes; 3 phdrs need 64 + 3 * 56 */
+    size_t len = make_elf(elf, 0x80000000ULL, 243); /* header + one phdr */
+    memset(elf + 64, 0, sizeof(elf) - 64);
+    put16(elf + 56, 3);
+    for (int i = 0; i < 3; i++) { /* 3 x 512 KiB over 1 MiB of RAM */
+        uint8_t *ph = elf + 64 + 56 * i;
+        put32(ph, 1);
+        put64(ph + 8, 64 + 3 * 56);
+        put64(ph + 24, 0x80000000ULL);
+        put64(ph + 32, 16);
+        put64(ph + 40, 0x80000);
+    }
+    (void)len;
+    uint64_t entry, end;
+    CU_ASSERT_EQUAL(rv_elf_load(&gm, elf, sizeof(elf), "overlap.elf", &entry, &end),
+                    VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "overlapping"));
+    put16(elf + 56, 2); /* two of them fit */
+    CU_ASSERT_EQUAL(rv_elf_load(&gm, elf, sizeof(elf), "overlap.elf", &entry, &end), 0);
+    guest_mem_destroy(&gm);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -172,6 +221,9 @@ int main(void)
         { "ELF segments load and bss is zeroed", test_elf_segments_load_and_bss_is_zeroed },
         { "ELF outside RAM is ERANGE", test_elf_outside_ram_is_erange },
         { "ELF for another machine or truncated is EFORMAT", test_elf_for_another_machine_or_truncated_is_eformat },
+        { "ELF entry outside RAM is EFORMAT", test_elf_entry_outside_ram_is_eformat },
+        { "ELF overlapping segments beyond RAM are EFORMAT",
+          test_elf_overlapping_segments_beyond_ram_are_eformat },
         { NULL, NULL },
     };
     return unit_main("riscv-image", tests);

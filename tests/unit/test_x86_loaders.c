@@ -236,6 +236,112 @@ static void test_elf32_enters_protected_mode_at_e_entry(void)
     machine_destroy(&m);
 }
 
+/* An ELF32 with one PT_LOAD at paddr and a PT_NOTE holding the Xen PVH
+ * entry note (type 18) with an 8-byte descriptor. */
+static uint8_t *make_elf32_pvh(uint32_t paddr, uint64_t pvh_entry, size_t *len)
+{
+    *len = 52 + 2 * 32 + 28 + 16;
+    uint8_t *b = calloc(1, *len);
+    memcpy(b, "\x7f" "ELF", 4);
+    b[4] = 1;
+    b[5] = 1;
+    b[6] = 1;
+    x86_wr16(b + 16, 2);
+    x86_wr16(b + 18, 3);
+    x86_wr32(b + 20, 1);
+    x86_wr32(b + 24, 0xc1000000); /* virtual e_entry, unused with PVH */
+    x86_wr32(b + 28, 52);
+    x86_wr16(b + 42, 32);
+    x86_wr16(b + 44, 2);
+    uint8_t *ph = b + 52;
+    x86_wr32(ph, 1); /* PT_LOAD */
+    x86_wr32(ph + 4, 144);
+    x86_wr32(ph + 8, paddr);
+    x86_wr32(ph + 12, paddr);
+    x86_wr32(ph + 16, 16);
+    x86_wr32(ph + 20, 4096);
+    ph += 32;
+    x86_wr32(ph, 4); /* PT_NOTE */
+    x86_wr32(ph + 4, 116);
+    x86_wr32(ph + 16, 28);
+    x86_wr32(ph + 20, 28);
+    uint8_t *n = b + 116;
+    x86_wr32(n, 4);
+    x86_wr32(n + 4, 8);
+    x86_wr32(n + 8, 18); /* XEN_ELFNOTE_PHYS32_ENTRY */
+    memcpy(n + 12, "Xen", 4);
+    x86_wr64(n + 16, pvh_entry);
+    memset(b + 144, 0x90, 16);
+    return b;
+}
+
+/* Found by fuzzing (tests/fuzz/loader-corpus/x86/crash-pvh-entry-above-4g):
+ * the PVH note's entry was taken as is, so a 64-bit value or an address
+ * outside RAM was accepted as the 32-bit start of the vCPU. */
+static void test_elf_pvh_entry_must_be_ram_below_4g(void)
+{
+    struct machine m;
+    struct x86_entry e;
+    machine_with_ram(&m, 32 * MiB, 1);
+    size_t len;
+    uint8_t *b = make_elf32_pvh(0x200000, 0x200010, &len);
+    const char *p = write_tmp("pvh.elf", b, len);
+    CU_ASSERT_EQUAL_FATAL(load(&m, p, NULL, NULL, &e), 0);
+    CU_ASSERT_EQUAL(e.mode, X86_ENTRY_PROTECTED32);
+    CU_ASSERT_EQUAL(e.rip, 0x200010);
+    CU_ASSERT_EQUAL(e.rbx, X86_INFO_ADDR);
+    free(b);
+    b = make_elf32_pvh(0x200000, 0x7c00000000100020ULL, &len);
+    p = write_tmp("pvh-far.elf", b, len);
+    CU_ASSERT_EQUAL(load(&m, p, NULL, NULL, &e), VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "PVH entry 0x7c00000000100020"));
+    free(b);
+    b = make_elf32_pvh(0x200000, 0x10000000, &len); /* beyond the 32 MiB of RAM */
+    p = write_tmp("pvh-hole.elf", b, len);
+    CU_ASSERT_EQUAL(load(&m, p, NULL, NULL, &e), VMM_EFORMAT);
+    free(b);
+    machine_destroy(&m);
+}
+
+/* Found by review while fuzzing: thousands of program headers over the
+ * same range each passed the RAM check, and copying them all took hours
+ * for a 2 MiB file. Their sum is now bounded by RAM. */
+static void test_elf_overlapping_segments_beyond_ram_are_eformat(void)
+{
+    struct machine m;
+    struct x86_entry e;
+    machine_with_ram(&m, 32 * MiB, 1);
+    unsigned n = 3; /* 3 x 16 MiB over the same range in a 32 MiB guest */
+    size_t len = 52 + 32 * n + 16;
+    uint8_t *b = calloc(1, len);
+    memcpy(b, "\x7f" "ELF", 4);
+    b[4] = 1;
+    b[5] = 1;
+    b[6] = 1;
+    x86_wr16(b + 16, 2);
+    x86_wr16(b + 18, 3);
+    x86_wr32(b + 24, 0x200000);
+    x86_wr32(b + 28, 52);
+    x86_wr16(b + 42, 32);
+    x86_wr16(b + 44, (uint16_t)n);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *ph = b + 52 + 32 * i;
+        x86_wr32(ph, 1);
+        x86_wr32(ph + 4, (uint32_t)(len - 16));
+        x86_wr32(ph + 12, 0x200000);
+        x86_wr32(ph + 16, 16);
+        x86_wr32(ph + 20, 16 * MiB);
+    }
+    const char *p = write_tmp("overlap.elf", b, len);
+    CU_ASSERT_EQUAL(load(&m, p, NULL, NULL, &e), VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "overlapping"));
+    x86_wr16(b + 44, 1); /* one of them alone loads */
+    p = write_tmp("overlap1.elf", b, len);
+    CU_ASSERT_EQUAL(load(&m, p, NULL, NULL, &e), 0);
+    free(b);
+    machine_destroy(&m);
+}
+
 static void test_elf_segment_over_loader_area_is_erange(void)
 {
     struct machine m;
@@ -337,6 +443,9 @@ int main(void)
         { "initrd that does not fit is ERANGE", test_initrd_that_does_not_fit_is_erange },
         { "ELF segment outside RAM is ERANGE", test_elf_segment_outside_ram_is_erange },
         { "ELF32 enters protected mode at e_entry", test_elf32_enters_protected_mode_at_e_entry },
+        { "ELF PVH entry must be RAM below 4 GiB", test_elf_pvh_entry_must_be_ram_below_4g },
+        { "ELF overlapping segments beyond RAM are EFORMAT",
+          test_elf_overlapping_segments_beyond_ram_are_eformat },
         { "ELF segment over the loader area is ERANGE",
           test_elf_segment_over_loader_area_is_erange },
         { "Multiboot a.out kludge loads at load_addr",

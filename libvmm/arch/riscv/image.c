@@ -81,7 +81,7 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
                          "ELF '%s': %u program headers of %u bytes at %llu overrun the "
                          "%zu-byte file",
                          path, phnum, phentsize, (unsigned long long)phoff, len);
-    uint64_t top = 0;
+    uint64_t top = 0, total = 0; /* total: memory bytes of the segments so far */
     unsigned loaded = 0;
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = data + phoff + (uint64_t)i * phentsize;
@@ -101,6 +101,15 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
             return vmm_error(VMM_ERANGE,
                              "ELF '%s': segment %u at 0x%llx (%llu bytes) is outside RAM", path,
                              i, (unsigned long long)paddr, (unsigned long long)memsz);
+        /* Segments do not overlap in a real program: bounding their sum by
+         * RAM stops a file of thousands of segments over the same range
+         * from costing hours of copying. */
+        if (memsz > gm->ram_bytes - total)
+            return vmm_error(VMM_EFORMAT,
+                             "ELF '%s': segments up to %u need more than the %llu bytes of RAM "
+                             "in all (overlapping segments?)",
+                             path, i, (unsigned long long)gm->ram_bytes);
+        total += memsz;
         memcpy(dst, data + off, filesz);
         memset(dst + filesz, 0, memsz - filesz);
         if (paddr + memsz > top)
@@ -109,7 +118,12 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
     }
     if (!loaded)
         return vmm_error(VMM_EFORMAT, "ELF '%s' has no loadable segment", path);
-    *entry = le64(data + 24);
+    /* The hart starts there with translation off: it must be RAM. */
+    uint64_t e_entry = le64(data + 24);
+    if (!guest_mem_ptr(gm, e_entry, 1))
+        return vmm_error(VMM_EFORMAT, "ELF '%s': entry point 0x%llx is outside RAM", path,
+                         (unsigned long long)e_entry);
+    *entry = e_entry;
     *end = top;
     return 0;
 }

@@ -158,8 +158,18 @@ static int load_firmware(struct machine *m, const char *path, const struct rv_bo
     rc = rv_kernel_kind(data, len, path, &kind);
     if (rc == 0 && kind == RV_KERNEL_IMAGE)
         rc = vmm_error(VMM_EFORMAT, "firmware '%s' is a Linux Image, not firmware", path);
-    else if (rc == 0 && kind == RV_KERNEL_ELF)
+    else if (rc == 0 && kind == RV_KERNEL_ELF) {
         rc = rv_elf_load(&m->mem, data, len, path, entry, &end);
+        /* Like a raw binary, it must stay clear of the kernel (and so of
+         * the initrd and device tree above it). The boot fails here, so
+         * what the segments overwrote is never run. */
+        if (rc == 0 && (end > kernel->entry || *entry >= kernel->entry))
+            rc = vmm_error(VMM_ERANGE,
+                           "firmware '%s' occupies up to 0x%llx with its entry at 0x%llx; both "
+                           "must be below the kernel at 0x%llx",
+                           path, (unsigned long long)end, (unsigned long long)*entry,
+                           (unsigned long long)kernel->entry);
+    }
     else if (rc == 0) {
         end = VIRT_RAM_BASE + len;
         if (end > kernel->entry)
@@ -184,9 +194,19 @@ static int load_dtb_file(const char *path, const struct dtb_params *dp, void *ds
     int rc = read_file("device tree", path, room, &data, &len);
     if (rc)
         return rc;
-    int err = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED : fdt_check_header(data);
-    if (err == 0 && fdt_totalsize(data) > len)
-        err = -FDT_ERR_TRUNCATED;
+    /* fdt_check_header() alone lets through blobs whose blocks overlap or
+     * whose reservation map runs off its block, on which fdt_open_into()
+     * copies with a negative length: check the whole structure first.
+     * fdt_check_full() itself (libfdt 1.6) dereferences NULL on blobs of
+     * the old formats (seen with version 2), so only version 17 (what dtc
+     * and QEMU write) and later ones get that far. */
+    uint32_t version = len >= sizeof(struct fdt_header) ? fdt_version(data) : 0;
+    if (len >= sizeof(struct fdt_header) && fdt_magic(data) == FDT_MAGIC && version < 17) {
+        free(data);
+        return vmm_error(VMM_EFORMAT, "device tree '%s': version %u, libvmm reads 17 and later",
+                         path, version);
+    }
+    int err = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED : fdt_check_full(data, len);
     if (err == 0)
         err = fdt_open_into(data, dst, (int)room);
     free(data);

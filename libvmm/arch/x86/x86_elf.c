@@ -111,6 +111,7 @@ int x86_elf_load_segments(struct x86_boot_ctx *c, uint64_t *entry, int *is64)
         return rc;
     const char *path = c->spec->kernel;
     int loaded = 0;
+    uint64_t total = 0; /* memory bytes of the segments so far */
     c->kernel_end = 0;
     for (unsigned i = 0; i < v.phnum; i++) {
         struct phdr h = elf_phdr(c, &v, i);
@@ -127,6 +128,15 @@ int x86_elf_load_segments(struct x86_boot_ctx *c, uint64_t *entry, int *is64)
         rc = x86_check_load_range(c->m, h.paddr, h.memsz, what);
         if (rc < 0)
             return rc;
+        /* Segments do not overlap in a real kernel: bounding their sum by
+         * RAM stops a file of thousands of segments over the same range
+         * from costing hours of copying. */
+        if (h.memsz > c->m->mem.ram_bytes - total)
+            return vmm_error(VMM_EFORMAT,
+                             "kernel '%s': ELF segments up to %u need more than the %llu bytes "
+                             "of guest RAM in all (overlapping segments?)",
+                             path, i, (unsigned long long)c->m->mem.ram_bytes);
+        total += h.memsz;
         uint8_t *dst = guest_mem_ptr(&c->m->mem, h.paddr, h.memsz);
         memcpy(dst, c->image + h.offset, h.filesz);
         memset(dst + h.filesz, 0, h.memsz - h.filesz);
@@ -217,6 +227,12 @@ int x86_elf_load(struct x86_boot_ctx *c)
         return rc;
     memset(&c->entry, 0, sizeof(c->entry));
     if (elf_find_pvh(c, &v, &pvh_entry)) {
+        /* The note's address is where the vCPU starts, in 32-bit mode
+         * without paging: it must be RAM below 4 GiB. */
+        if (pvh_entry >= X86_MMIO_GAP_END || !guest_mem_ptr(&c->m->mem, pvh_entry, 1))
+            return vmm_error(VMM_EFORMAT,
+                             "kernel '%s': PVH entry 0x%llx is not in guest RAM below 4 GiB",
+                             c->spec->kernel, (unsigned long long)pvh_entry);
         rc = x86_place_cmdline(c, X86_CMDLINE_MAX - 1);
         if (rc == 0)
             rc = x86_place_initrd(c, X86_MMIO_GAP_START, 0x1000);

@@ -168,7 +168,9 @@ int x86_place_initrd(struct x86_boot_ctx *c, uint64_t max_end, uint64_t align)
         return rc;
     uint64_t low_end = x86_low_ram_end(c->m);
     uint64_t top = max_end < low_end ? max_end : low_end;
-    uint64_t floor = (c->kernel_end + align - 1) & ~(align - 1);
+    /* kernel_end comes from file fields (pref_address + init_size) and
+     * may be near 2^64: rounding it up must not wrap to 0. */
+    uint64_t floor = c->kernel_end > top ? top : (c->kernel_end + align - 1) & ~(align - 1);
     uint64_t room = top > floor ? top - floor : 0;
     if (size > room) {
         close(fd);
