@@ -4,7 +4,10 @@
  * (SSIP cleared through sip), RFENCE, HSM (start/stop hart 1 when present),
  * error codes, and SRST shutdown at the end. Booted straight by libvmm
  * (the SBI is the VMM's) or on QEMU with its default OpenSBI firmware.
- * Failures are reported through the SiFive test device (code << 16 | 0x3333). */
+ * Failures are reported through the SiFive test device (code << 16 | 0x3333).
+ * The boot hart is whichever one the SBI starts (libvmm: hart 0; OpenSBI on
+ * QEMU: the winner of its boot lottery), so "self" is a0 at entry and the
+ * other hart is self ^ 1. */
 #include "common.h"
 
 #define SBI_BASE 0x10
@@ -65,8 +68,12 @@ real_start:
     la t0, have_dbcn
     sd a1, 0(t0)
     SAY msg_hello
-    /* boot registers: a0 = hart 0, a1 = a device tree */
-    S_CHECK s0, 0, 1
+    /* boot registers: a0 = the boot hart (0 or 1 here), a1 = a device tree */
+    sltiu t1, s0, 2
+    S_CHECK t1, 1, 1
+    la t0, other_hart
+    xori t1, s0, 1
+    sd t1, 0(t0)
     lwu t1, 0(s1)
     S_CHECK t1, 0xedfe0dd0, 2    /* 0xd00dfeed, big-endian */
 
@@ -115,7 +122,7 @@ real_start:
     li t0, 1 << 1
     csrs sie, t0
     li a0, 1
-    li a1, 0
+    mv a1, s0                    /* hart mask base: ourselves */
     SBI SBI_IPI, 0
     S_CHECK a0, 0, 20
 3:  csrr t1, sip
@@ -150,27 +157,27 @@ real_start:
     SBI SBI_RFENCE, 1
     S_CHECK a0, 0, 31
 
-    /* HSM: hart 0 runs; hart 1, when there is one, starts and stops */
-    li a0, 0
+    /* HSM: we run; the other hart, when there is one, starts and stops */
+    mv a0, s0
     SBI SBI_HSM, 2
     S_CHECK a0, 0, 40
     S_CHECK a1, 0, 41            /* STARTED */
-    li a0, 0
+    mv a0, s0
     la a1, hart1_entry
     li a2, 0
     SBI SBI_HSM, 0
     S_CHECK a0, -6, 42           /* SBI_ERR_ALREADY_AVAILABLE */
-    li a0, 1
+    ld a0, other_hart
     SBI SBI_HSM, 2
     bnez a0, 7f                  /* a single hart */
     S_CHECK a1, 1, 43            /* STOPPED */
-    li a0, 1
+    ld a0, other_hart
     la a1, hart1_entry
     li a2, 0xabcd
     SBI SBI_HSM, 0
     S_CHECK a0, 0, 44
     rdtime s2
-    li t0, 50000000              /* 5 s */
+    li t0, 200000000             /* 20 s: QEMU's TCG harts can starve on a busy host */
     add s2, s2, t0
 5:  ld t1, hart1_seen
     bnez t1, 6f
@@ -210,9 +217,9 @@ real_start:
     li a0, 60                    /* SRST returned */
     j s_fail
 
-/* hart 1 enters here in S-mode with a0 = 1, a1 = opaque */
+/* the other hart enters here in S-mode with a0 = its id, a1 = opaque */
 hart1_entry:
-    li t0, 1
+    ld t0, other_hart
     bne a0, t0, 1f
     la t0, hart1_seen
     sd a1, 0(t0)
@@ -307,6 +314,7 @@ timer_hits: .dword 0
 ipi_hits: .dword 0
 last_cause: .dword 0
 hart1_seen: .dword 0
+other_hart: .dword 1
 trap_save: .dword 0, 0, 0, 0, 0
     .bss
     .align 4
