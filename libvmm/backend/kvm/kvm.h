@@ -31,7 +31,6 @@ struct kvm_vcpu_state {
     struct kvm_run *run;
     pthread_t thread;        /* the thread inside vcpu_run(), for kicks */
     atomic_int has_thread;
-    atomic_int sigmask_set;  /* KVM_SET_SIGNAL_MASK done */
 };
 
 /* Register access for a vCPU that is not running. Each returns 0 or VMM_EKVM
