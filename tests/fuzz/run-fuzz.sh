@@ -22,18 +22,9 @@ SEEDS="$SRC/tests/xml"
 echo "== corpus through the plain driver"
 "$DRIVER" "$SEEDS"
 
-CLANG=${CLANG:-clang}
-if ! command -v "$CLANG" >/dev/null 2>&1; then
-    echo "== libFuzzer run skipped: no clang (the corpus run above is the check)"
-    exit 0
-fi
-mkdir -p "$WORK/corpus" "$WORK/artifacts"
-probe="$WORK/probe.c"
-echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' > "$probe"
-if ! "$CLANG" -fsanitize=fuzzer "$probe" -o "$WORK/probe" 2>/dev/null; then
-    echo "== libFuzzer run skipped: $CLANG cannot link -fsanitize=fuzzer"
-    exit 0
-fi
+# shellcheck source=libfuzzer.sh
+. "$(dirname "$0")/libfuzzer.sh"
+libfuzzer_usable "$WORK" || exit 0
 
 BIN="$WORK/fuzz_xml_libfuzzer"
 SOURCES="$SRC/tests/fuzz/fuzz_xml.c $SRC/libvmm/config/*.c $SRC/libvmm/util/error.c $SRC/libvmm/util/log.c"
