@@ -72,15 +72,23 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Sends a one-letter command to the echo guest and runs the loop until the
+ * guest has ended the run; returns the outcome. */
+static vmm_outcome_t end_with_command(struct guest_run *r, const char *cmd)
+{
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, cmd, 1), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
+    vmm_outcome_t o;
+    vmm_vm_outcome(r->vm, &o);
+    return o;
+}
+
 static void test_console_input_is_echoed_by_the_guest(void)
 {
     struct guest_run *r = boot();
     CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "hi", 2), 0);
     CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "HI", 20000));
-    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "q", 1), 0);
-    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
-    vmm_vm_outcome(r->vm, &o);
+    vmm_outcome_t o = end_with_command(r, "q");
     CU_ASSERT_EQUAL(o.kind, quit_kind);
     CU_ASSERT_EQUAL(o.exit_code, quit_code);
     CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
@@ -138,10 +146,7 @@ static void test_stop_while_paused(void)
 static void test_guest_failure_code_reaches_the_host(void)
 {
     struct guest_run *r = boot();
-    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "e", 1), 0);
-    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
-    vmm_vm_outcome(r->vm, &o);
+    vmm_outcome_t o = end_with_command(r, "e");
     CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_DEBUG_EXIT);
     CU_ASSERT_EQUAL(o.exit_code, engine[0] == 'k' ? 43 : 42);
     finish(r);
@@ -150,10 +155,7 @@ static void test_guest_failure_code_reaches_the_host(void)
 static void test_guest_reset_ends_the_run_as_reset(void)
 {
     struct guest_run *r = boot();
-    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "r", 1), 0);
-    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
-    vmm_vm_outcome(r->vm, &o);
+    vmm_outcome_t o = end_with_command(r, "r");
     CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_RESET);
     finish(r);
 }
@@ -175,10 +177,7 @@ static void test_reboot_with_restart_action_boots_again(void)
     CU_ASSERT_EQUAL(r->restart_cause, VMM_OUTCOME_RESET);
     CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
     /* The rebooted guest is a fresh machine that still takes input. */
-    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "q", 1), 0);
-    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
-    vmm_vm_outcome(r->vm, &o);
+    vmm_outcome_t o = end_with_command(r, "q");
     CU_ASSERT_EQUAL(o.kind, quit_kind);
     finish(r);
 }
@@ -331,10 +330,7 @@ static void test_a_crashing_vm_leaves_its_neighbour_running(void)
 static void test_acpi_soft_off_powers_off(void)
 {
     struct guest_run *r = boot();
-    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "p", 1), 0);
-    CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
-    vmm_vm_outcome(r->vm, &o);
+    vmm_outcome_t o = end_with_command(r, "p");
     CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_POWEROFF);
     finish(r);
 }
