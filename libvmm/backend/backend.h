@@ -11,7 +11,7 @@
 #ifndef LIBVMM_BACKEND_BACKEND_H
 #define LIBVMM_BACKEND_BACKEND_H
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "vmm/vcpu.h"
 
 struct engine_ops {

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "arch/platform.h"
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "core/host.h"
 #include "vmm/vm.h"
 

@@ -8,7 +8,7 @@
 #ifndef LIBVMM_DEVICES_ACPI_PM_H
 #define LIBVMM_DEVICES_ACPI_PM_H
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "bus/bus.h"
 
 #define ACPI_PM_SIZE 8

@@ -6,7 +6,7 @@
 #ifndef LIBVMM_DEVICES_CMOS_H
 #define LIBVMM_DEVICES_CMOS_H
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "bus/bus.h"
 
 struct cmos;

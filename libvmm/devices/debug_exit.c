@@ -1,6 +1,6 @@
 #include "devices/debug_exit.h"
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 
 static uint64_t debug_exit_read(void *opaque, uint64_t offset, unsigned size)
 {

@@ -8,7 +8,7 @@
 #ifndef LIBVMM_DEVICES_I8042_H
 #define LIBVMM_DEVICES_I8042_H
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "bus/bus.h"
 
 struct i8042;

@@ -1,6 +1,6 @@
 #include "devices/sifive_test.h"
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 
 #define TEST_FAIL 0x3333
 #define TEST_PASS 0x5555

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "bus/bus.h"
 
 struct uart16550;

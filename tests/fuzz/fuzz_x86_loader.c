@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "arch/x86/x86_boot.h"
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "loader_rig.h"
 #include "util/error.h"
 

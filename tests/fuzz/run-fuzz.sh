@@ -27,11 +27,11 @@ echo "== corpus through the plain driver"
 libfuzzer_usable "$WORK" || exit 0
 
 BIN="$WORK/fuzz_xml_libfuzzer"
-SOURCES="$SRC/tests/fuzz/fuzz_xml.c $SRC/libvmm/config/*.c $SRC/libvmm/util/error.c $SRC/libvmm/util/log.c"
+SOURCES="$SRC/tests/fuzz/fuzz_xml.c $SRC/libvmm/config/*.c $SRC/libvmm/config/xml/*.c $SRC/libvmm/util/error.c $SRC/libvmm/util/log.c"
 stale=1
 if [ -x "$BIN" ]; then
     stale=0
-    for f in $SOURCES $SRC/libvmm/config/*.h $SRC/include/vmm/config.h; do
+    for f in $SOURCES $SRC/libvmm/config/*.h $SRC/libvmm/config/xml/*.h $SRC/include/vmm/config.h; do
         [ "$f" -nt "$BIN" ] && stale=1
     done
 fi

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "backend/soft/cpu.h"
 #include "backend/soft/hart.h"
 #include "unit.h"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "arch/x86/x86_boot.h"
-#include "backend/machine.h"
+#include "machine/machine.h"
 #include "unit.h"
 #include "util/error.h"
 

@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "backend/machine.h"
+#include "machine/machine.h"
 
 /* Privilege levels. */
 #define RV_PRIV_U 0

@@ -1,4 +1,4 @@
-#include "backend/machine.h"
+#include "machine/machine.h"
 
 #include <stdarg.h>
 #include <stdio.h>

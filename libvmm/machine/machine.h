@@ -4,8 +4,8 @@
  * core, so devices can end the run or raise an interrupt without knowing
  * which engine or which host program is above them.
  */
-#ifndef LIBVMM_BACKEND_MACHINE_H
-#define LIBVMM_BACKEND_MACHINE_H
+#ifndef LIBVMM_MACHINE_MACHINE_H
+#define LIBVMM_MACHINE_MACHINE_H
 
 #include <pthread.h>
 #include <stdatomic.h>

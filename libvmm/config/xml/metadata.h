@@ -4,7 +4,7 @@
 
 #include <libxml/tree.h>
 
-#include "config/xml_doc.h"
+#include "config/xml/xml_doc.h"
 
 /* Serialises the element children of `meta` (each with the namespace
  * declarations it needs) into a malloc'd blob; *out is NULL when there are

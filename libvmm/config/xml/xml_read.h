@@ -6,7 +6,7 @@
 
 #include <libxml/tree.h>
 
-#include "config/xml_doc.h"
+#include "config/xml/xml_doc.h"
 
 #include "config/config.h"
 #include "config/diag.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/xml_read.h"
+#include "config/xml/xml_read.h"
 #include "util/error.h"
 
 #define PATH_MAX_LEN 512

@@ -1,10 +1,10 @@
-#include "config/metadata.h"
+#include "config/xml/metadata.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
-#include "config/xml_doc.h"
+#include "config/xml/xml_doc.h"
 #include "util/error.h"
 
 static int has_element_child(xmlNodePtr n)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "config/diag.h"
-#include "config/xml_dl.h"
+#include "config/xml/xml_dl.h"
 
 /* Parses `len` bytes into a tree. No network, no DTD loading, no entity
  * substitution, and any DOCTYPE stops the parse (so no entity can be

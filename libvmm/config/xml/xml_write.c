@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "config/metadata.h"
-#include "config/xml_doc.h"
+#include "config/xml/metadata.h"
+#include "config/xml/xml_doc.h"
 #include "util/error.h"
 
 struct wr {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/xml_read.h"
+#include "config/xml/xml_read.h"
 #include "util/error.h"
 
 /* Children every device may carry that only matter to libvirt/QEMU. */

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "config/config_check.h"
-#include "config/metadata.h"
+#include "config/xml/metadata.h"
 #include "config/units.h"
-#include "config/xml_doc.h"
-#include "config/xml_read.h"
+#include "config/xml/xml_doc.h"
+#include "config/xml/xml_read.h"
 #include "util/error.h"
 
 #define PAGE 4096ULL

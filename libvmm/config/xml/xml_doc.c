@@ -1,4 +1,4 @@
-#include "config/xml_doc.h"
+#include "config/xml/xml_doc.h"
 
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>

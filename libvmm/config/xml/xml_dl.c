@@ -1,5 +1,5 @@
 #define XML_DL_IMPL
-#include "config/xml_dl.h"
+#include "config/xml/xml_dl.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
