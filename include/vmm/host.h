@@ -40,7 +40,10 @@ int vmm_host_new(vmm_host_t **out, uv_loop_t *loop);
  * that does not fit is refused by vmm_vm_create() with VMM_ENOMEM. */
 int vmm_host_set_memory_limit(vmm_host_t *host, uint64_t bytes);
 
-/* Bytes of guest RAM currently handed out to VMs of this host. */
+/* Bytes of the pool currently handed out to VMs of this host: each VM's
+ * guest RAM plus what its engine's per-vCPU caches may cost the host at
+ * most (the soft engine's decoded-instruction cache, about 33 MiB a vCPU;
+ * a few KiB on kvm). */
 uint64_t vmm_host_memory_used(const vmm_host_t *host);
 
 /* The loop the host runs on. */

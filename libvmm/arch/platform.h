@@ -29,9 +29,17 @@ struct platform {
      * below the 3 GiB MMIO gap, the rest from 4 GiB; riscv: at 0x80000000). */
     int (*layout_memory)(struct machine *m, uint64_t ram_size);
 
+    /* Adds the board's components (devices, interrupt controllers the
+     * engine does not provide) to m after vm_create/vcpu_create, and
+     * connects m->irq and m->console_in (arch/<arch>/board.c). */
+    int (*board_create)(struct machine *m);
+    /* Frees what board_create kept in m->board; components are the
+     * machine's. Safe after a failed board_create. */
+    void (*board_destroy)(struct machine *m);
+
     /* Loads kernel, initrd and command line into guest memory and sets every
-     * vCPU's initial state. Runs after vm_create/vcpu_create and after core
-     * has added the board's devices (core/board.c). Errors name the file and the limit it broke:
+     * vCPU's initial state. Runs after board_create, and again after a reset
+     * (restart), on RAM that is all zero again. Errors name the file and the limit it broke:
      * VMM_ENOENT, VMM_EFORMAT (not a kernel, truncated), VMM_ERANGE (initrd
      * or cmdline does not fit). */
     int (*boot)(struct machine *m, const struct boot_spec *spec);

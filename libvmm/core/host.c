@@ -62,17 +62,19 @@ uint64_t vmm_host_memory_used(const vmm_host_t *h)
     return used;
 }
 
-int host_pool_reserve(vmm_host_t *h, uint64_t bytes, const char *vm_name)
+int host_pool_reserve(vmm_host_t *h, uint64_t ram, uint64_t overhead, const char *vm_name)
 {
+    uint64_t bytes = ram + overhead;
     pthread_mutex_lock(&h->lock);
     uint64_t free_bytes = h->mem_limit - h->mem_used;
     if (bytes > free_bytes) {
         uint64_t limit = h->mem_limit, used = h->mem_used;
         pthread_mutex_unlock(&h->lock);
         return vmm_error(VMM_ENOMEM,
-                         "VM '%s' needs %llu MiB of RAM but the host pool has %llu MiB free "
-                         "(limit %llu MiB, %llu MiB in use)",
-                         vm_name, (unsigned long long)(bytes >> 20),
+                         "VM '%s' needs %llu MiB of RAM (+ %llu MiB of vCPU caches) but the host "
+                         "pool has %llu MiB free (limit %llu MiB, %llu MiB in use)",
+                         vm_name, (unsigned long long)(ram >> 20),
+                         (unsigned long long)(overhead >> 20),
                          (unsigned long long)(free_bytes >> 20), (unsigned long long)(limit >> 20),
                          (unsigned long long)(used >> 20));
     }

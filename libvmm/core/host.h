@@ -19,8 +19,10 @@ struct vmm_host {
     unsigned nr_active;   /* running or paused */
 };
 
-/* Takes `bytes` from the pool; VMM_ENOMEM naming both figures if it does not fit. */
-int host_pool_reserve(vmm_host_t *host, uint64_t bytes, const char *vm_name);
+/* Takes ram + overhead bytes from the pool (overhead: what the engine's
+ * per-vCPU caches may cost the host); VMM_ENOMEM naming the figures if it
+ * does not fit. */
+int host_pool_reserve(vmm_host_t *host, uint64_t ram, uint64_t overhead, const char *vm_name);
 void host_pool_release(vmm_host_t *host, uint64_t bytes);
 
 #endif

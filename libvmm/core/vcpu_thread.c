@@ -23,7 +23,7 @@ static void *vcpu_thread_main(void *p)
     struct machine *m = &vm->m;
 
     for (;;) {
-        int rc = m->engine->vcpu_run(m, arg.index);
+        int rc = vm->platform->engine->vcpu_run(m, arg.index);
         if (rc < 0)
             machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "vCPU %u: engine failure: %s", arg.index,
                                 vmm_last_error());
@@ -136,7 +136,7 @@ int vcpu_thread_affinity(struct vmm_vm *vm, unsigned index, cpu_set_t *out)
 void vcpu_threads_kick(struct vmm_vm *vm)
 {
     for (unsigned i = 0; i < vm->nr_threads; i++)
-        vm->m.engine->vcpu_kick(&vm->m, i);
+        vm->platform->engine->vcpu_kick(&vm->m, i);
 }
 
 void vcpu_threads_join(struct vmm_vm *vm)

@@ -12,7 +12,6 @@
 #include "config/config.h"
 #include "config/cpu_features.h"
 #include "config/cpuset.h"
-#include "devices/uart16550.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -101,8 +100,7 @@ static void flush_console(struct vmm_vm *vm)
     free(buf);
 }
 
-static int build_machine(struct vmm_vm *vm);
-static void teardown_machine(struct vmm_vm *vm);
+static int boot_guest(struct vmm_vm *vm);
 
 /* The config's lifecycle action for how this run ended. */
 static vmm_lifecycle_action_t action_for(const struct vmm_vm *vm, vmm_outcome_kind_t kind)
@@ -116,23 +114,36 @@ static vmm_lifecycle_action_t action_for(const struct vmm_vm *vm, vmm_outcome_ki
     }
 }
 
-/* Boots the guest again from the config on a fresh machine (new memory,
- * devices and vCPUs: a cold reset). Returns 0, or an error after which the
- * VM is final (CRASHED with the reason). */
+/* A restart is a reset of the same machine: every component (vCPUs,
+ * interrupt controllers, devices) back to its power-on state, guest RAM
+ * zeroed in place and the boot images loaded again, then new vCPU threads.
+ * Memory stays mapped and the vCPU array stays allocated, so a thread
+ * reading guest memory or vCPU counters meanwhile never touches freed
+ * memory. Returns 0, or an error after which the VM is final (CRASHED with
+ * the reason). Loop thread, every vCPU thread joined. */
 static int restart_run(struct vmm_vm *vm)
 {
-    vmm_outcome_t previous = vm->m.outcome;
-    teardown_machine(vm);
+    struct machine *m = &vm->m;
+    vmm_outcome_t previous = m->outcome;
     vm->parked = vm->exited = 0;
-    int rc = build_machine(vm);
+    machine_clear_outcome(m);
+    machine_reset_components(m);
+    int rc = m->outcome_set ? vmm_error(VMM_EKVM, "%s", m->outcome.reason) : 0;
     if (!rc)
+        rc = guest_mem_zero(&m->mem);
+    if (!rc)
+        rc = boot_guest(vm);
+    if (!rc) {
+        machine_vcpu_stats_clear(m);
         rc = vcpu_threads_start(vm);
+    }
     if (rc) {
         char why[256];
         snprintf(why, sizeof(why), "restart failed: %s", vmm_last_error());
-        if (!vm->m.vcpus)
-            machine_init(&vm->m, 1); /* failed before the machine existed */
-        machine_set_outcome(&vm->m, VMM_OUTCOME_CRASH, 0, "%s", why);
+        pthread_mutex_lock(&m->outcome_lock);
+        m->outcome_set = 0; /* replace a reset failure's outcome with this one */
+        pthread_mutex_unlock(&m->outcome_lock);
+        machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "%s", why);
         vcpu_threads_join(vm);
         return rc;
     }
@@ -200,19 +211,22 @@ static int pick_platform(const vmm_config_t *cfg, const struct platform **out)
     return 0;
 }
 
-/* <cpu><feature policy='disable'> names become CPUID bits the engine hides. */
-static int collect_cpuid_hides(struct machine *m, const vmm_config_t *cfg)
+/* The engine's options from the config: <cpu><feature policy='disable'>
+ * names become CPUID bits kvm hides; deterministic time for soft. */
+static int engine_options_from(const vmm_config_t *cfg, struct engine_options *opt)
 {
+    memset(opt, 0, sizeof(*opt));
+    opt->soft.deterministic = cfg->deterministic;
     unsigned n = vmm_config_cpu_disabled_count(cfg);
     for (unsigned i = 0; i < n; i++) {
         const char *name = vmm_config_cpu_disabled(cfg, i);
         const struct cpu_feature *f = cpu_feature_find(name);
         if (!f)
             return vmm_error(VMM_EINVAL, "CPU feature '%s' is unknown", name);
-        if (m->nr_cpuid_hide >= MACHINE_MAX_CPUID_HIDE)
+        if (opt->kvm.nr_cpuid_hide >= ENGINE_MAX_CPUID_HIDE)
             return vmm_error(VMM_EINVAL, "%u disabled CPU features exceed the limit of %d", n,
-                             MACHINE_MAX_CPUID_HIDE);
-        m->cpuid_hide[m->nr_cpuid_hide++] = (struct machine_cpuid_bit){
+                             ENGINE_MAX_CPUID_HIDE);
+        opt->kvm.cpuid_hide[opt->kvm.nr_cpuid_hide++] = (struct engine_cpuid_bit){
             f->leaf, f->subleaf, (uint8_t)f->reg, (uint8_t)f->bit };
     }
     return 0;
@@ -236,6 +250,22 @@ static void warn_unprovided(const vmm_config_t *cfg)
                  "enforce them yet (vcpupin is applied)", cfg->name);
 }
 
+/* Loads the boot images into RAM and sets every vCPU's boot state. */
+static int boot_guest(struct vmm_vm *vm)
+{
+    const vmm_config_t *cfg = vm->cfg;
+    struct boot_spec spec = {
+        .kernel = cfg->kernel,
+        .initrd = cfg->initrd,
+        .cmdline = cfg->cmdline ? cfg->cmdline : "",
+        .firmware = cfg->loader,
+        .dtb = cfg->dtb,
+        .ram_size = cfg->memory,
+        .nr_vcpus = cfg->vcpus,
+    };
+    return vm->platform->boot(&vm->m, &spec);
+}
+
 static int build_machine(struct vmm_vm *vm)
 {
     const vmm_config_t *cfg = vm->cfg;
@@ -250,45 +280,41 @@ static int build_machine(struct vmm_vm *vm)
     if (cfg->vcpus > max)
         return vmm_error(VMM_EINVAL, "vcpus %u exceeds the %s engine's limit of %u on this host",
                          cfg->vcpus, e->name, max);
+    struct engine_options opt;
+    if ((rc = engine_options_from(cfg, &opt)))
+        return rc;
     if ((rc = machine_init(m, cfg->vcpus)))
         return rc;
-    m->engine = e;
     m->ram_size = cfg->memory;
-    m->deterministic = cfg->deterministic;
     m->host = &vm_host_ops;
     m->host_opaque = vm;
-    if ((rc = collect_cpuid_hides(m, cfg)))
-        return rc;
     if ((rc = p->layout_memory(m, cfg->memory)))
         return rc;
-    if ((rc = e->vm_create(m)))
+    if ((rc = e->vm_create(m, &opt)))
         return rc;
     vm->engine_created = 1;
     for (unsigned i = 0; i < cfg->vcpus; i++)
         if ((rc = e->vcpu_create(m, i)))
             return rc;
-    if ((rc = board_add_devices(vm)))
+    if ((rc = p->board_create(m)))
         return rc;
-    struct boot_spec spec = {
-        .kernel = cfg->kernel,
-        .initrd = cfg->initrd,
-        .cmdline = cfg->cmdline ? cfg->cmdline : "",
-        .firmware = cfg->loader,
-        .dtb = cfg->dtb,
-        .ram_size = cfg->memory,
-        .nr_vcpus = cfg->vcpus,
-    };
-    return p->boot(m, &spec);
+    return boot_guest(vm);
 }
 
+/* Components first (they may reach the engine's state as they go), then
+ * the engine, the board's own state, and memory and buses last. */
 static void teardown_machine(struct vmm_vm *vm)
 {
+    struct machine *m = &vm->m;
+    if (!m->vcpus)
+        return;
+    machine_destroy_components(m);
     if (vm->engine_created)
-        vm->m.engine->vm_destroy(&vm->m);
+        vm->platform->engine->vm_destroy(m);
     vm->engine_created = 0;
-    if (vm->m.vcpus)
-        machine_destroy(&vm->m);
-    vm->console_uart = NULL;
+    if (vm->platform->board_destroy)
+        vm->platform->board_destroy(m);
+    machine_destroy(m);
 }
 
 static void free_vm(struct vmm_vm *vm)
@@ -345,14 +371,16 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
         free_vm(vm);
         return rc;
     }
-    if ((rc = host_pool_reserve(host, vm->cfg->memory, vm->cfg->name))) {
+    uint64_t overhead = (uint64_t)vm->cfg->vcpus * vm->platform->engine->vcpu_overhead();
+    if ((rc = host_pool_reserve(host, vm->cfg->memory, overhead, vm->cfg->name))) {
         free_vm(vm);
         return rc;
     }
+    vm->pool_charge = vm->cfg->memory + overhead;
     warn_unprovided(vm->cfg);
     if ((rc = build_machine(vm))) {
         /* Keep the build error's message: freeing sets none. */
-        host_pool_release(host, vm->cfg->memory);
+        host_pool_release(host, vm->pool_charge);
         free_vm(vm);
         return rc;
     }
@@ -450,7 +478,7 @@ void vmm_vm_destroy(vmm_vm_t *vm)
         vm->cb = NULL; /* no events after destroy */
         vmm_vm_stop(vm);
     }
-    host_pool_release(vm->host, vm->cfg->memory);
+    host_pool_release(vm->host, vm->pool_charge);
     vm->host->nr_vms--;
     uv_close((uv_handle_t *)&vm->wakeup, on_wakeup_closed);
 }
@@ -476,12 +504,12 @@ int vmm_vm_console_write(vmm_vm_t *vm, const void *buf, size_t len)
     int state = atomic_load(&vm->state);
     if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
         return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
-    if (!vm->console_uart)
-        return vmm_error(VMM_ENOTSUP, "VM '%s' has no console UART", vm->cfg->name);
-    size_t n = uart16550_receive(vm->console_uart, buf, len);
+    if (!vm->m.console_in.receive)
+        return vmm_error(VMM_ENOTSUP, "VM '%s' has no console device", vm->cfg->name);
+    size_t n = machine_console_receive(&vm->m, buf, len);
     if (n < len)
-        return vmm_error(VMM_EBUSY, "console input buffer full: %zu of %zu bytes taken (buffer %d bytes)",
-                         n, len, UART16550_RX_BUFFER);
+        return vmm_error(VMM_EBUSY, "console input buffer full: %zu of %zu bytes taken (buffer %zu bytes)",
+                         n, len, vm->m.console_in.buffer_size);
     return 0;
 }
 
@@ -514,7 +542,7 @@ int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out)
 {
     if (index >= vm->m.nr_vcpus)
         return vmm_error(VMM_EINVAL, "vCPU index %u out of range (VM has %u)", index, vm->m.nr_vcpus);
-    *out = vm->m.vcpus[index].stats;
+    machine_vcpu_stats_read(&vm->m, index, out);
     return 0;
 }
 
@@ -525,7 +553,7 @@ int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out)
     if (atomic_load(&vm->state) == VMM_STATE_RUNNING)
         return vmm_error(VMM_ESTATE, "VM '%s' is running; pause it to read registers", vm->cfg->name);
     memset(out, 0, sizeof(*out));
-    return vm->m.engine->vcpu_get_regs(&vm->m, index, out);
+    return vm->platform->engine->vcpu_get_regs(&vm->m, index, out);
 }
 
 int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len)

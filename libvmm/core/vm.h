@@ -13,8 +13,6 @@
 #include "core/host.h"
 #include "vmm/vm.h"
 
-struct uart16550;
-
 struct vmm_vm {
     vmm_host_t *host;
     vmm_config_t *cfg;
@@ -41,12 +39,9 @@ struct vmm_vm {
     uint8_t *console_buf;
     size_t console_len, console_cap;
 
-    struct uart16550 *console_uart; /* the board's console UART */
+    uint64_t pool_charge;           /* bytes taken from the host pool */
     unsigned restarts;              /* lifecycle restarts so far */
 };
-
-/* Board wiring: adds the platform's standard devices to vm->m. core/board.c */
-int board_add_devices(struct vmm_vm *vm);
 
 /* vCPU threads. core/vcpu_thread.c */
 int vcpu_threads_start(struct vmm_vm *vm);

@@ -90,3 +90,9 @@ static void acpi_pm_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 }
 
 const struct bus_dev_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
+
+const struct component_ops acpi_pm_component_ops = {
+    .type = "acpi-pm",
+    .state_version = 1,
+    .destroy = acpi_pm_free,
+};

@@ -10,6 +10,7 @@
 
 #include "machine/machine.h"
 #include "bus/bus.h"
+#include "machine/component.h"
 
 #define ACPI_PM_SIZE 8
 #define ACPI_PM_EVT_OFFSET 0
@@ -22,5 +23,9 @@ extern const struct bus_dev_ops acpi_pm_ops;
 
 struct acpi_pm *acpi_pm_new(struct machine *m);
 void acpi_pm_free(void *dev);
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops acpi_pm_component_ops;
 
 #endif

@@ -129,3 +129,9 @@ static void cmos_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 }
 
 const struct bus_dev_ops cmos_ops = { cmos_read, cmos_write };
+
+const struct component_ops cmos_component_ops = {
+    .type = "cmos",
+    .state_version = 1,
+    .destroy = cmos_free,
+};

@@ -8,6 +8,7 @@
 
 #include "machine/machine.h"
 #include "bus/bus.h"
+#include "machine/component.h"
 
 struct cmos;
 
@@ -16,5 +17,9 @@ extern const struct bus_dev_ops cmos_ops; /* 2 ports: index, data */
 /* ram_below_4g/above_4g are recorded in NVRAM where BIOSes keep them. */
 struct cmos *cmos_new(uint64_t ram_size);
 void cmos_free(void *dev);
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops cmos_component_ops;
 
 #endif

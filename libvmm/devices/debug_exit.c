@@ -18,3 +18,10 @@ static void debug_exit_write(void *opaque, uint64_t offset, unsigned size, uint6
 }
 
 const struct bus_dev_ops debug_exit_ops = { debug_exit_read, debug_exit_write };
+
+/* No state: the device only turns guest writes into an outcome. The opaque
+ * is the machine, which the component does not own. */
+const struct component_ops debug_exit_component_ops = {
+    .type = "debug-exit",
+    .state_version = 1,
+};

@@ -6,9 +6,14 @@
 #define LIBVMM_DEVICES_DEBUG_EXIT_H
 
 #include "bus/bus.h"
+#include "machine/component.h"
 
 #define DEBUG_EXIT_PORT 0xf4
 
 extern const struct bus_dev_ops debug_exit_ops; /* opaque: struct machine * */
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops debug_exit_component_ops;
 
 #endif

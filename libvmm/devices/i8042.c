@@ -152,3 +152,9 @@ static void cmd_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 
 const struct bus_dev_ops i8042_data_ops = { data_read, data_write };
 const struct bus_dev_ops i8042_cmd_ops = { cmd_read, cmd_write };
+
+const struct component_ops i8042_component_ops = {
+    .type = "i8042",
+    .state_version = 1,
+    .destroy = i8042_free,
+};

@@ -10,6 +10,7 @@
 
 #include "machine/machine.h"
 #include "bus/bus.h"
+#include "machine/component.h"
 
 struct i8042;
 
@@ -18,5 +19,9 @@ extern const struct bus_dev_ops i8042_cmd_ops;  /* port 0x64 */
 
 struct i8042 *i8042_new(struct machine *m);
 void i8042_free(void *dev);
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops i8042_component_ops;
 
 #endif

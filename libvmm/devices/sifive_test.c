@@ -34,3 +34,10 @@ static void sifive_test_write(void *opaque, uint64_t offset, unsigned size, uint
 }
 
 const struct bus_dev_ops sifive_test_ops = { sifive_test_read, sifive_test_write };
+
+/* No state: the device only turns guest writes into an outcome. The opaque
+ * is the machine, which the component does not own. */
+const struct component_ops sifive_test_component_ops = {
+    .type = "sifive-test",
+    .state_version = 1,
+};

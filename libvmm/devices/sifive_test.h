@@ -7,10 +7,15 @@
 #define LIBVMM_DEVICES_SIFIVE_TEST_H
 
 #include "bus/bus.h"
+#include "machine/component.h"
 
 #define SIFIVE_TEST_BASE 0x100000
 #define SIFIVE_TEST_SIZE 0x1000
 
 extern const struct bus_dev_ops sifive_test_ops; /* opaque: struct machine * */
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops sifive_test_component_ops;
 
 #endif

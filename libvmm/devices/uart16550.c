@@ -226,3 +226,9 @@ size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len)
     pthread_mutex_unlock(&u->lock);
     return n;
 }
+
+const struct component_ops uart16550_component_ops = {
+    .type = "uart16550",
+    .state_version = 1,
+    .destroy = uart16550_free,
+};

@@ -12,6 +12,7 @@
 
 #include "machine/machine.h"
 #include "bus/bus.h"
+#include "machine/component.h"
 
 struct uart16550;
 
@@ -28,5 +29,9 @@ void uart16550_free(void *uart);
  * receive buffer holds UART16550_RX_BUFFER bytes). Any thread. */
 #define UART16550_RX_BUFFER 65536
 size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
+
+
+/* The device as a machine component (reset, save, load, destroy). */
+extern const struct component_ops uart16550_component_ops;
 
 #endif

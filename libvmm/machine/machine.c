@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend.h"
+#include "machine/component.h"
 #include "util/error.h"
 
 int machine_init(struct machine *m, unsigned nr_vcpus)
@@ -27,9 +27,7 @@ int machine_init(struct machine *m, unsigned nr_vcpus)
 
 void machine_destroy(struct machine *m)
 {
-    for (int i = m->nr_devices - 1; i >= 0; i--)
-        m->devices[i].destroy(m->devices[i].opaque);
-    m->nr_devices = 0;
+    machine_destroy_components(m);
     bus_destroy(&m->pio);
     bus_destroy(&m->mmio);
     guest_mem_destroy(&m->mem);
@@ -38,14 +36,33 @@ void machine_destroy(struct machine *m)
     m->vcpus = NULL;
 }
 
-int machine_add_device(struct machine *m, void *opaque, void (*destroy)(void *opaque))
+void machine_clear_outcome(struct machine *m)
 {
-    if (m->nr_devices >= MACHINE_MAX_DEVICES) {
-        destroy(opaque);
-        return vmm_error(VMM_EINVAL, "too many devices (limit %d)", MACHINE_MAX_DEVICES);
+    pthread_mutex_lock(&m->outcome_lock);
+    m->outcome_set = 0;
+    memset(&m->outcome, 0, sizeof(m->outcome));
+    atomic_store_explicit(&m->request, MACHINE_RUN, memory_order_release);
+    pthread_mutex_unlock(&m->outcome_lock);
+}
+
+void machine_vcpu_stats_clear(struct machine *m)
+{
+    for (unsigned v = 0; v < m->nr_vcpus; v++) {
+        uint64_t *f = (uint64_t *)&m->vcpus[v].stats;
+        for (size_t i = 0; i < sizeof(vmm_vcpu_stats_t) / sizeof(uint64_t); i++)
+            __atomic_store_n(&f[i], 0, __ATOMIC_RELAXED);
     }
-    m->devices[m->nr_devices++] = (struct machine_device){ opaque, destroy };
-    return 0;
+}
+
+void machine_vcpu_stats_read(const struct machine *m, unsigned index, vmm_vcpu_stats_t *out)
+{
+    const vmm_vcpu_stats_t *s = &m->vcpus[index].stats;
+    /* Field by field: every field is a uint64_t the vCPU thread stores
+     * atomically (MACHINE_VCPU_STAT_ADD). */
+    const uint64_t *src = (const uint64_t *)s;
+    uint64_t *dst = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 void machine_set_outcome(struct machine *m, vmm_outcome_kind_t kind, int exit_code,
@@ -74,13 +91,21 @@ void machine_set_outcome(struct machine *m, vmm_outcome_kind_t kind, int exit_co
 
 int machine_set_irq(struct machine *m, unsigned irq, int level)
 {
-    if (!m->engine || !m->engine->set_irq)
-        return VMM_ENOTSUP;
-    return m->engine->set_irq(m, irq, level);
+    if (!m->irq.set_irq)
+        return vmm_error(VMM_ENOTSUP, "interrupt line %u: the board connected no interrupt "
+                         "controller", irq);
+    return m->irq.set_irq(m->irq.opaque, irq, level);
 }
 
 void machine_console_out(struct machine *m, const uint8_t *buf, size_t len)
 {
     if (m->host && m->host->console_out)
         m->host->console_out(m->host_opaque, buf, len);
+}
+
+size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len)
+{
+    if (!m->console_in.receive)
+        return 0;
+    return m->console_in.receive(m->console_in.opaque, buf, len);
 }

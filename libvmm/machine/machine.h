@@ -1,8 +1,11 @@
-/* The machine: what the engines, the arch code and the devices share about
- * one VM — guest memory, the two buses, the vCPUs' counters, the run request
- * the vCPU loops obey and the outcome of the run. It sits below devices and
- * core, so devices can end the run or raise an interrupt without knowing
- * which engine or which host program is above them.
+/* The machine: what the engines, the boards and the devices share about
+ * one VM — guest memory, the two buses, interrupt lines, the vCPUs'
+ * counters, the run request the vCPU loops obey, the outcome of the run, the
+ * console, and the components (component.h) the VM is made of. It sits
+ * below devices, engines and arch and above bus and memory, so a device can
+ * end the run or raise an interrupt without knowing which engine or which
+ * host program is above it. It holds nothing engine-specific: engines get
+ * their options through backend.h and keep their state behind engine_vm.
  */
 #ifndef LIBVMM_MACHINE_MACHINE_H
 #define LIBVMM_MACHINE_MACHINE_H
@@ -17,7 +20,7 @@
 #include "vmm/event.h"
 #include "vmm/vcpu.h"
 
-struct engine_ops;
+struct component;
 
 /* What the vCPU loops are asked to do; they re-read it after every exit. */
 enum machine_request {
@@ -29,8 +32,16 @@ enum machine_request {
 struct machine_vcpu {
     unsigned index;
     void *engine;            /* the engine's per-vCPU state */
-    vmm_vcpu_stats_t stats;  /* written by the vCPU's own thread only */
+    /* Written by the vCPU's own thread only, each field with a relaxed
+     * atomic store (MACHINE_VCPU_STAT_ADD) so readers on other threads
+     * (machine_vcpu_stats_read) never race with it. */
+    vmm_vcpu_stats_t stats;
 };
+
+/* Adds n to one counter of v->stats; vCPU thread of v only. */
+#define MACHINE_VCPU_STAT_ADD(v, field, n)                                                         \
+    __atomic_store_n(&(v)->stats.field, (v)->stats.field + (n), __ATOMIC_RELAXED)
+#define MACHINE_VCPU_STAT_SET(v, field, val) __atomic_store_n(&(v)->stats.field, (val), __ATOMIC_RELAXED)
 
 /* Callbacks core installs so lower layers can reach the host side. Both run
  * on vCPU threads and must not block for long. */
@@ -41,22 +52,18 @@ struct machine_host_ops {
     void (*outcome_set)(void *opaque);
 };
 
-/* A device the machine owns and frees (in reverse order of adding). */
-struct machine_device {
+/* The interrupt controller the board connected device lines to (the PLIC on
+ * riscv, KVM's in-kernel IOAPIC/PIC on x86). Any thread. */
+struct machine_irq_controller {
+    int (*set_irq)(void *opaque, unsigned irq, int level);
     void *opaque;
-    void (*destroy)(void *opaque);
 };
 
-#define MACHINE_MAX_DEVICES 32
-#define MACHINE_MAX_CPUID_HIDE 64
-
-/* A CPUID bit the guest must not see (x86; from <cpu><feature
- * policy='disable'>). reg: 0 EAX, 1 EBX, 2 ECX, 3 EDX. */
-struct machine_cpuid_bit {
-    uint32_t leaf;
-    uint32_t subleaf;
-    uint8_t reg;
-    uint8_t bit;
+/* The console device's input side (the board's UART). Any thread. */
+struct machine_console_input {
+    size_t (*receive)(void *opaque, const uint8_t *buf, size_t len);
+    void *opaque;
+    size_t buffer_size; /* bytes it can hold, for error messages */
 };
 
 struct machine {
@@ -64,10 +71,9 @@ struct machine {
     struct bus pio;   /* x86 port I/O; unused on riscv */
     struct bus mmio;
     uint64_t ram_size;
-    int deterministic; /* soft engine: time from retired instructions */
 
-    const struct engine_ops *engine;
     void *engine_vm;  /* the engine's per-VM state */
+    void *board;      /* the board's per-VM state (arch/<arch>/board.c) */
     unsigned nr_vcpus;
     struct machine_vcpu *vcpus;
 
@@ -77,11 +83,11 @@ struct machine {
     int outcome_set;
     vmm_outcome_t outcome;
 
-    struct machine_cpuid_bit cpuid_hide[MACHINE_MAX_CPUID_HIDE];
-    int nr_cpuid_hide;
+    struct component **components; /* in the order they were added */
+    int nr_components, cap_components;
 
-    struct machine_device devices[MACHINE_MAX_DEVICES];
-    int nr_devices;
+    struct machine_irq_controller irq;
+    struct machine_console_input console_in;
 
     const struct machine_host_ops *host;
     void *host_opaque;
@@ -89,12 +95,23 @@ struct machine {
 
 /* Zeroes the machine and inits buses, memory map and locks. */
 int machine_init(struct machine *m, unsigned nr_vcpus);
-/* Frees devices (reverse order), buses, memory and the vcpu array. The
- * engine's state must already be destroyed. */
+/* Frees the components (reverse order), buses, memory and the vcpu array.
+ * The engine's state must already be destroyed. */
 void machine_destroy(struct machine *m);
 
-/* Hands a device to the machine to free at machine_destroy(). */
-int machine_add_device(struct machine *m, void *opaque, void (*destroy)(void *opaque));
+/* Destroys every component (reverse order of adding); machine_destroy
+ * does this, engines call it early when their vCPUs must outlive nothing. */
+void machine_destroy_components(struct machine *m);
+
+/* Clears the outcome and sets the run request back to RUN, for a restart.
+ * Loop thread, no vCPU running. */
+void machine_clear_outcome(struct machine *m);
+
+/* Zeroes every vCPU's counters (restart). No vCPU may run. */
+void machine_vcpu_stats_clear(struct machine *m);
+
+/* Copies vCPU `index`'s counters with atomic loads. Any thread. */
+void machine_vcpu_stats_read(const struct machine *m, unsigned index, vmm_vcpu_stats_t *out);
 
 /* True when the vCPU loop must return from vcpu_run(). Cheap; any thread. */
 static inline int machine_should_exit(struct machine *m)
@@ -109,8 +126,12 @@ void machine_set_outcome(struct machine *m, vmm_outcome_kind_t kind, int exit_co
                          const char *reason_fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Drives a level-triggered interrupt line (x86 GSI, riscv PLIC source)
- * through the engine's interrupt controller. Any thread. */
+ * through the machine's interrupt controller. Any thread. VMM_ENOTSUP when
+ * the board connected none. */
 int machine_set_irq(struct machine *m, unsigned irq, int level);
+
+/* Hands host bytes to the console device. Returns how many it took. */
+size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len);
 
 /* Passes console output to the host side. Any thread. */
 void machine_console_out(struct machine *m, const uint8_t *buf, size_t len);

@@ -1,6 +1,7 @@
 #include "mem/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -118,4 +119,19 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t l
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
 {
     return guest_mem_copy(gm, gpa, (void *)buf, len, 1);
+}
+
+int guest_mem_zero(struct guest_mem *gm)
+{
+    for (int i = 0; i < gm->nr_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+        if (fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)r->size) < 0) {
+            /* A file system without hole punching: zero by hand. */
+            if (errno != EOPNOTSUPP)
+                return vmm_error_errno(errno, "zeroing %llu bytes of RAM at 0x%llx",
+                                       (unsigned long long)r->size, (unsigned long long)r->gpa);
+            memset(r->host, 0, r->size);
+        }
+    }
+    return 0;
 }

@@ -30,6 +30,12 @@ void guest_mem_init(struct guest_mem *gm);
  * (unaligned, overlapping, too many regions), VMM_ENOMEM. */
 int guest_mem_add_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size);
 
+/* Makes every byte of RAM zero again and gives the pages back to the host
+ * (hole punching on the memfd), with every mapping left in place: a reader
+ * on another thread sees old bytes or zeros, never an unmapped page. No
+ * vCPU may run. Returns 0 or VMM_EIO. */
+int guest_mem_zero(struct guest_mem *gm);
+
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);
 

@@ -41,19 +41,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #ifdef FUZZ_STANDALONE
-/* What riscv_boot() names but this target never calls: the soft engine
- * is left out of the standalone build. */
+/* What riscv_boot() and the platform table name but this target never
+ * calls: the soft engine and the board are left out of the standalone
+ * build. */
 const struct engine_ops engine_soft;
-struct soft_vm *soft_vm_of(struct machine *m)
+struct rv_hart *rv_board_hart(struct rv_board *b, uint64_t id)
 {
-    (void)m;
-    return NULL;
-}
-struct rv_hart *soft_vm_hart(struct soft_vm *sv, uint64_t id)
-{
-    (void)sv;
+    (void)b;
     (void)id;
     return NULL;
+}
+int rv_board_create(struct machine *m)
+{
+    (void)m;
+    return VMM_ENOTSUP;
+}
+void rv_board_destroy(struct machine *m)
+{
+    (void)m;
 }
 void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, int priv,
                       int sbi_in_vmm)

@@ -42,6 +42,11 @@ int x86_cpu_setup(struct machine *m, const struct x86_entry *e)
     (void)e;
     return VMM_ENOTSUP;
 }
+int x86_board_create(struct machine *m)
+{
+    (void)m;
+    return VMM_ENOTSUP;
+}
 #endif
 
 static struct machine machine;

@@ -1,7 +1,7 @@
 /* The legacy devices, driven through their bus ops as a guest would. */
 #include <string.h>
 
-#include "backend/backend.h"
+#include "machine/machine.h"
 #include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/debug_exit.h"
@@ -24,7 +24,7 @@ static void record_console(void *opaque, const uint8_t *buf, size_t len)
     }
 }
 
-static int record_irq(struct machine *m, unsigned irq, int level)
+static int record_irq(void *opaque, unsigned irq, int level)
 {
     irq_number = irq;
     irq_level = level;
@@ -32,13 +32,12 @@ static int record_irq(struct machine *m, unsigned irq, int level)
 }
 
 static const struct machine_host_ops host_ops = { record_console, NULL };
-static const struct engine_ops irq_recorder = { .name = "test", .set_irq = record_irq };
 
 static void machine_for_test(struct machine *m)
 {
     CU_ASSERT_EQUAL_FATAL(machine_init(m, 1), 0);
     m->host = &host_ops;
-    m->engine = &irq_recorder;
+    m->irq = (struct machine_irq_controller){ record_irq, NULL };
     console_len = 0;
     irq_level = -1;
 }

@@ -225,7 +225,7 @@ static void test_timer_interrupt_is_taken_when_enabled(void)
 {
     struct rig r;
     rig_init(&r);
-    r.m.deterministic = 1;
+    r.h.deterministic = 1;
     C(&r)->mtvec = HANDLER;
     handler_exit(&r, HANDLER);
     atomic_store(&r.h.mtimecmp, 50); /* after ~500 instructions */
@@ -248,7 +248,7 @@ static void test_interrupts_disabled_in_m_mode_are_not_taken(void)
 {
     struct rig r;
     rig_init(&r);
-    r.m.deterministic = 1;
+    r.h.deterministic = 1;
     C(&r)->mtvec = HANDLER;
     handler_exit(&r, HANDLER);
     atomic_store(&r.h.mtimecmp, 0);
@@ -306,7 +306,7 @@ static void test_wfi_fast_forwards_time_in_deterministic_mode(void)
 {
     struct rig r;
     rig_init(&r);
-    r.m.deterministic = 1;
+    r.h.deterministic = 1;
     atomic_store(&r.h.mtimecmp, 1000000); /* 0.1 s of guest time */
     C(&r)->mie = RV_IRQ_MTIP;             /* enabled but MIE off: WFI just returns */
     emit32(&r, WFI);
@@ -402,7 +402,7 @@ static void test_sbi_timer_raises_stip(void)
 {
     struct rig r;
     rig_init_mode(&r, RV_PRIV_S, 1);
-    r.m.deterministic = 1;
+    r.h.deterministic = 1;
     C(&r)->stvec = SHANDLER;
     handler_exit(&r, SHANDLER);
     atomic_store(&r.h.sbi_timecmp, 100);

@@ -94,7 +94,28 @@ static void clint_write(void *opaque, uint64_t off, unsigned size, uint64_t valu
 
 const struct bus_dev_ops clint_bus_ops = { clint_read, clint_write };
 
-int clint_attach(struct clint *c, struct bus *bus, uint64_t base)
+struct clint *clint_new(unsigned nr_harts, const struct clint_ops *ops, void *opaque)
 {
-    return bus_register(bus, base, VIRT_CLINT_SIZE, &clint_bus_ops, c, "clint");
+    struct clint *c = calloc(1, sizeof(*c));
+    if (!c) {
+        vmm_error(VMM_ENOMEM, "CLINT");
+        return NULL;
+    }
+    if (clint_init(c, nr_harts, ops, opaque)) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
+
+void clint_free(void *clint)
+{
+    clint_destroy(clint);
+    free(clint);
+}
+
+const struct component_ops clint_component_ops = {
+    .type = "clint",
+    .state_version = 1,
+    .destroy = clint_free,
+};

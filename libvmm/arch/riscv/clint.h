@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "machine/component.h"
 
 #define CLINT_MAX_HARTS 4095 /* msip array 0x0..0x3ffc */
 
@@ -35,8 +36,14 @@ struct clint {
 int clint_init(struct clint *c, unsigned nr_harts, const struct clint_ops *ops, void *opaque);
 void clint_destroy(struct clint *c);
 
-/* Registers [base, base + VIRT_CLINT_SIZE) on `bus`. */
-int clint_attach(struct clint *c, struct bus *bus, uint64_t base);
+/* Allocates and initialises a CLINT (NULL with vmm_last_error() set);
+ * clint_free() undoes both. */
+struct clint *clint_new(unsigned nr_harts, const struct clint_ops *ops, void *opaque);
+void clint_free(void *clint);
+
+/* The CLINT as a machine component; the board maps clint_bus_ops at
+ * VIRT_CLINT_BASE through component_map(). */
+extern const struct component_ops clint_component_ops;
 
 /* The bus ops (exposed for unit tests). */
 extern const struct bus_dev_ops clint_bus_ops;

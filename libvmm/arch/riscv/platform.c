@@ -20,7 +20,7 @@
 #include "arch/riscv/image.h"
 #include "arch/riscv/sbi.h"
 #include "arch/riscv/virt.h"
-#include "backend/soft/engine.h"
+#include "arch/riscv/board.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -275,9 +275,9 @@ static int load_initrd(struct machine *m, const char *path, struct rv_boot *b)
 
 static int riscv_boot(struct machine *m, const struct boot_spec *spec)
 {
-    struct soft_vm *sv = soft_vm_of(m);
+    struct rv_board *sv = m->board;
     if (!sv)
-        return vmm_error(VMM_EINVAL, "riscv64 boot needs the soft engine");
+        return vmm_error(VMM_EINVAL, "riscv64 boot needs the riscv board");
     const char *cmdline = spec->cmdline ? spec->cmdline : "";
     size_t cmdlen = strlen(cmdline);
     if (cmdlen >= DTB_CMDLINE_MAX)
@@ -326,7 +326,7 @@ static int riscv_boot(struct machine *m, const struct boot_spec *spec)
         firmware = 1;
     }
     for (unsigned i = 0; i < sv->nr_harts; i++) {
-        struct rv_hart *h = soft_vm_hart(sv, i);
+        struct rv_hart *h = rv_board_hart(sv, i);
         if (!h)
             return vmm_error(VMM_EINVAL, "riscv64 boot: vCPU %u was not created", i);
         if (firmware) {
@@ -353,5 +353,7 @@ const struct platform platform_riscv64 = {
     .arch = "riscv64",
     .engine = &engine_soft,
     .layout_memory = riscv_layout_memory,
+    .board_create = rv_board_create,
+    .board_destroy = rv_board_destroy,
     .boot = riscv_boot,
 };

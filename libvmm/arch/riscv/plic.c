@@ -199,7 +199,29 @@ static void plic_write(void *opaque, uint64_t off, unsigned size, uint64_t value
 
 const struct bus_dev_ops plic_bus_ops = { plic_read, plic_write };
 
-int plic_attach(struct plic *p, struct bus *bus, uint64_t base)
+struct plic *plic_new(unsigned nr_contexts, void (*set_output)(void *opaque, unsigned ctx, int level),
+                      void *opaque)
 {
-    return bus_register(bus, base, VIRT_PLIC_SIZE, &plic_bus_ops, p, "plic");
+    struct plic *p = calloc(1, sizeof(*p));
+    if (!p) {
+        vmm_error(VMM_ENOMEM, "PLIC");
+        return NULL;
+    }
+    if (plic_init(p, nr_contexts, set_output, opaque)) {
+        free(p);
+        return NULL;
+    }
+    return p;
 }
+
+void plic_free(void *plic)
+{
+    plic_destroy(plic);
+    free(plic);
+}
+
+const struct component_ops plic_component_ops = {
+    .type = "plic",
+    .state_version = 1,
+    .destroy = plic_free,
+};

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "machine/component.h"
 
 #define PLIC_NR_SOURCES 96 /* including source 0 */
 #define PLIC_WORDS (PLIC_NR_SOURCES / 32)
@@ -46,8 +47,15 @@ int plic_init(struct plic *p, unsigned nr_contexts,
               void (*set_output)(void *opaque, unsigned ctx, int level), void *opaque);
 void plic_destroy(struct plic *p);
 
-/* Registers [base, base + VIRT_PLIC_SIZE) on `bus`. */
-int plic_attach(struct plic *p, struct bus *bus, uint64_t base);
+/* Allocates and initialises a PLIC (NULL with vmm_last_error() set);
+ * plic_free() undoes both. */
+struct plic *plic_new(unsigned nr_contexts, void (*set_output)(void *opaque, unsigned ctx, int level),
+                      void *opaque);
+void plic_free(void *plic);
+
+/* The PLIC as a machine component; the board maps plic_bus_ops at
+ * VIRT_PLIC_BASE through component_map(). */
+extern const struct component_ops plic_component_ops;
 
 /* Drives source `irq` (1..PLIC_NR_SOURCES-1) to `level`. Any thread.
  * VMM_EINVAL for a bad source. */

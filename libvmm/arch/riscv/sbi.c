@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "backend/soft/engine.h"
+#include "arch/riscv/board.h"
 #include "util/log.h"
 
 #define A0 10
@@ -35,11 +35,11 @@ typedef void (*hart_fn)(struct rv_hart *target, void *arg);
 
 /* Checks every hart named by (mask, base) then applies fn to each. base of
  * all-ones means every hart (mask ignored). */
-static int64_t for_harts(struct soft_vm *sv, uint64_t mask, uint64_t base, hart_fn fn, void *a)
+static int64_t for_harts(struct rv_board *sv, uint64_t mask, uint64_t base, hart_fn fn, void *a)
 {
     if (base == UINT64_MAX) {
         for (unsigned i = 0; i < sv->nr_harts; i++) {
-            struct rv_hart *t = soft_vm_hart(sv, i);
+            struct rv_hart *t = rv_board_hart(sv, i);
             if (t)
                 fn(t, a);
         }
@@ -49,12 +49,12 @@ static int64_t for_harts(struct soft_vm *sv, uint64_t mask, uint64_t base, hart_
         if (!(mask >> bit & 1))
             continue;
         uint64_t id = base + bit;
-        if (id < base || !soft_vm_hart(sv, id))
+        if (id < base || !rv_board_hart(sv, id))
             return SBI_ERR_INVALID_PARAM;
     }
     for (unsigned bit = 0; bit < 64; bit++)
         if (mask >> bit & 1)
-            fn(soft_vm_hart(sv, base + bit), a);
+            fn(rv_board_hart(sv, base + bit), a);
     return SBI_SUCCESS;
 }
 
@@ -131,9 +131,9 @@ static struct sbiret sbi_dbcn(struct rv_hart *h, uint64_t fid)
 
 /* --- HSM --- */
 
-static struct sbiret hsm_start(struct soft_vm *sv, uint64_t id, uint64_t pc, uint64_t opaque)
+static struct sbiret hsm_start(struct rv_board *sv, uint64_t id, uint64_t pc, uint64_t opaque)
 {
-    struct rv_hart *t = soft_vm_hart(sv, id);
+    struct rv_hart *t = rv_board_hart(sv, id);
     if (!t)
         return ret_err(SBI_ERR_INVALID_PARAM);
     if (!guest_mem_ptr(&sv->m->mem, pc, 2))
@@ -152,7 +152,7 @@ static struct sbiret hsm_start(struct soft_vm *sv, uint64_t id, uint64_t pc, uin
     return ret_val(0);
 }
 
-static struct sbiret hsm_stop(struct soft_vm *sv, struct rv_hart *h)
+static struct sbiret hsm_stop(struct rv_board *sv, struct rv_hart *h)
 {
     pthread_mutex_lock(&sv->hsm_lock);
     if (atomic_load(&h->hsm_state) != SBI_HSM_STARTED) {
@@ -165,7 +165,7 @@ static struct sbiret hsm_stop(struct soft_vm *sv, struct rv_hart *h)
     return ret_val(0);
 }
 
-static struct sbiret sbi_hsm(struct soft_vm *sv, struct rv_hart *h, uint64_t fid)
+static struct sbiret sbi_hsm(struct rv_board *sv, struct rv_hart *h, uint64_t fid)
 {
     switch (fid) {
     case 0:
@@ -173,7 +173,7 @@ static struct sbiret sbi_hsm(struct soft_vm *sv, struct rv_hart *h, uint64_t fid
     case 1:
         return hsm_stop(sv, h);
     case 2: {
-        struct rv_hart *t = soft_vm_hart(sv, arg(h, 0));
+        struct rv_hart *t = rv_board_hart(sv, arg(h, 0));
         if (!t)
             return ret_err(SBI_ERR_INVALID_PARAM);
         return ret_val(atomic_load(&t->hsm_state));
@@ -249,7 +249,7 @@ static struct sbiret sbi_base(struct rv_hart *h, uint64_t fid)
     }
 }
 
-static struct sbiret sbi_rfence(struct soft_vm *sv, struct rv_hart *h, uint64_t fid)
+static struct sbiret sbi_rfence(struct rv_board *sv, struct rv_hart *h, uint64_t fid)
 {
     switch (fid) {
     case 0:
@@ -282,7 +282,7 @@ static int64_t legacy_mask(struct rv_hart *h, uint64_t ptr, uint64_t *mask, uint
     return 0;
 }
 
-static int64_t sbi_legacy(struct soft_vm *sv, struct rv_hart *h, uint64_t eid)
+static int64_t sbi_legacy(struct rv_board *sv, struct rv_hart *h, uint64_t eid)
 {
     uint64_t mask, base;
     int64_t rc;
@@ -319,12 +319,11 @@ static int64_t sbi_legacy(struct soft_vm *sv, struct rv_hart *h, uint64_t eid)
 
 int sbi_call(struct rv_hart *h)
 {
-    struct soft_vm *sv = h->hooks->opaque;
+    struct rv_board *sv = h->hooks->opaque;
     uint64_t eid = h->x[A7], fid = h->x[A6];
     struct sbiret r;
 
-    if (h->vcpu)
-        h->vcpu->stats.hypercalls++;
+    /* Counted once, by the CPU core when it took the ECALL (exec.c). */
     if (eid <= SBI_EXT_LEGACY_SHUTDOWN) {
         h->x[A0] = (uint64_t)sbi_legacy(sv, h, eid);
         return 0;

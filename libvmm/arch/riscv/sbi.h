@@ -52,7 +52,7 @@
  * short count and loops, as the spec allows). */
 #define SBI_DBCN_MAX_CHUNK 4096
 
-/* The rv_hart_hooks.sbi_call hook: h->hooks->opaque is the struct soft_vm.
+/* The rv_hart_hooks.sbi_call hook: h->hooks->opaque is the struct rv_board.
  * Reads a7 (extension), a6 (function), a0..a5; writes a0 (error) and a1
  * (value), or only a0 for the legacy extensions. Returns 0. */
 int sbi_call(struct rv_hart *h);

@@ -12,6 +12,7 @@
 #define X86_KERNEL_FILE_MAX (1ULL << 30)
 
 int x86_layout_memory(struct machine *m, uint64_t ram_size); /* x86_mem.c */
+int x86_board_create(struct machine *m);                     /* x86_board.c */
 
 int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *entry)
 {
@@ -66,5 +67,7 @@ const struct platform platform_x86_64 = {
     .arch = "x86_64",
     .engine = &engine_kvm,
     .layout_memory = x86_layout_memory,
+    .board_create = x86_board_create,
+    .board_destroy = NULL, /* the board keeps nothing beyond its components */
     .boot = x86_boot,
 };

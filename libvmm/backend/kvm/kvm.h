@@ -24,13 +24,20 @@ struct kvm_vm_state {
     int vm_fd;
     int run_size;     /* KVM_GET_VCPU_MMAP_SIZE */
     int nr_slots;     /* memory slots set */
+    struct engine_options opt;
+    void *irqchip_reset;  /* kvm_state.c: the irqchip as created */
 };
 
 struct kvm_vcpu_state {
+    struct machine *m;
+    unsigned index;
     int fd;
     struct kvm_run *run;
     pthread_t thread;        /* the thread inside vcpu_run(), for kicks */
     atomic_int has_thread;
+    void *saved;             /* kvm_state.c: reset state and MSR list */
+    uint64_t tsc_frozen;     /* guest TSC when the vCPU last stopped running */
+    int tsc_frozen_valid;
 };
 
 /* Register access for a vCPU that is not running. Each returns 0 or VMM_EKVM
@@ -51,6 +58,20 @@ int kvm_exit_handle(struct machine *m, unsigned index);
 /* kvm_exit.c: formats up to `max` instruction bytes at the vCPU's RIP into
  * `out` ("0f c7 0e ..."), or "unreadable". Used in crash reasons. */
 void kvm_format_code_bytes(struct machine *m, unsigned index, char *out, size_t outlen);
+
+/* kvm_state.c: the vCPUs and the in-kernel interrupt controllers as machine
+ * components. A vCPU's reset state is what KVM gave it at creation (plus
+ * our CPUID), captured by kvm_vcpu_capture_reset(); the irqchip's likewise
+ * by kvm_irqchip_capture_reset(). */
+extern const struct component_ops kvm_vcpu_component_ops;    /* opaque: struct kvm_vcpu_state * */
+extern const struct component_ops kvm_irqchip_component_ops; /* opaque: struct machine * */
+int kvm_vcpu_capture_reset(struct kvm_vcpu_state *v);
+int kvm_irqchip_capture_reset(struct machine *m);
+void kvm_vcpu_state_free(struct kvm_vcpu_state *v);  /* frees what capture kept */
+void kvm_irqchip_state_free(struct machine *m);
+/* Records the guest TSC as the vCPU stops running (its thread, on the way
+ * out of vcpu_run), so saves of a paused VM report one value. */
+void kvm_vcpu_freeze_tsc(struct kvm_vcpu_state *v);
 
 static inline struct kvm_vm_state *kvm_vm_of(struct machine *m)
 {

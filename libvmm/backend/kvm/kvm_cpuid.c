@@ -99,10 +99,10 @@ static void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned index, unsigned nr
 }
 
 /* Bits the VM's config disabled (libvirt <feature policy='disable'>). */
-static void cpuid_hide_configured(const struct machine *m, struct kvm_cpuid_entry2 *e)
+static void cpuid_hide_configured(const struct engine_options *opt, struct kvm_cpuid_entry2 *e)
 {
-    for (int i = 0; i < m->nr_cpuid_hide; i++) {
-        const struct machine_cpuid_bit *b = &m->cpuid_hide[i];
+    for (int i = 0; i < opt->kvm.nr_cpuid_hide; i++) {
+        const struct engine_cpuid_bit *b = &opt->kvm.cpuid_hide[i];
         if (e->function != b->leaf || e->index != b->subleaf || b->bit > 31)
             continue;
         uint32_t *regs[4] = { &e->eax, &e->ebx, &e->ecx, &e->edx };
@@ -118,7 +118,7 @@ int kvm_cpuid_setup(struct machine *m, unsigned index)
         return VMM_EKVM;
     for (unsigned i = 0; i < c->nent; i++) {
         cpuid_filter(&c->entries[i], index, m->nr_vcpus);
-        cpuid_hide_configured(m, &c->entries[i]);
+        cpuid_hide_configured(&vm->opt, &c->entries[i]);
     }
     int rc = 0;
     if (ioctl(kvm_vcpu_of(m, index)->fd, KVM_SET_CPUID2, c) < 0)

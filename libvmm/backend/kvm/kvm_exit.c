@@ -36,7 +36,7 @@ static void exit_io(struct machine *m, unsigned index, struct kvm_run *run)
             memcpy(data, &v, size);
         }
     }
-    m->vcpus[index].stats.io_exits += run->io.count;
+    MACHINE_VCPU_STAT_ADD(&m->vcpus[index], io_exits, run->io.count);
 }
 
 static void exit_mmio(struct machine *m, unsigned index, struct kvm_run *run)
@@ -53,7 +53,7 @@ static void exit_mmio(struct machine *m, unsigned index, struct kvm_run *run)
         bus_read(&m->mmio, run->mmio.phys_addr, len, &v);
         memcpy(run->mmio.data, &v, len);
     }
-    m->vcpus[index].stats.mmio_exits++;
+    MACHINE_VCPU_STAT_ADD(&m->vcpus[index], mmio_exits, 1);
 }
 
 void kvm_format_code_bytes(struct machine *m, unsigned index, char *out, size_t outlen)
@@ -127,7 +127,7 @@ static int exit_system_event(struct machine *m, unsigned index, struct kvm_run *
 
 static int exit_hlt(struct machine *m, unsigned index)
 {
-    m->vcpus[index].stats.halts++;
+    MACHINE_VCPU_STAT_ADD(&m->vcpus[index], halts, 1);
     struct kvm_regs r = { 0 };
     if (kvm_vcpu_get_regs(m, index, &r) == 0 && (r.rflags & RFLAGS_IF))
         return 0;

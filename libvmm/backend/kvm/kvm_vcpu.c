@@ -14,6 +14,7 @@
 #include "backend/kvm/kvm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ int kvm_vcpu_create(struct machine *m, unsigned index)
     if (!v)
         return vmm_error(VMM_ENOMEM, "allocating vCPU %u", index);
     v->fd = -1;
+    v->m = m;
+    v->index = index;
     m->vcpus[index].engine = v;
     v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
     if (v->fd < 0)
@@ -69,7 +72,14 @@ int kvm_vcpu_create(struct machine *m, unsigned index)
         return vmm_error_errno(errno, "vCPU %u: mapping kvm_run", index);
     v->run = run;
     /* vm_destroy frees v and its fds if anything below fails. */
-    return kvm_cpuid_setup(m, index);
+    int rc = kvm_cpuid_setup(m, index);
+    if (rc == 0)
+        rc = kvm_vcpu_capture_reset(v);
+    if (rc)
+        return rc;
+    char name[16];
+    snprintf(name, sizeof(name), "cpu%u", index);
+    return machine_add_component(m, name, &kvm_vcpu_component_ops, v) ? 0 : VMM_ENOMEM;
 }
 
 /* Lets kicks reach this thread: the only signal a vCPU thread takes. */
@@ -88,6 +98,7 @@ int kvm_vcpu_run(struct machine *m, unsigned index)
     vcpu_prepare_thread();
     v->thread = pthread_self();
     atomic_store(&v->has_thread, 1);
+    v->tsc_frozen_valid = 0;
     while (!machine_should_exit(m)) {
         int rc = ioctl(v->fd, KVM_RUN, 0);
         if (rc < 0) {
@@ -100,11 +111,12 @@ int kvm_vcpu_run(struct machine *m, unsigned index)
                                 strerror(errno));
             break;
         }
-        m->vcpus[index].stats.exits++;
+        MACHINE_VCPU_STAT_ADD(&m->vcpus[index], exits, 1);
         if (kvm_exit_handle(m, index))
             break;
     }
     atomic_store(&v->has_thread, 0);
+    kvm_vcpu_freeze_tsc(v);
     return 0;
 }
 

@@ -113,12 +113,14 @@ static void kvm_vm_destroy(struct machine *m)
                 munmap(v->run, (size_t)vm->run_size);
             if (v->fd >= 0)
                 close(v->fd);
+            kvm_vcpu_state_free(v);
             free(v);
             m->vcpus[i].engine = NULL;
         }
     }
     if (!vm)
         return;
+    kvm_irqchip_state_free(m);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)
@@ -127,12 +129,15 @@ static void kvm_vm_destroy(struct machine *m)
     m->engine_vm = NULL;
 }
 
-static int kvm_vm_create(struct machine *m)
+static int kvm_line(void *opaque, unsigned irq, int level);
+
+static int kvm_vm_create(struct machine *m, const struct engine_options *opt)
 {
     struct kvm_vm_state *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return vmm_error(VMM_ENOMEM, "allocating the KVM VM state");
     vm->kvm_fd = vm->vm_fd = -1;
+    vm->opt = *opt;
     m->engine_vm = vm;
     int rc = kvm_open(&vm->kvm_fd);
     if (rc < 0)
@@ -165,14 +170,25 @@ static int kvm_vm_create(struct machine *m)
     rc = kvm_map_memory(m, vm);
     if (rc < 0)
         goto fail;
+    rc = kvm_irqchip_capture_reset(m);
+    if (rc < 0)
+        goto fail;
+    /* The in-kernel PIC/IOAPIC/PIT as the VMM sees them: one component, and
+     * the machine's interrupt controller for device lines. */
+    if (!machine_add_component(m, "kvm-irqchip", &kvm_irqchip_component_ops, m)) {
+        rc = VMM_ENOMEM;
+        goto fail;
+    }
+    m->irq = (struct machine_irq_controller){ kvm_line, m };
     return 0;
 fail:
     kvm_vm_destroy(m);
     return rc;
 }
 
-static int kvm_set_irq(struct machine *m, unsigned irq, int level)
+static int kvm_line(void *opaque, unsigned irq, int level)
 {
+    struct machine *m = opaque;
     struct kvm_vm_state *vm = kvm_vm_of(m);
     if (!vm)
         return vmm_error(VMM_ESTATE, "set_irq %u: the VM has no KVM state", irq);
@@ -181,6 +197,13 @@ static int kvm_set_irq(struct machine *m, unsigned irq, int level)
         return vmm_error(VMM_EKVM, "KVM_IRQ_LINE irq %u level %d: %s", irq, l.level,
                          strerror(errno));
     return 0;
+}
+
+/* The kvm_run page and our bookkeeping; KVM's own per-vCPU memory is the
+ * kernel's, not this process's. */
+static uint64_t kvm_vcpu_overhead(void)
+{
+    return 16384;
 }
 
 /* In kvm_vcpu.c. */
@@ -194,10 +217,10 @@ const struct engine_ops engine_kvm = {
     .probe = kvm_probe,
     .max_vcpus = kvm_max_vcpus,
     .vm_create = kvm_vm_create,
+    .vcpu_overhead = kvm_vcpu_overhead,
     .vcpu_create = kvm_vcpu_create,
     .vcpu_run = kvm_vcpu_run,
     .vcpu_kick = kvm_vcpu_kick,
     .vcpu_get_regs = kvm_vcpu_regs,
-    .set_irq = kvm_set_irq,
     .vm_destroy = kvm_vm_destroy,
 };

@@ -3,7 +3,7 @@
  *
  * Time: rv_hart_time() is CLOCK_MONOTONIC in 10 MHz ticks since the first
  * hart of the machine was initialised. In deterministic mode
- * (machine->deterministic) it is instead
+ * (h->deterministic, from the engine options) it is instead
  *     (instructions retired by this hart) / 10 + (ticks skipped by WFI)
  * i.e. 1 tick per 10 instructions, and WFI with a timer armed jumps time
  * straight to the deadline instead of sleeping; the same guest and input
@@ -182,13 +182,13 @@ void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, 
 
 uint64_t rv_cpu_instret(const struct rv_hart *h)
 {
-    return h->vcpu->stats.instructions + rv_cpu(h)->pending_insns;
+    return __atomic_load_n(&h->vcpu->stats.instructions, __ATOMIC_RELAXED) + rv_cpu(h)->pending_insns;
 }
 
 uint64_t rv_hart_time(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
-    if (h->m && h->m->deterministic)
+    if (h->deterministic)
         return rv_cpu_instret(h) / 10 + c->idle_ticks;
     return (mono_ns() - c->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
 }
@@ -329,17 +329,17 @@ static void park(struct rv_hart *h, int (*done)(struct rv_hart *), uint64_t unti
 void rv_cpu_wfi(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
-    h->vcpu->stats.halts++;
+    MACHINE_VCPU_STAT_ADD(h->vcpu, halts, 1);
     if (wfi_wake(h))
         return;
     uint64_t t = next_timer(h);
-    if (h->m->deterministic && t != UINT64_MAX) {
+    if (h->deterministic && t != UINT64_MAX) {
         uint64_t now = rv_hart_time(h);
         if (t > now)
             c->idle_ticks += t - now; /* fast-forward to the deadline */
         return;
     }
-    park(h, wfi_wake, h->m->deterministic ? UINT64_MAX : deadline_ns(h, t));
+    park(h, wfi_wake, h->deterministic ? UINT64_MAX : deadline_ns(h, t));
 }
 
 static int hsm_not_stopped(struct rv_hart *h)
@@ -369,10 +369,9 @@ static void hsm_poll(struct rv_hart *h)
 int rv_cpu_check(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
-    vmm_vcpu_stats_t *st = &h->vcpu->stats;
-    st->tlb_hits += c->tlb_hits;
-    st->tlb_misses += c->tlb_misses;
-    st->tlb_flushes += c->tlb_flushes;
+    MACHINE_VCPU_STAT_ADD(h->vcpu, tlb_hits, c->tlb_hits);
+    MACHINE_VCPU_STAT_ADD(h->vcpu, tlb_misses, c->tlb_misses);
+    MACHINE_VCPU_STAT_ADD(h->vcpu, tlb_flushes, c->tlb_flushes);
     c->tlb_hits = c->tlb_misses = c->tlb_flushes = 0;
 
     if (machine_should_exit(h->m))

@@ -114,9 +114,9 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
     h->hsm_start_opaque = s->hsm_start_opaque;
 
     /* Time continues from the saved value. */
-    h->vcpu->stats.instructions = s->instret;
+    MACHINE_VCPU_STAT_SET(h->vcpu, instructions, s->instret);
     c->pending_insns = 0;
-    if (h->m && h->m->deterministic) {
+    if (h->deterministic) {
         uint64_t from_insns = s->instret / 10;
         c->idle_ticks = s->time > from_insns ? s->time - from_insns : 0;
     } else {

@@ -1,27 +1,38 @@
 /* The soft engine: RV64GC harts run by the CPU core (hart.h) on the vCPU
- * threads, with the CLINT and PLIC as the VM's interrupt controllers and
- * SBI calls handled by the VMM (arch/riscv/sbi.c).
+ * threads. The engine runs CPUs and nothing else; the board (arch/riscv)
+ * brings the interrupt controllers and the SBI.
  */
 #include "backend/soft/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/riscv/sbi.h"
-#include "arch/riscv/virt.h"
 #include "backend/backend.h"
+#include "backend/soft/cpu.h"
+#include "backend/soft/hart_component.h"
 #include "util/error.h"
 
-struct soft_vm *soft_vm_of(struct machine *m)
+struct rv_hart *soft_hart(struct machine *m, uint64_t id)
 {
-    return m->engine == &engine_soft ? m->engine_vm : NULL;
-}
-
-struct rv_hart *soft_vm_hart(struct soft_vm *sv, uint64_t id)
-{
+    struct soft_vm *sv = m ? m->engine_vm : NULL;
     if (!sv || id >= sv->nr_harts || !sv->hart_ok[id])
         return NULL;
     return &sv->harts[id];
+}
+
+void soft_set_sbi_handler(struct machine *m, int (*sbi_call)(struct rv_hart *h), void *opaque)
+{
+    struct soft_vm *sv = m->engine_vm;
+    sv->hooks.sbi_call = sbi_call;
+    sv->hooks.opaque = opaque;
+}
+
+static __thread struct rv_hart *soft_current;
+
+struct rv_hart *soft_current_hart(void)
+{
+    return soft_current;
 }
 
 static int soft_probe(void)
@@ -34,59 +45,22 @@ static unsigned soft_max_vcpus(void)
     return SOFT_MAX_VCPUS;
 }
 
-/* --- CLINT wiring --- */
+/* What one hart's caches cost the host at most (the decode cache is the
+ * bulk), charged to the host memory pool with the guest's RAM. */
+#ifndef RV_CPU_MAX_HOST_BYTES
+#define RV_CPU_MAX_HOST_BYTES ((uint64_t)RV_DC_SLOTS * sizeof(struct rv_dpage) + sizeof(struct rv_cpu))
+#endif
 
-static void soft_clint_set_msip(void *opaque, unsigned hart, int level)
+static uint64_t soft_vcpu_overhead(void)
 {
-    struct rv_hart *h = soft_vm_hart(opaque, hart);
-    if (h)
-        rv_hart_set_irq(h, RV_IRQ_MSIP, level);
+    return RV_CPU_MAX_HOST_BYTES;
 }
 
-static uint64_t soft_clint_get_mtimecmp(void *opaque, unsigned hart)
+/* Without a board's handler an S-mode ECALL is an illegal hypercall. */
+static int soft_no_sbi(struct rv_hart *h)
 {
-    struct rv_hart *h = soft_vm_hart(opaque, hart);
-    return h ? atomic_load(&h->mtimecmp) : UINT64_MAX;
-}
-
-static void soft_clint_set_mtimecmp(void *opaque, unsigned hart, uint64_t value)
-{
-    struct rv_hart *h = soft_vm_hart(opaque, hart);
-    if (!h)
-        return;
-    atomic_store(&h->mtimecmp, value);
-    /* a hart parked in WFI recomputes its wake-up deadline */
-    rv_hart_kick(h);
-}
-
-/* The hart running on this thread, so an mtime read returns the reading
- * hart's own clock (in deterministic mode each hart's time follows its own
- * retired instructions). */
-static __thread struct rv_hart *soft_current;
-
-static uint64_t soft_clint_read_time(void *opaque)
-{
-    struct soft_vm *sv = opaque;
-    struct rv_hart *h = soft_current;
-    if (!h || h->m != sv->m)
-        h = soft_vm_hart(sv, 0);
-    return h ? rv_hart_time(h) : 0;
-}
-
-static const struct clint_ops soft_clint_ops = {
-    .set_msip = soft_clint_set_msip,
-    .get_mtimecmp = soft_clint_get_mtimecmp,
-    .set_mtimecmp = soft_clint_set_mtimecmp,
-    .read_time = soft_clint_read_time,
-};
-
-/* --- PLIC wiring: context 2h is hart h's M-mode, 2h+1 its S-mode --- */
-
-static void soft_plic_output(void *opaque, unsigned ctx, int level)
-{
-    struct rv_hart *h = soft_vm_hart(opaque, ctx / 2);
-    if (h)
-        rv_hart_set_irq(h, ctx % 2 ? RV_IRQ_SEIP : RV_IRQ_MEIP, level);
+    h->x[10] = (uint64_t)-2; /* SBI_ERR_NOT_SUPPORTED */
+    return 0;
 }
 
 static void soft_vm_free(struct soft_vm *sv)
@@ -94,15 +68,13 @@ static void soft_vm_free(struct soft_vm *sv)
     for (unsigned i = 0; i < sv->nr_harts; i++)
         if (sv->hart_ok[i])
             rv_hart_destroy(&sv->harts[i]);
-    plic_destroy(&sv->plic);
-    clint_destroy(&sv->clint);
-    pthread_mutex_destroy(&sv->hsm_lock);
+    free(sv->reset_state);
     free(sv->hart_ok);
     free(sv->harts);
     free(sv);
 }
 
-static int soft_vm_create(struct machine *m)
+static int soft_vm_create(struct machine *m, const struct engine_options *opt)
 {
     if (m->nr_vcpus == 0 || m->nr_vcpus > SOFT_MAX_VCPUS)
         return vmm_error(VMM_EINVAL, "soft engine: %u vCPUs, limit 1..%u", m->nr_vcpus,
@@ -111,30 +83,37 @@ static int soft_vm_create(struct machine *m)
     if (!sv)
         return vmm_error(VMM_ENOMEM, "soft engine VM state");
     sv->m = m;
-    pthread_mutex_init(&sv->hsm_lock, NULL);
+    sv->deterministic = opt->soft.deterministic;
     sv->nr_harts = m->nr_vcpus;
     sv->harts = calloc(m->nr_vcpus, sizeof(*sv->harts));
     sv->hart_ok = calloc(m->nr_vcpus, 1);
-    if (!sv->harts || !sv->hart_ok) {
+    sv->reset_state = calloc(m->nr_vcpus, sizeof(*sv->reset_state));
+    if (!sv->harts || !sv->hart_ok || !sv->reset_state) {
         soft_vm_free(sv);
         return vmm_error(VMM_ENOMEM, "soft engine: %u harts", m->nr_vcpus);
     }
-    sv->hooks.sbi_call = sbi_call;
+    sv->hooks.sbi_call = soft_no_sbi;
     sv->hooks.opaque = sv;
-    int rc = clint_init(&sv->clint, sv->nr_harts, &soft_clint_ops, sv);
-    if (rc == 0)
-        rc = plic_init(&sv->plic, 2 * sv->nr_harts, soft_plic_output, sv);
-    if (rc == 0)
-        rc = clint_attach(&sv->clint, &m->mmio, VIRT_CLINT_BASE);
-    if (rc == 0)
-        rc = plic_attach(&sv->plic, &m->mmio, VIRT_PLIC_BASE);
-    if (rc) {
-        soft_vm_free(sv);
-        return rc;
-    }
     m->engine_vm = sv;
     return 0;
 }
+
+static void hart_reset(void *opaque)
+{
+    struct rv_hart *h = opaque;
+    struct soft_vm *sv = h->m->engine_vm;
+    /* The creation state passed rv_hart_load's checks once; it cannot fail. */
+    rv_hart_load(h, &sv->reset_state[h->hartid]);
+}
+
+static const struct component_ops soft_hart_ops = {
+    .type = "rv-hart",
+    .state_version = RV_HART_STATE_VERSION,
+    .reset = hart_reset,
+    .save = rv_hart_component_save,
+    .load = rv_hart_component_load,
+    .destroy = NULL, /* the engine frees its harts */
+};
 
 static int soft_vcpu_create(struct machine *m, unsigned index)
 {
@@ -148,16 +127,20 @@ static int soft_vcpu_create(struct machine *m, unsigned index)
     int rc = rv_hart_init(h, m, index, &sv->hooks);
     if (rc)
         return rc;
+    h->deterministic = sv->deterministic;
     if (!h->vcpu)
         h->vcpu = &m->vcpus[index];
     sv->hart_ok[index] = 1;
     m->vcpus[index].engine = h;
-    return 0;
+    rv_hart_save(h, &sv->reset_state[index]);
+    char name[16];
+    snprintf(name, sizeof(name), "cpu%u", index);
+    return machine_add_component(m, name, &soft_hart_ops, h) ? 0 : VMM_ENOMEM;
 }
 
 static int soft_vcpu_run(struct machine *m, unsigned index)
 {
-    struct rv_hart *h = soft_vm_hart(m->engine_vm, index);
+    struct rv_hart *h = soft_hart(m, index);
     if (!h)
         return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
     soft_current = h;
@@ -168,26 +151,18 @@ static int soft_vcpu_run(struct machine *m, unsigned index)
 
 static void soft_vcpu_kick(struct machine *m, unsigned index)
 {
-    struct rv_hart *h = soft_vm_hart(m->engine_vm, index);
+    struct rv_hart *h = soft_hart(m, index);
     if (h)
         rv_hart_kick(h);
 }
 
 static int soft_vcpu_get_regs(struct machine *m, unsigned index, vmm_vcpu_regs_t *out)
 {
-    struct rv_hart *h = soft_vm_hart(m->engine_vm, index);
+    struct rv_hart *h = soft_hart(m, index);
     if (!h)
         return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
     rv_hart_get_regs(h, out);
     return 0;
-}
-
-static int soft_set_irq(struct machine *m, unsigned irq, int level)
-{
-    struct soft_vm *sv = m->engine_vm;
-    if (!sv)
-        return vmm_error(VMM_EINVAL, "soft engine: no VM for interrupt %u", irq);
-    return plic_set_irq(&sv->plic, irq, level);
 }
 
 static void soft_vm_destroy(struct machine *m)
@@ -203,10 +178,10 @@ const struct engine_ops engine_soft = {
     .probe = soft_probe,
     .max_vcpus = soft_max_vcpus,
     .vm_create = soft_vm_create,
+    .vcpu_overhead = soft_vcpu_overhead,
     .vcpu_create = soft_vcpu_create,
     .vcpu_run = soft_vcpu_run,
     .vcpu_kick = soft_vcpu_kick,
     .vcpu_get_regs = soft_vcpu_get_regs,
-    .set_irq = soft_set_irq,
     .vm_destroy = soft_vm_destroy,
 };

@@ -360,7 +360,7 @@ op_ECALL:
         c->pending_insns = n;
         h->pc = pc;
         rv_fpu_sync(c); /* the platform's code runs with the host's FP state */
-        h->vcpu->stats.hypercalls++;
+        MACHINE_VCPU_STAT_ADD(h->vcpu, hypercalls, 1);
         int rc = h->hooks->sbi_call(h);
         X[0] = 0;
         pc = rc > 0 ? h->pc : pc + 4;
@@ -447,5 +447,5 @@ out:
     h->pc = pc;
     c->pending_insns = 0;
     c->tlb_hits += hits;
-    h->vcpu->stats.instructions += n;
+    MACHINE_VCPU_STAT_ADD(h->vcpu, instructions, n);
 }

@@ -76,6 +76,7 @@ struct rv_hart {
     struct machine *m;              /* memory, buses, run request */
     struct machine_vcpu *vcpu;      /* stats (written by this thread only) */
     const struct rv_hart_hooks *hooks;
+    int deterministic; /* guest time from retired instructions (engine option) */
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 
@@ -116,7 +117,7 @@ void rv_hart_kick(struct rv_hart *h);
 
 /* Current guest time in RV_TIMEBASE_HZ ticks: host CLOCK_MONOTONIC since
  * the machine's first hart was initialised, or, in deterministic mode
- * (h->m->deterministic), instructions retired by this hart / 10 plus the
+ * (h->deterministic), instructions retired by this hart / 10 plus the
  * ticks WFI skipped (WFI with an enabled timer jumps time to its deadline
  * instead of sleeping). Any thread (a racy but sane read from others). */
 uint64_t rv_hart_time(struct rv_hart *h);

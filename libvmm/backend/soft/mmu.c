@@ -265,7 +265,7 @@ static int mmio_read(struct rv_hart *h, uint64_t gpa, uint64_t va, unsigned size
     struct rv_cpu *c = rv_cpu(h);
     if (acc == RV_ACC_LOAD && bus_find(&h->m->mmio, gpa)) {
         rv_fpu_sync(c); /* device code runs with the host's own FP state */
-        h->vcpu->stats.mmio_exits++;
+        MACHINE_VCPU_STAT_ADD(h->vcpu, mmio_exits, 1);
         bus_read(&h->m->mmio, gpa, size, val);
         return 0;
     }
@@ -363,7 +363,7 @@ int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t va
     }
     if (bus_find(&h->m->mmio, gpa)) {
         rv_fpu_sync(c); /* device code runs with the host's own FP state */
-        h->vcpu->stats.mmio_exits++;
+        MACHINE_VCPU_STAT_ADD(h->vcpu, mmio_exits, 1);
         bus_write(&h->m->mmio, gpa, size, val);
         return 0;
     }

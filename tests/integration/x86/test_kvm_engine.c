@@ -85,11 +85,12 @@ static int run_setup(struct run *r, const char *kernel, uint64_t ram, unsigned v
 {
     memset(r, 0, sizeof(*r));
     CU_ASSERT_FATAL(machine_init(&r->m, vcpus) == 0);
-    r->m.engine = &engine_kvm;
     r->b.m = &r->m;
     pthread_mutex_init(&r->b.lock, NULL);
     CU_ASSERT_FATAL(platform_x86_64.layout_memory(&r->m, ram) == 0);
-    CU_ASSERT_FATAL(engine_kvm.vm_create(&r->m) == 0);
+    struct engine_options opt;
+    memset(&opt, 0, sizeof(opt));
+    CU_ASSERT_FATAL(engine_kvm.vm_create(&r->m, &opt) == 0);
     r->created = 1;
     for (unsigned i = 0; i < vcpus; i++)
         CU_ASSERT_FATAL(engine_kvm.vcpu_create(&r->m, i) == 0);
@@ -103,6 +104,7 @@ static int run_setup(struct run *r, const char *kernel, uint64_t ram, unsigned v
 
 static void run_teardown(struct run *r)
 {
+    machine_destroy_components(&r->m);
     if (r->created)
         engine_kvm.vm_destroy(&r->m);
     machine_destroy(&r->m);
