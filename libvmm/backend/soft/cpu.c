@@ -159,6 +159,7 @@ void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, 
     c->mie = 0;
     c->mip = 0;
     c->mstatus = 0;
+    c->mcycle_off = c->minstret_off = 0;
     if (sbi_in_vmm) {
         /* What M-mode firmware would have set up: every exception but
          * ecall-from-S/M and every S interrupt go to S; S and U may read

@@ -143,6 +143,11 @@ struct rv_cpu {
     /* Instructions the interpreter retired but has not yet added to
      * stats.instructions (read by instret/cycle/time). */
     uint64_t pending_insns;
+    /* mcycle / minstret minus the instructions retired (rv_cpu_instret):
+     * a write of either counter moves only its offset, so the host's
+     * instruction count and the deterministic guest time it drives are
+     * untouched. cycle and instret read the same values. */
+    uint64_t mcycle_off, minstret_off;
     /* Deterministic time: ticks WFI skipped (fast-forward). */
     uint64_t idle_ticks;
 

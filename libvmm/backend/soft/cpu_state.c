@@ -113,9 +113,12 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
     h->hsm_start_pc = s->hsm_start_pc;
     h->hsm_start_opaque = s->hsm_start_opaque;
 
-    /* Time continues from the saved value. */
+    /* Time continues from the saved value. struct rv_hart_state has no
+     * room for a guest's writes of mcycle / minstret: after a load they
+     * read the instructions retired again. */
     h->vcpu->stats.instructions = s->instret;
     c->pending_insns = 0;
+    c->mcycle_off = c->minstret_off = 0;
     if (h->m && h->m->deterministic) {
         uint64_t from_insns = s->instret / 10;
         c->idle_ticks = s->time > from_insns ? s->time - from_insns : 0;
