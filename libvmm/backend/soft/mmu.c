@@ -466,7 +466,7 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
     if (d->key != (e->gpage | 1) || d->gen != c->icache_gen) {
         if (d->gen == c->icache_gen)
             unlink_fetch_entries(c, d); /* evicting another page's copy */
-        /* All RV_OP_DECODE. A slot never used (gen 0) is still as calloc
+        /* All RV_OP_DECODE. A slot never used (gen 0) is still as mmap
          * left it, zero, and clearing it would only make the OS back all
          * 32 KiB of it now instead of the parts that get executed. */
         if (d->gen != 0)
