@@ -14,9 +14,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 #include <vmm/vmm.h>
@@ -139,11 +141,71 @@ static void on_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* The terminal's settings before vmmctl made it raw. Whatever ends
+ * vmmctl — the guest's outcome, Ctrl-A x, exit(), or a signal that kills
+ * it (kill, a hang-up, a crash) — puts them back, so the shell is never
+ * left in raw mode. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_is_raw;
+
+/* Async-signal-safe: tcsetattr only. */
+static void tty_restore(void)
+{
+    if (tty_is_raw) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &tty_saved);
+        tty_is_raw = 0;
+    }
+}
+
+/* Installed with SA_RESETHAND | SA_NODEFER: the disposition is already
+ * the default again, so re-raising ends the process the way the signal
+ * would have, exit status and core dump included. */
+static void on_deadly_signal(int sig)
+{
+    int saved_errno = errno;
+    tty_restore();
+    raise(sig);
+    errno = saved_errno; /* only reached for a signal whose default is to continue */
+}
+
+static void tty_guard_install(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE,
+                                SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+    static int installed;
+    if (installed)
+        return;
+    installed = 1;
+    atexit(tty_restore);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_deadly_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+        /* leave a signal the invoking shell set to be ignored ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Makes the terminal on stdin raw, remembering how it was. */
+static void tty_make_raw(uv_tty_t *tty)
+{
+    if (tcgetattr(STDIN_FILENO, &tty_saved) == 0) {
+        tty_guard_install();
+        tty_is_raw = 1;
+    }
+    uv_tty_set_mode(tty, UV_TTY_MODE_RAW);
+}
+
 static void start_stdin(struct run_ctx *ctx, uv_loop_t *loop)
 {
     uv_handle_type t = uv_guess_handle(STDIN_FILENO);
     if (t == UV_TTY && uv_tty_init(loop, &ctx->tty, STDIN_FILENO, 1) == 0) {
-        uv_tty_set_mode(&ctx->tty, UV_TTY_MODE_RAW);
+        tty_make_raw(&ctx->tty);
         ctx->in = (uv_stream_t *)&ctx->tty;
     } else if (t == UV_NAMED_PIPE && uv_pipe_init(loop, &ctx->pipe, 0) == 0) {
         if (uv_pipe_open(&ctx->pipe, STDIN_FILENO) == 0) {
@@ -200,8 +262,10 @@ static int run_config(vmm_config_t *cfg)
     start_stdin(&ctx, vmm_host_loop(host));
     vmm_vm_wait(vm);
     if (ctx.in) {
-        if (ctx.in == (uv_stream_t *)&ctx.tty)
+        if (ctx.in == (uv_stream_t *)&ctx.tty) {
             uv_tty_reset_mode();
+            tty_restore();
+        }
         uv_close((uv_handle_t *)ctx.in, NULL);
     }
     int status = exit_status(vm, ctx.quit);

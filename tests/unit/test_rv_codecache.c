@@ -5,6 +5,9 @@
  * slot still points at it; guest fflags exact while the host's MXCSR holds
  * them, and the host's own MXCSR flags neither leaking in nor lost. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
 #include "rv_rig.h"
 
 #define S (RAM_BASE + 0x40)
@@ -247,6 +250,63 @@ static void test_evicted_decoded_page_is_not_used_through_fetch_tlb(void)
     rig_destroy(&r);
 }
 
+/* Bytes of [p, p + len) the OS currently backs (p page-aligned). */
+static size_t resident_bytes(void *p, size_t len)
+{
+    size_t pages = (len + 4095) / 4096;
+    unsigned char *vec = calloc(pages, 1);
+    size_t n = 0;
+    CU_ASSERT_FATAL(vec != NULL);
+    CU_ASSERT_EQUAL(mincore(p, len, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    free(vec);
+    return n * 4096;
+}
+
+/* Code on twice as many pages as the decode cache has slots, run twice:
+ * every slot gets used and reused, and the hart's host memory (what it
+ * allocated, and what the OS backs of the cache) stays within the bound
+ * the host pool is told about. */
+static void test_decode_cache_stays_within_its_host_memory_bound(void)
+{
+    struct rig r;
+    rig_init(&r);
+    struct rv_cpu *c = rv_cpu(&r.h);
+    const unsigned npages = 2 * RV_DC_SLOTS + 100;
+    CU_ASSERT_FATAL((npages + 2) * 4096ULL <= RAM_SIZE);
+    size_t before = rv_cpu_host_bytes(&r.h);
+    CU_ASSERT(before > RV_DC_BYTES);
+    CU_ASSERT(before <= RV_CPU_MAX_HOST_BYTES);
+
+    uint64_t first = RAM_BASE + 0x1000;
+    r.h.x[1] = first;
+    r.h.x[8] = 2;
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first */
+    for (unsigned p = 0; p < npages; p++) {
+        r.at = first + 4096ULL * p;
+        emit32(&r, ADDI(5, 5, 1));
+        emit32(&r, enc_j(4096 - 4, 0)); /* to the next page */
+    }
+    r.at = first + 4096ULL * npages;
+    emit32(&r, ADDI(8, 8, -1));
+    emit32(&r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[5], 2 * npages);
+
+    unsigned live = 0;
+    for (unsigned i = 0; i < RV_DC_SLOTS; i++)
+        live += (c->dpages[i].key & 1) && c->dpages[i].gen == c->icache_gen;
+    CU_ASSERT_EQUAL(live, RV_DC_SLOTS); /* full, and no page beyond it */
+    CU_ASSERT_EQUAL(rv_cpu_host_bytes(&r.h), before);
+    CU_ASSERT(resident_bytes(c->dpages, RV_DC_BYTES) <= RV_DC_BYTES);
+    CU_ASSERT(resident_bytes(c->dpages, RV_DC_BYTES) > 0);
+    CU_ASSERT(sizeof(*c) + RV_DC_BYTES <= RV_CPU_MAX_HOST_BYTES);
+    rig_destroy(&r);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -260,6 +320,7 @@ int main(void)
         { "fflags exact with lazy MXCSR", test_fflags_exact_with_lazy_mxcsr },
         { "pages sharing a cache slot alternate", test_pages_sharing_a_cache_slot_alternate },
         { "evicted decoded page is not used through fetch TLB", test_evicted_decoded_page_is_not_used_through_fetch_tlb },
+        { "decode cache stays within its host memory bound", test_decode_cache_stays_within_its_host_memory_bound },
         { NULL, NULL },
     };
     return unit_main("rv_codecache", tests);

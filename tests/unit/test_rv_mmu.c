@@ -118,6 +118,87 @@ static void test_store_to_read_only_page_faults(void)
     rig_destroy(&r);
 }
 
+/* A misaligned store whose second half faults writes nothing at all: the
+ * spec's "a faulting store has no effect", also for the bytes on the page
+ * that could have been written. */
+static void test_misaligned_store_into_unmapped_memory_writes_nothing(void)
+{
+    struct rig r;
+    rig_init(&r); /* M-mode: physical addresses */
+    rv_cpu(&r.h)->mtvec = HANDLER;
+    uint64_t save = r.at;
+    r.at = HANDLER;
+    emit_exit(&r);
+    r.at = save;
+    uint64_t last = RAM_BASE + RAM_SIZE - 8; /* the last 8 bytes of RAM */
+    put64(&r, last, 0x1111111111111111ULL);
+    r.h.x[1] = last + 4; /* 4 bytes of RAM, then 4 bytes of nothing */
+    r.h.x[2] = 0x2222222222222222ULL;
+    emit32(&r, SD(2, 1, 0));
+    expect_fault(&r, RV_EXC_STORE_ACCESS, RAM_BASE + RAM_SIZE);
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->mepc, RAM_BASE);
+    CU_ASSERT_EQUAL(get64(&r, last), 0x1111111111111111ULL);
+    rig_destroy(&r);
+}
+
+static void test_misaligned_store_into_a_read_only_page_writes_nothing(void)
+{
+    struct rig r;
+    rig_paged(&r);
+    map4k(&r, 0, V | R | W | A | D);
+    map4k(&r, 1, V | R | A); /* read-only */
+    put64(&r, DATA + 4088, 0x1111111111111111ULL);
+    put64(&r, DATA + 4096, 0x3333333333333333ULL);
+    r.h.x[1] = VA + 4092;
+    r.h.x[2] = 0x2222222222222222ULL;
+    r.h.x[3] = VA;
+    emit32(&r, SD(2, 3, 0)); /* page 0 is now in the shadow TLB */
+    emit32(&r, SD(2, 1, 0));
+    /* mtval: the first address of the part that faulted */
+    expect_fault(&r, RV_EXC_STORE_PAGE, VA + 4096);
+    CU_ASSERT_EQUAL(get64(&r, DATA + 4088), 0x1111111111111111ULL);
+    CU_ASSERT_EQUAL(get64(&r, DATA + 4096), 0x3333333333333333ULL);
+    CU_ASSERT_FALSE(get64(&r, L0 + 8) & D);
+    rig_destroy(&r);
+}
+
+static void test_misaligned_store_into_an_unmapped_page_writes_nothing(void)
+{
+    struct rig r;
+    rig_paged(&r);
+    map4k(&r, 0, V | R | W | A | D); /* page 1 left invalid */
+    put64(&r, DATA + 4088, 0x1111111111111111ULL);
+    r.h.x[1] = VA + 4094;
+    r.h.x[2] = 0x22222222;
+    emit32(&r, SW(2, 1, 0));
+    expect_fault(&r, RV_EXC_STORE_PAGE, VA + 4096);
+    CU_ASSERT_EQUAL(get64(&r, DATA + 4088), 0x1111111111111111ULL);
+    rig_destroy(&r);
+}
+
+static void test_misaligned_store_across_two_pages_writes_both(void)
+{
+    struct rig r;
+    rig_paged(&r);
+    map4k(&r, 0, V | R | W | A | D);
+    map4k(&r, 1, V | R | W | A | D);
+    r.h.x[1] = VA + 4093;
+    r.h.x[2] = 0x8877665544332211ULL;
+    emit32(&r, SD(0, 1, 0));   /* through a page walk of each page */
+    emit32(&r, SD(2, 1, 0));   /* through the shadow TLB */
+    emit32(&r, LD(3, 1, 0));
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->mcause, 0);
+    CU_ASSERT_EQUAL(r.h.x[3], 0x8877665544332211ULL);
+    const uint8_t *p = rig_ptr(&r, DATA + 4093);
+    CU_ASSERT_EQUAL(p[0], 0x11);
+    CU_ASSERT_EQUAL(p[2], 0x33);
+    CU_ASSERT_EQUAL(*(const uint8_t *)rig_ptr(&r, DATA + 4096), 0x44);
+    CU_ASSERT_EQUAL(*(const uint8_t *)rig_ptr(&r, DATA + 4100), 0x88);
+    rig_destroy(&r);
+}
+
 static void test_user_page_needs_sum_in_s_mode(void)
 {
     struct rig r;
@@ -357,6 +438,10 @@ int main(void)
         { "Sv39 load and store set accessed and dirty", test_sv39_load_and_store_set_accessed_and_dirty },
         { "unmapped page gives load page fault", test_unmapped_page_gives_load_page_fault },
         { "store to read-only page faults", test_store_to_read_only_page_faults },
+        { "misaligned store into unmapped memory writes nothing", test_misaligned_store_into_unmapped_memory_writes_nothing },
+        { "misaligned store into a read-only page writes nothing", test_misaligned_store_into_a_read_only_page_writes_nothing },
+        { "misaligned store into an unmapped page writes nothing", test_misaligned_store_into_an_unmapped_page_writes_nothing },
+        { "misaligned store across two pages writes both", test_misaligned_store_across_two_pages_writes_both },
         { "user page needs SUM in S mode", test_user_page_needs_sum_in_s_mode },
         { "S mode never executes user pages", test_s_mode_never_executes_user_pages },
         { "fetch from non-executable page faults", test_fetch_from_non_executable_page_faults },

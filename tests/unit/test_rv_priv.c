@@ -384,6 +384,22 @@ static void test_sbi_ecall_reaches_the_hook_and_advances_pc(void)
     rig_destroy(&r);
 }
 
+/* One ECALL is one hypercall: the core counts it once, and the rig's hook
+ * counts nothing itself, so any second count would show here. */
+static void test_one_sbi_ecall_counts_one_hypercall(void)
+{
+    struct rig r;
+    rig_init_mode(&r, RV_PRIV_S, 1);
+    r.h.x[17] = 0x10; /* any extension but the rig's exit */
+    emit32(&r, ECALL);
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.sbi_calls, 1);
+    CU_ASSERT_EQUAL(r.m.vcpus[0].stats.hypercalls, 1);
+    CU_ASSERT_EQUAL(r.h.pc, RAM_BASE + 8);
+    rig_destroy(&r);
+}
+
 static void test_sbi_mode_delegates_page_faults_and_reads_time(void)
 {
     struct rig r;
@@ -453,6 +469,143 @@ static void test_counter_access_follows_counteren(void)
     rig_run(&r);
     CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
     CU_ASSERT_EQUAL(C(&r)->mepc, USER);
+    rig_destroy(&r);
+}
+
+/* mcycle and minstret are M-mode read/write: a write sets the counter
+ * (the next instruction reads exactly the value written, the write
+ * replacing the instruction's own increment), reads continue from it, and
+ * cycle/instret follow. Guest time is not a counter: a minstret write must
+ * not move it, even where time is derived from instructions retired. */
+static void test_mcycle_and_minstret_writes_set_the_counters(void)
+{
+    struct rig r;
+    rig_init(&r);
+    r.m.deterministic = 1; /* time = instructions retired / 10 */
+    r.h.x[6] = 1ULL << 40;
+    r.h.x[12] = 5ULL << 50;
+    emit32(&r, CSRRS(5, 0xc01, 0));  /* time before */
+    emit32(&r, CSRRW(0, 0xb02, 6));  /* minstret = 2^40 */
+    emit32(&r, CSRRS(7, 0xb02, 0));  /* 2^40 */
+    emit32(&r, CSRRS(8, 0xc02, 0));  /* instret: 2^40 + 1 */
+    emit32(&r, CSRRW(0, 0xb00, 12)); /* mcycle = 5 * 2^50 */
+    emit32(&r, CSRRS(9, 0xb00, 0));  /* 5 * 2^50 */
+    emit32(&r, CSRRS(10, 0xc00, 0)); /* cycle: 5 * 2^50 + 1 */
+    emit32(&r, CSRRS(11, 0xc01, 0)); /* time after: not moved */
+    emit32(&r, CSRRWI(13, 0xb02, 0)); /* x13 = 2^40 + 6; minstret = 0 */
+    emit32(&r, ADDI(0, 0, 0));        /* (reads of minstret here: 0) */
+    emit32(&r, CSRRS(14, 0xb02, 0));  /* 1 */
+    emit32(&r, CSRRS(15, 0xb00, 0));  /* 5 * 2^50 + 6 */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[7], 1ULL << 40);
+    CU_ASSERT_EQUAL(r.h.x[8], (1ULL << 40) + 1);
+    CU_ASSERT_EQUAL(r.h.x[9], 5ULL << 50);
+    CU_ASSERT_EQUAL(r.h.x[10], (5ULL << 50) + 1);
+    CU_ASSERT_EQUAL(r.h.x[11], r.h.x[5]); /* 8 instructions: still tick 0 */
+    CU_ASSERT_EQUAL(r.h.x[13], (1ULL << 40) + 6);
+    CU_ASSERT_EQUAL(r.h.x[14], 1);
+    CU_ASSERT_EQUAL(r.h.x[15], (5ULL << 50) + 6);
+    /* the host's count of instructions is untouched */
+    CU_ASSERT_EQUAL(r.m.vcpus[0].stats.instructions, 13);
+    CU_ASSERT(rv_hart_time(&r.h) < 10);
+    rig_destroy(&r);
+}
+
+static void test_cycle_and_instret_stay_read_only(void)
+{
+    struct rig r;
+    rig_init(&r);
+    C(&r)->mtvec = HANDLER;
+    handler_exit(&r, HANDLER);
+    r.h.x[1] = 5;
+    emit32(&r, CSRRW(0, 0xc02, 1)); /* instret is a read-only shadow */
+    rig_run(&r);
+    CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
+    CU_ASSERT_EQUAL(C(&r)->mepc, RAM_BASE);
+    rig_destroy(&r);
+}
+
+static void test_s_mode_cannot_write_mcycle(void)
+{
+    struct rig r;
+    rig_init_mode(&r, RV_PRIV_S, 0);
+    C(&r)->mtvec = HANDLER;
+    handler_exit(&r, HANDLER);
+    r.h.x[1] = 5;
+    emit32(&r, CSRRW(0, 0xb00, 1));
+    rig_run(&r);
+    CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
+    CU_ASSERT_EQUAL(C(&r)->mepc, RAM_BASE);
+    rig_destroy(&r);
+}
+
+/* The debug trigger CSRs of a hart with no triggers (debug spec 0.13/1.0,
+ * as OpenSBI and Linux probe them): tselect reads 0 whatever was written,
+ * tdata1 reads 0 (type 0: no trigger), tinfo reads 1 (only type 0), the
+ * others read 0; writes are ignored; nothing traps in M-mode. */
+static void test_trigger_csrs_read_as_no_triggers(void)
+{
+    struct rig r;
+    rig_init(&r);
+    C(&r)->mtvec = HANDLER;
+    handler_exit(&r, HANDLER);
+    r.h.x[1] = 5;
+    for (unsigned i = 2; i <= 12; i++)
+        r.h.x[i] = 0xdead;
+    emit32(&r, CSRRW(2, 0x7a0, 1));  /* tselect = 5: x2 = old (0) */
+    emit32(&r, CSRRS(3, 0x7a0, 0));  /* still 0 */
+    emit32(&r, CSRRW(0, 0x7a1, 1));  /* tdata1: ignored */
+    emit32(&r, CSRRS(4, 0x7a1, 0));
+    emit32(&r, CSRRW(5, 0x7a2, 1));  /* tdata2 */
+    emit32(&r, CSRRS(6, 0x7a2, 0));
+    emit32(&r, CSRRW(7, 0x7a3, 1));  /* tdata3 */
+    emit32(&r, CSRRS(8, 0x7a4, 0));  /* tinfo: 1 */
+    emit32(&r, CSRRW(0, 0x7a4, 1));  /* tinfo write: ignored */
+    emit32(&r, CSRRS(9, 0x7a4, 0));
+    emit32(&r, CSRRW(10, 0x7a5, 1)); /* tcontrol */
+    emit32(&r, CSRRS(11, 0x7a5, 0));
+    emit32(&r, CSRRW(0, 0x7a8, 1));  /* mcontext */
+    emit32(&r, CSRRS(12, 0x7a8, 0));
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(C(&r)->mcause, 0);
+    CU_ASSERT_EQUAL(r.h.x[2], 0);
+    CU_ASSERT_EQUAL(r.h.x[3], 0);
+    CU_ASSERT_EQUAL(r.h.x[4], 0);
+    CU_ASSERT_EQUAL(r.h.x[5], 0);
+    CU_ASSERT_EQUAL(r.h.x[6], 0);
+    CU_ASSERT_EQUAL(r.h.x[7], 0);
+    CU_ASSERT_EQUAL(r.h.x[8], 1);
+    CU_ASSERT_EQUAL(r.h.x[9], 1);
+    CU_ASSERT_EQUAL(r.h.x[10], 0);
+    CU_ASSERT_EQUAL(r.h.x[11], 0);
+    CU_ASSERT_EQUAL(r.h.x[12], 0);
+    rig_destroy(&r);
+}
+
+static void test_trigger_csrs_trap_below_m_mode(void)
+{
+    struct rig r;
+    rig_init_mode(&r, RV_PRIV_S, 0);
+    C(&r)->mtvec = HANDLER;
+    handler_exit(&r, HANDLER);
+    emit32(&r, CSRRS(1, 0x7a0, 0)); /* csrr tselect from S */
+    rig_run(&r);
+    CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
+    CU_ASSERT_EQUAL(C(&r)->mtval, CSRRS(1, 0x7a0, 0));
+    rig_destroy(&r);
+}
+
+static void test_debug_mode_csrs_stay_illegal_in_m_mode(void)
+{
+    struct rig r;
+    rig_init(&r);
+    C(&r)->mtvec = HANDLER;
+    handler_exit(&r, HANDLER);
+    emit32(&r, CSRRS(1, 0x7b0, 0)); /* dcsr: only in Debug Mode */
+    rig_run(&r);
+    CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
     rig_destroy(&r);
 }
 
@@ -540,10 +693,17 @@ int main(void)
         { "WFI sleeps until the timer", test_wfi_sleeps_until_the_timer },
         { "set_irq from another thread wakes WFI", test_set_irq_from_another_thread_wakes_wfi },
         { "SBI ecall reaches the hook and advances pc", test_sbi_ecall_reaches_the_hook_and_advances_pc },
+        { "one SBI ecall counts one hypercall", test_one_sbi_ecall_counts_one_hypercall },
         { "SBI mode delegates page faults and reads time", test_sbi_mode_delegates_page_faults_and_reads_time },
         { "SBI timer raises STIP", test_sbi_timer_raises_stip },
         { "HSM stopped hart starts at the given pc", test_hsm_stopped_hart_starts_at_the_given_pc },
         { "counter access follows counteren", test_counter_access_follows_counteren },
+        { "mcycle and minstret writes set the counters", test_mcycle_and_minstret_writes_set_the_counters },
+        { "cycle and instret stay read-only", test_cycle_and_instret_stay_read_only },
+        { "S mode cannot write mcycle", test_s_mode_cannot_write_mcycle },
+        { "trigger CSRs read as no triggers", test_trigger_csrs_read_as_no_triggers },
+        { "trigger CSRs trap below M mode", test_trigger_csrs_trap_below_m_mode },
+        { "debug-mode CSRs stay illegal in M mode", test_debug_mode_csrs_stay_illegal_in_m_mode },
         { "trap to M without firmware crashes cleanly", test_trap_to_m_without_firmware_crashes_cleanly },
         { "saved state resumes on a new hart", test_saved_state_resumes_on_a_new_hart },
         { NULL, NULL },

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "backend/soft/cpu.h"
@@ -84,14 +85,19 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
     struct rv_cpu *c = calloc(1, sizeof(*c));
     if (!c)
         return vmm_error(VMM_ENOMEM, "allocating hart %u state (%zu bytes)", hartid, sizeof(*c));
-    /* 32 MiB of address space; the OS backs only the pages decoding touches. */
-    c->dpages = calloc(RV_DC_SLOTS, sizeof(struct rv_dpage));
-    if (!c->dpages) {
+    /* 32 MiB of address space, zero-filled; the OS backs only the pages
+     * decoding touches. A mapping of its own (not calloc, which may hand
+     * out and clear recycled heap memory) keeps it lazy. */
+    void *dc = mmap(NULL, RV_DC_BYTES, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (dc == MAP_FAILED) {
         free(c);
         return vmm_error(VMM_ENOMEM, "allocating hart %u decode cache (%zu bytes)", hartid,
-                         (size_t)RV_DC_SLOTS * sizeof(struct rv_dpage));
+                         (size_t)RV_DC_BYTES);
     }
-    c->icache_gen = 1; /* calloc'ed pages have gen 0: all invalid */
+    c->dpages = dc;
+    c->host_bytes = sizeof(*c) + RV_DC_BYTES;
+    c->icache_gen = 1; /* zero-filled pages have gen 0: all invalid */
     h->cpu = c;
     h->m = m;
     h->hartid = hartid;
@@ -102,13 +108,14 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
     if (!h->vcpu) {
         h->vcpu = calloc(1, sizeof(*h->vcpu));
         if (!h->vcpu) {
-            free(c->dpages);
+            munmap(c->dpages, RV_DC_BYTES);
             free(c);
             h->cpu = NULL;
             return vmm_error(VMM_ENOMEM, "allocating hart %u counters", hartid);
         }
         h->vcpu->index = hartid;
         c->owns_vcpu = 1;
+        c->host_bytes += sizeof(*h->vcpu);
     }
     atomic_init(&h->mip_ext, 0);
     atomic_init(&h->mtimecmp, UINT64_MAX);
@@ -141,7 +148,7 @@ void rv_hart_destroy(struct rv_hart *h)
     h->vcpu = NULL;
     pthread_mutex_destroy(&h->wait_lock);
     pthread_cond_destroy(&h->wait_cond);
-    free(c->dpages);
+    munmap(c->dpages, RV_DC_BYTES);
     free(c);
     h->cpu = NULL;
 }
@@ -159,6 +166,7 @@ void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, 
     c->mie = 0;
     c->mip = 0;
     c->mstatus = 0;
+    c->mcycle_off = c->minstret_off = 0;
     if (sbi_in_vmm) {
         /* What M-mode firmware would have set up: every exception but
          * ecall-from-S/M and every S interrupt go to S; S and U may read
@@ -191,6 +199,12 @@ uint64_t rv_hart_time(struct rv_hart *h)
     if (h->deterministic)
         return rv_cpu_instret(h) / 10 + c->idle_ticks;
     return (mono_ns() - c->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
+}
+
+size_t rv_cpu_host_bytes(const struct rv_hart *h)
+{
+    const struct rv_cpu *c = rv_cpu(h);
+    return c ? c->host_bytes : 0;
 }
 
 void rv_cpu_flush_icache(struct rv_hart *h)

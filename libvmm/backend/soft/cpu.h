@@ -3,11 +3,13 @@
  * interrupts), mmu.c (shadow page table, guest page walks, memory and
  * atomics), fpu.c (F and D), cpu.c (the hart API of hart.h).
  *
- * Nothing here is used outside backend/soft/.
+ * Nothing here is used outside backend/soft/, except RV_CPU_MAX_HOST_BYTES
+ * (below): what the host pool charges for each soft-engine vCPU.
  */
 #ifndef LIBVMM_BACKEND_SOFT_CPU_H
 #define LIBVMM_BACKEND_SOFT_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend/soft/decode.h"
@@ -143,6 +145,11 @@ struct rv_cpu {
     /* Instructions the interpreter retired but has not yet added to
      * stats.instructions (read by instret/cycle/time). */
     uint64_t pending_insns;
+    /* mcycle / minstret minus the instructions retired (rv_cpu_instret):
+     * a write of either counter moves only its offset, so the host's
+     * instruction count and the deterministic guest time it drives are
+     * untouched. cycle and instret read the same values. */
+    uint64_t mcycle_off, minstret_off;
     /* Deterministic time: ticks WFI skipped (fast-forward). */
     uint64_t idle_ticks;
 
@@ -162,7 +169,9 @@ struct rv_cpu {
     struct rv_ftlbe itlb[RV_NCTX][RV_TLB_SIZE];
     uint64_t store_gpage[RV_NCTX][RV_TLB_SIZE]; /* beside tlb[ctx][1] */
     struct rv_dpage *dpages; /* RV_DC_SLOTS decoded pages, direct-mapped, one
-                              * allocation the OS backs lazily */
+                              * anonymous mapping of RV_DC_BYTES the OS
+                              * backs lazily */
+    size_t host_bytes;       /* what rv_hart_init allocated for this hart */
     /* Largest superpage mask cached since the last full flush: sfence.vma
      * of one address must drop every 4 KiB entry taken from the superpage
      * containing it (0: only 4 KiB pages cached). */
@@ -171,6 +180,31 @@ struct rv_cpu {
 
 #define RV_FLUSH_TLB 1
 #define RV_FLUSH_ICACHE 2
+
+/* --- host memory of one hart's CPU core: a fixed bound ---
+ *
+ * Everything rv_hart_init allocates, allocated once and never grown:
+ *   - struct rv_cpu (CSRs and the shadow TLB: RV_NCTX contexts x
+ *     RV_TLB_SIZE load, store and fetch entries, about 80 KiB);
+ *   - the decoded-instruction cache: RV_DC_SLOTS decoded pages in one
+ *     anonymous mapping, direct-mapped by guest-physical page number, so a
+ *     new code page evicts the page in its slot instead of adding memory.
+ *     Each slot is one struct rv_dpage: 2050 16-byte decoded instructions
+ *     and a header, 32824 bytes; 1024 of them are RV_DC_BYTES, 32.05 MiB
+ *     (page-rounded). The OS backs only the parts decoding touched, so this
+ *     is what a hart may hold at most, not what it holds at first;
+ *   - a struct machine_vcpu for the counters, only when the hart has no
+ *     machine vCPU to use (unit tests).
+ * RV_CPU_MAX_HOST_BYTES is their sum, about 32.1 MiB (33.7 MB) a hart: what the
+ * host pool must reserve per soft-engine vCPU for the engine's caches. No
+ * other allocation happens while a hart runs. rv_cpu_host_bytes() says
+ * what a given hart allocated (always <= this bound). */
+#define RV_PAGE_ROUND(n) (((size_t)(n) + 4095) & ~(size_t)4095)
+#define RV_DC_BYTES RV_PAGE_ROUND((size_t)RV_DC_SLOTS * sizeof(struct rv_dpage))
+#define RV_CPU_MAX_HOST_BYTES \
+    (sizeof(struct rv_cpu) + RV_DC_BYTES + sizeof(struct machine_vcpu))
+/* A change that grows the bound should be a decision, not an accident. */
+_Static_assert(RV_CPU_MAX_HOST_BYTES <= (33u << 20), "per-hart host memory above 33 MiB");
 
 static inline struct rv_cpu *rv_cpu(const struct rv_hart *h)
 {
@@ -191,6 +225,8 @@ void rv_cpu_wfi(struct rv_hart *h);
 uint64_t rv_cpu_instret(const struct rv_hart *h);
 /* Flushes the decoded-instruction cache (fence.i). */
 void rv_cpu_flush_icache(struct rv_hart *h);
+/* Host bytes the CPU core allocated for h (<= RV_CPU_MAX_HOST_BYTES). */
+size_t rv_cpu_host_bytes(const struct rv_hart *h);
 
 /* --- csr.c --- */
 /* CSR instruction (csrrw/s/c[i]). */

@@ -44,6 +44,8 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out)
     out->hsm_start_opaque = h->hsm_start_opaque;
     out->time = rv_hart_time(h);
     out->instret = rv_cpu_instret(h);
+    out->mcycle_offset = c->mcycle_off;
+    out->minstret_offset = c->minstret_off;
 }
 
 static uint64_t mono_ns(void)
@@ -113,9 +115,12 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
     h->hsm_start_pc = s->hsm_start_pc;
     h->hsm_start_opaque = s->hsm_start_opaque;
 
-    /* Time continues from the saved value. */
+    /* Time continues from the saved value; a guest's writes of mcycle /
+     * minstret are offsets from the instructions retired. */
     MACHINE_VCPU_STAT_SET(h->vcpu, instructions, s->instret);
     c->pending_insns = 0;
+    c->mcycle_off = s->mcycle_offset;
+    c->minstret_off = s->minstret_offset;
     if (h->deterministic) {
         uint64_t from_insns = s->instret / 10;
         c->idle_ticks = s->time > from_insns ? s->time - from_insns : 0;

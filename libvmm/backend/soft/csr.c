@@ -189,7 +189,7 @@ static int csr_read(struct rv_hart *h, unsigned csr, uint64_t *v)
     case 0xc00: case 0xc02:
         if (!counter_allowed(h, csr))
             return -1;
-        *v = rv_cpu_instret(h);
+        *v = rv_cpu_instret(h) + (csr == 0xc00 ? c->mcycle_off : c->minstret_off);
         return 0;
     case 0xc01:
         if (!counter_allowed(h, csr))
@@ -226,7 +226,17 @@ static int csr_read(struct rv_hart *h, unsigned csr, uint64_t *v)
     case 0x342: *v = c->mcause; return 0;
     case 0x343: *v = c->mtval; return 0;
     case 0x344: *v = rv_csr_mip(h); return 0;
-    case 0xb00: case 0xb02: *v = rv_cpu_instret(h); return 0;
+    case 0xb00: *v = rv_cpu_instret(h) + c->mcycle_off; return 0;
+    case 0xb02: *v = rv_cpu_instret(h) + c->minstret_off; return 0;
+    /* Debug triggers (debug spec 0.13 / 1.0): this hart has none, which
+     * the spec lets it say through the trigger CSRs themselves: tselect
+     * holds only 0 (a write of another value reads back 0), tdata1 reads
+     * type 0 ("no trigger"), tinfo reads 1 (only type 0 is supported),
+     * tdata2/3, tcontrol and mcontext read 0; writes are ignored. */
+    case 0x7a0: case 0x7a1: case 0x7a2: case 0x7a3: case 0x7a5: case 0x7a8:
+        *v = 0;
+        return 0;
+    case 0x7a4: *v = 1; return 0;
     case 0x320: *v = 0; return 0; /* mcountinhibit */
     }
     if (csr >= 0xc03 && csr <= 0xc1f) { /* hpmcounterN: no events, read 0 */
@@ -304,7 +314,13 @@ static int csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
         c->mip = (c->mip & ~w) | (v & w);
         return RV_RES_SYNC;
     }
-    case 0xb00: case 0xb02: case 0x320: return RV_RES_OK; /* counters: WI */
+    /* mcycle / minstret: the written value replaces this instruction's
+     * own increment, so the next instruction reads exactly v. */
+    case 0xb00: c->mcycle_off = v - (rv_cpu_instret(h) + 1); return RV_RES_OK;
+    case 0xb02: c->minstret_off = v - (rv_cpu_instret(h) + 1); return RV_RES_OK;
+    case 0x320: return RV_RES_OK; /* mcountinhibit: counters always count */
+    case 0x7a0: case 0x7a1: case 0x7a2: case 0x7a3: case 0x7a4: case 0x7a5: case 0x7a8:
+        return RV_RES_OK; /* trigger CSRs: no triggers, writes ignored */
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f) ||
         (csr >= 0x3a0 && csr <= 0x3ef))

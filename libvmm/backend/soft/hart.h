@@ -153,6 +153,7 @@ struct rv_hart_state {
     uint64_t hsm_start_pc, hsm_start_opaque;
     uint64_t time;    /* rv_hart_time() when saved: a load continues from it */
     uint64_t instret; /* instructions retired (deterministic time) */
+    uint64_t mcycle_offset, minstret_offset; /* guest writes of mcycle/minstret */
 };
 
 /* Copies the hart's state. The hart must not be running (PAUSED VM). */

@@ -63,6 +63,8 @@ static void hart_state_io(struct hart_io *io, struct rv_hart_state *s)
     io_u64(io, &s->hsm_start_opaque);
     io_u64(io, &s->time);
     io_u64(io, &s->instret);
+    io_u64(io, &s->mcycle_offset);
+    io_u64(io, &s->minstret_offset);
 }
 
 int rv_hart_component_save(void *opaque, struct state_writer *w)

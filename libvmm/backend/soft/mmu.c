@@ -15,7 +15,9 @@
  * store entry is only cached once D is set.
  *
  * Misaligned loads and stores are performed byte by byte (never trapped);
- * misaligned LR/SC/AMOs raise the address-misaligned exception.
+ * a misaligned store checks both pages it touches before writing a byte, so
+ * one that faults on its second half has written nothing. Misaligned
+ * LR/SC/AMOs raise the address-misaligned exception.
  *
  * Code pages: the store entry of a page with decoded instructions carries
  * RV_TLB_CODE, so every store to it takes the slow path, which performs it
@@ -337,23 +339,73 @@ static int store_code_entry(struct rv_cpu *c, uint64_t va, unsigned size, uint64
     return 1;
 }
 
+/* A misaligned store: up to two parts, one per page. Every byte's target
+ * (RAM, or a device on the MMIO bus) is checked before the first byte is
+ * written, so a store that faults anywhere writes nothing; mtval is then
+ * the first address of the part that faulted. */
+static int store_misaligned(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    struct {
+        uint64_t va, gpa;
+        uint8_t *host;
+        unsigned len;
+    } part[2];
+    unsigned first = 4096 - (unsigned)(va & 0xfff);
+    unsigned nparts = size > first ? 2 : 1;
+    part[0].va = va;
+    part[0].len = nparts == 2 ? first : size;
+    part[1].va = va + part[0].len;
+    part[1].len = size - part[0].len;
+
+    for (unsigned p = 0; p < nparts; p++) {
+        unsigned idx = (unsigned)(part[p].va >> 12) & (RV_TLB_SIZE - 1);
+        const struct rv_tlbe *e = &c->stlb[idx];
+        if (e->tag != RV_TLB_INVALID && (e->tag & ~RV_TLB_CODE) == (part[p].va & ~0xfffULL)) {
+            part[p].host = (uint8_t *)(e->addend + part[p].va);
+            part[p].gpa = c->sgpage[idx] | (part[p].va & 0xfff);
+            continue;
+        }
+        if (translate(h, part[p].va, RV_ACC_STORE, &part[p].gpa, &part[p].host))
+            return 1;
+        if (part[p].host)
+            continue;
+        for (unsigned i = 0; i < part[p].len; i++) {
+            if (!bus_find(&h->m->mmio, part[p].gpa + i)) {
+                c->trap_cause = RV_EXC_STORE_ACCESS;
+                c->trap_tval = part[p].va + i;
+                return 1;
+            }
+        }
+    }
+
+    unsigned shift = 0;
+    for (unsigned p = 0; p < nparts; p++) {
+        for (unsigned i = 0; i < part[p].len; i++, shift += 8) {
+            uint8_t b = (uint8_t)(val >> shift);
+            if (part[p].host) {
+                host_write(part[p].host + i, 1, b);
+            } else {
+                rv_fpu_sync(c); /* device code runs with the host's own FP state */
+                h->vcpu->stats.mmio_exits++;
+                bus_write(&h->m->mmio, part[p].gpa + i, 1, b);
+            }
+        }
+        if (part[p].host)
+            code_store(c, part[p].gpa, part[p].len);
+    }
+    return 0;
+}
+
 int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
     struct rv_cpu *c = rv_cpu(h);
     uint64_t gpa;
     uint8_t *host;
-    if (!(va & (size - 1)) && store_code_entry(c, va, size, val))
+    if (va & (size - 1))
+        return store_misaligned(h, va, size, val);
+    if (store_code_entry(c, va, size, val))
         return 0;
-    if (va & (size - 1)) {
-        /* Check both pages first so a faulting store writes nothing. */
-        if (translate(h, va, RV_ACC_STORE, &gpa, &host) ||
-            translate(h, va + size - 1, RV_ACC_STORE, &gpa, &host))
-            return 1;
-        for (unsigned i = 0; i < size; i++)
-            if (rv_mmu_store_slow(h, va + i, 1, (val >> (8 * i)) & 0xff))
-                return 1;
-        return 0;
-    }
     if (translate(h, va, RV_ACC_STORE, &gpa, &host))
         return 1;
     if (host) {
@@ -414,7 +466,7 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
     if (d->key != (e->gpage | 1) || d->gen != c->icache_gen) {
         if (d->gen == c->icache_gen)
             unlink_fetch_entries(c, d); /* evicting another page's copy */
-        /* All RV_OP_DECODE. A slot never used (gen 0) is still as calloc
+        /* All RV_OP_DECODE. A slot never used (gen 0) is still as mmap
          * left it, zero, and clearing it would only make the OS back all
          * 32 KiB of it now instead of the parts that get executed. */
         if (d->gen != 0)
