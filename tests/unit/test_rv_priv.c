@@ -481,7 +481,7 @@ static void test_mcycle_and_minstret_writes_set_the_counters(void)
 {
     struct rig r;
     rig_init(&r);
-    r.m.deterministic = 1; /* time = instructions retired / 10 */
+    r.h.deterministic = 1; /* time = instructions retired / 10 */
     r.h.x[6] = 1ULL << 40;
     r.h.x[12] = 5ULL << 50;
     emit32(&r, CSRRS(5, 0xc01, 0));  /* time before */

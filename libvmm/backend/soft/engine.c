@@ -45,12 +45,9 @@ static unsigned soft_max_vcpus(void)
     return SOFT_MAX_VCPUS;
 }
 
-/* What one hart's caches cost the host at most (the decode cache is the
- * bulk), charged to the host memory pool with the guest's RAM. */
-#ifndef RV_CPU_MAX_HOST_BYTES
-#define RV_CPU_MAX_HOST_BYTES ((uint64_t)RV_DC_SLOTS * sizeof(struct rv_dpage) + sizeof(struct rv_cpu))
-#endif
-
+/* What one hart's caches cost the host at most (cpu.h says how it is
+ * computed; the decode cache is the bulk), charged to the host memory pool
+ * with the guest's RAM. */
 static uint64_t soft_vcpu_overhead(void)
 {
     return RV_CPU_MAX_HOST_BYTES;
