@@ -104,7 +104,7 @@ int kvm_vcpu_run(struct machine *m, unsigned index)
         if (rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 /* A kick: clear and re-check the request. */
-                v->run->immediate_exit = 0;
+                __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
                 continue;
             }
             machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "vCPU %u: KVM_RUN failed: %s", index,
@@ -126,7 +126,8 @@ void kvm_vcpu_kick(struct machine *m, unsigned index)
     struct kvm_vcpu_state *v = kvm_vcpu_of(m, index);
     if (!v || !v->run)
         return;
-    v->run->immediate_exit = 1;
+    /* Atomic: the vCPU thread clears it concurrently (and KVM reads it). */
+    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
     if (atomic_load(&v->has_thread))
         pthread_kill(v->thread, KICK_SIGNAL);
 }
