@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "vmm/config.h"
 
 struct boot_spec {
     const char *kernel;  /* path; required */
@@ -30,9 +31,10 @@ struct platform {
     int (*layout_memory)(struct machine *m, uint64_t ram_size);
 
     /* Adds the board's components (devices, interrupt controllers the
-     * engine does not provide) to m after vm_create/vcpu_create, and
-     * connects m->irq and m->console_in (arch/<arch>/board.c). */
-    int (*board_create)(struct machine *m);
+     * engine does not provide, and the virtio devices cfg asks for; cfg may
+     * be NULL) to m after vm_create/vcpu_create, and connects m->irq and
+     * m->console_in (arch/<arch>/board.c). */
+    int (*board_create)(struct machine *m, const vmm_config_t *cfg);
     /* Frees what board_create kept in m->board; components are the
      * machine's. Safe after a failed board_create. */
     void (*board_destroy)(struct machine *m);

@@ -243,8 +243,6 @@ static void warn_unprovided(const vmm_config_t *cfg)
     if (nets)
         log_warn("VM '%s': %u network interface(s) configured but virtio-net is not available "
                  "yet; the guest will not see them", cfg->name, nets);
-    if (vmm_config_rng(cfg))
-        log_warn("VM '%s': virtio-rng configured but not available yet", cfg->name);
     if (vmm_config_cpu_shares(cfg) || vmm_config_cpu_quota(cfg) > 0)
         log_warn("VM '%s': cputune shares/quota are stored for the scheduler, which does not "
                  "enforce them yet (vcpupin is applied)", cfg->name);
@@ -296,7 +294,7 @@ static int build_machine(struct vmm_vm *vm)
     for (unsigned i = 0; i < cfg->vcpus; i++)
         if ((rc = e->vcpu_create(m, i)))
             return rc;
-    if ((rc = p->board_create(m)))
+    if ((rc = p->board_create(m, cfg)))
         return rc;
     return boot_guest(vm);
 }

@@ -51,9 +51,10 @@ struct rv_hart *rv_board_hart(struct rv_board *b, uint64_t id)
     (void)id;
     return NULL;
 }
-int rv_board_create(struct machine *m)
+int rv_board_create(struct machine *m, const vmm_config_t *cfg)
 {
     (void)m;
+    (void)cfg;
     return VMM_ENOTSUP;
 }
 void rv_board_destroy(struct machine *m)

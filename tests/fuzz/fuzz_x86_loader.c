@@ -42,10 +42,15 @@ int x86_cpu_setup(struct machine *m, const struct x86_entry *e)
     (void)e;
     return VMM_ENOTSUP;
 }
-int x86_board_create(struct machine *m)
+int x86_board_create(struct machine *m, const vmm_config_t *cfg)
 {
     (void)m;
+    (void)cfg;
     return VMM_ENOTSUP;
+}
+void x86_board_destroy(struct machine *m)
+{
+    (void)m;
 }
 #endif
 

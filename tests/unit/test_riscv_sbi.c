@@ -41,7 +41,7 @@ static void setup(void)
     CU_ASSERT_EQUAL_FATAL(engine_soft.vm_create(&m, &opt), 0);
     CU_ASSERT_EQUAL_FATAL(engine_soft.vcpu_create(&m, 0), 0);
     CU_ASSERT_EQUAL_FATAL(engine_soft.vcpu_create(&m, 1), 0);
-    CU_ASSERT_EQUAL_FATAL(rv_board_create(&m), 0);
+    CU_ASSERT_EQUAL_FATAL(rv_board_create(&m, NULL), 0);
     sv = m.engine_vm;
     CU_ASSERT_PTR_NOT_NULL_FATAL(sv);
     for (unsigned i = 0; i < 2; i++)

@@ -76,7 +76,17 @@ static size_t uart_receive(void *opaque, const uint8_t *buf, size_t len)
     return uart16550_receive(opaque, buf, len);
 }
 
-int rv_board_create(struct machine *m)
+/* QEMU virt's eight virtio-mmio windows and PLIC sources 1..8, then eight
+ * more right after them on sources 11..18 (10 is the UART). */
+static const unsigned virtio_irqs[] = { 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18 };
+static const struct virtio_layout virtio_layout = {
+    .base = VIRT_VIRTIO_BASE,
+    .stride = VIRT_VIRTIO_SIZE,
+    .irqs = virtio_irqs,
+    .max = sizeof(virtio_irqs) / sizeof(virtio_irqs[0]),
+};
+
+int rv_board_create(struct machine *m, const vmm_config_t *cfg)
 {
     struct rv_board *b = calloc(1, sizeof(*b));
     if (!b)
@@ -114,6 +124,9 @@ int rv_board_create(struct machine *m)
     if (!(c = machine_add_component(m, "test0", &sifive_test_component_ops, m)))
         return VMM_ENOMEM;
     if ((rc = component_map(m, c, &m->mmio, VIRT_TEST_BASE, VIRT_TEST_SIZE, &sifive_test_ops, m)))
+        return rc;
+
+    if ((rc = virtio_slots_populate(m, cfg, &virtio_layout, &b->virtio)))
         return rc;
 
     soft_set_sbi_handler(m, sbi_call, b);

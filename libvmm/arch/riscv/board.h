@@ -10,6 +10,7 @@
 
 #include "arch/riscv/clint.h"
 #include "arch/riscv/plic.h"
+#include "arch/virtio_slots.h"
 #include "backend/soft/hart.h"
 #include "machine/machine.h"
 
@@ -20,11 +21,12 @@ struct rv_board {
     struct clint *clint;
     struct plic *plic;
     pthread_mutex_t hsm_lock; /* serialises SBI HSM start/stop */
+    struct virtio_slots virtio; /* filled virtio-mmio windows, for the device tree */
 };
 
 /* Adds the board's components to m (after the engine made the harts) and
  * installs the SBI handler, the interrupt controller and the console. */
-int rv_board_create(struct machine *m);
+int rv_board_create(struct machine *m, const vmm_config_t *cfg);
 void rv_board_destroy(struct machine *m);
 
 /* Hart `id`, or NULL when out of range. */

@@ -185,6 +185,16 @@ static void node_soc(struct fdt_w *w, const struct dtb_params *p)
     prop_u32(w, "interrupt-parent", PH_PLIC(n));
     end(w);
 
+    for (unsigned i = 0; i < p->nr_virtio; i++) {
+        snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)p->virtio_base[i]);
+        begin(w, name);
+        prop_str(w, "compatible", "virtio,mmio");
+        prop_reg(w, p->virtio_base[i], VIRT_VIRTIO_SIZE);
+        prop_u32(w, "interrupts", p->virtio_irq[i]);
+        prop_u32(w, "interrupt-parent", PH_PLIC(n));
+        end(w);
+    }
+
     static const char *const test_compat[] = { "sifive,test1", "sifive,test0", "syscon" };
     snprintf(name, sizeof(name), "test@%llx", (unsigned long long)VIRT_TEST_BASE);
     begin(w, name);

@@ -22,6 +22,10 @@ struct dtb_params {
     const char *cmdline;          /* NULL or "" for none */
     uint64_t initrd_start, initrd_end; /* both 0: no initrd */
     const char *mmu_type;         /* "riscv,sv39" / "riscv,sv48" */
+    /* virtio-mmio windows to list (as QEMU virt does: "virtio,mmio"). */
+    const uint64_t *virtio_base;
+    const unsigned *virtio_irq;
+    unsigned nr_virtio;
 };
 
 /* Writes the blob into buf (bufsize bytes) and its size into *size.

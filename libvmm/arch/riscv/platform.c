@@ -293,7 +293,16 @@ static int riscv_boot(struct machine *m, const struct boot_spec *spec)
     if (rc)
         return rc;
 
+    uint64_t virtio_base[VIRTIO_SLOTS_MAX];
+    unsigned virtio_irq[VIRTIO_SLOTS_MAX];
+    for (unsigned i = 0; i < sv->virtio.nr; i++) {
+        virtio_base[i] = sv->virtio.slot[i].base;
+        virtio_irq[i] = sv->virtio.slot[i].irq;
+    }
     struct dtb_params dp = {
+        .virtio_base = virtio_base,
+        .virtio_irq = virtio_irq,
+        .nr_virtio = sv->virtio.nr,
         .ram_base = VIRT_RAM_BASE,
         .ram_size = m->ram_size,
         .nr_harts = sv->nr_harts,

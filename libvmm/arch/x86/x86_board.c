@@ -5,6 +5,8 @@
  * reset line reboots), the CMOS RTC, the ACPI PM block the FADT points at,
  * and QEMU's isa-debug-exit port.
  */
+#include <stdlib.h>
+
 #include "arch/x86/x86_boot.h"
 #include "devices/acpi_pm.h"
 #include "devices/cmos.h"
@@ -33,10 +35,31 @@ static struct component *add(struct machine *m, const char *name, const struct c
     return machine_add_component(m, name, ops, dev);
 }
 
-int x86_board_create(struct machine *m)
+/* Virtio-mmio windows in the 32-bit MMIO gap, on ISA lines no legacy
+ * device of this board uses (as Firecracker does); the guest learns of
+ * them through virtio_mmio.device= on the kernel command line. */
+static const unsigned virtio_irqs[] = { 5, 6, 7, 10, 11, 12, 14, 15 };
+static const struct virtio_layout virtio_layout = {
+    .base = X86_VIRTIO_BASE,
+    .stride = X86_VIRTIO_STRIDE,
+    .irqs = virtio_irqs,
+    .max = sizeof(virtio_irqs) / sizeof(virtio_irqs[0]),
+};
+
+void x86_board_destroy(struct machine *m)
+{
+    free(m->board);
+    m->board = NULL;
+}
+
+int x86_board_create(struct machine *m, const vmm_config_t *cfg)
 {
     struct component *c;
     int rc;
+    struct x86_board *b = calloc(1, sizeof(*b));
+    if (!b)
+        return vmm_error(VMM_ENOMEM, "x86 board");
+    m->board = b;
 
     struct uart16550 *u = uart16550_new(m, X86_COM1_IRQ, 0);
     if (!(c = add(m, "uart0", &uart16550_component_ops, u)))
@@ -67,5 +90,8 @@ int x86_board_create(struct machine *m)
 
     if (!(c = add(m, "debug-exit", &debug_exit_component_ops, m)))
         return VMM_ENOMEM;
-    return component_map(m, c, &m->pio, DEBUG_EXIT_PORT, 1, &debug_exit_ops, m);
+    if ((rc = component_map(m, c, &m->pio, DEBUG_EXIT_PORT, 1, &debug_exit_ops, m)))
+        return rc;
+
+    return virtio_slots_populate(m, cfg, &virtio_layout, &b->virtio);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "arch/platform.h"
+#include "arch/virtio_slots.h"
 
 #define X86_GDT_ADDR 0x500ULL
 #define X86_PML4_ADDR 0x1000ULL
@@ -38,6 +39,10 @@
 /* Port of the ACPI PM1a event block (PM1a control at +4) the FADT names;
  * core/board.c puts devices/acpi_pm there. */
 #define X86_ACPI_PM_PORT 0x600
+/* virtio-mmio windows: in the MMIO gap, clear of the IOAPIC (0xfec00000),
+ * the LAPIC (0xfee00000) and KVM's TSS/identity map below 4 GiB. */
+#define X86_VIRTIO_BASE 0xd0000000ULL
+#define X86_VIRTIO_STRIDE 0x1000ULL
 #define X86_MPTABLE_ADDR 0xf0000ULL
 #define X86_HIGH_MEM 0x100000ULL
 #define X86_KERNEL_ADDR 0x100000ULL
@@ -155,5 +160,12 @@ static inline void x86_wr64(uint8_t *p, uint64_t v)
     x86_wr32(p, (uint32_t)v);
     x86_wr32(p + 4, (uint32_t)(v >> 32));
 }
+
+/* x86_board.c: the board's components; m->board is a struct x86_board. */
+struct x86_board {
+    struct virtio_slots virtio; /* announced on the kernel command line */
+};
+int x86_board_create(struct machine *m, const vmm_config_t *cfg);
+void x86_board_destroy(struct machine *m);
 
 #endif

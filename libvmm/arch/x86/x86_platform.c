@@ -2,6 +2,7 @@
  * by looking at the kernel file: a bzImage ("HdrS"), a Multiboot v1 kernel
  * (magic in the first 8 KiB), an ELF (PVH note or plain), else refused.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,6 @@
 #define X86_KERNEL_FILE_MAX (1ULL << 30)
 
 int x86_layout_memory(struct machine *m, uint64_t ram_size); /* x86_mem.c */
-int x86_board_create(struct machine *m);                     /* x86_board.c */
 
 int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *entry)
 {
@@ -56,8 +56,26 @@ static int x86_boot(struct machine *m, const struct boot_spec *spec)
                          "device trees are riscv64 only",
                          spec->firmware ? "firmware" : "device tree",
                          spec->firmware ? spec->firmware : spec->dtb);
+    /* The board's virtio-mmio devices reach Linux through the command line
+     * (the virtio_mmio driver's device= parameter): "4K@base:irq" each. */
+    const struct x86_board *b = m->board;
+    struct boot_spec with_virtio = *spec;
+    char *cmdline = NULL;
+    if (b && b->virtio.nr) {
+        size_t cap = strlen(spec->cmdline) + 64 * b->virtio.nr + 1;
+        cmdline = malloc(cap);
+        if (!cmdline)
+            return vmm_error(VMM_ENOMEM, "kernel command line");
+        size_t n = (size_t)snprintf(cmdline, cap, "%s", spec->cmdline);
+        for (unsigned i = 0; i < b->virtio.nr; i++)
+            n += (size_t)snprintf(cmdline + n, cap - n, "%svirtio_mmio.device=4K@0x%llx:%u",
+                                  n ? " " : "", (unsigned long long)b->virtio.slot[i].base,
+                                  b->virtio.slot[i].irq);
+        with_virtio.cmdline = cmdline;
+    }
     struct x86_entry e;
-    int rc = x86_load(m, spec, &e);
+    int rc = x86_load(m, &with_virtio, &e);
+    free(cmdline);
     if (rc < 0)
         return rc;
     return x86_cpu_setup(m, &e);
@@ -68,6 +86,6 @@ const struct platform platform_x86_64 = {
     .engine = &engine_kvm,
     .layout_memory = x86_layout_memory,
     .board_create = x86_board_create,
-    .board_destroy = NULL, /* the board keeps nothing beyond its components */
+    .board_destroy = x86_board_destroy,
     .boot = x86_boot,
 };

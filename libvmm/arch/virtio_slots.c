@@ -1,0 +1,40 @@
+#include "arch/virtio_slots.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/virtio/rng.h"
+#include "util/error.h"
+
+/* Takes the next free slot for a device called name<index>. */
+static int next_slot(const struct virtio_layout *l, struct virtio_slots *out, const char *kind,
+                     unsigned index, struct virtio_slot **slot)
+{
+    unsigned limit = l->max < VIRTIO_SLOTS_MAX ? l->max : VIRTIO_SLOTS_MAX;
+    if (out->nr >= limit)
+        return vmm_error(VMM_EINVAL, "%s%u: the board has %u virtio slots and all are taken", kind,
+                         index, limit);
+    struct virtio_slot *s = &out->slot[out->nr];
+    s->base = l->base + (uint64_t)out->nr * l->stride;
+    s->irq = l->irqs[out->nr];
+    snprintf(s->name, sizeof(s->name), "%s%u", kind, index);
+    *slot = s;
+    return 0;
+}
+
+int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
+                          const struct virtio_layout *layout, struct virtio_slots *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!cfg)
+        return 0;
+    struct virtio_slot *s = NULL;
+    int rc;
+    if (vmm_config_rng(cfg)) {
+        if ((rc = next_slot(layout, out, "rng", 0, &s)) ||
+            (rc = virtio_rng_create(m, s->name, s->base, s->irq)))
+            return rc;
+        out->nr++;
+    }
+    return 0;
+}
