@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/virtio/blk.h"
 #include "devices/virtio/rng.h"
 #include "util/error.h"
 
@@ -33,6 +34,18 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
     if (vmm_config_rng(cfg)) {
         if ((rc = next_slot(layout, out, "rng", 0, &s)) ||
             (rc = virtio_rng_create(m, s->name, s->base, s->irq)))
+            return rc;
+        out->nr++;
+    }
+    for (unsigned i = 0; i < vmm_config_disk_count(cfg); i++) {
+        const vmm_disk_config_t *d = vmm_config_disk(cfg, i);
+        struct blk_backend *be;
+        if ((rc = next_slot(layout, out, "disk", i, &s)))
+            return rc;
+        /* The guest-facing name is the libvirt target ("vda"). */
+        snprintf(s->name, sizeof(s->name), "%s", d->target);
+        if ((rc = blk_file_open(d->path, d->readonly, &be)) ||
+            (rc = virtio_blk_create(m, s->name, s->base, s->irq, be, d->serial, NULL)))
             return rc;
         out->nr++;
     }

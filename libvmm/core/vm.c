@@ -236,10 +236,7 @@ static int engine_options_from(const vmm_config_t *cfg, struct engine_options *o
  * cannot provide yet: say so once per VM rather than drop them silently. */
 static void warn_unprovided(const vmm_config_t *cfg)
 {
-    unsigned disks = vmm_config_disk_count(cfg), nets = vmm_config_net_count(cfg);
-    if (disks)
-        log_warn("VM '%s': %u disk(s) configured but virtio-blk is not available yet; the guest "
-                 "will not see them", cfg->name, disks);
+    unsigned nets = vmm_config_net_count(cfg);
     if (nets)
         log_warn("VM '%s': %u network interface(s) configured but virtio-net is not available "
                  "yet; the guest will not see them", cfg->name, nets);

@@ -26,7 +26,14 @@ static void rng_process(void *opaque, unsigned q)
     struct virtio_rng *r = opaque;
     if (q != 0)
         return;
-    while (virtio_dev_pop(&r->vd, 0, &r->chain) == 1) {
+    for (;;) {
+        if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1) {
+            /* Publish the event index, then look once more for a request
+             * that came in meanwhile and would get no notification. */
+            virtq_update_avail_event(&r->vd.queues[0]);
+            if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1)
+                break;
+        }
         struct virtq_chain *c = &r->chain;
         uint32_t written = 0;
         for (unsigned i = c->nr_out; i < c->nr_out + c->nr_in && written < RNG_MAX_REQUEST; i++) {
@@ -51,7 +58,6 @@ static void rng_process(void *opaque, unsigned q)
         }
         virtio_dev_push(&r->vd, 0, c->head, written);
     }
-    virtq_update_avail_event(&r->vd.queues[0]);
 }
 
 static void rng_notify(struct virtio_dev *vd, unsigned q)

@@ -1,0 +1,28 @@
+/* virtio-blk (virtio 1.x, 5.2) on a block backend (devices/block/backend.h):
+ * READ, WRITE, FLUSH (-> the backend's flush; fdatasync for files),
+ * GET_ID (the serial), DISCARD and WRITE_ZEROES (hole punching), read-only
+ * disks (VIRTIO_BLK_F_RO; writes fail), capacity changes announced with a
+ * config interrupt. Requests run on the device's worker thread; a backend
+ * may complete them later from any thread.
+ */
+#ifndef LIBVMM_DEVICES_VIRTIO_BLK_H
+#define LIBVMM_DEVICES_VIRTIO_BLK_H
+
+#include "devices/block/backend.h"
+#include "machine/machine.h"
+
+#define VIRTIO_BLK_SERIAL_MAX 20
+
+struct virtio_blk;
+
+/* Adds a virtio-blk at MMIO `base`, line `irq`, as component `name`,
+ * taking ownership of `be` (freed with the device, or at once on failure).
+ * serial: NULL or at most VIRTIO_BLK_SERIAL_MAX bytes. */
+int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsigned irq,
+                      struct blk_backend *be, const char *serial, struct virtio_blk **out);
+
+/* Re-reads the backend's size and, if it changed, tells the guest (config
+ * interrupt). Returns the new size in bytes. Any thread. */
+uint64_t virtio_blk_refresh_capacity(struct virtio_blk *b);
+
+#endif
