@@ -16,6 +16,9 @@ packages=(
   bc bison flex libssl-dev libelf-dev cpio xz-utils dpkg-dev python3
   # XML schema validation (virt-xml-validate)
   libvirt-clients libxml2-utils
+  # device tests: ext4 images made and checked on the host, network
+  # namespaces and tap devices
+  e2fsprogs iproute2
   # QEMU, the side-by-side reference for benchmarks and guest checks
   qemu-system-x86 qemu-system-misc
 )

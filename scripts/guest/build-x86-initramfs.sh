@@ -11,7 +11,7 @@ PKG=busybox-static
 OUT="$CACHE/x86/initramfs.cpio.gz"
 
 ver=$(resolve_version "$PKG" apt_candidate "$PKG")
-key=$(hash_inputs "@$LINUX_FILES/init" "@$GUEST_DIR/lib.sh" "$PKG=$ver" "recipe=$RECIPE")
+key=$(hash_inputs "@$LINUX_FILES/init" $(guest_test_inputs) "@$GUEST_DIR/lib.sh" "$PKG=$ver" "recipe=$RECIPE")
 if stamp_ok "$OUT" "$key"; then
     echo "$OUT"
     exit 0
@@ -35,6 +35,7 @@ msg "assembling x86 initramfs (busybox $ver)"
 mapfile -t applets < <("$bb" --list)
 (( ${#applets[@]} > 50 )) || die "busybox --list returned only ${#applets[@]} applets"
 populate_rootfs "$tmp/root" "$bb" "${applets[@]}"
+install_guest_tools "$tmp/root" gcc
 make_cpio "$tmp/root" "$OUT"
 stamp_write "$OUT" "$key"
 msg "x86 initramfs ready: $(du -h "$OUT" | cut -f1), ${#applets[@]} applets"

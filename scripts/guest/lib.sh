@@ -35,6 +35,24 @@ hash_inputs() {
     done | sha256sum | cut -c1-16
 }
 
+# guest_test_inputs: the guest test scripts as hash_inputs arguments, so an
+# edit rebuilds the initramfs.
+guest_test_inputs() {
+    local f
+    for f in "$LINUX_FILES"/tests/*.sh "$LINUX_FILES"/tools/*.c; do printf '@%s\n' "$f"; done
+}
+
+# install_guest_tools ROOT CC: the small C programs of tests/guest/linux/tools
+# (vsock echo, BLKZEROOUT, ...) built static with CC into ROOT/bin.
+install_guest_tools() {
+    local root=$1 cc=$2 src
+    need_cmd "$cc"
+    for src in "$LINUX_FILES"/tools/*.c; do
+        "$cc" -static -O2 -Wall -o "$root/bin/$(basename "$src" .c)" "$src" ||
+            die "building guest tool $src with $cc"
+    done
+}
+
 # stamp_ok FILE KEY: true when FILE exists and FILE.key holds KEY.
 stamp_ok() {
     [[ -s $1 && -f $1.key && $(<"$1.key") == "$2" ]]
@@ -137,6 +155,9 @@ populate_rootfs() {
         ln -sf busybox "$root/bin/$a"
     done
     install -m 0755 "$LINUX_FILES/init" "$root/init"
+    # Guest halves of the device tests, run by libvmm.test=run:NAME.
+    mkdir -p "$root/tests"
+    install -m 0755 "$LINUX_FILES"/tests/*.sh "$root/tests/"
     # The kernel opens /dev/console before /init runs; devtmpfs is mounted
     # later, so the node must already be in the archive.
     # mknod needs root; without it /init reopens the console itself once
