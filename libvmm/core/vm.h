@@ -11,6 +11,7 @@
 #include "arch/platform.h"
 #include "machine/machine.h"
 #include "core/host.h"
+#include "core/vm_embed.h"
 #include "vmm/vm.h"
 
 struct uart16550;
@@ -43,6 +44,8 @@ struct vmm_vm {
 
     struct uart16550 *console_uart; /* the board's console UART */
     unsigned restarts;              /* lifecycle restarts so far */
+
+    struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
 };
 
 /* Board wiring: adds the platform's standard devices to vm->m. core/board.c */
