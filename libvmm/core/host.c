@@ -99,7 +99,8 @@ int vmm_host_run(vmm_host_t *h, vmm_run_mode_t mode)
         return vmm_error(VMM_EINVAL, "vmm_host_run: host is NULL");
     if (mode != VMM_RUN_DEFAULT && mode != VMM_RUN_ONCE && mode != VMM_RUN_NOWAIT)
         return vmm_error(VMM_EINVAL,
-                         "run mode %d unknown (VMM_RUN_DEFAULT %d, VMM_RUN_ONCE %d, VMM_RUN_NOWAIT %d)",
+                         "run mode %d unknown (VMM_RUN_DEFAULT %d, VMM_RUN_ONCE %d, "
+                         "VMM_RUN_NOWAIT %d)",
                          (int)mode, VMM_RUN_DEFAULT, VMM_RUN_ONCE, VMM_RUN_NOWAIT);
     if (h->running)
         return vmm_error(VMM_EBUSY, "vmm_host_run called from a callback of the same loop "

@@ -83,7 +83,8 @@ static void old_disk_config_is_read_as_far_as_it_goes(void)
 {
     vmm_config_t *cfg;
     CHECK(vmm_config_new(&cfg) == 0, "%s", vmm_last_error());
-    vmm_disk_config_t d = {.size = sizeof(d), .path = "/img/old.raw", .target = "vda", .readonly = 1};
+    vmm_disk_config_t d = {
+        .size = sizeof(d), .path = "/img/old.raw", .target = "vda", .readonly = 1};
     CHECK(vmm_config_add_disk(cfg, &d) == 0, "%s", vmm_last_error());
     const vmm_disk_config_t *got = vmm_config_disk(cfg, 0);
     CHECK(got && strcmp(got->path, "/img/old.raw") == 0 && got->readonly == 1, "disk read back");
