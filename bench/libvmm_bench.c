@@ -178,7 +178,7 @@ static int cmd_create(vmm_host_t *host, vmm_config_t *cfg, int repeats)
         create_us[i] = (double)(m - s) / 1e3;
         destroy_us[i] = (double)(e - m) / 1e3;
     }
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     for (int i = 0; i < repeats; i++) {
         vmm_vm_t *vm;
         uint64_t s = now_ns();
@@ -206,8 +206,8 @@ static int cmd_run(vmm_host_t *host, vmm_config_t *cfg, int repeats)
 {
     static double run_us[MAX_REPEATS];
     static struct capture cap;
-    vmm_vcpu_stats_t st = { 0 };
-    vmm_outcome_t o;
+    vmm_vcpu_stats_t st = {.size = sizeof(st)};
+    vmm_outcome_t o = {.size = sizeof(o)};
     long guest_kb = -1, anon_kb = -1, file_kb = -1;
     int rc;
     for (int i = 0; i < repeats; i++) {

@@ -47,7 +47,7 @@ static void on_vm_event(const vmm_event_t *ev, void *opaque)
 static void on_stats(uv_timer_t *t)
 {
     struct app *a = t->data;
-    vmm_vcpu_stats_t s;
+    vmm_vcpu_stats_t s = {.size = sizeof(s)};
     if (vmm_vm_vcpu_stats(a->vm, 0, &s) == 0)
         fprintf(stderr, "embed-uv: t=%ds exits=%llu io=%llu mmio=%llu instructions=%llu\n",
                 ++a->ticks, (unsigned long long)s.exits, (unsigned long long)s.io_exits,
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* the host program's own loop */
 
-    vmm_outcome_t out;
+    vmm_outcome_t out = {.size = sizeof(out)};
     vmm_vm_outcome(a.vm, &out);
     printf("\nembed-uv: outcome %d exit_code %d (%s)\n", out.kind, out.exit_code, out.reason);
     vmm_vm_destroy(a.vm);

@@ -17,17 +17,20 @@ def main():
     if len(sys.argv) > 2:
         settings["initrd"] = sys.argv[2]
     settings["cmdline"] = sys.argv[3] if len(sys.argv) > 3 else "console=ttyS0"
-    host = vmm.Host()
-    try:
-        vm = host.create_vm(vmm.Config(**settings))
-    except vmm.Error as e:
-        print(f"run_guest: {e}", file=sys.stderr)
-        return 2
-    vm.on_console = lambda data: (sys.stdout.write(data.decode(errors="replace")), sys.stdout.flush())
-    vm.start()
-    outcome = vm.wait()
-    print(f"\nrun_guest: {outcome} on the {vm.engine} engine", file=sys.stderr)
-    host.close()
+    with vmm.Host() as host:
+        try:
+            with vmm.Config(**settings) as cfg:
+                vm = host.create_vm(cfg)
+        except vmm.Error as e:
+            print(f"run_guest: {e}", file=sys.stderr)
+            return 2
+        vm.on_console = lambda data: (sys.stdout.write(data.decode(errors="replace")),
+                                      sys.stdout.flush())
+        vm.start()
+        outcome = vm.wait()
+        print(f"\nrun_guest: {outcome} on the {vm.engine} engine", file=sys.stderr)
+        if vm.last_error:
+            print(f"run_guest: {vm.last_error}", file=sys.stderr)
     return 0 if outcome.kind == vmm.OutcomeKind.POWEROFF else 1
 
 

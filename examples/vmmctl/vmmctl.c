@@ -223,7 +223,7 @@ static void start_stdin(struct run_ctx *ctx, uv_loop_t *loop)
 
 static int exit_status(vmm_vm_t *vm, int quit)
 {
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(vm, &o);
     switch (o.kind) {
     case VMM_OUTCOME_POWEROFF: return 0;

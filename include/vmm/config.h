@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -232,23 +234,31 @@ int vmm_config_set_lifecycle(vmm_config_t *cfg, vmm_lifecycle_event_t event,
                              vmm_lifecycle_action_t action);
 vmm_lifecycle_action_t vmm_config_lifecycle(const vmm_config_t *cfg, vmm_lifecycle_event_t event);
 
-/* [devices/disk type='file' device='disk'] a raw image on virtio-blk. */
+/* [devices/disk type='file' device='disk'] a raw image on virtio-blk.
+ * A sized struct (vmm/abi.h): set .size = sizeof(vmm_disk_config_t) before
+ * vmm_config_add_disk(); the copies vmm_config_disk() returns carry the
+ * library's size. */
 typedef struct vmm_disk_config {
+    uint64_t size;      /* bytes of this struct the writer knew (vmm/abi.h) */
     const char *path;   /* source file, absolute */
     const char *target; /* guest name hint, "vda".."vdz", "vdaa".. ; unique */
     int readonly;       /* <readonly/> */
     const char *serial; /* <serial>, NULL = none; at most 20 bytes (virtio-blk) */
 } vmm_disk_config_t;
 /* Appends a disk; the strings are copied. VMM_EINVAL for a bad or duplicate
- * target, a relative path or a too long serial; VMM_ERANGE past
- * VMM_CONFIG_MAX_DISKS. */
+ * target, a relative path, a too long serial or a bad disk->size; VMM_ENOTSUP
+ * when disk->size is larger than this library's and sets fields it does not
+ * know; VMM_ERANGE past VMM_CONFIG_MAX_DISKS. */
 int vmm_config_add_disk(vmm_config_t *cfg, const vmm_disk_config_t *disk);
 unsigned vmm_config_disk_count(const vmm_config_t *cfg);
 /* The disk at `index` (NULL when out of range), owned by the config. */
 const vmm_disk_config_t *vmm_config_disk(const vmm_config_t *cfg, unsigned index);
 
-/* [devices/interface type='ethernet'] a virtio-net NIC on a host tap device. */
+/* [devices/interface type='ethernet'] a virtio-net NIC on a host tap device.
+ * Only ever handed out by the library (vmm_config_net()), with .size set
+ * (vmm/abi.h). */
 typedef struct vmm_net_config {
+    uint64_t size;      /* set by the library */
     const char *tap;    /* <target dev>: tap interface name, 1..15 bytes */
     uint8_t mac[6];     /* <mac address>, unicast */
 } vmm_net_config_t;

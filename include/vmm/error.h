@@ -25,11 +25,18 @@ enum vmm_error {
     VMM_ERANGE = -9,   /* a value does not fit (too large, overflow) */
     VMM_EKVM = -10,    /* a KVM ioctl failed */
     VMM_EBUSY = -11,   /* the resource is in use */
+    VMM_ECRASHED = -12, /* the guest crashed (vmm_vm_last_error() has the reason) */
+    VMM_ECANCELED = -13, /* an asynchronous operation was canceled (VM destroyed) */
 };
 
 /* Returns a static, human-readable name for an error code ("invalid
  * argument"). Never NULL; unknown codes give "unknown error". Any thread. */
 const char *vmm_strerror(int code);
+
+/* Returns the static name of an error code's constant: "VMM_EINVAL" for
+ * VMM_EINVAL, "VMM_OK" for 0. Never NULL; unknown codes give "VMM_EUNKNOWN".
+ * Any thread. */
+const char *vmm_err_name(int code);
 
 /* Returns the message of the last failing libvmm call on this thread, or ""
  * if none failed yet. The pointer is valid until the next libvmm call on the

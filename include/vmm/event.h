@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,7 +46,10 @@ typedef enum vmm_outcome_kind {
     VMM_OUTCOME_STOPPED,     /* the host called vmm_vm_stop() */
 } vmm_outcome_kind_t;
 
+/* A sized struct (vmm/abi.h): set .size = sizeof(vmm_outcome_t) before
+ * vmm_vm_outcome(); in a VMM_EVENT_RESTART event the library sets it. */
 typedef struct vmm_outcome {
+    uint64_t size;     /* bytes of this struct the writer knew (vmm/abi.h) */
     vmm_outcome_kind_t kind;
     int exit_code;     /* DEBUG_EXIT: (v << 1) | 1 for an x86 isa-debug-exit
                         * write of v; the code of a SiFive test FAIL; else 0 */
@@ -59,7 +64,12 @@ typedef enum vmm_event_type {
                            * the guest again; see .restart. State stays RUNNING. */
 } vmm_event_type_t;
 
+/* A sized struct (vmm/abi.h) the library fills: .size is the library's
+ * sizeof(vmm_event_t); check VMM_HAS_FIELD() before reading a field added
+ * after the release your program was built against. The event and what it
+ * points to are valid only during the callback. */
 typedef struct vmm_event {
+    uint64_t size;  /* set by the library */
     vmm_event_type_t type;
     vmm_vm_t *vm;
     union {

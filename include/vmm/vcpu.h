@@ -12,8 +12,11 @@ extern "C" {
 #endif
 
 /* Per-vCPU counters. Updated by the vCPU thread; read at any time (values
- * are each consistent, not a snapshot of all). */
+ * are each consistent, not a snapshot of all). A sized struct (vmm/abi.h):
+ * set .size = sizeof(vmm_vcpu_stats_t) before vmm_vm_vcpu_stats(). Every
+ * member is a uint64_t, and new counters are appended as uint64_t too. */
 typedef struct vmm_vcpu_stats {
+    uint64_t size;         /* bytes of this struct the caller knows (vmm/abi.h) */
     uint64_t exits;        /* returns from guest mode the VMM handled */
     uint64_t io_exits;     /* port I/O accesses */
     uint64_t mmio_exits;   /* MMIO accesses */
@@ -25,8 +28,10 @@ typedef struct vmm_vcpu_stats {
     uint64_t tlb_flushes;  /* shadow page table flushes (sfence.vma, satp) */
 } vmm_vcpu_stats_t;
 
-/* Architecture-neutral view of a vCPU's main registers. */
+/* Architecture-neutral view of a vCPU's main registers. A sized struct
+ * (vmm/abi.h): set .size = sizeof(vmm_vcpu_regs_t) before vmm_vm_vcpu_regs(). */
 typedef struct vmm_vcpu_regs {
+    uint64_t size;     /* bytes of this struct the caller knows (vmm/abi.h) */
     uint64_t pc;       /* rip / pc */
     uint64_t sp;       /* rsp / x2 */
     uint64_t gpr[32];  /* x86: rax rcx rdx rbx rsp rbp rsi rdi r8..r15; riscv: x0..x31 */
@@ -37,11 +42,15 @@ typedef struct vmm_vcpu_regs {
 /* Number of vCPUs. */
 unsigned vmm_vm_vcpu_count(const vmm_vm_t *vm);
 
-/* Copies vCPU `index`'s counters. VMM_EINVAL for a bad index. Any thread. */
+/* Copies vCPU `index`'s counters into *out, which the caller owns, at most
+ * out->size bytes (vmm/abi.h); out->size becomes the bytes filled.
+ * VMM_EINVAL for a bad index (naming it and the vCPU count), a NULL vm or out,
+ * or an out->size outside 8..VMM_STRUCT_SIZE_MAX. Any thread. */
 int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out);
 
-/* Reads vCPU `index`'s registers. The VM must be DEFINED, PAUSED, SHUTOFF or
- * CRASHED (VMM_ESTATE while running). Loop thread. */
+/* Reads vCPU `index`'s registers into *out (sized like vmm_vm_vcpu_stats()).
+ * The VM must be DEFINED, PAUSED, SHUTOFF or CRASHED (VMM_ESTATE while
+ * running). VMM_EINVAL as for vmm_vm_vcpu_stats(). Loop thread. */
 int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out);
 
 /* Writes the host CPUs vCPU `index`'s thread may run on, in libvirt's

@@ -9,6 +9,8 @@
 #define VMM_VERSION_MINOR 1
 #define VMM_VERSION_PATCH 0
 
+#include "abi.h"
+#include "caps.h"
 #include "config.h"
 #include "error.h"
 #include "event.h"

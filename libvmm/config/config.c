@@ -153,6 +153,7 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
         failed = !n->disks;
         for (unsigned i = 0; !failed && i < c->n_disks; i++) {
             vmm_disk_config_t *d = &n->disks[i];
+            d->size = sizeof(*d);
             d->readonly = c->disks[i].readonly;
             d->path = dup_or_null(c->disks[i].path, &failed);
             d->target = dup_or_null(c->disks[i].target, &failed);
@@ -164,6 +165,7 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
         n->nets = calloc(c->n_nets, sizeof(*n->nets));
         failed = !n->nets;
         for (unsigned i = 0; !failed && i < c->n_nets; i++) {
+            n->nets[i].size = sizeof(n->nets[i]);
             memcpy(n->nets[i].mac, c->nets[i].mac, sizeof(n->nets[i].mac));
             n->nets[i].tap = dup_or_null(c->nets[i].tap, &failed);
             n->n_nets = i + 1;

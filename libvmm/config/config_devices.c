@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "util/error.h"
+#include "util/sized.h"
 
 #define DISK_SERIAL_MAX 20 /* virtio-blk's ID string */
 #define TAP_NAME_MAX 15    /* IFNAMSIZ - 1 */
@@ -33,11 +34,19 @@ static int serial_ok(const char *s)
     return 1;
 }
 
-int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *disk)
+int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *caller_disk)
 {
-    if (!disk || !disk->path || disk->path[0] != '/')
+    if (!c || !caller_disk)
+        return vmm_error(VMM_EINVAL, "vmm_config_add_disk: cfg and disk are required");
+    /* The caller's struct may be older or newer than ours (vmm/abi.h). */
+    vmm_disk_config_t in;
+    int rc = sized_copy_in(&in, caller_disk, sizeof(in), "vmm_disk_config_t");
+    if (rc)
+        return rc;
+    const vmm_disk_config_t *disk = &in;
+    if (!disk->path || disk->path[0] != '/')
         return vmm_error(VMM_EINVAL, "disk source '%.256s' is not an absolute path",
-                         disk && disk->path ? disk->path : "(null)");
+                         disk->path ? disk->path : "(null)");
     if (!disk->target || !target_ok(disk->target))
         return vmm_error(VMM_EINVAL, "disk target '%.32s' invalid (expected vda, vdb, ... vdzzz)",
                          disk->target ? disk->target : "(null)");
@@ -51,7 +60,7 @@ int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *disk)
     if (c->n_disks >= VMM_CONFIG_MAX_DISKS)
         return vmm_error(VMM_ERANGE, "disk %u exceeds the limit of %d disks", c->n_disks + 1,
                          VMM_CONFIG_MAX_DISKS);
-    vmm_disk_config_t d = {.readonly = disk->readonly ? 1 : 0};
+    vmm_disk_config_t d = {.size = sizeof(d), .readonly = disk->readonly ? 1 : 0};
     d.path = strdup(disk->path);
     d.target = strdup(disk->target);
     d.serial = disk->serial ? strdup(disk->serial) : NULL;
@@ -121,6 +130,7 @@ int vmm_config_add_net(vmm_config_t *c, const char *tap, const uint8_t mac[6])
         return vmm_error(VMM_ENOMEM, "adding an interface");
     }
     c->nets = grown;
+    c->nets[c->n_nets].size = sizeof(c->nets[c->n_nets]);
     c->nets[c->n_nets].tap = copy;
     memcpy(c->nets[c->n_nets].mac, m, 6);
     c->n_nets++;

@@ -95,13 +95,58 @@ uv_loop_t *vmm_host_loop(vmm_host_t *h)
     return h->loop;
 }
 
-int vmm_host_run(vmm_host_t *h)
+int vmm_host_run(vmm_host_t *h, vmm_run_mode_t mode)
 {
-    while (h->nr_active > 0)
-        uv_run(h->loop, UV_RUN_ONCE);
-    /* Let pending handle closes (destroyed VMs) finish. */
-    uv_run(h->loop, UV_RUN_NOWAIT);
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_run: host is NULL");
+    if (mode != VMM_RUN_DEFAULT && mode != VMM_RUN_ONCE && mode != VMM_RUN_NOWAIT)
+        return vmm_error(VMM_EINVAL,
+                         "run mode %d unknown (VMM_RUN_DEFAULT %d, VMM_RUN_ONCE %d, "
+                         "VMM_RUN_NOWAIT %d)",
+                         (int)mode, VMM_RUN_DEFAULT, VMM_RUN_ONCE, VMM_RUN_NOWAIT);
+    if (h->running)
+        return vmm_error(VMM_EBUSY, "vmm_host_run called from a callback of the same loop "
+                                    "(libuv loops do not nest)");
+    h->running = 1;
+    if (mode == VMM_RUN_DEFAULT) {
+        while (h->nr_active > 0 || h->nr_pending > 0)
+            uv_run(h->loop, UV_RUN_ONCE);
+        /* Let pending handle closes (destroyed VMs) finish. */
+        uv_run(h->loop, UV_RUN_NOWAIT);
+    } else {
+        uv_run(h->loop, mode == VMM_RUN_ONCE ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    }
+    h->running = 0;
+    return mode == VMM_RUN_DEFAULT ? 0 : (int)(h->nr_active + h->nr_pending);
+}
+
+int vmm_host_backend_fd(const vmm_host_t *h)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_backend_fd: host is NULL");
+    int fd = uv_backend_fd(h->loop);
+    if (fd < 0)
+        return vmm_error(VMM_ENOTSUP, "this platform's libuv loop has no backend fd");
+    return fd;
+}
+
+int vmm_host_backend_timeout(const vmm_host_t *h, int *timeout_ms)
+{
+    if (!h || !timeout_ms)
+        return vmm_error(VMM_EINVAL, "vmm_host_backend_timeout: host and timeout_ms are required");
+    *timeout_ms = uv_backend_timeout(h->loop);
     return 0;
+}
+
+void vmm_host_set_data(vmm_host_t *h, void *data)
+{
+    if (h)
+        h->data = data;
+}
+
+void *vmm_host_get_data(const vmm_host_t *h)
+{
+    return h ? h->data : NULL;
 }
 
 int vmm_host_free(vmm_host_t *h)

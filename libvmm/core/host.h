@@ -17,6 +17,10 @@ struct vmm_host {
     uint64_t mem_used;
     unsigned nr_vms;      /* created and not yet destroyed */
     unsigned nr_active;   /* running or paused */
+
+    unsigned nr_pending;  /* asynchronous VM operations not completed yet */
+    int running;          /* inside vmm_host_run() */
+    void *data;           /* vmm_host_set_data() */
 };
 
 /* Takes ram + overhead bytes from the pool (overhead: what the engine's

@@ -14,6 +14,7 @@
 #include "config/cpuset.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/sized.h"
 
 static int is_final(int state)
 {
@@ -181,8 +182,10 @@ static void finish_if_stopped(struct vmm_vm *vm)
 static void on_wakeup(uv_async_t *handle)
 {
     struct vmm_vm *vm = handle->data;
+    vm_embed_note_crash(vm); /* before a restart clears the outcome */
     flush_console(vm);
     finish_if_stopped(vm);
+    vm_async_poll(vm);
 }
 
 /* --- create --- */
@@ -389,12 +392,6 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
 
 /* --- lifecycle --- */
 
-void vmm_vm_set_event_cb(vmm_vm_t *vm, vmm_event_cb cb, void *opaque)
-{
-    vm->cb = cb;
-    vm->cb_opaque = opaque;
-}
-
 int vmm_vm_start(vmm_vm_t *vm)
 {
     if (atomic_load(&vm->state) != VMM_STATE_DEFINED)
@@ -466,7 +463,7 @@ int vmm_vm_stop(vmm_vm_t *vm)
 
 void vmm_vm_destroy(vmm_vm_t *vm)
 {
-    if (!vm)
+    if (!vm || vm_async_before_destroy(vm))
         return;
     int state = atomic_load(&vm->state);
     if (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED) {
@@ -483,15 +480,19 @@ vmm_state_t vmm_vm_state(const vmm_vm_t *vm)
     return (vmm_state_t)atomic_load(&((vmm_vm_t *)vm)->state);
 }
 
-void vmm_vm_outcome(const vmm_vm_t *vm, vmm_outcome_t *out)
+int vmm_vm_outcome(const vmm_vm_t *vm, vmm_outcome_t *out)
 {
+    if (!vm || !out)
+        return vmm_error(VMM_EINVAL, "vmm_vm_outcome: vm and out are required");
     struct machine *m = (struct machine *)&vm->m;
+    vmm_outcome_t full;
     pthread_mutex_lock(&m->outcome_lock);
     if (m->outcome_set && is_final(vmm_vm_state(vm)))
-        *out = m->outcome;
+        full = m->outcome;
     else
-        memset(out, 0, sizeof(*out));
+        memset(&full, 0, sizeof(full));
     pthread_mutex_unlock(&m->outcome_lock);
+    return sized_copy_out(out, &full, sizeof(full), "vmm_outcome_t");
 }
 
 int vmm_vm_console_write(vmm_vm_t *vm, const void *buf, size_t len)
@@ -535,20 +536,29 @@ unsigned vmm_vm_vcpu_count(const vmm_vm_t *vm)
 
 int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out)
 {
+    if (!vm || !out)
+        return vmm_error(VMM_EINVAL, "vmm_vm_vcpu_stats: vm and out are required");
     if (index >= vm->m.nr_vcpus)
         return vmm_error(VMM_EINVAL, "vCPU index %u out of range (VM has %u)", index, vm->m.nr_vcpus);
-    machine_vcpu_stats_read(&vm->m, index, out);
-    return 0;
+    /* A full copy first (atomic loads), then as much of it as the caller's
+     * struct holds. */
+    vmm_vcpu_stats_t full;
+    machine_vcpu_stats_read(&vm->m, index, &full);
+    return sized_copy_out(out, &full, sizeof(full), "vmm_vcpu_stats_t");
 }
 
 int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out)
 {
+    if (!vm || !out)
+        return vmm_error(VMM_EINVAL, "vmm_vm_vcpu_regs: vm and out are required");
     if (index >= vm->m.nr_vcpus)
         return vmm_error(VMM_EINVAL, "vCPU index %u out of range (VM has %u)", index, vm->m.nr_vcpus);
     if (atomic_load(&vm->state) == VMM_STATE_RUNNING)
         return vmm_error(VMM_ESTATE, "VM '%s' is running; pause it to read registers", vm->cfg->name);
-    memset(out, 0, sizeof(*out));
-    return vm->platform->engine->vcpu_get_regs(&vm->m, index, out);
+    vmm_vcpu_regs_t full;
+    memset(&full, 0, sizeof(full));
+    int rc = vm->platform->engine->vcpu_get_regs(&vm->m, index, &full);
+    return rc ? rc : sized_copy_out(out, &full, sizeof(full), "vmm_vcpu_regs_t");
 }
 
 int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len)
@@ -586,4 +596,10 @@ int vmm_vm_read_phys(vmm_vm_t *vm, uint64_t gpa, void *buf, size_t len)
 int vmm_vm_write_phys(vmm_vm_t *vm, uint64_t gpa, const void *buf, size_t len)
 {
     return guest_mem_write(&vm->m.mem, gpa, buf, len);
+}
+
+/* For vm_async.c: the pause it completes changes the state like vmm_vm_pause(). */
+void vm_emit_state(struct vmm_vm *vm, vmm_state_t new_state)
+{
+    emit_state(vm, new_state);
 }

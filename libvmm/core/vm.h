@@ -11,6 +11,7 @@
 #include "arch/platform.h"
 #include "machine/machine.h"
 #include "core/host.h"
+#include "core/vm_embed.h"
 #include "vmm/vm.h"
 
 struct vmm_vm {
@@ -41,6 +42,8 @@ struct vmm_vm {
 
     uint64_t pool_charge;           /* bytes taken from the host pool */
     unsigned restarts;              /* lifecycle restarts so far */
+
+    struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
 };
 
 /* vCPU threads. core/vcpu_thread.c */

@@ -7,6 +7,27 @@
 
 static _Thread_local char last_error[512];
 
+const char *vmm_err_name(int code)
+{
+    switch (code) {
+    case VMM_OK: return "VMM_OK";
+    case VMM_EINVAL: return "VMM_EINVAL";
+    case VMM_ENOMEM: return "VMM_ENOMEM";
+    case VMM_ENOENT: return "VMM_ENOENT";
+    case VMM_EACCES: return "VMM_EACCES";
+    case VMM_ENOTSUP: return "VMM_ENOTSUP";
+    case VMM_ESTATE: return "VMM_ESTATE";
+    case VMM_EIO: return "VMM_EIO";
+    case VMM_EFORMAT: return "VMM_EFORMAT";
+    case VMM_ERANGE: return "VMM_ERANGE";
+    case VMM_EKVM: return "VMM_EKVM";
+    case VMM_EBUSY: return "VMM_EBUSY";
+    case VMM_ECRASHED: return "VMM_ECRASHED";
+    case VMM_ECANCELED: return "VMM_ECANCELED";
+    default: return "VMM_EUNKNOWN";
+    }
+}
+
 const char *vmm_strerror(int code)
 {
     switch (code) {
@@ -22,6 +43,8 @@ const char *vmm_strerror(int code)
     case VMM_ERANGE: return "out of range";
     case VMM_EKVM: return "KVM error";
     case VMM_EBUSY: return "busy";
+    case VMM_ECRASHED: return "guest crashed";
+    case VMM_ECANCELED: return "operation canceled";
     default: return "unknown error";
     }
 }

@@ -27,7 +27,7 @@ echo "== corpus through the plain driver"
 libfuzzer_usable "$WORK" || exit 0
 
 BIN="$WORK/fuzz_xml_libfuzzer"
-SOURCES="$SRC/tests/fuzz/fuzz_xml.c $SRC/libvmm/config/*.c $SRC/libvmm/config/xml/*.c $SRC/libvmm/util/error.c $SRC/libvmm/util/log.c"
+SOURCES="$SRC/tests/fuzz/fuzz_xml.c $SRC/libvmm/config/*.c $SRC/libvmm/config/xml/*.c $SRC/libvmm/util/error.c $SRC/libvmm/util/log.c $SRC/libvmm/util/sized.c"
 stale=1
 if [ -x "$BIN" ]; then
     stale=0

@@ -109,7 +109,7 @@ static void cpu_features_are_known_sorted_unique(void)
 static void disks_validate_targets_and_duplicates(void)
 {
     vmm_config_t *c = fresh();
-    vmm_disk_config_t d = {.path = "/img/a", .target = "vda", .serial = "S1"};
+    vmm_disk_config_t d = {.size = sizeof(d), .path = "/img/a", .target = "vda", .serial = "S1"};
     CU_ASSERT_EQUAL(vmm_config_add_disk(c, &d), 0);
     CU_ASSERT_EQUAL(vmm_config_add_disk(c, &d), VMM_EINVAL); /* duplicate target */
     d.target = "sda";
@@ -217,7 +217,7 @@ static vmm_config_t *everything(void)
     vmm_config_set_clock_offset(c, VMM_CLOCK_LOCALTIME);
     vmm_config_set_features(c, VMM_FEATURE_ACPI | VMM_FEATURE_APIC);
     vmm_config_set_lifecycle(c, VMM_LIFECYCLE_REBOOT, VMM_ACTION_RESTART);
-    vmm_config_add_disk(c, &(vmm_disk_config_t){.path = "/d", .target = "vda", .serial = "s"});
+    vmm_config_add_disk(c, &(vmm_disk_config_t){.size = sizeof(vmm_disk_config_t), .path = "/d", .target = "vda", .serial = "s"});
     vmm_config_add_net(c, "tap9", NULL);
     vmm_config_set_serial(c, VMM_CHARDEV_FILE, "/log");
     vmm_config_set_rng(c, 1);

@@ -144,7 +144,7 @@ static void configs_built_with_setters_validate(void)
         vmm_config_set_clock_offset(c, VMM_CLOCK_LOCALTIME);
         vmm_config_set_lifecycle(c, VMM_LIFECYCLE_POWEROFF, VMM_ACTION_PRESERVE);
         vmm_config_set_lifecycle(c, VMM_LIFECYCLE_REBOOT, VMM_ACTION_RESTART);
-        vmm_config_add_disk(c, &(vmm_disk_config_t){.path = "/a.img", .target = "vda",
+        vmm_config_add_disk(c, &(vmm_disk_config_t){.size = sizeof(vmm_disk_config_t), .path = "/a.img", .target = "vda",
                                                     .readonly = 1, .serial = "X 1"});
         vmm_config_add_net(c, "tap0", NULL);
         vmm_config_set_serial(c, VMM_CHARDEV_STDIO, NULL);

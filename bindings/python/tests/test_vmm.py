@@ -83,5 +83,72 @@ class BindingsTest(unittest.TestCase):
         self.assertIn("line", ctx.exception.message)
 
 
+    def test_an_exception_in_a_callback_is_raised_from_the_next_wait(self):
+        vm = self.boot()
+
+        def broken(data):
+            raise RuntimeError(f"console handler broke on {data!r}")
+
+        vm.on_console = broken
+        vm.console_write("x")
+        with self.assertRaises(RuntimeError) as ctx:
+            vm.wait_for(lambda: False, 20)
+        self.assertIn("console handler broke", str(ctx.exception))
+        vm.on_console = self.console.extend
+        vm.stop()  # the VM itself is fine
+
+    def test_pause_async_and_stop_async_call_back_from_the_loop(self):
+        vm = self.boot()
+        done = []
+        vm.pause_async(lambda v, err: done.append(("pause", v is vm, err, v.state)))
+        self.assertEqual(done, [])  # never from inside the call
+        self.assertTrue(vm.wait_for(lambda: done, 20))
+        self.assertEqual(done, [("pause", True, None, vmm.State.PAUSED)])
+        regs = vm.vcpu_regs(0)
+        self.assertNotEqual(regs.pc, 0)
+        vm.stop_async(lambda v, err: done.append(("stop", err, v.state)))
+        self.assertEqual(self.host.run(), 0)  # DEFAULT: until nothing is pending
+        self.assertEqual(done[-1], ("stop", None, vmm.State.SHUTOFF))
+        self.assertEqual(vm.outcome.kind, vmm.OutcomeKind.STOPPED)
+        self.assertIsNone(vm.last_error)
+
+    def test_a_failed_pause_is_the_vms_last_error(self):
+        vm = self.boot()
+        errors = []
+        vm.pause_async(lambda v, err: errors.append(err))
+        vm.stop()  # the run ends before the loop saw the vCPUs parked
+        self.host.run()
+        self.assertEqual(len(errors), 1)
+        self.assertEqual(errors[0].name, "VMM_ESTATE")
+        self.assertEqual(vm.last_error.code, errors[0].code)
+        self.assertIn("stopped before the pause completed", vm.last_error.message)
+
+    def test_an_exception_in_a_completion_is_raised_from_run(self):
+        vm = self.boot()
+
+        def broken(v, err):
+            raise ValueError("completion broke")
+
+        vm.stop_async(broken)
+        with self.assertRaises(ValueError):
+            self.host.run()
+        self.assertEqual(vm.state, vmm.State.SHUTOFF)
+
+    def test_destroy_cancels_a_pending_operation(self):
+        vm = self.boot()
+        errors = []
+        vm.pause_async(lambda v, err: errors.append(err))
+        vm.destroy()
+        self.assertEqual([e.name for e in errors], ["VMM_ECANCELED"])
+
+    def test_a_vm_is_a_context_manager(self):
+        with vmm.Config(kernel=GUEST, memory=64 << 20) as cfg, self.host.create_vm(cfg) as vm:
+            vm.start()
+            self.assertEqual(vm.state, vmm.State.RUNNING)
+        with self.assertRaises(ValueError):
+            vm.start()
+        self.assertEqual(self.host.memory_used, 0)
+
+
 if __name__ == "__main__":
     unittest.main()

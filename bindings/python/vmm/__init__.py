@@ -1,78 +1,64 @@
 """Python bindings for libvmm (ctypes), the embeddable virtual machine monitor.
 
     import vmm
-    host = vmm.Host()
-    cfg = vmm.Config(kernel="Image", initrd="initramfs.cpio.gz",
-                     cmdline="console=ttyS0", memory=256 << 20, vcpus=2)
-    vm = host.create_vm(cfg)
-    vm.on_console = lambda data: print(data.decode(errors="replace"), end="")
-    vm.start()
-    outcome = vm.wait()          # runs libvmm's loop until the guest ends
-    vm.destroy(); host.close()
+    with vmm.Host() as host:
+        cfg = vmm.Config(kernel="Image", initrd="initramfs.cpio.gz",
+                         cmdline="console=ttyS0", memory=256 << 20, vcpus=2)
+        with host.create_vm(cfg) as vm:
+            vm.on_console = lambda data: print(data.decode(errors="replace"), end="")
+            vm.start()
+            outcome = vm.wait()      # runs libvmm's loop until the guest ends
 
-Every libvmm error raises vmm.Error with the code's name and the library's
-message (which names the offending value and the limit). Callbacks run on
-the thread that drives the loop (the one calling wait()/wait_for()/poll()).
+Every libvmm error raises vmm.Error with the code's name (VMM_EINVAL...) and
+the library's message, which names the offending value and the limit.
+Callbacks (on_console, on_state, on_restart, pause_async/stop_async
+completions) run on the thread that drives the loop, inside wait(),
+wait_for(), run() or poll(); an exception a callback raises is kept and
+raised again from that call, never lost.
+
 The shared library is found through $LIBVMM_LIBRARY, then the system's
-library path (libvmm.so.0).
+library path (libvmm.so.0, honouring LD_LIBRARY_PATH), then the directory
+`meson install` put it in. At import the bindings compare the sizes of the
+structs they share with the library (vmm_struct_size()) and refuse to load a
+library they do not match.
 """
 
 import ctypes
 import ctypes.util
 import enum
 import os
+import select
 import time
 
-__all__ = ["Error", "State", "OutcomeKind", "Outcome", "Config", "Host", "VM", "VcpuStats"]
+__all__ = [
+    "Error", "State", "OutcomeKind", "Outcome", "Console", "Placement", "CpuMode",
+    "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
+    "Config", "Disk", "Net", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
+    "capabilities", "err_name", "strerror", "version",
+]
 
+_c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
+_c_size, _c_char_p, _p = ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p
 
-def _load():
-    path = os.environ.get("LIBVMM_LIBRARY") or ctypes.util.find_library("vmm") or "libvmm.so.0"
-    return ctypes.CDLL(path)
-
-
-_lib = _load()
-_c_int, _c_uint, _c_u64, _c_size = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_size_t
-_p = ctypes.c_void_p
-
-
-class State(enum.IntEnum):
-    DEFINED = 0
-    RUNNING = 1
-    PAUSED = 2
-    SHUTOFF = 3
-    CRASHED = 4
-
-
-class OutcomeKind(enum.IntEnum):
-    NONE = 0
-    POWEROFF = 1
-    RESET = 2
-    CRASH = 3
-    DEBUG_EXIT = 4
-    STOPPED = 5
+# --- the structs shared with the library (include/vmm/*.h) ---
 
 
 class _COutcome(ctypes.Structure):
-    _fields_ = [("kind", _c_int), ("exit_code", _c_int), ("reason", ctypes.c_char * 256)]
-
-
-class Outcome:
-    """How a run ended: kind (OutcomeKind), exit_code, reason."""
-
-    def __init__(self, c):
-        self.kind = OutcomeKind(c.kind)
-        self.exit_code = c.exit_code
-        self.reason = c.reason.decode(errors="replace")
-
-    def __repr__(self):
-        return f"Outcome({self.kind.name}, exit_code={self.exit_code}, reason={self.reason!r})"
+    _fields_ = [("size", _c_u64), ("kind", _c_int), ("exit_code", _c_int),
+                ("reason", ctypes.c_char * 256)]
 
 
 class VcpuStats(ctypes.Structure):
-    _fields_ = [(name, _c_u64) for name in (
+    """A vCPU's counters (vmm_vcpu_stats_t)."""
+    _fields_ = [("size", _c_u64)] + [(name, _c_u64) for name in (
         "exits", "io_exits", "mmio_exits", "halts", "hypercalls", "instructions",
         "tlb_hits", "tlb_misses", "tlb_flushes")]
+
+
+class VcpuRegs(ctypes.Structure):
+    """A vCPU's main registers (vmm_vcpu_regs_t): pc, sp, gpr[32], flags, mode."""
+    _fields_ = [("size", _c_u64), ("pc", _c_u64), ("sp", _c_u64), ("gpr", _c_u64 * 32),
+                ("flags", _c_u64), ("mode", _c_int)]
 
 
 class _StateEv(ctypes.Structure):
@@ -92,68 +78,187 @@ class _EvUnion(ctypes.Union):
 
 
 class _Event(ctypes.Structure):
-    _fields_ = [("type", _c_int), ("vm", _p), ("u", _EvUnion)]
+    _fields_ = [("size", _c_u64), ("type", _c_int), ("vm", _p), ("u", _EvUnion)]
 
 
-_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART = 1, 2, 3
-_EventCb = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Event), _p)
+class _CDisk(ctypes.Structure):
+    _fields_ = [("size", _c_u64), ("path", _c_char_p), ("target", _c_char_p),
+                ("readonly", _c_int), ("serial", _c_char_p)]
+
+
+class _CNet(ctypes.Structure):
+    _fields_ = [("size", _c_u64), ("tap", _c_char_p), ("mac", ctypes.c_uint8 * 6)]
+
+
+# vmm_struct_id_t -> (C name, our mirror)
+_SIZED_STRUCTS = {
+    1: ("vmm_vcpu_stats_t", VcpuStats),
+    2: ("vmm_vcpu_regs_t", VcpuRegs),
+    3: ("vmm_outcome_t", _COutcome),
+    4: ("vmm_event_t", _Event),
+    5: ("vmm_disk_config_t", _CDisk),
+    6: ("vmm_net_config_t", _CNet),
+}
+
+
+def _load():
+    """The library, and where it came from."""
+    tried = []
+    env = os.environ.get("LIBVMM_LIBRARY")
+    candidates = [env] if env else []
+    candidates.append("libvmm.so.0")
+    try:
+        from . import _paths  # written by `meson install`
+        candidates.append(os.path.join(_paths.LIBDIR, "libvmm.so.0"))
+    except ImportError:
+        pass
+    found = ctypes.util.find_library("vmm")
+    if found:
+        candidates.append(found)
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append(f"{path}: {e}")
+    raise ImportError("vmm: cannot load libvmm (set LIBVMM_LIBRARY to its path); tried:\n  "
+                      + "\n  ".join(tried))
+
+
+def _check_abi(lib, path, structs=_SIZED_STRUCTS):
+    """Refuses a library whose sized structs differ from ours: the bindings
+    and the library then come from different libvmm versions, and sharing
+    those structs would corrupt memory."""
+    try:
+        struct_size = lib.vmm_struct_size
+    except AttributeError:
+        raise ImportError(f"vmm: {path} has no vmm_struct_size(): it is older than these "
+                          "bindings; install matching libvmm and bindings") from None
+    struct_size.restype, struct_size.argtypes = _c_size, [_c_int]
+    bad = []
+    for ident, (name, mirror) in structs.items():
+        theirs, ours = struct_size(ident), ctypes.sizeof(mirror)
+        if theirs != ours:
+            bad.append(f"{name} is {theirs} bytes in the library, {ours} in the bindings")
+    if bad:
+        raise ImportError(f"vmm: {path} does not match these bindings ("
+                          + "; ".join(bad) + "): install the bindings of the same libvmm version")
+
+
+_lib, library_path = _load()
+_check_abi(_lib, library_path)
 
 
 def _sig(name, res, *args):
-    fn = getattr(_lib, name)
+    try:
+        fn = getattr(_lib, name)
+    except AttributeError:
+        raise ImportError(f"vmm: {library_path} lacks {name}(): it is not the libvmm these "
+                          "bindings were written for") from None
     fn.restype = res
     fn.argtypes = list(args)
     return fn
 
 
-_strerror = _sig("vmm_strerror", ctypes.c_char_p, _c_int)
-_last_error = _sig("vmm_last_error", ctypes.c_char_p)
-_version = _sig("vmm_version", ctypes.c_char_p)
+_EventCb = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Event), _p)
+_DoneCb = ctypes.CFUNCTYPE(None, _p, _c_int, _p)
+
+_strerror = _sig("vmm_strerror", _c_char_p, _c_int)
+_err_name = _sig("vmm_err_name", _c_char_p, _c_int)
+_last_error = _sig("vmm_last_error", _c_char_p)
+_version = _sig("vmm_version", _c_char_p)
 _host_new = _sig("vmm_host_new", _c_int, ctypes.POINTER(_p), _p)
 _host_free = _sig("vmm_host_free", _c_int, _p)
-_host_loop = _sig("vmm_host_loop", _p, _p)
+_host_run = _sig("vmm_host_run", _c_int, _p, _c_int)
+_host_backend_fd = _sig("vmm_host_backend_fd", _c_int, _p)
+_host_backend_timeout = _sig("vmm_host_backend_timeout", _c_int, _p, ctypes.POINTER(_c_int))
 _host_set_limit = _sig("vmm_host_set_memory_limit", _c_int, _p, _c_u64)
 _host_used = _sig("vmm_host_memory_used", _c_u64, _p)
 _cfg_new = _sig("vmm_config_new", _c_int, ctypes.POINTER(_p))
 _cfg_free = _sig("vmm_config_free", None, _p)
-_cfg_from_xml = _sig("vmm_config_from_xml", _c_int, ctypes.c_char_p, _c_size, _c_uint,
+_cfg_clone = _sig("vmm_config_clone", _c_int, _p, ctypes.POINTER(_p))
+_cfg_validate = _sig("vmm_config_validate", _c_int, _p, ctypes.POINTER(_p))
+_cfg_from_xml = _sig("vmm_config_from_xml", _c_int, _c_char_p, _c_size, _c_uint,
                      ctypes.POINTER(_p), ctypes.POINTER(_p))
+_cfg_from_xml_file = _sig("vmm_config_from_xml_file", _c_int, _c_char_p, _c_uint,
+                          ctypes.POINTER(_p), ctypes.POINTER(_p))
 _cfg_to_xml = _sig("vmm_config_to_xml", _c_int, _p, ctypes.POINTER(_p))
+_cfg_set_cpu_quota = _sig("vmm_config_set_cpu_quota", _c_int, _p, _c_u64, _c_i64)
+_cfg_cpu_period = _sig("vmm_config_cpu_period", _c_u64, _p)
+_cfg_cpu_quota = _sig("vmm_config_cpu_quota", _c_i64, _p)
+_cfg_set_vcpu_pin = _sig("vmm_config_set_vcpu_pin", _c_int, _p, _c_uint, _c_char_p)
+_cfg_vcpu_pin = _sig("vmm_config_vcpu_pin", _c_char_p, _p, _c_uint)
+_cfg_cpu_disable = _sig("vmm_config_cpu_disable_feature", _c_int, _p, _c_char_p)
+_cfg_cpu_disabled_count = _sig("vmm_config_cpu_disabled_count", _c_uint, _p)
+_cfg_cpu_disabled = _sig("vmm_config_cpu_disabled", _c_char_p, _p, _c_uint)
+_cfg_set_lifecycle = _sig("vmm_config_set_lifecycle", _c_int, _p, _c_int, _c_int)
+_cfg_lifecycle = _sig("vmm_config_lifecycle", _c_int, _p, _c_int)
+_cfg_add_disk = _sig("vmm_config_add_disk", _c_int, _p, ctypes.POINTER(_CDisk))
+_cfg_disk_count = _sig("vmm_config_disk_count", _c_uint, _p)
+_cfg_disk = _sig("vmm_config_disk", ctypes.POINTER(_CDisk), _p, _c_uint)
+_cfg_add_net = _sig("vmm_config_add_net", _c_int, _p, _c_char_p, _p)
+_cfg_net_count = _sig("vmm_config_net_count", _c_uint, _p)
+_cfg_net = _sig("vmm_config_net", ctypes.POINTER(_CNet), _p, _c_uint)
+_cfg_set_serial = _sig("vmm_config_set_serial", _c_int, _p, _c_int, _c_char_p)
+_cfg_serial = _sig("vmm_config_serial", _c_int, _p, ctypes.POINTER(_c_char_p))
 _vm_create = _sig("vmm_vm_create", _c_int, _p, _p, ctypes.POINTER(_p))
 _vm_set_cb = _sig("vmm_vm_set_event_cb", None, _p, _EventCb, _p)
 _vm_start = _sig("vmm_vm_start", _c_int, _p)
 _vm_pause = _sig("vmm_vm_pause", _c_int, _p)
 _vm_resume = _sig("vmm_vm_resume", _c_int, _p)
 _vm_stop = _sig("vmm_vm_stop", _c_int, _p)
+_vm_pause_async = _sig("vmm_vm_pause_async", _c_int, _p, _DoneCb, _p)
+_vm_stop_async = _sig("vmm_vm_stop_async", _c_int, _p, _DoneCb, _p)
 _vm_destroy = _sig("vmm_vm_destroy", None, _p)
 _vm_state = _sig("vmm_vm_state", _c_int, _p)
-_vm_outcome = _sig("vmm_vm_outcome", None, _p, ctypes.POINTER(_COutcome))
-_vm_console_write = _sig("vmm_vm_console_write", _c_int, _p, ctypes.c_char_p, _c_size)
-_vm_engine = _sig("vmm_vm_engine", ctypes.c_char_p, _p)
+_vm_outcome = _sig("vmm_vm_outcome", _c_int, _p, ctypes.POINTER(_COutcome))
+_vm_last_error = _sig("vmm_vm_last_error", _c_int, _p, ctypes.POINTER(_c_char_p))
+_vm_console_write = _sig("vmm_vm_console_write", _c_int, _p, _c_char_p, _c_size)
+_vm_engine = _sig("vmm_vm_engine", _c_char_p, _p)
 _vm_vcpu_count = _sig("vmm_vm_vcpu_count", _c_uint, _p)
 _vm_vcpu_stats = _sig("vmm_vm_vcpu_stats", _c_int, _p, _c_uint, ctypes.POINTER(VcpuStats))
-_vm_read_phys = _sig("vmm_vm_read_phys", _c_int, _p, _c_u64, ctypes.c_void_p, _c_size)
-_vm_write_phys = _sig("vmm_vm_write_phys", _c_int, _p, _c_u64, ctypes.c_char_p, _c_size)
+_vm_vcpu_regs = _sig("vmm_vm_vcpu_regs", _c_int, _p, _c_uint, ctypes.POINTER(VcpuRegs))
+_vm_read_phys = _sig("vmm_vm_read_phys", _c_int, _p, _c_u64, _p, _c_size)
+_vm_write_phys = _sig("vmm_vm_write_phys", _c_int, _p, _c_u64, _c_char_p, _c_size)
+_caps_new = _sig("vmm_caps_new", _c_int, ctypes.POINTER(_p))
+_caps_free = _sig("vmm_caps_free", None, _p)
+_caps_engine_count = _sig("vmm_caps_engine_count", _c_uint, _p)
+_caps_engine_name = _sig("vmm_caps_engine_name", _c_char_p, _p, _c_uint)
+_caps_engine_available = _sig("vmm_caps_engine_available", _c_int, _p, _c_char_p,
+                              ctypes.POINTER(_c_char_p))
+_caps_engine_max_vcpus = _sig("vmm_caps_engine_max_vcpus", _c_uint, _p, _c_char_p)
+_caps_engine_arch = _sig("vmm_caps_engine_arch", _c_char_p, _p, _c_char_p)
+_caps_feature_count = _sig("vmm_caps_feature_count", _c_uint, _p)
+_caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
 _free = ctypes.CDLL(None).free
 _free.argtypes = [_p]
-
-_uv = ctypes.CDLL(ctypes.util.find_library("uv") or "libuv.so.1")
-_uv_run = _uv.uv_run
-_uv_run.restype = _c_int
-_uv_run.argtypes = [_p, _c_int]
-_UV_RUN_NOWAIT = 2
 
 version = _version().decode()
 
 
-class Error(Exception):
-    """A libvmm call failed: .code (negative VMM_E* value), .name, .message."""
+def strerror(code):
+    """The text of an error code ("invalid argument")."""
+    return _strerror(code).decode()
 
-    def __init__(self, code):
+
+def err_name(code):
+    """The name of an error code's constant ("VMM_EINVAL")."""
+    return _err_name(code).decode()
+
+
+class Error(Exception):
+    """A libvmm call failed: .code (negative VMM_E* value), .name ("VMM_EINVAL"),
+    .text ("invalid argument"), .message (what exactly went wrong), and for
+    Config.from_xml the full list of .problems."""
+
+    def __init__(self, code, message=None, problems=()):
         self.code = code
-        self.name = _strerror(code).decode()
-        self.message = (_last_error() or b"").decode(errors="replace")
-        super().__init__(f"{self.name}: {self.message}" if self.message else self.name)
+        self.name = err_name(code)
+        self.text = strerror(code)
+        if message is None:
+            message = (_last_error() or b"").decode(errors="replace")
+        self.message = message
+        self.problems = list(problems)
+        super().__init__(f"{self.name}: {message}" if message else f"{self.name}: {self.text}")
 
 
 def _check(rc):
@@ -162,21 +267,196 @@ def _check(rc):
     return rc
 
 
-class Config:
-    """A VM description: engine ("auto", "kvm", "soft"), memory (bytes), vcpus,
-    kernel, initrd, cmdline, deterministic, firmware (riscv64 M-mode)."""
+def _take_string(ptr):
+    """A malloc'd C string the caller must free, as str (None for NULL)."""
+    if not ptr.value:
+        return None
+    try:
+        return ctypes.string_at(ptr.value).decode(errors="replace")
+    finally:
+        _free(ptr)
 
-    _setters = {
-        "engine": ("vmm_config_set_engine", ctypes.c_char_p),
-        "name": ("vmm_config_set_name", ctypes.c_char_p),
-        "memory": ("vmm_config_set_memory", _c_u64),
-        "vcpus": ("vmm_config_set_vcpus", _c_uint),
-        "kernel": ("vmm_config_set_kernel", ctypes.c_char_p),
-        "initrd": ("vmm_config_set_initrd", ctypes.c_char_p),
-        "cmdline": ("vmm_config_set_cmdline", ctypes.c_char_p),
-        "deterministic": ("vmm_config_set_deterministic", _c_int),
-        "firmware": ("vmm_config_set_loader", ctypes.c_char_p),
-    }
+
+def _lines(text):
+    return [line for line in (text or "").splitlines() if line]
+
+
+# --- enums of the C API ---
+
+
+class State(enum.IntEnum):
+    DEFINED = 0
+    RUNNING = 1
+    PAUSED = 2
+    SHUTOFF = 3
+    CRASHED = 4
+
+
+class OutcomeKind(enum.IntEnum):
+    NONE = 0
+    POWEROFF = 1
+    RESET = 2
+    CRASH = 3
+    DEBUG_EXIT = 4
+    STOPPED = 5
+
+
+class Console(enum.IntEnum):
+    EVENTS = 0
+    NONE = 1
+
+
+class Placement(enum.IntEnum):
+    STATIC = 0
+    AUTO = 1
+
+
+class CpuMode(enum.IntEnum):
+    DEFAULT = 0
+    HOST_PASSTHROUGH = 1
+    HOST_MODEL = 2
+
+
+class ClockOffset(enum.IntEnum):
+    UTC = 0
+    LOCALTIME = 1
+
+
+class Feature(enum.IntFlag):
+    ACPI = 0x1
+    APIC = 0x2
+    PAE = 0x4
+
+
+class LifecycleEvent(enum.IntEnum):
+    POWEROFF = 0
+    REBOOT = 1
+    CRASH = 2
+
+
+class LifecycleAction(enum.IntEnum):
+    DESTROY = 0
+    RESTART = 1
+    PRESERVE = 2
+
+
+class Chardev(enum.IntEnum):
+    NONE = 0
+    NULL = 1
+    PTY = 2
+    STDIO = 3
+    FILE = 4
+
+
+class RunMode(enum.IntEnum):
+    DEFAULT = 0
+    ONCE = 1
+    NOWAIT = 2
+
+
+_XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
+_ECANCELED = -13
+_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART = 1, 2, 3
+
+
+class Outcome:
+    """How a run ended: kind (OutcomeKind), exit_code, reason."""
+
+    def __init__(self, c):
+        self.kind = OutcomeKind(c.kind)
+        self.exit_code = c.exit_code
+        self.reason = c.reason.decode(errors="replace")
+
+    def __repr__(self):
+        return f"Outcome({self.kind.name}, exit_code={self.exit_code}, reason={self.reason!r})"
+
+
+class Disk:
+    """A virtio-blk disk of a Config: path, target, readonly, serial."""
+
+    def __init__(self, path, target, readonly=False, serial=None):
+        self.path, self.target, self.readonly, self.serial = path, target, readonly, serial
+
+    def __eq__(self, other):
+        return isinstance(other, Disk) and vars(self) == vars(other)
+
+    def __repr__(self):
+        return f"Disk({self.path!r}, {self.target!r}, readonly={self.readonly}, serial={self.serial!r})"
+
+
+class Net:
+    """A virtio-net interface of a Config: tap, mac ("52:54:00:..")."""
+
+    def __init__(self, tap, mac):
+        self.tap, self.mac = tap, mac
+
+    def __repr__(self):
+        return f"Net({self.tap!r}, {self.mac!r})"
+
+
+# --- config ---
+
+
+def _str_in(value):
+    return None if value is None else os.fsencode(value)
+
+
+def _str_out(value):
+    return None if value is None else os.fsdecode(value)
+
+
+# Settings with one value: name -> (C name without vmm_config_[set_], C type,
+# to C, from C). Each is a property of Config and a keyword of Config().
+_SETTINGS = {
+    "engine": (_c_char_p, _str_in, _str_out),
+    "name": (_c_char_p, _str_in, _str_out),
+    "memory": (_c_u64, int, int),
+    "vcpus": (_c_uint, int, int),
+    "kernel": (_c_char_p, _str_in, _str_out),
+    "initrd": (_c_char_p, _str_in, _str_out),
+    "cmdline": (_c_char_p, _str_in, _str_out),
+    "console": (_c_int, int, Console),
+    "deterministic": (_c_int, int, bool),
+    "uuid": (_c_char_p, _str_in, _str_out),
+    "title": (_c_char_p, _str_in, _str_out),
+    "description": (_c_char_p, _str_in, _str_out),
+    "metadata": (_c_char_p, _str_in, _str_out),
+    "current_memory": (_c_u64, int, int),
+    "vcpu_placement": (_c_int, int, Placement),
+    "vcpu_cpuset": (_c_char_p, _str_in, _str_out),
+    "cpu_shares": (_c_uint, int, int),
+    "memory_hard_limit": (_c_u64, int, int),
+    "arch": (_c_char_p, _str_in, _str_out),
+    "machine": (_c_char_p, _str_in, _str_out),
+    "dtb": (_c_char_p, _str_in, _str_out),
+    "loader": (_c_char_p, _str_in, _str_out),
+    "cpu_mode": (_c_int, int, CpuMode),
+    "clock_offset": (_c_int, int, ClockOffset),
+    "features": (_c_uint, int, Feature),
+    "rng": (_c_int, int, bool),
+}
+_ALIASES = {"firmware": "loader"}  # the name these bindings used first
+
+
+def _setting_property(name, ctype, to_c, from_c):
+    setter = _sig(f"vmm_config_set_{name}", _c_int, _p, ctype)
+    getter = _sig(f"vmm_config_{name}", ctype, _p)
+
+    def get(self):
+        return from_c(getter(self._handle()))
+
+    def put(self, value):
+        _check(setter(self._handle(), None if value is None else to_c(value)))
+
+    return property(get, put, doc=f"vmm_config_{name} / vmm_config_set_{name}")
+
+
+class Config:
+    """A VM description. Every setting of include/vmm/config.h is here: the
+    one-value ones as properties (and keywords of the constructor), the others
+    as methods (set_cpu_quota, set_vcpu_pin, disable_cpu_feature,
+    set_lifecycle, add_disk, add_net, set_serial). A Config is a context
+    manager that frees it on exit."""
 
     def __init__(self, _handle=None, **settings):
         if _handle is None:
@@ -184,84 +464,338 @@ class Config:
             _check(_cfg_new(ctypes.byref(h)))
             _handle = h.value
         self._h = _handle
+        self.warnings = []  # from from_xml()
         for key, value in settings.items():
             self.set(key, value)
 
+    def _handle(self):
+        if not self._h:
+            raise ValueError("the config was closed")
+        return self._h
+
     def set(self, key, value):
-        if key not in self._setters:
+        key = _ALIASES.get(key, key)
+        if key not in _SETTINGS:
+            raise KeyError(f"unknown config setting {key!r}; known: {', '.join(sorted(_SETTINGS))}")
+        setattr(self, key, value)
+
+    def get(self, key):
+        key = _ALIASES.get(key, key)
+        if key not in _SETTINGS:
             raise KeyError(f"unknown config setting {key!r}")
-        name, ctype = self._setters[key]
-        fn = _sig(name, _c_int, _p, ctype)
-        if ctype is ctypes.c_char_p and value is not None:
-            value = os.fsencode(value)
-        _check(fn(self._h, value))
+        return getattr(self, key)
+
+    # settings with more than one value
+
+    def set_cpu_quota(self, period_us, quota_us):
+        """<cputune> period and quota (-1 unlimited, 0 unset)."""
+        _check(_cfg_set_cpu_quota(self._handle(), period_us, quota_us))
+
+    @property
+    def cpu_period(self):
+        return _cfg_cpu_period(self._handle())
+
+    @property
+    def cpu_quota(self):
+        return _cfg_cpu_quota(self._handle())
+
+    def set_vcpu_pin(self, vcpu, cpuset):
+        """Pins vCPU `vcpu` to host CPUs `cpuset` ("0-3,^2"); None unpins."""
+        _check(_cfg_set_vcpu_pin(self._handle(), vcpu, _str_in(cpuset)))
+
+    def vcpu_pin(self, vcpu):
+        return _str_out(_cfg_vcpu_pin(self._handle(), vcpu))
+
+    def disable_cpu_feature(self, name):
+        """Hides a CPUID feature ("avx2") from an x86_64 guest."""
+        _check(_cfg_cpu_disable(self._handle(), _str_in(name)))
+
+    @property
+    def disabled_cpu_features(self):
+        h = self._handle()
+        return [_cfg_cpu_disabled(h, i).decode() for i in range(_cfg_cpu_disabled_count(h))]
+
+    def set_lifecycle(self, event, action):
+        """What LifecycleEvent `event` does: a LifecycleAction."""
+        _check(_cfg_set_lifecycle(self._handle(), int(event), int(action)))
+
+    def lifecycle(self, event):
+        return LifecycleAction(_cfg_lifecycle(self._handle(), int(event)))
+
+    def add_disk(self, path, target, readonly=False, serial=None):
+        d = _CDisk(size=ctypes.sizeof(_CDisk), path=_str_in(path), target=_str_in(target),
+                   readonly=1 if readonly else 0, serial=_str_in(serial))
+        _check(_cfg_add_disk(self._handle(), ctypes.byref(d)))
+
+    @property
+    def disks(self):
+        h, out = self._handle(), []
+        for i in range(_cfg_disk_count(h)):
+            d = _cfg_disk(h, i).contents
+            out.append(Disk(_str_out(d.path), _str_out(d.target), bool(d.readonly),
+                            _str_out(d.serial)))
+        return out
+
+    def add_net(self, tap, mac=None):
+        """A NIC on host tap device `tap`; mac "52:54:00:12:34:56" or None (generated)."""
+        raw = None
+        if mac is not None:
+            parts = mac.split(":")
+            if len(parts) != 6:
+                raise ValueError(f"MAC address {mac!r} is not six colon-separated bytes")
+            raw = (ctypes.c_uint8 * 6)(*(int(p, 16) for p in parts))
+        _check(_cfg_add_net(self._handle(), _str_in(tap),
+                            ctypes.cast(raw, _p) if raw is not None else None))
+
+    @property
+    def nets(self):
+        h, out = self._handle(), []
+        for i in range(_cfg_net_count(h)):
+            n = _cfg_net(h, i).contents
+            out.append(Net(_str_out(n.tap), ":".join(f"{b:02x}" for b in n.mac)))
+        return out
+
+    def set_serial(self, kind, path=None):
+        """The serial console: a Chardev, with a path for Chardev.FILE."""
+        _check(_cfg_set_serial(self._handle(), int(kind), _str_in(path)))
+
+    @property
+    def serial(self):
+        path = _c_char_p()
+        kind = _cfg_serial(self._handle(), ctypes.byref(path))
+        return Chardev(kind), _str_out(path.value)
+
+    # the config as a whole
+
+    def validate(self):
+        """Checks the config against this host; returns the list of problems
+        (empty when there is none)."""
+        problems = _p()
+        _cfg_validate(self._handle(), ctypes.byref(problems))
+        return _lines(_take_string(problems))
+
+    def clone(self):
+        h = _p()
+        _check(_cfg_clone(self._handle(), ctypes.byref(h)))
+        return Config(_handle=h.value)
 
     @classmethod
-    def from_xml(cls, text, lenient=False):
-        """Parses libvirt domain XML; raises Error listing the problems."""
-        data = text.encode() if isinstance(text, str) else text
+    def _from(cls, rc, handle, warnings):
+        text = _take_string(warnings)
+        if rc < 0:
+            raise Error(rc, problems=_lines(text))
+        cfg = cls(_handle=handle.value)
+        cfg.warnings = _lines(text)
+        return cfg
+
+    @classmethod
+    def from_xml(cls, text, lenient=False, host_checks=True):
+        """Reads libvirt domain XML. Returns a Config whose .warnings lists
+        what was ignored; raises Error whose .problems lists every problem."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        flags = (_XML_LENIENT if lenient else 0) | (0 if host_checks else _XML_NO_HOST_CHECKS)
         h, warnings = _p(), _p()
-        rc = _cfg_from_xml(data, len(data), 1 if lenient else 0, ctypes.byref(h), ctypes.byref(warnings))
-        if warnings.value:
-            _free(warnings)
-        _check(rc)
-        return cls(_handle=h.value)
+        rc = _cfg_from_xml(data, len(data), flags, ctypes.byref(h), ctypes.byref(warnings))
+        return cls._from(rc, h, warnings)
+
+    @classmethod
+    def from_xml_file(cls, path, lenient=False, host_checks=True):
+        flags = (_XML_LENIENT if lenient else 0) | (0 if host_checks else _XML_NO_HOST_CHECKS)
+        h, warnings = _p(), _p()
+        rc = _cfg_from_xml_file(os.fsencode(path), flags, ctypes.byref(h), ctypes.byref(warnings))
+        return cls._from(rc, h, warnings)
 
     def to_xml(self):
         out = _p()
-        _check(_cfg_to_xml(self._h, ctypes.byref(out)))
-        try:
-            return ctypes.string_at(out).decode()
-        finally:
-            _free(out)
+        _check(_cfg_to_xml(self._handle(), ctypes.byref(out)))
+        return _take_string(out)
 
     def close(self):
-        if self._h:
+        if getattr(self, "_h", None):
             _cfg_free(self._h)
             self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def __del__(self):
         self.close()
 
 
+for _name, (_ctype, _to_c, _from_c) in _SETTINGS.items():
+    setattr(Config, _name, _setting_property(_name, _ctype, _to_c, _from_c))
+del _name, _ctype, _to_c, _from_c
+
+
+# --- capabilities ---
+
+
+class Capabilities:
+    """What this host and library can do (vmm_caps_*): .engines maps an
+    engine name to a dict(available, why, max_vcpus, arch); .features is
+    the set of feature names ("xml", "deterministic", ...)."""
+
+    def __init__(self):
+        h = _p()
+        _check(_caps_new(ctypes.byref(h)))
+        try:
+            self.engines = {}
+            for i in range(_caps_engine_count(h)):
+                name = _caps_engine_name(h, i)
+                why = _c_char_p()
+                available = _check(_caps_engine_available(h, name, ctypes.byref(why)))
+                self.engines[name.decode()] = {
+                    "available": bool(available),
+                    "why": (why.value or b"").decode(errors="replace"),
+                    "max_vcpus": _caps_engine_max_vcpus(h, name),
+                    "arch": _caps_engine_arch(h, name).decode(),
+                }
+            self.features = {_caps_feature_name(h, i).decode()
+                             for i in range(_caps_feature_count(h))}
+        finally:
+            _caps_free(h)
+
+    def __repr__(self):
+        return f"Capabilities(engines={self.engines!r}, features={sorted(self.features)!r})"
+
+
+def capabilities():
+    """Probes the host: a Capabilities object."""
+    return Capabilities()
+
+
+# --- host and VMs ---
+
+
 class Host:
-    """A host context with its own event loop and memory pool."""
+    """A host context with its own event loop and memory pool. A context
+    manager: leaving it destroys the VMs and frees the host."""
 
     def __init__(self, memory_limit=0):
         h = _p()
         _check(_host_new(ctypes.byref(h), None))
         self._h = h.value
         self._vms = []
+        self._pending = None  # the first exception a callback raised
+        self._done = {}       # id -> (VM, callback) of pending async operations
+        self._next_done = 1
         if memory_limit:
             _check(_host_set_limit(self._h, memory_limit))
 
+    def _handle(self):
+        if not self._h:
+            raise ValueError("the host was closed")
+        return self._h
+
     @property
     def memory_used(self):
-        return _host_used(self._h)
+        return _host_used(self._handle())
+
+    @property
+    def backend_fd(self):
+        """The loop's file descriptor, readable when run() has work."""
+        return _check(_host_backend_fd(self._handle()))
+
+    @property
+    def backend_timeout(self):
+        """Milliseconds until run() must be called even without fd activity (-1: none)."""
+        t = _c_int()
+        _check(_host_backend_timeout(self._handle(), ctypes.byref(t)))
+        return t.value
 
     def create_vm(self, config):
         h = _p()
-        _check(_vm_create(self._h, config._h, ctypes.byref(h)))
+        _check(_vm_create(self._handle(), config._handle(), ctypes.byref(h)))
         vm = VM(self, h.value)
         self._vms.append(vm)
         return vm
 
+    def _keep(self, exc):
+        if self._pending is None:
+            self._pending = exc
+
+    def _raise_pending(self):
+        exc, self._pending = self._pending, None
+        if exc is not None:
+            raise exc
+
+    def run(self, mode=RunMode.DEFAULT):
+        """vmm_host_run(): DEFAULT until no VM runs and nothing is pending;
+        ONCE / NOWAIT one loop iteration (blocking or not), returning how
+        many VMs and operations are left. Raises what a callback raised."""
+        try:
+            return _check(_host_run(self._handle(), int(mode)))
+        finally:
+            self._raise_pending()
+
     def poll(self):
         """Runs the loop once without blocking: delivers pending events."""
-        _uv_run(_host_loop(self._h), _UV_RUN_NOWAIT)
+        return self.run(RunMode.NOWAIT)
+
+    def wait_for(self, predicate, timeout=30.0):
+        """Drives the loop until predicate() is true or timeout seconds pass;
+        returns predicate()'s last value. Sleeps on the loop's fd meanwhile."""
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self.backend_fd, select.POLLIN)
+        while True:
+            self.poll()
+            if predicate():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return predicate()
+            wait_ms = self.backend_timeout
+            cap = int(min(left, 0.25) * 1000) + 1  # re-check the predicate now and then
+            poller.poll(cap if wait_ms < 0 else min(wait_ms, cap))
 
     def close(self):
         for vm in list(self._vms):
             vm.destroy()
         if self._h:
-            self.poll()
+            _host_run(self._h, int(RunMode.NOWAIT))  # completes handle closes
             _check(_host_free(self._h))
             self._h = None
+        self._raise_pending()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@_DoneCb
+def _on_done(_vm, status, key):
+    """The one C completion callback: finds the Python one by key."""
+    host = _hosts_by_done_key.pop(key, None)
+    if host is None:
+        return
+    vm, callback = host._done.pop(key)
+    if callback is None:
+        return
+    if status == 0:
+        error = None
+    elif status == _ECANCELED:
+        error = Error(status, "the VM was destroyed before the operation completed")
+    else:
+        error = Error(status, vm._last_error_message())
+    try:
+        callback(vm, error)
+    except BaseException as exc:  # noqa: B902 - kept and raised from run()
+        host._keep(exc)
+
+
+_hosts_by_done_key = {}
 
 
 class VM:
-    """A virtual machine. Set on_console (bytes -> None) and on_state
-    ((old State, new State) -> None) to receive events."""
+    """A virtual machine. Set on_console (bytes -> None), on_state
+    ((old State, new State) -> None) and on_restart ((Outcome, count) -> None)
+    to receive events. A context manager: leaving it destroys the VM."""
 
     def __init__(self, host, handle):
         self._host, self._h = host, handle
@@ -271,82 +805,131 @@ class VM:
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
+    def _handle(self):
+        if not self._h:
+            raise ValueError("the VM was destroyed")
+        return self._h
+
     def _event(self, ev_p, _opaque):
-        ev = ev_p.contents
-        if ev.type == _EVENT_CONSOLE and self.on_console:
-            self.on_console(ctypes.string_at(ev.u.console.data, ev.u.console.len))
-        elif ev.type == _EVENT_STATE and self.on_state:
-            self.on_state(State(ev.u.state.old_state), State(ev.u.state.new_state))
-        elif ev.type == _EVENT_RESTART and self.on_restart:
-            self.on_restart(Outcome(ev.u.restart.previous), ev.u.restart.count)
+        try:
+            ev = ev_p.contents
+            if ev.type == _EVENT_CONSOLE and self.on_console:
+                self.on_console(ctypes.string_at(ev.u.console.data, ev.u.console.len))
+            elif ev.type == _EVENT_STATE and self.on_state:
+                self.on_state(State(ev.u.state.old_state), State(ev.u.state.new_state))
+            elif ev.type == _EVENT_RESTART and self.on_restart:
+                self.on_restart(Outcome(ev.u.restart.previous), ev.u.restart.count)
+        except BaseException as exc:  # noqa: B902 - kept and raised from run()
+            self._host._keep(exc)
 
     def start(self):
-        _check(_vm_start(self._h))
+        _check(_vm_start(self._handle()))
 
     def pause(self):
-        _check(_vm_pause(self._h))
+        _check(_vm_pause(self._handle()))
 
     def resume(self):
-        _check(_vm_resume(self._h))
+        _check(_vm_resume(self._handle()))
 
     def stop(self):
-        _check(_vm_stop(self._h))
+        _check(_vm_stop(self._handle()))
+
+    def _async(self, fn, callback):
+        host = self._host
+        key = host._next_done
+        host._next_done += 1
+        host._done[key] = (self, callback)
+        _hosts_by_done_key[key] = host
+        rc = fn(self._handle(), _on_done, key)
+        if rc < 0:
+            host._done.pop(key, None)
+            _hosts_by_done_key.pop(key, None)
+            raise Error(rc)
+
+    def pause_async(self, callback=None):
+        """Starts pausing; callback(vm, error) runs from the loop once every
+        vCPU is parked (error None) or the run ended first (an Error)."""
+        self._async(_vm_pause_async, callback)
+
+    def stop_async(self, callback=None):
+        """Starts a forced stop; callback(vm, error) runs from the loop once
+        the VM is shut off."""
+        self._async(_vm_stop_async, callback)
 
     @property
     def state(self):
-        return State(_vm_state(self._h))
+        return State(_vm_state(self._handle()))
 
     @property
     def engine(self):
-        return _vm_engine(self._h).decode()
+        return _vm_engine(self._handle()).decode()
 
     @property
     def outcome(self):
-        c = _COutcome()
-        _vm_outcome(self._h, ctypes.byref(c))
+        c = _COutcome(size=ctypes.sizeof(_COutcome))
+        _check(_vm_outcome(self._handle(), ctypes.byref(c)))
         return Outcome(c)
+
+    def _last_error_message(self):
+        msg = _c_char_p()
+        _vm_last_error(self._handle(), ctypes.byref(msg))
+        return (msg.value or b"").decode(errors="replace")
+
+    @property
+    def last_error(self):
+        """The VM's last asynchronous failure (a crash, a failed restart or
+        async operation) as an Error, or None."""
+        msg = _c_char_p()
+        code = _vm_last_error(self._handle(), ctypes.byref(msg))
+        return Error(code, (msg.value or b"").decode(errors="replace")) if code else None
 
     def console_write(self, data):
         data = data.encode() if isinstance(data, str) else bytes(data)
-        _check(_vm_console_write(self._h, data, len(data)))
+        _check(_vm_console_write(self._handle(), data, len(data)))
 
     def read_phys(self, gpa, length):
         buf = ctypes.create_string_buffer(length)
-        _check(_vm_read_phys(self._h, gpa, buf, length))
+        _check(_vm_read_phys(self._handle(), gpa, buf, length))
         return buf.raw
 
     def write_phys(self, gpa, data):
-        _check(_vm_write_phys(self._h, gpa, bytes(data), len(data)))
+        data = bytes(data)
+        _check(_vm_write_phys(self._handle(), gpa, data, len(data)))
 
     def vcpu_count(self):
-        return _vm_vcpu_count(self._h)
+        return _vm_vcpu_count(self._handle())
 
     def vcpu_stats(self, index=0):
-        s = VcpuStats()
-        _check(_vm_vcpu_stats(self._h, index, ctypes.byref(s)))
+        s = VcpuStats(size=ctypes.sizeof(VcpuStats))
+        _check(_vm_vcpu_stats(self._handle(), index, ctypes.byref(s)))
         return s
+
+    def vcpu_regs(self, index=0):
+        r = VcpuRegs(size=ctypes.sizeof(VcpuRegs))
+        _check(_vm_vcpu_regs(self._handle(), index, ctypes.byref(r)))
+        return r
 
     def wait_for(self, predicate, timeout=30.0):
         """Drives the loop until predicate() is true or timeout seconds pass;
         returns predicate()'s last value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._host.poll()
-            if predicate():
-                return True
-            if time.monotonic() >= deadline:
-                return predicate()
-            time.sleep(0.002)
+        return self._host.wait_for(predicate, timeout)
 
     def wait(self, timeout=None):
         """Drives the loop until the VM is shut off or crashed; returns its Outcome."""
         final = (State.SHUTOFF, State.CRASHED)
-        if not self.wait_for(lambda: self.state in final, float("inf") if timeout is None else timeout):
+        if not self.wait_for(lambda: self.state in final,
+                             float("inf") if timeout is None else timeout):
             raise TimeoutError(f"VM still {self.state.name} after {timeout} s")
         return self.outcome
 
     def destroy(self):
         if self._h:
-            _vm_destroy(self._h)
+            _vm_destroy(self._h)  # pending async callbacks run now (canceled)
             self._h = None
             self._host._vms.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()

@@ -43,6 +43,10 @@ extern struct xml_dl xml_dl;
  * and dlerror() when it or one of its functions is missing. */
 int xml_dl_load(void);
 
+/* 1 when libxml2 can be loaded with every function libvmm needs, else 0.
+ * Does not keep it loaded when xml_dl_load() has not run yet. Any thread. */
+int xml_dl_available(void);
+
 #ifndef XML_DL_IMPL
 #define xmlAddChild (*xml_dl.xmlAddChild)
 #define xmlBufferContent (*xml_dl.xmlBufferContent)

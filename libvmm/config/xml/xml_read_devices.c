@@ -99,7 +99,7 @@ static void rd_disk(struct rd *r, xmlNodePtr n)
         rd_unsupported(r, n, "disk device other than 'disk' (cdrom, floppy, lun)");
         return;
     }
-    struct disk_state st = {.at = n};
+    struct disk_state st = {.d = {.size = sizeof(vmm_disk_config_t)}, .at = n};
     struct disk_state *saved = r->disk;
     r->disk = &st;
     unsigned errors = r->d->errors, skips = r->skips;

@@ -78,7 +78,7 @@ static vmm_outcome_t end_with_command(struct guest_run *r, const char *cmd)
 {
     CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, cmd, 1), 0);
     CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 20000));
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r->vm, &o);
     return o;
 }
@@ -108,7 +108,7 @@ static void test_pause_freezes_the_guest_and_resume_continues(void)
     sleep_ms(200);
     uint64_t c2 = counter(r);
     CU_ASSERT_EQUAL(c1, c2);
-    vmm_vcpu_regs_t regs;
+    vmm_vcpu_regs_t regs = {.size = sizeof(regs)};
     CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(r->vm, 0, &regs), 0);
     CU_ASSERT_NOT_EQUAL(regs.pc, 0);
     CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), VMM_ESTATE);
@@ -125,7 +125,7 @@ static void test_stop_forces_shutoff_with_outcome_stopped(void)
     struct guest_run *r = boot();
     CU_ASSERT_EQUAL(vmm_vm_stop(r->vm), 0);
     CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r->vm, &o);
     CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_STOPPED);
     CU_ASSERT_EQUAL(vmm_vm_stop(r->vm), VMM_ESTATE);
@@ -316,7 +316,7 @@ static void test_a_crashing_vm_leaves_its_neighbour_running(void)
     CU_ASSERT_TRUE(harness_run_until(a, harness_is_final, NULL, 20000));
     CU_ASSERT_EQUAL(vmm_vm_state(a->vm), VMM_STATE_CRASHED);
     CU_ASSERT_EQUAL(a->last_state, VMM_STATE_CRASHED);
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(a->vm, &o);
     CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_CRASH);
     /* VT-x: the empty IDT makes `int $0x30` a triple fault; kvm_pvm's

@@ -39,7 +39,7 @@ static void *hammer_main(void *arg)
                          vmm_last_error());
         }
         h->reads++;
-        vmm_vcpu_stats_t st;
+        vmm_vcpu_stats_t st = { .size = sizeof(st) };
         if (vmm_vm_vcpu_stats(h->vm, 0, &st) != 0) {
             if (!h->stats_errors++)
                 snprintf(h->first_error, sizeof(h->first_error), "vcpu_stats: %s",

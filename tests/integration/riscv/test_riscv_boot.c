@@ -66,7 +66,7 @@ static void test_elf_firmware_starts_every_hart_in_m_mode(void)
     CU_ASSERT_EQUAL_FATAL(create(&s, &vm), 0);
     CU_ASSERT_STRING_EQUAL(vmm_vm_engine(vm), "soft"); /* picked from the ELF */
     for (unsigned i = 0; i < 2; i++) {
-        vmm_vcpu_regs_t r;
+        vmm_vcpu_regs_t r = {.size = sizeof(r)};
         CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(vm, i, &r), 0);
         CU_ASSERT_EQUAL(r.pc, 0x80000000ULL);
         CU_ASSERT_EQUAL(r.mode, 3);
@@ -84,7 +84,7 @@ static void test_image_boots_hart0_in_s_mode_with_dtb(void)
                       .cmdline = "console=ttyS0" };
     vmm_vm_t *vm;
     CU_ASSERT_EQUAL_FATAL(create(&s, &vm), 0);
-    vmm_vcpu_regs_t r;
+    vmm_vcpu_regs_t r = {.size = sizeof(r)};
     CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(vm, 0, &r), 0);
     CU_ASSERT_EQUAL(r.pc, 0x80200000ULL); /* RAM + text_offset */
     CU_ASSERT_EQUAL(r.mode, 1);
@@ -115,7 +115,7 @@ static void test_initrd_lands_in_ram_below_the_dtb(void)
     struct spec s = { .kernel = image_path, .initrd = initrd };
     vmm_vm_t *vm;
     CU_ASSERT_EQUAL_FATAL(create(&s, &vm), 0);
-    vmm_vcpu_regs_t r;
+    vmm_vcpu_regs_t r = {.size = sizeof(r)};
     CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(vm, 0, &r), 0);
     /* find the initrd just below the device tree, page aligned */
     uint64_t start = (r.gpr[11] - sizeof(data)) & ~4095ULL;

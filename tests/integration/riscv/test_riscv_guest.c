@@ -34,7 +34,7 @@ static void test_guest_reaches_its_expected_outcome(void)
     int done = harness_run_until(r, harness_is_final, NULL, TIMEOUT_MS);
     if (!done)
         vmm_vm_stop(r->vm);
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r->vm, &o);
     printf("\n--- %s console ---\n%s--- outcome %d code %d: %s\n", name, r->console, o.kind,
            o.exit_code, o.reason);
@@ -52,7 +52,7 @@ static void test_guest_reaches_its_expected_outcome(void)
         CU_ASSERT_TRUE(harness_console_has(r, "test: FAIL"));
     }
 
-    vmm_vcpu_stats_t st;
+    vmm_vcpu_stats_t st = {.size = sizeof(st)};
     CU_ASSERT_EQUAL(vmm_vm_vcpu_stats(r->vm, 0, &st), 0);
     CU_ASSERT(st.instructions > 0);
     if (strcmp(name, "sbi") == 0) {

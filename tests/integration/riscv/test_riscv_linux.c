@@ -48,7 +48,7 @@ static void finish(struct guest_run *r)
 {
     if (!harness_is_final(r, NULL))
         vmm_vm_stop(r->vm);
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r->vm, &o);
     if (CU_get_number_of_failures() != failures_before)
         printf("\n--- console ---\n%s\n--- outcome %d code %d: %s\n", r->console, o.kind,
@@ -95,7 +95,7 @@ static void test_deterministic_mode_repeats_the_run_byte_for_byte(void)
 
 static vmm_outcome_t outcome(struct guest_run *r)
 {
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r->vm, &o);
     return o;
 }
@@ -114,7 +114,7 @@ static void test_shell_runs_commands_and_powers_off(void)
     CU_ASSERT_TRUE(harness_run_until(r, harness_is_final, NULL, 60000));
     CU_ASSERT_TRUE(harness_console_has(r, "marker-42"));
     CU_ASSERT_EQUAL(outcome(r).kind, VMM_OUTCOME_POWEROFF);
-    vmm_vcpu_stats_t st;
+    vmm_vcpu_stats_t st = {.size = sizeof(st)};
     CU_ASSERT_EQUAL(vmm_vm_vcpu_stats(r->vm, 0, &st), 0);
     CU_ASSERT(st.hypercalls > 0);
     CU_ASSERT(st.tlb_misses > 0);

@@ -203,7 +203,7 @@ static void test_long64_guest_runs_in_long_mode(void)
         CU_ASSERT_EQUAL(r.m.outcome.exit_code, (0x11 << 1) | 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(r.b.out, "long64: efer.lma=0000000000000001\n"));
         CU_ASSERT_PTR_NOT_NULL(strstr(r.b.out, "long64: sum=0123457789abcdef\n"));
-        vmm_vcpu_regs_t regs;
+        vmm_vcpu_regs_t regs = {.size = sizeof(regs)};
         CU_ASSERT_EQUAL(engine_kvm.vcpu_get_regs(&r.m, 0, &regs), 0);
         CU_ASSERT_EQUAL(regs.mode, 64);
     }

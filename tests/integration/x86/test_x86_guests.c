@@ -74,7 +74,9 @@ static struct result *run(const char *name, uint64_t mem, unsigned vcpus, const 
         vmm_vm_stop(res->r.vm);
     /* Let the last console events through. */
     harness_run_until(&res->r, (int (*)(struct guest_run *, const void *))harness_is_final, NULL, 100);
+    res->outcome.size = sizeof(res->outcome);
     vmm_vm_outcome(res->r.vm, &res->outcome);
+    res->stats.size = sizeof(res->stats);
     vmm_vm_vcpu_stats(res->r.vm, 0, &res->stats);
     return res;
 }
@@ -125,7 +127,7 @@ static void test_long_mode_guest(void)
         CU_ASSERT(has(res, "long64: hello from 64-bit long mode\n"));
         CU_ASSERT(has(res, "long64: efer.lma=0000000000000001\n"));
         CU_ASSERT(has(res, "long64: sum=0123457789abcdef\n"));
-        vmm_vcpu_regs_t regs;
+        vmm_vcpu_regs_t regs = {.size = sizeof(regs)};
         CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(res->r.vm, 0, &regs), 0);
         CU_ASSERT_EQUAL(regs.mode, 64);
     }
@@ -140,7 +142,7 @@ static void test_real_mode_guest(void)
         CU_ASSERT(has(res, "realmode: leaving protected mode\n"));
         CU_ASSERT(has(res, "realmode: hello from real mode\n"));
         CU_ASSERT(has(res, "realmode: segment arithmetic ok\n"));
-        vmm_vcpu_regs_t regs;
+        vmm_vcpu_regs_t regs = {.size = sizeof(regs)};
         CU_ASSERT_EQUAL(vmm_vm_vcpu_regs(res->r.vm, 0, &regs), 0);
         CU_ASSERT_EQUAL(regs.mode, 16);
     }

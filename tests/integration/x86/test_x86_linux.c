@@ -96,7 +96,7 @@ static void test_linux_boots(void)
     CU_ASSERT(has(&r, "ACPI: APIC"));
     CU_ASSERT(has(&r, "ACPI: FACP"));
     CU_ASSERT(has(&r, "ACPI: DSDT"));
-    vmm_outcome_t o;
+    vmm_outcome_t o = {.size = sizeof(o)};
     vmm_vm_outcome(r.vm, &o);
     if (o.kind == VMM_OUTCOME_CRASH)
         printf("\n  guest crashed: %s\n", o.reason);

@@ -1,0 +1,93 @@
+/* libvmm — events delivered to the host program.
+ *
+ * Events are always delivered on the host's loop thread (the thread running
+ * the uv_loop_t given to vmm_host_new(), or vmm_host_run()). vCPU threads
+ * never call user code directly.
+ */
+#ifndef VMM_EVENT_H
+#define VMM_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmm_vm vmm_vm_t;
+
+/* The VM's lifecycle state machine:
+ *   DEFINED --start--> RUNNING <--pause/resume--> PAUSED
+ *   RUNNING|PAUSED --guest poweroff / reset / debug-exit / vmm_vm_stop--> SHUTOFF
+ *   RUNNING --guest crash (triple fault, internal error, ...)--> CRASHED
+ * SHUTOFF and CRASHED are final for the run; the VM may then be destroyed.
+ * The config's lifecycle actions decide what a guest-initiated end does:
+ * destroy (the default) goes final as above; restart boots the guest again
+ * from the same config (VMM_EVENT_RESTART) and the state stays RUNNING;
+ * preserve keeps a crashed VM CRASHED with its memory for inspection (as
+ * destroy does until vmm_vm_destroy()). vmm_vm_stop() never restarts. */
+typedef enum vmm_state {
+    VMM_STATE_DEFINED = 0,
+    VMM_STATE_RUNNING,
+    VMM_STATE_PAUSED,
+    VMM_STATE_SHUTOFF,
+    VMM_STATE_CRASHED,
+} vmm_state_t;
+
+/* How the guest's run ended. */
+typedef enum vmm_outcome_kind {
+    VMM_OUTCOME_NONE = 0,    /* still defined or running */
+    VMM_OUTCOME_POWEROFF,    /* the guest powered off (ACPI/SBI/test device) */
+    VMM_OUTCOME_RESET,       /* the guest asked for a reboot (i8042, SBI SRST) */
+    VMM_OUTCOME_CRASH,       /* the guest crashed; reason says how */
+    VMM_OUTCOME_DEBUG_EXIT,  /* the guest wrote to the debug-exit device; exit_code */
+    VMM_OUTCOME_STOPPED,     /* the host called vmm_vm_stop() */
+} vmm_outcome_kind_t;
+
+/* A sized struct (vmm/abi.h): set .size = sizeof(vmm_outcome_t) before
+ * vmm_vm_outcome(); in a VMM_EVENT_RESTART event the library sets it. */
+typedef struct vmm_outcome {
+    uint64_t size;     /* bytes of this struct the writer knew (vmm/abi.h) */
+    vmm_outcome_kind_t kind;
+    int exit_code;     /* DEBUG_EXIT: (v << 1) | 1 for an x86 isa-debug-exit
+                        * write of v; the code of a SiFive test FAIL; else 0 */
+} vmm_outcome_t;
+
+typedef enum vmm_event_type {
+    VMM_EVENT_STATE = 1,  /* the VM changed state; see .state */
+    VMM_EVENT_CONSOLE,    /* bytes the guest wrote to its console; see .console */
+    VMM_EVENT_RESTART,    /* the run ended and the config's lifecycle action
+                           * (on_poweroff/on_reboot/on_crash = restart) booted
+                           * the guest again; see .restart. State stays RUNNING. */
+} vmm_event_type_t;
+
+/* A sized struct (vmm/abi.h) the library fills: .size is the library's
+ * sizeof(vmm_event_t); check VMM_HAS_FIELD() before reading a field added
+ * after the release your program was built against. The event and what it
+ * points to are valid only during the callback. */
+typedef struct vmm_event {
+    uint64_t size;  /* set by the library */
+    vmm_event_type_t type;
+    vmm_vm_t *vm;
+    union {
+        struct {
+            vmm_state_t old_state;
+            vmm_state_t new_state;
+        } state;
+        struct {
+            const uint8_t *data; /* valid only during the callback */
+            size_t len;
+        } console;
+    } u;
+} vmm_event_t;
+
+/* Event callback: runs on the loop thread. It may call any libvmm function,
+ * including vmm_vm_destroy() on ev->vm when ev is a final state change. */
+typedef void (*vmm_event_cb)(const vmm_event_t *ev, void *opaque);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

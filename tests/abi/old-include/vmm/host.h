@@ -1,0 +1,106 @@
+/* libvmm — the host context: one per host program (or per uv loop).
+ *
+ * The host program owns the loop: pass your uv_loop_t to vmm_host_new(), or
+ * NULL to let libvmm create one that vmm_host_run() drives.
+ */
+#ifndef VMM_HOST_H
+#define VMM_HOST_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmm_host vmm_host_t;
+
+typedef enum vmm_log_level {
+    VMM_LOG_ERROR = 0,
+    VMM_LOG_WARN,
+    VMM_LOG_INFO,
+    VMM_LOG_DEBUG,
+} vmm_log_level_t;
+
+/* Log callback. May be called from any thread (vCPU threads included), so it
+ * must be thread-safe. The library prints nothing unless one is set. */
+typedef void (*vmm_log_cb)(vmm_log_level_t level, const char *msg, void *opaque);
+
+/* Sets the process-wide log callback and the most verbose level passed to
+ * it. NULL disables logging. Call before creating VMs. */
+void vmm_set_log_cb(vmm_log_cb cb, vmm_log_level_t max_level, void *opaque);
+
+/* Creates a host context on `loop` (caller-owned; must outlive the host) or,
+ * when loop is NULL, on a loop the host creates and owns. Call from the loop
+ * thread. Errors: VMM_ENOMEM. */
+int vmm_host_new(vmm_host_t **out, uv_loop_t *loop);
+
+/* Caps the guest RAM, in bytes, that VMs of this host may hold in total (the
+ * host memory pool). 0 (the default) means the host's physical memory. A VM
+ * that does not fit is refused by vmm_vm_create() with VMM_ENOMEM. */
+int vmm_host_set_memory_limit(vmm_host_t *host, uint64_t bytes);
+
+/* Bytes of guest RAM currently handed out to VMs of this host. */
+uint64_t vmm_host_memory_used(const vmm_host_t *host);
+
+/* The loop the host runs on. */
+uv_loop_t *vmm_host_loop(vmm_host_t *host);
+
+/* How vmm_host_run() runs the loop (libuv's uv_run_mode). */
+typedef enum vmm_run_mode {
+    VMM_RUN_DEFAULT = 0, /* until no VM of this host is running or paused and no
+                          * asynchronous operation is pending */
+    VMM_RUN_ONCE,        /* one loop iteration; blocks for events if there are any */
+    VMM_RUN_NOWAIT,      /* one loop iteration; never blocks */
+} vmm_run_mode_t;
+
+/* Runs the host's loop (the caller's, or the one the host owns) and with it
+ * the VMs' events and completion callbacks. Returns, for VMM_RUN_ONCE and
+ * VMM_RUN_NOWAIT, how many VMs of this host are still running or paused plus
+ * the asynchronous operations still pending (0: nothing left to wait for);
+ * 0 for VMM_RUN_DEFAULT. Errors: VMM_EINVAL (NULL host, unknown mode: the
+ * message names it), VMM_EBUSY (called from a callback that this host's loop
+ * is already running: libuv loops do not nest). Loop thread only. */
+int vmm_host_run(vmm_host_t *host, vmm_run_mode_t mode);
+
+/* Embedding libvmm in a loop that is not libuv (poll/epoll/select of your
+ * own, GLib, Qt...): the host's loop is one file descriptor that becomes
+ * readable when it has work, plus a timeout. Drive it like this:
+ *
+ *     int fd = vmm_host_backend_fd(host), timeout;
+ *     while (vmm_host_run(host, VMM_RUN_NOWAIT) > 0) {
+ *         struct pollfd p = { .fd = fd, .events = POLLIN };
+ *         vmm_host_backend_timeout(host, &timeout);
+ *         poll(&p, 1, timeout);
+ *     }
+ *
+ * i.e. call vmm_host_run(host, VMM_RUN_NOWAIT) whenever the fd is readable
+ * or the timeout expired — and once after any call that starts something
+ * (vmm_vm_start(), the *_async calls), since libuv registers new handles with
+ * the fd only when the loop runs.
+ *
+ * vmm_host_backend_fd() returns the fd (owned by the loop: do not close or
+ * read it), or VMM_ENOTSUP when the platform's loop has none, VMM_EINVAL for
+ * a NULL host. Loop thread. */
+int vmm_host_backend_fd(const vmm_host_t *host);
+
+/* Sets *timeout_ms to the milliseconds until the host's loop needs to run
+ * again even without fd activity (a timer), 0 when it has work right now,
+ * -1 when it only waits for the fd: the timeout argument of poll(). Returns
+ * 0, or VMM_EINVAL for a NULL host or timeout_ms. Loop thread. */
+int vmm_host_backend_timeout(const vmm_host_t *host, int *timeout_ms);
+
+/* A pointer of the caller's, stored with the host and returned by
+ * vmm_host_get_data() (libuv's uv_loop_set_data). The library never looks
+ * at it. NULL host: no-op / NULL. Any thread, not concurrently. */
+void vmm_host_set_data(vmm_host_t *host, void *data);
+void *vmm_host_get_data(const vmm_host_t *host);
+
+/* Frees the host. Every VM must have been destroyed first (VMM_EBUSY
+ * otherwise, and nothing is freed). Loop thread only. */
+int vmm_host_free(vmm_host_t *host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

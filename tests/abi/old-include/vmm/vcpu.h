@@ -1,0 +1,62 @@
+/* libvmm — vCPU inspection. */
+#ifndef VMM_VCPU_H
+#define VMM_VCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-vCPU counters. Updated by the vCPU thread; read at any time (values
+ * are each consistent, not a snapshot of all). A sized struct (vmm/abi.h):
+ * set .size = sizeof(vmm_vcpu_stats_t) before vmm_vm_vcpu_stats(). Every
+ * member is a uint64_t, and new counters are appended as uint64_t too. */
+typedef struct vmm_vcpu_stats {
+    uint64_t size;         /* bytes of this struct the caller knows (vmm/abi.h) */
+    uint64_t exits;        /* returns from guest mode the VMM handled */
+    uint64_t io_exits;     /* port I/O accesses */
+    uint64_t mmio_exits;   /* MMIO accesses */
+    uint64_t halts;        /* HLT / WFI waits */
+    uint64_t hypercalls;   /* SBI calls (soft) */
+    uint64_t instructions; /* retired instructions (soft engine only) */
+} vmm_vcpu_stats_t;
+
+/* Architecture-neutral view of a vCPU's main registers. A sized struct
+ * (vmm/abi.h): set .size = sizeof(vmm_vcpu_regs_t) before vmm_vm_vcpu_regs(). */
+typedef struct vmm_vcpu_regs {
+    uint64_t size;     /* bytes of this struct the caller knows (vmm/abi.h) */
+    uint64_t pc;       /* rip / pc */
+    uint64_t sp;       /* rsp / x2 */
+    uint64_t gpr[32];  /* x86: rax rcx rdx rbx rsp rbp rsi rdi r8..r15; riscv: x0..x31 */
+    uint64_t flags;    /* rflags / mstatus */
+} vmm_vcpu_regs_t;
+
+/* Number of vCPUs. */
+unsigned vmm_vm_vcpu_count(const vmm_vm_t *vm);
+
+/* Copies vCPU `index`'s counters into *out, which the caller owns, at most
+ * out->size bytes (vmm/abi.h); out->size becomes the bytes filled.
+ * VMM_EINVAL for a bad index (naming it and the vCPU count), a NULL vm or out,
+ * or an out->size outside 8..VMM_STRUCT_SIZE_MAX. Any thread. */
+int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out);
+
+/* Reads vCPU `index`'s registers into *out (sized like vmm_vm_vcpu_stats()).
+ * The VM must be DEFINED, PAUSED, SHUTOFF or CRASHED (VMM_ESTATE while
+ * running). VMM_EINVAL as for vmm_vm_vcpu_stats(). Loop thread. */
+int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out);
+
+/* Writes the host CPUs vCPU `index`'s thread may run on, in libvirt's
+ * cpuset syntax ("0-3,6"), into buf (NUL-terminated). It reflects the
+ * config's <cputune><vcpupin> and <vcpu cpuset> once the VM runs.
+ * VMM_ESTATE unless running or paused; VMM_ERANGE when buf is too small
+ * (the message names the length needed). Loop thread. */
+int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
