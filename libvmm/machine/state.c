@@ -139,6 +139,7 @@ struct state_writer {
     int open;
     int error;          /* first error of the open section's puts */
     size_t head;        /* framing bytes before the open section's payload */
+    int stray;          /* a put outside any section: reported by finish */
     uint32_t sections;
     char name[STATE_NAME_MAX + 1];
 };
@@ -167,7 +168,8 @@ static void put_raw(struct state_writer *w, const void *buf, size_t len)
     if (w->error)
         return;
     if (!w->open) {
-        w->error = vmm_error(VMM_ESTATE, "state: put outside a section");
+        if (!w->stray)
+            w->stray = vmm_error(VMM_ESTATE, "state: put of %zu bytes outside a section", len);
         return;
     }
     /* The payload may grow to exactly what a reader accepts, no further. */
@@ -248,6 +250,8 @@ int state_writer_finish(struct state_writer *w)
 {
     if (w->open)
         return vmm_error(VMM_ESTATE, "state section '%s' still open", w->name);
+    if (w->stray)
+        return vmm_error(VMM_ESTATE, "state: a put outside any section lost its data");
     uint8_t t[12];
     le_put(t, STATE_END_MAGIC, 4);
     le_put(t + 4, w->sections, 4);
@@ -323,7 +327,8 @@ static int next_section(struct state_reader *r, const char **name, uint32_t *ver
     uint32_t magic = (uint32_t)le_get(b, 4);
     if (magic == STATE_END_MAGIC) {
         if ((rc = r->src.read(r->src.opaque, b, 8)))
-            return vmm_error(VMM_EFORMAT, "state stream: truncated trailer");
+            return vmm_error(VMM_EFORMAT, "state stream: truncated trailer (%s)",
+                             quote_last_error().text);
         uint32_t count = (uint32_t)le_get(b, 4);
         if (crc32c(0, b, 4) != (uint32_t)le_get(b + 4, 4))
             return vmm_error(VMM_EFORMAT, "state stream: trailer checksum mismatch");
@@ -338,13 +343,15 @@ static int next_section(struct state_reader *r, const char **name, uint32_t *ver
                          magic, r->sections);
     uint8_t framing[1 + STATE_NAME_MAX + 12];
     if ((rc = r->src.read(r->src.opaque, framing, 1)))
-        return vmm_error(VMM_EFORMAT, "state stream: truncated section header");
+        return vmm_error(VMM_EFORMAT, "state stream: truncated section header (%s)",
+                         quote_last_error().text);
     size_t n = framing[0];
     if (n == 0 || n > STATE_NAME_MAX)
         return vmm_error(VMM_EFORMAT, "state stream: section name length %zu, limit 1..%d", n,
                          STATE_NAME_MAX);
     if ((rc = r->src.read(r->src.opaque, framing + 1, n + 12)))
-        return vmm_error(VMM_EFORMAT, "state stream: truncated section header");
+        return vmm_error(VMM_EFORMAT, "state stream: truncated section header (%s)",
+                         quote_last_error().text);
     memcpy(r->name, framing + 1, n);
     r->name[n] = '\0';
     if (memchr(r->name, '\0', n))
@@ -359,8 +366,8 @@ static int next_section(struct state_reader *r, const char **name, uint32_t *ver
         return vmm_error(VMM_ENOMEM, "state section '%s' of %llu bytes", r->name,
                          (unsigned long long)len);
     if ((rc = r->src.read(r->src.opaque, r->payload, len + 4)))
-        return vmm_error(VMM_EFORMAT, "state section '%s' truncated (%llu bytes announced)",
-                         r->name, (unsigned long long)len);
+        return vmm_error(VMM_EFORMAT, "state section '%s' truncated (%llu bytes announced): %s",
+                         r->name, (unsigned long long)len, quote_last_error().text);
     uint32_t crc = crc32c(0, framing, n + 13);
     crc = crc32c(crc, r->payload, len);
     if (crc != (uint32_t)le_get(r->payload + len, 4))
