@@ -274,7 +274,12 @@ static inline void run_kind(const struct kind *k)
     /* (e) damaged sections are refused and change nothing */
     rig_refusals(k, b, &sa);
 
-    /* (d) reset is power-on */
+    /* (d) reset is power-on: an instance freshly driven (the probes may
+     * have emptied queues on a), then reset */
+    rig_free(k, a);
+    a = rig_new(k);
+    if (k->drive)
+        k->drive(a);
     if (a->c->ops->reset)
         a->c->ops->reset(a->c->opaque);
     if (k->after_reset)

@@ -156,6 +156,10 @@ static void test_uart16550_full_receive_buffer(void)
     for (int k = 0; k < 600; k++)
         ur(a, 0);
     CU_ASSERT_EQUAL(uart16550_receive(a->dev, buf, UART16550_RX_BUFFER), UART16550_RX_BUFFER - 400);
+    /* b's ring does not start at 0 either: the load replaces it whole */
+    CU_ASSERT_EQUAL(uart16550_receive(b->dev, (const uint8_t *)"xyz", 3), 3);
+    ur(b, 0);
+    ur(b, 0);
     struct state_buffer sa, sb;
     rig_save(a, &sa);
     CU_ASSERT_EQUAL(component_load_from_buffer(b->c, &sa), 0);
