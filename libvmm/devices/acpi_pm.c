@@ -91,8 +91,67 @@ static void acpi_pm_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 
 const struct bus_dev_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
 
+/* --- component: reset, save, load --- */
+
+static void acpi_pm_reset(void *opaque)
+{
+    struct acpi_pm *pm = opaque;
+    pthread_mutex_lock(&pm->lock);
+    pm->sts = 0;
+    pm->en = 0;
+    pm->cnt = CNT_SCI_EN;
+    pthread_mutex_unlock(&pm->lock);
+}
+
+/* State layout, version 1:
+ *   u16 PM1a_STS   0: this model raises no status event (the guest can only
+ *                  clear bits), so any set bit is refused
+ *   u16 PM1a_EN    as the guest wrote it
+ *   u16 PM1a_CNT   as the guest wrote it, with SCI_EN set and SLP_EN clear
+ *                  (SLP_EN is a write-only trigger)
+ * The sleep request itself is not state: it ended the run when written. */
+static int acpi_pm_save(void *opaque, struct state_writer *w)
+{
+    struct acpi_pm *pm = opaque;
+    pthread_mutex_lock(&pm->lock);
+    state_put_u16(w, pm->sts);
+    state_put_u16(w, pm->en);
+    state_put_u16(w, pm->cnt);
+    pthread_mutex_unlock(&pm->lock);
+    return 0;
+}
+
+static int acpi_pm_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct acpi_pm *pm = opaque;
+    uint16_t sts, en, cnt;
+    state_get_u16(r, &sts);
+    state_get_u16(r, &en);
+    int rc = state_get_u16(r, &cnt);
+    if (rc || (rc = state_check_done(r)))
+        return rc;
+    if (sts != 0)
+        return vmm_error(VMM_EFORMAT, "acpi-pm state: PM1a_STS 0x%04x, this device sets no "
+                         "status bit (must be 0)", sts);
+    if (!(cnt & CNT_SCI_EN))
+        return vmm_error(VMM_EFORMAT, "acpi-pm state: PM1a_CNT 0x%04x lacks SCI_EN 0x%04x", cnt,
+                         CNT_SCI_EN);
+    if (cnt & CNT_SLP_EN)
+        return vmm_error(VMM_EFORMAT, "acpi-pm state: PM1a_CNT 0x%04x has the write-only SLP_EN "
+                         "0x%04x set", cnt, CNT_SLP_EN);
+    pthread_mutex_lock(&pm->lock);
+    pm->sts = sts;
+    pm->en = en;
+    pm->cnt = cnt;
+    pthread_mutex_unlock(&pm->lock);
+    return 0;
+}
+
 const struct component_ops acpi_pm_component_ops = {
     .type = "acpi-pm",
     .state_version = 1,
+    .reset = acpi_pm_reset,
+    .save = acpi_pm_save,
+    .load = acpi_pm_load,
     .destroy = acpi_pm_free,
 };

@@ -22,23 +22,27 @@
 #define B_24H 0x02
 #define B_BINARY 0x04
 
+#define A_UIP 0x80
+#define D_VRT 0x80
+#define CMOS_SIZE 128
+
 struct cmos {
     pthread_mutex_t lock;
+    uint64_t ram_size; /* wiring: what power-on NVRAM records */
     uint8_t index;
-    uint8_t nvram[128];
+    uint8_t nvram[CMOS_SIZE];
 };
 
-struct cmos *cmos_new(uint64_t ram_size)
+/* Power-on contents (what cmos_new() leaves). Lock held or not yet shared. */
+static void power_on(struct cmos *c)
 {
-    struct cmos *c = calloc(1, sizeof(*c));
-    if (!c) {
-        vmm_error(VMM_ENOMEM, "allocating the CMOS");
-        return NULL;
-    }
-    pthread_mutex_init(&c->lock, NULL);
+    uint64_t ram_size = c->ram_size;
+    c->index = 0;
+    for (int i = 0; i < CMOS_SIZE; i++)
+        c->nvram[i] = 0;
     c->nvram[REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate */
     c->nvram[REG_B] = B_24H;
-    c->nvram[REG_D] = 0x80; /* valid RAM and time */
+    c->nvram[REG_D] = D_VRT; /* valid RAM and time */
     /* Extended memory in KiB above 1 MiB (capped), and 64 KiB units above
      * 16 MiB, where PC firmware leaves them. */
     uint64_t ext_kb = ram_size > (1 << 20) ? (ram_size - (1 << 20)) >> 10 : 0;
@@ -52,6 +56,18 @@ struct cmos *cmos_new(uint64_t ram_size)
         above16m = 0xffff;
     c->nvram[0x34] = (uint8_t)above16m;
     c->nvram[0x35] = (uint8_t)(above16m >> 8);
+}
+
+struct cmos *cmos_new(uint64_t ram_size)
+{
+    struct cmos *c = calloc(1, sizeof(*c));
+    if (!c) {
+        vmm_error(VMM_ENOMEM, "allocating the CMOS");
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->ram_size = ram_size;
+    power_on(c);
     return c;
 }
 
@@ -120,7 +136,7 @@ static void cmos_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
     } else {
         uint8_t reg = c->index;
         if (reg == REG_A)
-            c->nvram[reg] = (uint8_t)value & 0x7f; /* UIP is read-only */
+            c->nvram[reg] = (uint8_t)value & (uint8_t)~A_UIP; /* UIP is read-only */
         else if (reg != REG_C && reg != REG_D && !is_clock(reg))
             c->nvram[reg] = (uint8_t)value;
         /* Writes to the clock itself are dropped: guest time follows the host. */
@@ -130,8 +146,71 @@ static void cmos_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 
 const struct bus_dev_ops cmos_ops = { cmos_read, cmos_write };
 
+/* --- component: reset, save, load --- */
+
+static void cmos_reset(void *opaque)
+{
+    struct cmos *c = opaque;
+    pthread_mutex_lock(&c->lock);
+    power_on(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* State layout, version 1:
+ *   u8  index        the register port 0x71 reaches, 0..127 (NMI mask bit
+ *                    not kept)
+ *   128 bytes        the register file: NVRAM and the registers the guest
+ *                    sets (A without UIP, B's data-mode / 24h bits, ...).
+ *                    The clock's own slots (0x00-0x09, 0x32) hold 0: the
+ *                    time follows the host's UTC clock and the device keeps
+ *                    no offset, so there is no time to save; C is 0 (no
+ *                    interrupt flags are modelled) and D is 0x80 (VRT).
+ */
+static int cmos_save(void *opaque, struct state_writer *w)
+{
+    struct cmos *c = opaque;
+    pthread_mutex_lock(&c->lock);
+    state_put_u8(w, c->index);
+    state_put_bytes(w, c->nvram, CMOS_SIZE);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static int cmos_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct cmos *c = opaque;
+    uint8_t index, nvram[CMOS_SIZE];
+    state_get_u8(r, &index);
+    int rc = state_get_bytes(r, nvram, CMOS_SIZE);
+    if (rc || (rc = state_check_done(r)))
+        return rc;
+    if (index >= CMOS_SIZE)
+        return vmm_error(VMM_EFORMAT, "cmos state: index %u, limit 0..%d", index, CMOS_SIZE - 1);
+    for (int reg = 0; reg < CMOS_SIZE; reg++)
+        if (is_clock((uint8_t)reg) && nvram[reg] != 0)
+            return vmm_error(VMM_EFORMAT, "cmos state: clock register 0x%02x holds 0x%02x, "
+                             "must be 0 (the time follows the host)", reg, nvram[reg]);
+    if (nvram[REG_A] & A_UIP)
+        return vmm_error(VMM_EFORMAT, "cmos state: register A 0x%02x has the read-only UIP bit "
+                         "0x%02x set", nvram[REG_A], A_UIP);
+    if (nvram[REG_C] != 0)
+        return vmm_error(VMM_EFORMAT, "cmos state: register C 0x%02x, must be 0", nvram[REG_C]);
+    if (nvram[REG_D] != D_VRT)
+        return vmm_error(VMM_EFORMAT, "cmos state: register D 0x%02x, must be 0x%02x",
+                         nvram[REG_D], D_VRT);
+    pthread_mutex_lock(&c->lock);
+    c->index = index;
+    for (int i = 0; i < CMOS_SIZE; i++)
+        c->nvram[i] = nvram[i];
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
 const struct component_ops cmos_component_ops = {
     .type = "cmos",
     .state_version = 1,
+    .reset = cmos_reset,
+    .save = cmos_save,
+    .load = cmos_load,
     .destroy = cmos_free,
 };

@@ -33,6 +33,19 @@ struct i8042 {
     int out_head, out_count;
 };
 
+/* Power-on state (what i8042_new() leaves). Lock held or not yet shared. */
+static void power_on(struct i8042 *k)
+{
+    k->status = STATUS_SYS;
+    k->config = 0x45; /* kbd interrupt on, system flag, translation */
+    k->outport = 0x03; /* A20 on, CPU not in reset */
+    k->pending_cmd = 0;
+    for (size_t i = 0; i < sizeof(k->out); i++)
+        k->out[i] = 0;
+    k->out_head = 0;
+    k->out_count = 0;
+}
+
 struct i8042 *i8042_new(struct machine *m)
 {
     struct i8042 *k = calloc(1, sizeof(*k));
@@ -41,9 +54,7 @@ struct i8042 *i8042_new(struct machine *m)
         return NULL;
     }
     k->m = m;
-    k->status = STATUS_SYS;
-    k->config = 0x45; /* kbd interrupt on, system flag, translation */
-    k->outport = 0x03; /* A20 on, CPU not in reset */
+    power_on(k);
     pthread_mutex_init(&k->lock, NULL);
     return k;
 }
@@ -153,8 +164,89 @@ static void cmd_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 const struct bus_dev_ops i8042_data_ops = { data_read, data_write };
 const struct bus_dev_ops i8042_cmd_ops = { cmd_read, cmd_write };
 
+/* --- component: reset, save, load --- */
+
+static void i8042_reset(void *opaque)
+{
+    struct i8042 *k = opaque;
+    pthread_mutex_lock(&k->lock);
+    power_on(k);
+    pthread_mutex_unlock(&k->lock);
+}
+
+#define STATUS_MASK (STATUS_OBF | STATUS_SYS | STATUS_CMD)
+
+/* State layout, version 1:
+ *   u8 status       bits OBF (0x01), SYS (0x04, always set), CMD (0x08);
+ *                   OBF set exactly when the output queue is not empty
+ *   u8 config       the controller configuration byte (command 0x20/0x60)
+ *   u8 output port  (command 0xd0/0xd1)
+ *   u8 pending cmd  command waiting for its data byte: 0, 0x60 or 0xd1
+ *   u8 out count    bytes queued for the guest at port 0x60, 0..4
+ *   out count bytes the queue, oldest first
+ * The controller has no interrupt line here (no keyboard, no mouse). */
+static int i8042_save(void *opaque, struct state_writer *w)
+{
+    struct i8042 *k = opaque;
+    pthread_mutex_lock(&k->lock);
+    state_put_u8(w, k->status);
+    state_put_u8(w, k->config);
+    state_put_u8(w, k->outport);
+    state_put_u8(w, k->pending_cmd);
+    state_put_u8(w, (uint8_t)k->out_count);
+    for (int i = 0; i < k->out_count; i++)
+        state_put_u8(w, k->out[(k->out_head + i) % (int)sizeof(k->out)]);
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
+static int i8042_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct i8042 *k = opaque;
+    uint8_t status, config, outport, pending, count;
+    uint8_t out[sizeof(k->out)] = { 0 };
+    state_get_u8(r, &status);
+    state_get_u8(r, &config);
+    state_get_u8(r, &outport);
+    state_get_u8(r, &pending);
+    int rc = state_get_u8(r, &count);
+    if (rc)
+        return rc;
+    if (count > sizeof(k->out))
+        return vmm_error(VMM_EFORMAT, "i8042 state: %u bytes queued, limit %zu", count,
+                         sizeof(k->out));
+    if ((rc = state_get_bytes(r, out, count)) || (rc = state_check_done(r)))
+        return rc;
+    if (status & ~STATUS_MASK)
+        return vmm_error(VMM_EFORMAT, "i8042 state: status 0x%02x has bits outside 0x%02x", status,
+                         STATUS_MASK);
+    if (!(status & STATUS_SYS))
+        return vmm_error(VMM_EFORMAT, "i8042 state: status 0x%02x lacks the system flag 0x%02x",
+                         status, STATUS_SYS);
+    if (!(status & STATUS_OBF) != !count)
+        return vmm_error(VMM_EFORMAT, "i8042 state: output-buffer-full flag %u with %u bytes "
+                         "queued", status & STATUS_OBF, count);
+    if (pending != 0 && pending != CMD_WRITE_CONFIG && pending != CMD_WRITE_OUTPUT)
+        return vmm_error(VMM_EFORMAT, "i8042 state: pending command 0x%02x, expected 0, 0x%02x "
+                         "or 0x%02x", pending, CMD_WRITE_CONFIG, CMD_WRITE_OUTPUT);
+    pthread_mutex_lock(&k->lock);
+    k->status = status;
+    k->config = config;
+    k->outport = outport;
+    k->pending_cmd = pending;
+    for (size_t i = 0; i < sizeof(k->out); i++)
+        k->out[i] = out[i];
+    k->out_head = 0;
+    k->out_count = count;
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
 const struct component_ops i8042_component_ops = {
     .type = "i8042",
     .state_version = 1,
+    .reset = i8042_reset,
+    .save = i8042_save,
+    .load = i8042_load,
     .destroy = i8042_free,
 };

@@ -24,6 +24,11 @@ enum { REG_RBR_THR = 0, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR
 
 #define LCR_DLAB 0x80
 
+/* Bits the registers keep of a guest write. */
+#define IER_MASK 0x0f
+#define MCR_MASK 0x1f
+#define FCR_MASK (FCR_ENABLE | 0xc0)
+
 #define MCR_DTR 0x01
 #define MCR_RTS 0x02
 #define MCR_OUT1 0x04
@@ -51,6 +56,8 @@ struct uart16550 {
     size_t rx_head, rx_count;
 };
 
+static void power_on(struct uart16550 *u);
+
 struct uart16550 *uart16550_new(struct machine *m, unsigned irq, unsigned reg_shift)
 {
     struct uart16550 *u = calloc(1, sizeof(*u));
@@ -65,8 +72,7 @@ struct uart16550 *uart16550_new(struct machine *m, unsigned irq, unsigned reg_sh
     u->irq = irq;
     u->reg_shift = reg_shift;
     u->rx = rx;
-    u->mcr = MCR_OUT2;
-    u->dll = 12; /* 9600 baud, as firmware leaves it */
+    power_on(u);
     pthread_mutex_init(&u->lock, NULL);
     return u;
 }
@@ -195,18 +201,18 @@ static void uart_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
              * once; Linux's 8250 driver relies on it to start transmitting. */
             if (!(u->ier & IER_THRI) && (v & IER_THRI))
                 u->thr_ipending = 1;
-            u->ier = v & 0x0f;
+            u->ier = v & IER_MASK;
         }
         break;
     case REG_IIR_FCR:
-        u->fcr = v & (FCR_ENABLE | 0xc0);
+        u->fcr = v & FCR_MASK;
         if (v & FCR_CLEAR_RX) {
             u->rx_head = 0;
             u->rx_count = 0;
         }
         break;
     case REG_LCR: u->lcr = v; break;
-    case REG_MCR: u->mcr = v & 0x1f; break;
+    case REG_MCR: u->mcr = v & MCR_MASK; break;
     case REG_SCR: u->scr = v; break;
     default: break; /* LSR and MSR are read-only */
     }
@@ -227,8 +233,127 @@ size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len)
     return n;
 }
 
+/* --- component: reset, save, load --- */
+
+/* Power-on register values (what uart16550_new() leaves). Lock held. */
+static void power_on(struct uart16550 *u)
+{
+    u->ier = 0;
+    u->lcr = 0;
+    u->mcr = MCR_OUT2;
+    u->scr = 0;
+    u->fcr = 0;
+    u->dll = 12; /* 9600 baud, as firmware leaves it */
+    u->dlm = 0;
+    u->thr_ipending = 0;
+    u->rx_head = 0;
+    u->rx_count = 0;
+}
+
+static void uart_reset(void *opaque)
+{
+    struct uart16550 *u = opaque;
+    pthread_mutex_lock(&u->lock);
+    power_on(u);
+    update_irq(u); /* lowers the line if it was high */
+    pthread_mutex_unlock(&u->lock);
+}
+
+/* State layout, version 1 (little-endian):
+ *   u8  IER           bits 0..3
+ *   u8  LCR
+ *   u8  MCR           bits 0..4
+ *   u8  SCR
+ *   u8  FCR           as written, masked to FIFO enable and trigger (0xc1)
+ *   u8  DLL, u8 DLM   divisor latch
+ *   u8  THRE latched  0 or 1 (THRE interrupt pending until IIR read / THR write)
+ *   u32 RX count      0..UART16550_RX_BUFFER
+ *   RX count bytes    the receive buffer, oldest first
+ * The interrupt line's level is not stored: it follows from the registers
+ * and is driven again after a load. The register spacing (reg_shift), the
+ * line number and the machine are wiring, not state. */
+static int uart_save(void *opaque, struct state_writer *w)
+{
+    struct uart16550 *u = opaque;
+    pthread_mutex_lock(&u->lock);
+    state_put_u8(w, u->ier);
+    state_put_u8(w, u->lcr);
+    state_put_u8(w, u->mcr);
+    state_put_u8(w, u->scr);
+    state_put_u8(w, u->fcr);
+    state_put_u8(w, u->dll);
+    state_put_u8(w, u->dlm);
+    state_put_u8(w, u->thr_ipending ? 1 : 0);
+    state_put_u32(w, (uint32_t)u->rx_count);
+    size_t first = UART16550_RX_BUFFER - u->rx_head;
+    if (first > u->rx_count)
+        first = u->rx_count;
+    state_put_bytes(w, u->rx + u->rx_head, first);
+    state_put_bytes(w, u->rx, u->rx_count - first);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
+}
+
+static int check_mask(const char *field, unsigned v, unsigned mask)
+{
+    if (v & ~mask)
+        return vmm_error(VMM_EFORMAT, "uart16550 state: %s 0x%02x has bits outside 0x%02x", field,
+                         v, mask);
+    return 0;
+}
+
+static int uart_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct uart16550 *u = opaque;
+    uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thr;
+    uint32_t rx_count;
+    state_get_u8(r, &ier);
+    state_get_u8(r, &lcr);
+    state_get_u8(r, &mcr);
+    state_get_u8(r, &scr);
+    state_get_u8(r, &fcr);
+    state_get_u8(r, &dll);
+    state_get_u8(r, &dlm);
+    state_get_u8(r, &thr);
+    int rc = state_get_u32(r, &rx_count);
+    if (rc)
+        return rc;
+    if ((rc = check_mask("IER", ier, IER_MASK)) || (rc = check_mask("MCR", mcr, MCR_MASK)) ||
+        (rc = check_mask("FCR", fcr, FCR_MASK)))
+        return rc;
+    if (thr > 1)
+        return vmm_error(VMM_EFORMAT, "uart16550 state: THRE latch %u, limit 0..1", thr);
+    if (rx_count > UART16550_RX_BUFFER)
+        return vmm_error(VMM_EFORMAT, "uart16550 state: %u bytes in the receive buffer, limit %u",
+                         rx_count, UART16550_RX_BUFFER);
+    if (state_left(r) != rx_count)
+        return vmm_error(VMM_EFORMAT, "uart16550 state: receive buffer of %u bytes, but %zu bytes "
+                         "follow", rx_count, state_left(r));
+    /* Everything is checked: apply. */
+    pthread_mutex_lock(&u->lock);
+    u->ier = ier;
+    u->lcr = lcr;
+    u->mcr = mcr;
+    u->scr = scr;
+    u->fcr = fcr;
+    u->dll = dll;
+    u->dlm = dlm;
+    u->thr_ipending = thr;
+    u->rx_head = 0;
+    u->rx_count = rx_count;
+    state_get_bytes(r, u->rx, rx_count); /* cannot come up short: checked above */
+    /* Drive the line to match whatever the interrupt controller holds. */
+    u->irq_level = pending_iir(u) != IIR_NONE;
+    machine_set_irq(u->m, u->irq, u->irq_level);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
+}
+
 const struct component_ops uart16550_component_ops = {
     .type = "uart16550",
     .state_version = 1,
+    .reset = uart_reset,
+    .save = uart_save,
+    .load = uart_load,
     .destroy = uart16550_free,
 };

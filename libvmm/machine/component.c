@@ -120,13 +120,19 @@ void machine_reset_components(struct machine *m)
             m->components[i]->ops->reset(m->components[i]->opaque);
 }
 
+/* One section; a stateless component (no save) gets an empty one, so a
+ * load can tell "no state" from "missing". A save that fails sends nothing
+ * of its section, and its message is what the caller sees. */
 static int save_one(struct component *c, struct state_writer *w)
 {
     int rc = state_begin(w, c->name, c->ops->state_version);
-    if (rc == 0 && c->ops->save)
-        rc = c->ops->save(c->opaque, w);
-    int end = state_end(w);
-    return rc ? rc : end;
+    if (rc)
+        return rc;
+    if (c->ops->save && (rc = c->ops->save(c->opaque, w))) {
+        state_cancel(w);
+        return rc;
+    }
+    return state_end(w);
 }
 
 int machine_save_components(struct machine *m, struct state_writer *w)
@@ -141,6 +147,9 @@ int machine_save_components(struct machine *m, struct state_writer *w)
 
 static int load_one(struct component *c, struct state_reader *r, uint32_t version)
 {
+    if (version == 0)
+        return vmm_error(VMM_EFORMAT, "state of '%s' (%s) has version 0; versions start at 1",
+                         c->name, c->ops->type);
     if (version > c->ops->state_version)
         return vmm_error(VMM_EFORMAT,
                          "state of '%s' (%s) has version %u, this library reads up to %u",
@@ -224,8 +233,14 @@ int component_load_from_buffer(struct component *c, struct state_buffer *buf)
         rc = load_one(c, r, version);
     else if (rc == 0)
         rc = vmm_error(VMM_EFORMAT, "state stream has no section for '%s'", c->name);
-    if (rc == 0 && state_next(r, &name, &version) != 0)
-        rc = vmm_error(VMM_EFORMAT, "state stream for '%s' has more than one section", c->name);
+    if (rc == 0) {
+        int more = state_next(r, &name, &version);
+        if (more == 1)
+            rc = vmm_error(VMM_EFORMAT, "state stream for '%s' has more than one section",
+                           c->name);
+        else if (more < 0)
+            rc = more; /* a bad trailer: state_next said what */
+    }
     state_reader_free(r);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "machine/state.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@ static int buffer_reserve(struct state_buffer *b, size_t more)
 static int buffer_write(void *opaque, const void *buf, size_t len)
 {
     struct state_buffer *b = opaque;
+    if (len == 0)
+        return 0; /* buf may be NULL */
     if (buffer_reserve(b, len))
         return vmm_error(VMM_ENOMEM, "state buffer: %zu more bytes", len);
     memcpy(b->data + b->len, buf, len);
@@ -43,9 +46,9 @@ static int buffer_write(void *opaque, const void *buf, size_t len)
 static int buffer_read(void *opaque, void *buf, size_t len)
 {
     struct state_buffer *b = opaque;
-    if (len > b->len - b->pos)
+    if (b->pos > b->len || len > b->len - b->pos)
         return vmm_error(VMM_EFORMAT, "state stream ends after %zu bytes (%zu more needed)",
-                         b->len, len - (b->len - b->pos));
+                         b->len, b->pos > b->len ? len : len - (b->len - b->pos));
     memcpy(buf, b->data + b->pos, len);
     b->pos += len;
     return 0;
@@ -135,6 +138,8 @@ struct state_writer {
     struct state_buffer sec; /* the open section, framing included */
     int open;
     int error;          /* first error of the open section's puts */
+    size_t head;        /* framing bytes before the open section's payload */
+    int stray;          /* a put outside any section: reported by finish */
     uint32_t sections;
     char name[STATE_NAME_MAX + 1];
 };
@@ -163,10 +168,13 @@ static void put_raw(struct state_writer *w, const void *buf, size_t len)
     if (w->error)
         return;
     if (!w->open) {
-        w->error = vmm_error(VMM_ESTATE, "state: put outside a section");
+        if (!w->stray)
+            w->stray = vmm_error(VMM_ESTATE, "state: put of %zu bytes outside a section", len);
         return;
     }
-    if (w->sec.len + len > STATE_SECTION_MAX + 128) {
+    /* The payload may grow to exactly what a reader accepts, no further. */
+    size_t payload = w->sec.len > w->head ? w->sec.len - w->head : 0;
+    if (len > STATE_SECTION_MAX - payload) {
         w->error = vmm_error(VMM_ERANGE, "state section '%s' exceeds %u bytes", w->name,
                              STATE_SECTION_MAX);
         return;
@@ -192,6 +200,7 @@ int state_begin(struct state_writer *w, const char *name, uint32_t version)
                          STATE_NAME_MAX);
     memcpy(w->name, name, n + 1);
     w->sec.len = 0;
+    w->head = 4 + 1 + n + 4 + 8;
     w->open = 1;
     w->error = 0;
     put_le(w, STATE_SECTION_MAGIC, 4);
@@ -199,7 +208,16 @@ int state_begin(struct state_writer *w, const char *name, uint32_t version)
     put_raw(w, name, n);
     put_le(w, version, 4);
     put_le(w, 0, 8); /* payload length, patched by state_end */
+    if (w->error)
+        w->open = 0; /* nothing is open after a failed begin */
     return w->error;
+}
+
+void state_cancel(struct state_writer *w)
+{
+    w->open = 0;
+    w->error = 0;
+    w->sec.len = 0;
 }
 
 void state_put_u8(struct state_writer *w, uint8_t v) { put_le(w, v, 1); }
@@ -215,8 +233,7 @@ int state_end(struct state_writer *w)
     w->open = 0;
     if (w->error)
         return w->error;
-    size_t name_len = strlen(w->name);
-    size_t head = 4 + 1 + name_len + 4 + 8;
+    size_t head = w->head;
     le_put(w->sec.data + head - 8, w->sec.len - head, 8);
     uint32_t crc = crc32c(0, w->sec.data + 4, w->sec.len - 4);
     uint8_t c[4];
@@ -233,6 +250,8 @@ int state_writer_finish(struct state_writer *w)
 {
     if (w->open)
         return vmm_error(VMM_ESTATE, "state section '%s' still open", w->name);
+    if (w->stray)
+        return vmm_error(VMM_ESTATE, "state: a put outside any section lost its data");
     uint8_t t[12];
     le_put(t, STATE_END_MAGIC, 4);
     le_put(t + 4, w->sections, 4);
@@ -257,21 +276,39 @@ struct state_reader {
     int short_read;
     uint32_t sections;
     int done;
+    int failed; /* state_next failed: the stream is not readable any more */
     char name[STATE_NAME_MAX + 1];
 };
+
+/* A copy of the last error message, to quote it in a new one (formatting
+ * the message buffer into itself would overlap). */
+struct quoted {
+    char text[256];
+};
+
+static struct quoted quote_last_error(void)
+{
+    struct quoted q;
+    snprintf(q.text, sizeof(q.text), "%s", vmm_last_error());
+    return q;
+}
 
 int state_reader_new(struct state_reader **out, const struct state_source *src)
 {
     uint8_t head[16];
     int rc = src->read(src->opaque, head, sizeof(head));
     if (rc)
-        return vmm_error(VMM_EFORMAT, "state stream: no header (%s)", vmm_last_error());
+        return vmm_error(VMM_EFORMAT, "state stream: no header (%s)", quote_last_error().text);
     if (memcmp(head, stream_magic, 8) != 0)
         return vmm_error(VMM_EFORMAT, "state stream: bad magic (not a libvmm state stream)");
     uint32_t version = (uint32_t)le_get(head + 8, 4);
     if (version != STATE_FORMAT_VERSION)
         return vmm_error(VMM_EFORMAT, "state stream: format version %u, this library reads %u",
                          version, STATE_FORMAT_VERSION);
+    uint32_t reserved = (uint32_t)le_get(head + 12, 4);
+    if (reserved != 0)
+        return vmm_error(VMM_EFORMAT, "state stream: reserved header field is 0x%08x, must be 0",
+                         reserved);
     struct state_reader *r = calloc(1, sizeof(*r));
     if (!r)
         return vmm_error(VMM_ENOMEM, "state reader");
@@ -280,23 +317,18 @@ int state_reader_new(struct state_reader **out, const struct state_source *src)
     return 0;
 }
 
-int state_next(struct state_reader *r, const char **name, uint32_t *version)
+static int next_section(struct state_reader *r, const char **name, uint32_t *version)
 {
-    free(r->payload);
-    r->payload = NULL;
-    r->payload_len = r->pos = 0;
-    r->short_read = 0;
-    if (r->done)
-        return 0;
     uint8_t b[8];
     int rc = r->src.read(r->src.opaque, b, 4);
     if (rc)
         return vmm_error(VMM_EFORMAT, "state stream truncated after %u sections (%s)",
-                         r->sections, vmm_last_error());
+                         r->sections, quote_last_error().text);
     uint32_t magic = (uint32_t)le_get(b, 4);
     if (magic == STATE_END_MAGIC) {
         if ((rc = r->src.read(r->src.opaque, b, 8)))
-            return vmm_error(VMM_EFORMAT, "state stream: truncated trailer");
+            return vmm_error(VMM_EFORMAT, "state stream: truncated trailer (%s)",
+                             quote_last_error().text);
         uint32_t count = (uint32_t)le_get(b, 4);
         if (crc32c(0, b, 4) != (uint32_t)le_get(b + 4, 4))
             return vmm_error(VMM_EFORMAT, "state stream: trailer checksum mismatch");
@@ -311,13 +343,15 @@ int state_next(struct state_reader *r, const char **name, uint32_t *version)
                          magic, r->sections);
     uint8_t framing[1 + STATE_NAME_MAX + 12];
     if ((rc = r->src.read(r->src.opaque, framing, 1)))
-        return vmm_error(VMM_EFORMAT, "state stream: truncated section header");
+        return vmm_error(VMM_EFORMAT, "state stream: truncated section header (%s)",
+                         quote_last_error().text);
     size_t n = framing[0];
     if (n == 0 || n > STATE_NAME_MAX)
         return vmm_error(VMM_EFORMAT, "state stream: section name length %zu, limit 1..%d", n,
                          STATE_NAME_MAX);
     if ((rc = r->src.read(r->src.opaque, framing + 1, n + 12)))
-        return vmm_error(VMM_EFORMAT, "state stream: truncated section header");
+        return vmm_error(VMM_EFORMAT, "state stream: truncated section header (%s)",
+                         quote_last_error().text);
     memcpy(r->name, framing + 1, n);
     r->name[n] = '\0';
     if (memchr(r->name, '\0', n))
@@ -332,8 +366,8 @@ int state_next(struct state_reader *r, const char **name, uint32_t *version)
         return vmm_error(VMM_ENOMEM, "state section '%s' of %llu bytes", r->name,
                          (unsigned long long)len);
     if ((rc = r->src.read(r->src.opaque, r->payload, len + 4)))
-        return vmm_error(VMM_EFORMAT, "state section '%s' truncated (%llu bytes announced)",
-                         r->name, (unsigned long long)len);
+        return vmm_error(VMM_EFORMAT, "state section '%s' truncated (%llu bytes announced): %s",
+                         r->name, (unsigned long long)len, quote_last_error().text);
     uint32_t crc = crc32c(0, framing, n + 13);
     crc = crc32c(crc, r->payload, len);
     if (crc != (uint32_t)le_get(r->payload + len, 4))
@@ -343,6 +377,29 @@ int state_next(struct state_reader *r, const char **name, uint32_t *version)
     *name = r->name;
     *version = ver;
     return 1;
+}
+
+int state_next(struct state_reader *r, const char **name, uint32_t *version)
+{
+    free(r->payload);
+    r->payload = NULL;
+    r->payload_len = r->pos = 0;
+    r->short_read = 0;
+    if (r->failed)
+        return vmm_error(VMM_EFORMAT, "state stream: not readable past an earlier error "
+                         "(after %u sections)", r->sections);
+    if (r->done)
+        return 0;
+    int rc = next_section(r, name, version);
+    if (rc < 0) {
+        /* The position in the source is unknown now: stop here for good,
+         * and leave no half-checked section readable. */
+        r->failed = 1;
+        free(r->payload);
+        r->payload = NULL;
+        r->payload_len = 0;
+    }
+    return rc;
 }
 
 static int get_raw(struct state_reader *r, void *buf, size_t len)

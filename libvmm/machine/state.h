@@ -70,7 +70,8 @@ struct state_writer;
 
 /* Writes the stream header. */
 int state_writer_new(struct state_writer **out, const struct state_sink *sink);
-/* Opens a section; the puts below append to it until state_end(). */
+/* Opens a section; the puts below append to it until state_end(). On
+ * failure no section is open (do not call state_end()). */
 int state_begin(struct state_writer *w, const char *name, uint32_t version);
 void state_put_u8(struct state_writer *w, uint8_t v);
 void state_put_u16(struct state_writer *w, uint16_t v);
@@ -80,6 +81,9 @@ void state_put_bytes(struct state_writer *w, const void *buf, size_t len);
 /* Closes the section and sends it to the sink. Reports any error from the
  * puts (out of memory, section too large) or from the sink. */
 int state_end(struct state_writer *w);
+/* Drops the open section without sending any of it (a save that failed
+ * half-way); the writer can go on with the next section. */
+void state_cancel(struct state_writer *w);
 /* Writes the trailer. */
 int state_writer_finish(struct state_writer *w);
 void state_writer_free(struct state_writer *w);
@@ -92,7 +96,8 @@ struct state_reader;
 int state_reader_new(struct state_reader **out, const struct state_source *src);
 /* Reads the next section and checks its checksum. Returns 1 with *name and
  * *version set (valid until the next call), 0 at the trailer (whose count
- * is checked), or a negative VMM_E* code naming what is wrong. */
+ * is checked), or a negative VMM_E* code naming what is wrong; after an
+ * error every later call fails too (the stream position is lost). */
 int state_next(struct state_reader *r, const char **name, uint32_t *version);
 int state_get_u8(struct state_reader *r, uint8_t *v);
 int state_get_u16(struct state_reader *r, uint16_t *v);

@@ -59,12 +59,16 @@ void vmm_error_clear(void)
     last_error[0] = '\0';
 }
 
+/* Formats into a scratch buffer first: callers may pass vmm_last_error()
+ * itself as an argument ("restart failed: %s"). */
 int vmm_error(int code, const char *fmt, ...)
 {
+    char msg[sizeof(last_error)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof(last_error));
     return code;
 }
 
@@ -84,13 +88,15 @@ static int code_from_errno(int e)
 
 int vmm_error_errno(int errno_value, const char *fmt, ...)
 {
+    char msg[sizeof(last_error)];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (n < 0)
         n = 0;
-    if ((size_t)n < sizeof(last_error))
-        snprintf(last_error + n, sizeof(last_error) - (size_t)n, ": %s", strerror(errno_value));
+    if ((size_t)n < sizeof(msg))
+        snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errno_value));
+    memcpy(last_error, msg, sizeof(last_error));
     return code_from_errno(errno_value);
 }

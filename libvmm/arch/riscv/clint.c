@@ -114,8 +114,71 @@ void clint_free(void *clint)
     free(clint);
 }
 
+/* --- component: reset, save, load ---
+ *
+ * The CLINT's only own state is msip. mtimecmp lives in the harts (the
+ * board's get/set_mtimecmp callbacks reach rv_hart.mtimecmp) and is saved
+ * and reset with them, as part of each hart's section; mtime is the harts'
+ * clock (rv_hart_time) and likewise theirs. No lock: msip is atomic, and
+ * reset/save/load run while no vCPU does.
+ */
+
+static void clint_reset(void *opaque)
+{
+    struct clint *c = opaque;
+    for (unsigned i = 0; i < c->nr_harts; i++) {
+        if (atomic_exchange(&c->msip[i], 0))
+            c->ops->set_msip(c->opaque, i, 0);
+    }
+}
+
+/* State layout, version 1:
+ *   u32 harts          must equal this CLINT's hart count
+ *   u8 msip * harts    each 0 or 1, hart 0 first
+ */
+static int clint_save(void *opaque, struct state_writer *w)
+{
+    struct clint *c = opaque;
+    state_put_u32(w, c->nr_harts);
+    for (unsigned i = 0; i < c->nr_harts; i++)
+        state_put_u8(w, (uint8_t)atomic_load(&c->msip[i]));
+    return 0;
+}
+
+static int clint_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct clint *c = opaque;
+    uint32_t n;
+    int rc = state_get_u32(r, &n);
+    if (rc)
+        return rc;
+    if (n != c->nr_harts)
+        return vmm_error(VMM_EFORMAT, "clint state: %u harts, this CLINT has %u", n, c->nr_harts);
+    if (state_left(r) != n)
+        return vmm_error(VMM_EFORMAT, "clint state: %zu msip bytes for %u harts", state_left(r),
+                         n);
+    uint8_t *msip = malloc(n);
+    if (!msip)
+        return vmm_error(VMM_ENOMEM, "clint state: %u harts", n);
+    rc = state_get_bytes(r, msip, n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++)
+        if (msip[i] > 1)
+            rc = vmm_error(VMM_EFORMAT, "clint state: msip of hart %u is %u, limit 0..1", i,
+                           msip[i]);
+    /* Apply, and drive each hart's MSIP to match. */
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        atomic_store(&c->msip[i], msip[i]);
+        c->ops->set_msip(c->opaque, i, msip[i]);
+    }
+    free(msip);
+    return rc;
+}
+
 const struct component_ops clint_component_ops = {
     .type = "clint",
     .state_version = 1,
+    .reset = clint_reset,
+    .save = clint_save,
+    .load = clint_load,
     .destroy = clint_free,
 };

@@ -220,8 +220,158 @@ void plic_free(void *plic)
     free(plic);
 }
 
+/* --- component: reset, save, load --- */
+
+static void plic_reset(void *opaque)
+{
+    struct plic *p = opaque;
+    pthread_mutex_lock(&p->lock);
+    for (unsigned i = 0; i < PLIC_NR_SOURCES; i++)
+        p->priority[i] = 0;
+    for (unsigned w = 0; w < PLIC_WORDS; w++)
+        p->level[w] = p->pending[w] = p->claimed[w] = 0;
+    for (unsigned i = 0; i < p->nr_contexts; i++) {
+        for (unsigned w = 0; w < PLIC_WORDS; w++)
+            p->ctx[i].enable[w] = 0;
+        p->ctx[i].threshold = 0;
+    }
+    plic_update(p); /* lowers every output that was high */
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* State layout, version 1 (bit i of word w is source 32w + i):
+ *   u32 contexts                     must equal this PLIC's context count
+ *   u8  priority * PLIC_NR_SOURCES   0..PLIC_MAX_PRIORITY; source 0's is 0
+ *   u32 level * PLIC_WORDS           input line levels
+ *   u32 pending * PLIC_WORDS         = level & ~claimed (checked on load)
+ *   u32 claimed * PLIC_WORDS         claimed and not yet completed
+ *   per context, 0 first:
+ *     u32 enable * PLIC_WORDS
+ *     u8  threshold                  0..PLIC_MAX_PRIORITY
+ * Bit 0 (source 0, which does not exist) is 0 in every word. The context
+ * outputs are not stored: a load recomputes and drives every one of them.
+ */
+static int plic_save(void *opaque, struct state_writer *w)
+{
+    struct plic *p = opaque;
+    pthread_mutex_lock(&p->lock);
+    state_put_u32(w, p->nr_contexts);
+    for (unsigned i = 0; i < PLIC_NR_SOURCES; i++)
+        state_put_u8(w, (uint8_t)p->priority[i]);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_put_u32(w, p->level[k]);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_put_u32(w, p->pending[k]);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_put_u32(w, p->claimed[k]);
+    for (unsigned i = 0; i < p->nr_contexts; i++) {
+        for (unsigned k = 0; k < PLIC_WORDS; k++)
+            state_put_u32(w, p->ctx[i].enable[k]);
+        state_put_u8(w, (uint8_t)p->ctx[i].threshold);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+/* Everything but the per-context part, read before it is applied. */
+struct plic_image {
+    uint8_t priority[PLIC_NR_SOURCES];
+    uint32_t level[PLIC_WORDS], pending[PLIC_WORDS], claimed[PLIC_WORDS];
+};
+
+static int check_no_source0(const char *field, uint32_t word0)
+{
+    if (word0 & 1)
+        return vmm_error(VMM_EFORMAT, "plic state: %s has source 0 set (sources are 1..%u)",
+                         field, PLIC_NR_SOURCES - 1);
+    return 0;
+}
+
+static int plic_load(void *opaque, struct state_reader *r, uint32_t version)
+{
+    struct plic *p = opaque;
+    uint32_t n;
+    int rc = state_get_u32(r, &n);
+    if (rc)
+        return rc;
+    if (n != p->nr_contexts)
+        return vmm_error(VMM_EFORMAT, "plic state: %u contexts, this PLIC has %u", n,
+                         p->nr_contexts);
+    struct plic_image im;
+    state_get_bytes(r, im.priority, PLIC_NR_SOURCES);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_get_u32(r, &im.level[k]);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_get_u32(r, &im.pending[k]);
+    for (unsigned k = 0; k < PLIC_WORDS; k++)
+        state_get_u32(r, &im.claimed[k]);
+    const size_t ctx_bytes = PLIC_WORDS * 4 + 1;
+    if (state_left(r) != (size_t)n * ctx_bytes)
+        return vmm_error(VMM_EFORMAT, "plic state: %zu bytes for %u contexts, expected %zu",
+                         state_left(r), n, (size_t)n * ctx_bytes);
+    struct plic_context *ctx = calloc(n, sizeof(*ctx));
+    if (!ctx)
+        return vmm_error(VMM_ENOMEM, "plic state: %u contexts", n);
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned k = 0; k < PLIC_WORDS; k++)
+            state_get_u32(r, &ctx[i].enable[k]);
+        uint8_t t;
+        state_get_u8(r, &t);
+        ctx[i].threshold = t;
+    }
+    rc = state_check_done(r);
+    for (unsigned i = 0; rc == 0 && i < PLIC_NR_SOURCES; i++)
+        if (im.priority[i] > PLIC_MAX_PRIORITY || (i == 0 && im.priority[i]))
+            rc = vmm_error(VMM_EFORMAT, "plic state: priority of source %u is %u, limit %u", i,
+                           im.priority[i], i == 0 ? 0 : PLIC_MAX_PRIORITY);
+    if (rc == 0 && !(rc = check_no_source0("level", im.level[0])) &&
+        !(rc = check_no_source0("pending", im.pending[0])))
+        rc = check_no_source0("claimed", im.claimed[0]);
+    for (unsigned k = 0; rc == 0 && k < PLIC_WORDS; k++)
+        if (im.pending[k] != (im.level[k] & ~im.claimed[k]))
+            rc = vmm_error(VMM_EFORMAT, "plic state: pending word %u is 0x%08x, but level 0x%08x "
+                           "and claimed 0x%08x make it 0x%08x", k, im.pending[k], im.level[k],
+                           im.claimed[k], im.level[k] & ~im.claimed[k]);
+    for (unsigned i = 0; rc == 0 && i < n; i++) {
+        if (ctx[i].enable[0] & 1)
+            rc = vmm_error(VMM_EFORMAT, "plic state: context %u enables source 0 (sources are "
+                           "1..%u)", i, PLIC_NR_SOURCES - 1);
+        else if (ctx[i].threshold > PLIC_MAX_PRIORITY)
+            rc = vmm_error(VMM_EFORMAT, "plic state: threshold of context %u is %u, limit %u", i,
+                           ctx[i].threshold, PLIC_MAX_PRIORITY);
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&p->lock);
+        for (unsigned i = 0; i < PLIC_NR_SOURCES; i++)
+            p->priority[i] = im.priority[i];
+        for (unsigned k = 0; k < PLIC_WORDS; k++) {
+            p->level[k] = im.level[k];
+            p->pending[k] = im.pending[k];
+            p->claimed[k] = im.claimed[k];
+        }
+        /* Drive every context's output, whatever it was before: the harts'
+         * external-interrupt inputs must match the new state. */
+        for (unsigned i = 0; i < n; i++) {
+            for (unsigned k = 0; k < PLIC_WORDS; k++)
+                p->ctx[i].enable[k] = ctx[i].enable[k];
+            p->ctx[i].threshold = ctx[i].threshold;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            p->ctx[i].output = plic_best(p, &p->ctx[i]) != 0;
+            if (p->set_output)
+                p->set_output(p->opaque, i, p->ctx[i].output);
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    free(ctx);
+    return rc;
+}
+
 const struct component_ops plic_component_ops = {
     .type = "plic",
     .state_version = 1,
+    .reset = plic_reset,
+    .save = plic_save,
+    .load = plic_load,
     .destroy = plic_free,
 };
