@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -240,10 +241,17 @@ vmm_lifecycle_action_t vmm_config_lifecycle(const vmm_config_t *cfg, vmm_lifecyc
  * library's size. */
 typedef struct vmm_disk_config {
     uint64_t size;      /* bytes of this struct the writer knew (vmm/abi.h) */
-    const char *path;   /* source file, absolute */
+    const char *path;   /* source file, absolute; NULL with a backend */
     const char *target; /* guest name hint, "vda".."vdz", "vdaa".. ; unique */
     int readonly;       /* <readonly/> */
     const char *serial; /* <serial>, NULL = none; at most 20 bytes (virtio-blk) */
+    /* A disk the host program serves itself (vmm/device.h) instead of a file:
+     * its callbacks (copied), their opaque and the size in bytes (a non-zero
+     * multiple of 512). Such a disk has no domain XML form: vmm_config_to_xml
+     * leaves it out. */
+    const vmm_blk_backend_ops_t *backend;
+    void *backend_opaque;
+    uint64_t capacity;
 } vmm_disk_config_t;
 /* Appends a disk; the strings are copied. VMM_EINVAL for a bad or duplicate
  * target, a relative path, a too long serial or a bad disk->size; VMM_ENOTSUP

@@ -44,7 +44,12 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
             return rc;
         /* The guest-facing name is the libvirt target ("vda"). */
         snprintf(s->name, sizeof(s->name), "%s", d->target);
-        if ((rc = blk_file_open(d->path, d->readonly, &be)) ||
+        if (d->backend)
+            rc = blk_host_open(d->backend, d->backend_opaque, d->capacity, d->readonly, d->target,
+                               &be);
+        else
+            rc = blk_file_open(d->path, d->readonly, &be);
+        if (rc ||
             (rc = virtio_blk_create(m, s->name, s->base, s->irq, be, d->serial, NULL)))
             return rc;
         out->nr++;

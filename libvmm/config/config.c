@@ -36,6 +36,14 @@ void config_disk_clear(vmm_disk_config_t *d)
     free((char *)d->path);
     free((char *)d->target);
     free((char *)d->serial);
+    free((void *)d->backend);
+    memset(d, 0, sizeof(*d));
+}
+
+void config_device_clear(vmm_device_config_t *d)
+{
+    free((char *)d->name);
+    free((void *)d->ops);
     memset(d, 0, sizeof(*d));
 }
 
@@ -66,6 +74,9 @@ void vmm_config_free(vmm_config_t *c)
     for (unsigned i = 0; i < c->n_disks; i++)
         config_disk_clear(&c->disks[i]);
     free(c->disks);
+    for (unsigned i = 0; i < c->n_devices; i++)
+        config_device_clear(&c->devices[i]);
+    free(c->devices);
     for (unsigned i = 0; i < c->n_nets; i++)
         free((char *)c->nets[i].tap);
     free(c->nets);
@@ -115,6 +126,8 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
     n->n_disks = 0;
     n->nets = NULL;
     n->n_nets = 0;
+    n->devices = NULL;
+    n->n_devices = 0;
     int failed = 0;
     n->engine = dup_or_null(c->engine, &failed);
     n->name = dup_or_null(c->name, &failed);
@@ -158,6 +171,12 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
             d->path = dup_or_null(c->disks[i].path, &failed);
             d->target = dup_or_null(c->disks[i].target, &failed);
             d->serial = dup_or_null(c->disks[i].serial, &failed);
+            d->backend_opaque = c->disks[i].backend_opaque;
+            d->capacity = c->disks[i].capacity;
+            if (c->disks[i].backend) {
+                d->backend = config_blk_ops_dup(c->disks[i].backend);
+                failed |= !d->backend;
+            }
             n->n_disks = i + 1;
         }
     }
@@ -169,6 +188,21 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
             memcpy(n->nets[i].mac, c->nets[i].mac, sizeof(n->nets[i].mac));
             n->nets[i].tap = dup_or_null(c->nets[i].tap, &failed);
             n->n_nets = i + 1;
+        }
+    }
+    if (!failed && c->n_devices) {
+        n->devices = calloc(c->n_devices, sizeof(*n->devices));
+        failed = !n->devices;
+        for (unsigned i = 0; !failed && i < c->n_devices; i++) {
+            vmm_device_config_t *d = &n->devices[i];
+            *d = c->devices[i];
+            d->name = dup_or_null(c->devices[i].name, &failed);
+            vmm_device_ops_t *ops = malloc(sizeof(*ops));
+            if (ops)
+                *ops = *c->devices[i].ops;
+            d->ops = ops;
+            failed |= !ops;
+            n->n_devices = i + 1;
         }
     }
     if (failed) {

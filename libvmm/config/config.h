@@ -77,7 +77,17 @@ struct vmm_config {
     vmm_chardev_type_t serial;   /* <serial>/<console> type */
     char *serial_path;           /* for VMM_CHARDEV_FILE */
     int rng;                     /* <rng model='virtio'> with /dev/urandom */
+    vmm_device_config_t *devices; /* host-written raw devices; name and ops owned */
+    unsigned n_devices;
 };
+
+#define CONFIG_MAX_DEVICES 32
+
+/* Frees what one raw-device entry owns (its name and ops copies). */
+void config_device_clear(vmm_device_config_t *d);
+
+/* A copy of a disk's backend ops (sized in), or NULL with VMM_ENOMEM set. */
+vmm_blk_backend_ops_t *config_blk_ops_dup(const vmm_blk_backend_ops_t *ops);
 
 /* Deep equality of two configs, for the XML round trip and the fuzzer.
  * Returns 1 when equal; otherwise 0 and, if why is non-NULL, the name of the

@@ -105,7 +105,8 @@ static void check_host(const vmm_config_t *c, struct diag *d)
     check_file(d, "/domain/os/dtb", c->dtb, 0);
     check_file(d, "/domain/os/loader", c->loader, 0);
     for (unsigned i = 0; i < c->n_disks; i++)
-        check_file(d, "/domain/devices/disk/source", c->disks[i].path, !c->disks[i].readonly);
+        if (c->disks[i].path) /* a host backend has none */
+            check_file(d, "/domain/devices/disk/source", c->disks[i].path, !c->disks[i].readonly);
     if (c->serial == VMM_CHARDEV_FILE && c->serial_path) {
         char dir[PATH_MAX];
         size_t n = (size_t)(strrchr(c->serial_path, '/') - c->serial_path);

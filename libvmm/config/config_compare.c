@@ -69,6 +69,8 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
         CHECK(str_eq(a->disks[i].target, b->disks[i].target), "disk target");
         CHECK(a->disks[i].readonly == b->disks[i].readonly, "disk readonly");
         CHECK(str_eq(a->disks[i].serial, b->disks[i].serial), "disk serial");
+        CHECK(!a->disks[i].backend == !b->disks[i].backend, "disk backend");
+        CHECK(a->disks[i].capacity == b->disks[i].capacity, "disk capacity");
     }
     CHECK(a->n_nets == b->n_nets, "interface count");
     for (unsigned i = 0; i < a->n_nets; i++) {

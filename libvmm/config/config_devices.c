@@ -44,9 +44,18 @@ int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *caller_disk)
     if (rc)
         return rc;
     const vmm_disk_config_t *disk = &in;
-    if (!disk->path || disk->path[0] != '/')
+    if (disk->backend) {
+        if (disk->path)
+            return vmm_error(VMM_EINVAL, "disk '%.32s': a source file and a host backend; give "
+                             "one", disk->target ? disk->target : "(null)");
+        if (disk->capacity == 0 || disk->capacity % 512)
+            return vmm_error(VMM_EINVAL, "disk '%.32s': backend capacity %llu bytes is not a "
+                             "non-zero multiple of 512", disk->target ? disk->target : "(null)",
+                             (unsigned long long)disk->capacity);
+    } else if (!disk->path || disk->path[0] != '/') {
         return vmm_error(VMM_EINVAL, "disk source '%.256s' is not an absolute path",
                          disk->path ? disk->path : "(null)");
+    }
     if (!disk->target || !target_ok(disk->target))
         return vmm_error(VMM_EINVAL, "disk target '%.32s' invalid (expected vda, vdb, ... vdzzz)",
                          disk->target ? disk->target : "(null)");
@@ -61,11 +70,16 @@ int vmm_config_add_disk(vmm_config_t *c, const vmm_disk_config_t *caller_disk)
         return vmm_error(VMM_ERANGE, "disk %u exceeds the limit of %d disks", c->n_disks + 1,
                          VMM_CONFIG_MAX_DISKS);
     vmm_disk_config_t d = {.size = sizeof(d), .readonly = disk->readonly ? 1 : 0};
-    d.path = strdup(disk->path);
+    d.path = disk->path ? strdup(disk->path) : NULL;
     d.target = strdup(disk->target);
     d.serial = disk->serial ? strdup(disk->serial) : NULL;
+    d.backend = disk->backend ? config_blk_ops_dup(disk->backend) : NULL;
+    if (disk->backend && !d.backend)
+        return VMM_ENOMEM;
+    d.backend_opaque = disk->backend_opaque;
+    d.capacity = disk->backend ? disk->capacity : 0;
     vmm_disk_config_t *grown = realloc(c->disks, (c->n_disks + 1) * sizeof(*grown));
-    if (!d.path || !d.target || (disk->serial && !d.serial) || !grown) {
+    if ((disk->path && !d.path) || !d.target || (disk->serial && !d.serial) || !grown) {
         if (grown)
             c->disks = grown;
         config_disk_clear(&d);
@@ -186,3 +200,76 @@ int vmm_config_set_rng(vmm_config_t *c, int on)
 }
 
 int vmm_config_rng(const vmm_config_t *c) { return c->rng; }
+
+vmm_blk_backend_ops_t *config_blk_ops_dup(const vmm_blk_backend_ops_t *ops)
+{
+    vmm_blk_backend_ops_t in;
+    if (sized_copy_in(&in, ops, sizeof(in), "vmm_blk_backend_ops_t"))
+        return NULL;
+    if (!in.submit) {
+        vmm_error(VMM_EINVAL, "vmm_blk_backend_ops_t: submit is required");
+        return NULL;
+    }
+    vmm_blk_backend_ops_t *copy = malloc(sizeof(*copy));
+    if (!copy) {
+        vmm_error(VMM_ENOMEM, "block backend ops");
+        return NULL;
+    }
+    *copy = in;
+    copy->size = sizeof(*copy);
+    return copy;
+}
+
+/* [none: host-written devices have no domain XML form] */
+int vmm_config_add_device(vmm_config_t *c, const vmm_device_config_t *caller)
+{
+    if (!c || !caller)
+        return vmm_error(VMM_EINVAL, "vmm_config_add_device: cfg and dev are required");
+    vmm_device_config_t in;
+    int rc = sized_copy_in(&in, caller, sizeof(in), "vmm_device_config_t");
+    if (rc)
+        return rc;
+    size_t n = in.name ? strlen(in.name) : 0;
+    if (n == 0 || n > 31)
+        return vmm_error(VMM_EINVAL, "device name '%.40s': 1..31 bytes", in.name ? in.name : "");
+    if (in.space != VMM_SPACE_MMIO && in.space != VMM_SPACE_PIO)
+        return vmm_error(VMM_EINVAL, "device '%s': address space %d is neither MMIO (0) nor PIO "
+                         "(1)", in.name, (int)in.space);
+    if (in.length == 0 || in.base + in.length < in.base)
+        return vmm_error(VMM_EINVAL, "device '%s': range 0x%llx+0x%llx is empty or wraps",
+                         in.name, (unsigned long long)in.base, (unsigned long long)in.length);
+    if (in.space == VMM_SPACE_PIO && in.base + in.length > 0x10000)
+        return vmm_error(VMM_EINVAL, "device '%s': ports 0x%llx+0x%llx beyond 0xffff", in.name,
+                         (unsigned long long)in.base, (unsigned long long)in.length);
+    if (in.irq < -1 || in.irq > 1023)
+        return vmm_error(VMM_EINVAL, "device '%s': interrupt line %d, limit -1..1023", in.name,
+                         in.irq);
+    if (!in.ops)
+        return vmm_error(VMM_EINVAL, "device '%s': ops are required", in.name);
+    for (unsigned i = 0; i < c->n_devices; i++)
+        if (!strcmp(c->devices[i].name, in.name))
+            return vmm_error(VMM_EINVAL, "device name '%s' is used twice", in.name);
+    if (c->n_devices >= CONFIG_MAX_DEVICES)
+        return vmm_error(VMM_ERANGE, "device %u exceeds the limit of %d host devices",
+                         c->n_devices + 1, CONFIG_MAX_DEVICES);
+    vmm_device_ops_t ops;
+    if ((rc = sized_copy_in(&ops, in.ops, sizeof(ops), "vmm_device_ops_t")))
+        return rc;
+    ops.size = sizeof(ops);
+    vmm_device_config_t d = in;
+    d.size = sizeof(d);
+    d.name = strdup(in.name);
+    vmm_device_ops_t *ops_copy = malloc(sizeof(*ops_copy));
+    vmm_device_config_t *grown = realloc(c->devices, (c->n_devices + 1) * sizeof(*grown));
+    if (grown)
+        c->devices = grown;
+    if (!d.name || !ops_copy || !grown) {
+        free((char *)d.name);
+        free(ops_copy);
+        return vmm_error(VMM_ENOMEM, "adding device '%s'", in.name);
+    }
+    *ops_copy = ops;
+    d.ops = ops_copy;
+    c->devices[c->n_devices++] = d;
+    return 0;
+}

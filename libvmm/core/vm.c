@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "devices/host_device.h"
 #include "config/cpu_features.h"
 #include "config/cpuset.h"
 #include "util/error.h"
@@ -296,6 +297,11 @@ static int build_machine(struct vmm_vm *vm)
             return rc;
     if ((rc = p->board_create(m, cfg)))
         return rc;
+    /* The host program's own devices, after the board's so a clash names
+     * the board device it hit. */
+    for (unsigned i = 0; i < cfg->n_devices; i++)
+        if ((rc = host_device_create(m, &cfg->devices[i])))
+            return rc;
     return boot_guest(vm);
 }
 

@@ -81,9 +81,23 @@ class _Event(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("type", _c_int), ("vm", _p), ("u", _EvUnion)]
 
 
+# vmm/device.h block backend: void submit(void *opaque, vmm_blk_request_t *req),
+# uint64_t capacity(void *opaque), void destroy(void *opaque).
+_BLK_SUBMIT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_BLK_CAPACITY = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+_BLK_DESTROY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class _CBlkOps(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint64), ("submit", _BLK_SUBMIT),
+                ("capacity", _BLK_CAPACITY), ("destroy", _BLK_DESTROY)]
+
+
 class _CDisk(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("path", _c_char_p), ("target", _c_char_p),
-                ("readonly", _c_int), ("serial", _c_char_p)]
+                ("readonly", _c_int), ("serial", _c_char_p),
+                ("backend", ctypes.POINTER(_CBlkOps)), ("backend_opaque", ctypes.c_void_p),
+                ("capacity", _c_u64)]
 
 
 class _CNet(ctypes.Structure):
@@ -197,6 +211,13 @@ _cfg_disk_count = _sig("vmm_config_disk_count", _c_uint, _p)
 _cfg_disk = _sig("vmm_config_disk", ctypes.POINTER(_CDisk), _p, _c_uint)
 _cfg_add_net = _sig("vmm_config_add_net", _c_int, _p, _c_char_p, _p)
 _cfg_net_count = _sig("vmm_config_net_count", _c_uint, _p)
+_blk_req_op = _sig("vmm_blk_request_op", _c_int, _p)
+_blk_req_offset = _sig("vmm_blk_request_offset", _c_u64, _p)
+_blk_req_length = _sig("vmm_blk_request_length", _c_u64, _p)
+_blk_req_buffers = _sig("vmm_blk_request_buffers", _c_int, _p, ctypes.POINTER(_p))
+_blk_req_complete = _sig("vmm_blk_request_complete", None, _p, _c_int)
+_vm_disk_refresh = _sig("vmm_vm_disk_refresh", _c_int, _p, _c_char_p,
+                        ctypes.POINTER(_c_u64))
 _cfg_net = _sig("vmm_config_net", ctypes.POINTER(_CNet), _p, _c_uint)
 _cfg_set_serial = _sig("vmm_config_set_serial", _c_int, _p, _c_int, _c_char_p)
 _cfg_serial = _sig("vmm_config_serial", _c_int, _p, ctypes.POINTER(_c_char_p))
@@ -438,6 +459,66 @@ _SETTINGS = {
 _ALIASES = {"firmware": "loader"}  # the name these bindings used first
 
 
+# Block backends served from Python objects, kept for the life of the process
+# (a VM may outlive the Config that described it).
+_KEEP_ALIVE = []
+# Exceptions raised by Python code running on library threads (block
+# backends); the next Host.run/wait re-raises the first.
+_pending_exceptions = []
+
+
+class _BlockBackend:
+    """Adapts a Python object to vmm_blk_backend_ops_t."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.capacity = int(obj.capacity)
+        self.errors = []
+        self.ops = _CBlkOps(size=ctypes.sizeof(_CBlkOps), submit=_BLK_SUBMIT(self._submit),
+                            capacity=_BLK_CAPACITY(self._capacity),
+                            destroy=_BLK_DESTROY(lambda _opaque: None))
+
+    def _capacity(self, _opaque):
+        return int(getattr(self.obj, "capacity", self.capacity))
+
+    def _submit(self, _opaque, req):
+        status = 0
+        try:
+            op = _blk_req_op(req)
+            off, length = _blk_req_offset(req), _blk_req_length(req)
+            iov = _p()
+            n = _blk_req_buffers(req, ctypes.byref(iov))
+            bufs = ctypes.cast(iov, ctypes.POINTER(_IoVec)) if n else None
+            if op == 0:  # READ
+                data = bytes(self.obj.read(off, length))
+                if len(data) != length:
+                    raise IOError(f"read returned {len(data)} bytes, wanted {length}")
+                pos = 0
+                for k in range(n):
+                    ctypes.memmove(bufs[k].base, data[pos:pos + bufs[k].len], bufs[k].len)
+                    pos += bufs[k].len
+            elif op == 1:  # WRITE
+                data = b"".join(ctypes.string_at(bufs[k].base, bufs[k].len) for k in range(n))
+                self.obj.write(off, data)
+            elif op == 2:  # FLUSH
+                if hasattr(self.obj, "flush"):
+                    self.obj.flush()
+            else:  # DISCARD / WRITE_ZEROES
+                if hasattr(self.obj, "discard") and op == 3:
+                    self.obj.discard(off, length)
+                elif op == 4:
+                    self.obj.write(off, bytes(length))
+        except BaseException as exc:  # the guest sees an I/O error; Python sees it later
+            self.errors.append(exc)
+            _pending_exceptions.append(exc)
+            status = 1
+        _blk_req_complete(req, status)
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
 def _setting_property(name, ctype, to_c, from_c):
     setter = _sig(f"vmm_config_set_{name}", _c_int, _p, ctype)
     getter = _sig(f"vmm_config_{name}", ctype, _p)
@@ -522,9 +603,22 @@ class Config:
     def lifecycle(self, event):
         return LifecycleAction(_cfg_lifecycle(self._handle(), int(event)))
 
-    def add_disk(self, path, target, readonly=False, serial=None):
+    def add_disk(self, path, target, readonly=False, serial=None, backend=None):
+        """A virtio-blk disk: the raw image file `path`, or (path None) the
+        Python object `backend`, which serves the guest's requests:
+        backend.capacity (bytes, a multiple of 512), backend.read(offset,
+        length) -> bytes, backend.write(offset, data), and optionally
+        backend.flush() and backend.discard(offset, length). They are called on
+        the disk's worker thread; an exception becomes an I/O error the guest
+        sees (and is re-raised from the next wait/run call)."""
         d = _CDisk(size=ctypes.sizeof(_CDisk), path=_str_in(path), target=_str_in(target),
                    readonly=1 if readonly else 0, serial=_str_in(serial))
+        if backend is not None:
+            served = _BlockBackend(backend)
+            d.backend = ctypes.pointer(served.ops)
+            d.capacity = served.capacity
+            # The callbacks must outlive every VM made from this config.
+            _KEEP_ALIVE.append(served)
         _check(_cfg_add_disk(self._handle(), ctypes.byref(d)))
 
     @property
@@ -719,6 +813,8 @@ class Host:
 
     def _raise_pending(self):
         exc, self._pending = self._pending, None
+        if exc is None and _pending_exceptions:
+            exc = _pending_exceptions.pop(0)
         if exc is not None:
             raise exc
 
@@ -821,6 +917,13 @@ class VM:
                 self.on_restart(Outcome(ev.u.restart.previous), ev.u.restart.count)
         except BaseException as exc:  # noqa: B902 - kept and raised from run()
             self._host._keep(exc)
+
+    def disk_refresh(self, target):
+        """Re-reads disk `target`'s size (image file or backend capacity) and
+        tells the guest when it changed; returns the size in bytes."""
+        size = _c_u64()
+        _check(_vm_disk_refresh(self._handle(), _str_in(target), ctypes.byref(size)))
+        return size.value
 
     def start(self):
         _check(_vm_start(self._handle()))

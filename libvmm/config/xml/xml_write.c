@@ -193,6 +193,8 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
     xmlNodePtr devs = add(w, dom, "devices", NULL);
     for (unsigned i = 0; i < c->n_disks; i++) {
         const vmm_disk_config_t *d = &c->disks[i];
+        if (d->backend)
+            continue; /* served by the host program: no XML form */
         xmlNodePtr disk = add(w, devs, "disk", NULL);
         prop(w, disk, "type", "file");
         prop(w, disk, "device", "disk");

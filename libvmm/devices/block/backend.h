@@ -58,6 +58,12 @@ struct blk_backend {
  * file that is not a regular file or block device. */
 int blk_file_open(const char *path, int readonly, struct blk_backend **out);
 
+/* A backend the host program wrote (devices/block/host.c): requests go to
+ * ops->submit as vmm_blk_request_t. `ops` is copied. */
+struct vmm_blk_backend_ops;
+int blk_host_open(const struct vmm_blk_backend_ops *ops, void *opaque, uint64_t capacity,
+                  int readonly, const char *target, struct blk_backend **out);
+
 static inline void blk_backend_destroy(struct blk_backend *be)
 {
     if (be)

@@ -450,6 +450,12 @@ int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsign
     return virtio_mmio_attach(m, &b->vd, name, base);
 }
 
+struct virtio_blk *virtio_blk_of(struct component *c)
+{
+    struct virtio_dev *vd = c ? virtio_dev_of(c) : NULL;
+    return vd && vd->ops == &blk_ops ? vd->priv : NULL;
+}
+
 uint64_t virtio_blk_refresh_capacity(struct virtio_blk *b)
 {
     uint64_t old = b->be->size;

@@ -21,6 +21,10 @@ struct virtio_blk;
 int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsigned irq,
                       struct blk_backend *be, const char *serial, struct virtio_blk **out);
 
+/* The virtio-blk behind component `c`, or NULL when c is something else. */
+struct component;
+struct virtio_blk *virtio_blk_of(struct component *c);
+
 /* Re-reads the backend's size and, if it changed, tells the guest (config
  * interrupt). Returns the new size in bytes. Any thread. */
 uint64_t virtio_blk_refresh_capacity(struct virtio_blk *b);

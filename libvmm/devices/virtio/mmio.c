@@ -452,19 +452,25 @@ static void component_destroy(void *opaque)
         vd->ops->destroy(vd);
 }
 
+/* One table for every virtio device: the transport's state is version 1 of
+ * the section; the device's layout carries its own version. */
+static const struct component_ops virtio_component_ops = {
+    .type = "virtio-mmio",
+    .state_version = 1,
+    .reset = component_reset,
+    .save = component_save,
+    .load = component_load,
+    .destroy = component_destroy,
+};
+
+struct virtio_dev *virtio_dev_of(struct component *c)
+{
+    return c->ops == &virtio_component_ops ? c->opaque : NULL;
+}
+
 int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const char *name, uint64_t base)
 {
-    /* One table for every virtio device: the transport's state is version
-     * 1 of the section; the device's layout carries its own version. */
-    static const struct component_ops generic = {
-        .type = "virtio-mmio",
-        .state_version = 1,
-        .reset = component_reset,
-        .save = component_save,
-        .load = component_load,
-        .destroy = component_destroy,
-    };
-    struct component *c = machine_add_component(m, name, &generic, vd);
+    struct component *c = machine_add_component(m, name, &virtio_component_ops, vd);
     if (!c)
         return VMM_ENOMEM;
     int rc = component_map(m, c, &m->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, vd);

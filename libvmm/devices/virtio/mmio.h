@@ -99,6 +99,9 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const char *nam
 
 extern const struct bus_dev_ops virtio_mmio_ops;
 
+/* The virtio device behind component `c`, or NULL when c is not one. */
+struct virtio_dev *virtio_dev_of(struct component *c);
+
 /* Whether feature bit `bit` was negotiated. */
 int virtio_dev_has(const struct virtio_dev *vd, unsigned bit);
 
