@@ -36,7 +36,8 @@ kvm_require() {
       echo "SKIP: $kvm_dev: $kvm_reason — kvm tests skipped"
       exit 77 ;;
   esac
-  local why="$kvm_dev: $kvm_reason (the device exists but does not open read-write as uid $(id -u))"
+  local why
+  why="$kvm_dev: $kvm_reason (the device exists but does not open read-write as uid $(id -u))"
   if [ "${CI:-}" = true ]; then
     echo "FAIL (CI=true, must run): $why"
     exit 1

@@ -105,7 +105,6 @@ class BindingsTest(unittest.TestCase):
         self.assertIn("line", ctx.exception.message)
 
 
-
 class KvmBindingsTest(unittest.TestCase):
     """The same bindings on the kvm engine with the x86 echo guest."""
 

@@ -7,6 +7,7 @@
 set -u
 if [ "$1" = --kvm ]; then
   shift
+  # shellcheck source=SCRIPTDIR/../../kvm-available.sh
   . "$(dirname "$0")/../../kvm-available.sh"
   kvm_require
 fi

@@ -47,8 +47,8 @@ static inline int harness_skip(const char *why)
  *  - no device node (ENOENT): 77, also under CI=true. Some CI hosts have no
  *    KVM at all (their kernel is itself a PVM guest), and neither the
  *    project nor its scripts can provide one;
- *  - the node is there but does not open (EACCES or EPERM for root in a
- *    container or a user namespace, ENXIO without a driver, ...):
+ *  - the node is there but does not open (EACCES or EPERM even for root:
+ *    a nodev mount, a device cgroup; ENXIO without a driver, ...):
  *    harness_skip(), so a failure under CI=true, where the runner is root
  *    and a present device is meant to be used. */
 static inline int harness_need_kvm(void)

@@ -9,6 +9,7 @@
 #   kvm-denied.sh VMMCTL GUEST
 set -u
 vmmctl=$1 guest=$2
+# shellcheck source=SCRIPTDIR/../../kvm-available.sh
 . "$(dirname "$0")/../../kvm-available.sh"
 kvm_probe
 
