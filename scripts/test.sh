@@ -8,4 +8,9 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh "$@"
 ./scripts/guest/all.sh >&2
 build_dir=${BUILD_DIR:-build}
-meson test -C "$build_dir" --print-errorlogs --num-processes "$(nproc)"
+status=0
+meson test -C "$build_dir" --print-errorlogs --num-processes "$(nproc)" || status=$?
+# Skips with their reasons (e.g. "/dev/kvm: No such file or directory"):
+# meson itself only counts them.
+./scripts/skipped-tests.py "$build_dir/meson-logs/testlog.json" || true
+exit "$status"

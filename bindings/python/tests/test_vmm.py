@@ -1,5 +1,6 @@
-"""The Python bindings against a real guest on the soft engine: the echo
-guest from tests/guest/core (path in $VMM_TEST_GUEST)."""
+"""The Python bindings against real guests: the echo guests from
+tests/guest/core on the soft engine (path in $VMM_TEST_GUEST) and on the kvm
+engine (path in $VMM_TEST_GUEST_X86; needs /dev/kvm, see require_kvm)."""
 
 import os
 import struct
@@ -9,6 +10,27 @@ import vmm
 
 GUEST = os.environ.get("VMM_TEST_GUEST", "")
 COUNTER = 0x80100000  # where the echo guest counts
+GUEST_X86 = os.environ.get("VMM_TEST_GUEST_X86", "")
+COUNTER_X86 = 0x300000
+KVM_DEV = "/dev/kvm"
+
+
+def require_kvm(test):
+    """The bindings' twin of harness_need_kvm() (tests/integration/core/
+    guest_harness.h): returns when /dev/kvm opens read-write. A host with no
+    device node skips the test, also under CI=true (some CI hosts have no
+    KVM at all); a node that is there but does not open fails the test
+    under CI=true and skips it otherwise."""
+    try:
+        os.close(os.open(KVM_DEV, os.O_RDWR | os.O_CLOEXEC))
+    except FileNotFoundError as e:
+        test.skipTest(f"{KVM_DEV}: {e.strerror} \u2014 kvm tests skipped")
+    except OSError as e:
+        why = (f"{KVM_DEV}: {e.strerror} (the device exists but does not open "
+               f"read-write as uid {os.getuid()})")
+        if os.environ.get("CI") == "true":
+            test.fail(f"CI=true, must run: {why}")
+        test.skipTest(why)
 
 
 class BindingsTest(unittest.TestCase):
@@ -148,6 +170,39 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             vm.start()
         self.assertEqual(self.host.memory_used, 0)
+
+
+class KvmBindingsTest(unittest.TestCase):
+    """The same bindings on the kvm engine with the x86 echo guest."""
+
+    def setUp(self):
+        require_kvm(self)
+        if not os.path.exists(GUEST_X86):
+            self.skipTest(f"guest {GUEST_X86!r} not built")
+        self.host = vmm.Host()
+        self.console = bytearray()
+
+    def tearDown(self):
+        if hasattr(self, "host"):
+            self.host.close()
+
+    def test_console_round_trip_and_debug_exit(self):
+        cfg = vmm.Config(kernel=GUEST_X86, engine="kvm", memory=64 << 20)
+        vm = self.host.create_vm(cfg)
+        cfg.close()
+        vm.on_console = self.console.extend
+        vm.start()
+        self.assertTrue(vm.wait_for(lambda: b"ready\n" in self.console, 20))
+        self.assertEqual(vm.engine, "kvm")
+        first = struct.unpack("<I", vm.read_phys(COUNTER_X86, 4))[0]
+        self.assertTrue(vm.wait_for(
+            lambda: struct.unpack("<I", vm.read_phys(COUNTER_X86, 4))[0] != first, 20))
+        vm.console_write("hi")
+        self.assertTrue(vm.wait_for(lambda: b"HI" in self.console, 20))
+        vm.console_write(b"q")
+        outcome = vm.wait(20)
+        self.assertEqual(outcome.kind, vmm.OutcomeKind.DEBUG_EXIT)
+        self.assertEqual(outcome.exit_code, 1)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ real_start:
     li a0, 45
     j s_fail
 6:  S_CHECK t1, 0xabcd, 46       /* hart 1 got a0 = 1, a1 = opaque */
-8:  li a0, 1                     /* it stops itself */
+8:  ld a0, other_hart            /* it stops itself */
     SBI SBI_HSM, 2
     li t1, 1
     beq a1, t1, 9f

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# expect-output.sh STATUS PATTERN... -- COMMAND...
+# expect-output.sh [--kvm] STATUS PATTERN... -- COMMAND...
 # Runs COMMAND, then checks its exit status and that its combined output
 # contains every PATTERN (grep -E). Prints the output on failure.
+# --kvm: COMMAND needs /dev/kvm; kvm_require (tests/kvm-available.sh)
+# skips without it.
 set -u
+if [ "$1" = --kvm ]; then
+  shift
+  # shellcheck source=SCRIPTDIR/../../kvm-available.sh
+  . "$(dirname "$0")/../../kvm-available.sh"
+  kvm_require
+fi
 want_status=$1; shift
 patterns=()
 while [ "$1" != "--" ]; do patterns+=("$1"); shift; done

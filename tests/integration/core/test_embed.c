@@ -409,8 +409,9 @@ int main(int argc, char **argv)
     if (access(guest, R_OK) != 0)
         return harness_skip("the guest is not built");
     if (strcmp(engine, "kvm") == 0) {
-        if (access("/dev/kvm", R_OK | W_OK) != 0)
-            return harness_skip("/dev/kvm is not available on this host");
+        int rc = harness_need_kvm();
+        if (rc)
+            return rc;
         counter_gpa = 0x300000;
     } else {
         counter_gpa = 0x80100000;

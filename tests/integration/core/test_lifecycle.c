@@ -348,8 +348,9 @@ int main(int argc, char **argv)
     engine = argv[1];
     guest = argv[2];
     if (strcmp(engine, "kvm") == 0) {
-        if (access("/dev/kvm", R_OK | W_OK) != 0)
-            return harness_skip("/dev/kvm is not available on this host");
+        int no_kvm = harness_need_kvm();
+        if (no_kvm)
+            return no_kvm;
         counter_gpa = 0x300000;
         quit_kind = VMM_OUTCOME_DEBUG_EXIT;
         quit_code = 1;
