@@ -65,6 +65,16 @@ for e in "$old"/*; do
   fi
 done
 shopt -u dotglob nullglob
+# Pseudo-terminals: a bind-mounted ptmx node still allocates from the old
+# /dev/pts, which the kernel finds next to the node, not here. A devpts of
+# our own with ptmx beside it, as a normal /dev has (vmmctl's terminal test
+# needs ptys).
+if mountpoint -q /dev/pts; then umount -l /dev/pts; fi
+mkdir -p /dev/pts
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
+if mountpoint -q /dev/ptmx; then umount -l /dev/ptmx; fi
+rm -f /dev/ptmx
+ln -s pts/ptmx /dev/ptmx
 umount -l "$old"
 rmdir "$old"
 if [ -e /dev/kvm ] || [ -L /dev/kvm ]; then
