@@ -40,11 +40,14 @@ static void usage(FILE *f)
             "usage: vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory SIZE]\n"
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
+            "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
             "       vmmctl version\n"
-            "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n");
+            "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
+            "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
+            "--rng a virtio-rng fed by the host's getrandom().\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -53,6 +56,44 @@ static void on_log(vmm_log_level_t level, const char *msg, void *opaque)
 {
     static const char *names[] = { "error", "warning", "info", "debug" };
     fprintf(stderr, "vmmctl: %s: %s\n", names[level <= VMM_LOG_DEBUG ? level : VMM_LOG_DEBUG], msg);
+}
+
+/* --disk PATH[,ro][,serial=ID]: the next free target vda, vdb, ... */
+static int add_disk_option(vmm_config_t *cfg, const char *arg)
+{
+    char *copy = strdup(arg);
+    if (!copy)
+        return VMM_ENOMEM;
+    vmm_disk_config_t d = { .size = sizeof(d) };
+    char target[8];
+    unsigned n = vmm_config_disk_count(cfg);
+    if (n >= 26) {
+        free(copy);
+        fprintf(stderr, "vmmctl: --disk: at most 26 disks from the command line\n");
+        return VMM_ERANGE;
+    }
+    snprintf(target, sizeof(target), "vd%c", 'a' + n);
+    d.target = target;
+    char *save = NULL;
+    d.path = strtok_r(copy, ",", &save);
+    for (char *opt; (opt = strtok_r(NULL, ",", &save));) {
+        if (strcmp(opt, "ro") == 0) {
+            d.readonly = 1;
+        } else if (strncmp(opt, "serial=", 7) == 0) {
+            d.serial = opt + 7;
+        } else {
+            fprintf(stderr, "vmmctl: --disk '%s': unknown option '%s' (ro, serial=ID)\n", arg, opt);
+            free(copy);
+            return VMM_EINVAL;
+        }
+    }
+    /* A relative path is taken from the working directory. */
+    char abs[4096];
+    if (d.path && d.path[0] != '/' && realpath(d.path, abs))
+        d.path = abs;
+    int rc = vmm_config_add_disk(cfg, &d);
+    free(copy);
+    return rc;
 }
 
 static int fail(const char *what, int rc)
@@ -286,6 +327,8 @@ static int cmd_run(int argc, char **argv)
         { "deterministic", no_argument, NULL, 'd' },
         { "firmware", required_argument, NULL, 'f' },
         { "dtb", required_argument, NULL, 'b' },
+        { "disk", required_argument, NULL, 'D' },
+        { "rng", no_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -295,7 +338,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:h", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:Rh", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -306,6 +349,8 @@ static int cmd_run(int argc, char **argv)
         case 'd': rc = vmm_config_set_deterministic(cfg, 1); break;
         case 'f': rc = vmm_config_set_loader(cfg, optarg); break;
         case 'b': rc = vmm_config_set_dtb(cfg, optarg); break;
+        case 'D': rc = add_disk_option(cfg, optarg); break;
+        case 'R': rc = vmm_config_set_rng(cfg, 1); break;
         case 'm':
             if (parse_size(optarg, &size)) {
                 fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);
@@ -329,7 +374,7 @@ static int cmd_run(int argc, char **argv)
         default: usage(stderr); status = 2; continue;
         }
         if (rc)
-            status = fail(opt == 'm' ? "--memory" : opt == 'c' ? "--cpus" : "option", rc);
+            status = fail(opt == 'm' ? "--memory" : opt == 'c' ? "--cpus" : opt == 'D' ? "--disk" : "option", rc);
     }
     if (!status && optind < argc) {
         /* A domain XML file stands in for the options. */
