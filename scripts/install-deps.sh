@@ -19,6 +19,8 @@ packages=(
   # device tests: ext4 images made and checked on the host, network
   # namespaces and tap devices
   e2fsprogs iproute2
+  # ACPI table checks (iasl disassembles the DSDT in a unit test)
+  acpica-tools
   # QEMU, the side-by-side reference for benchmarks and guest checks
   qemu-system-x86 qemu-system-misc
 )

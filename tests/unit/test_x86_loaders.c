@@ -427,6 +427,61 @@ static void test_lz4_match_and_bad_offset(void)
     CU_ASSERT_EQUAL(x86_lz4_legacy_decode(trunc, sizeof(trunc), 1 << 20, &out, &n), VMM_EFORMAT);
 }
 
+
+/* With virtio devices on the board, the DSDT (found through the FADT)
+ * reserves their windows as motherboard resources; the tables still sum to
+ * zero. When iasl (acpica-tools) is installed it must disassemble the DSDT
+ * and show both windows. */
+static void test_dsdt_reserves_the_virtio_windows(void)
+{
+    struct machine m;
+    machine_with_ram(&m, 32 * MiB, 1);
+    struct x86_board board;
+    memset(&board, 0, sizeof(board));
+    board.virtio.nr = 2;
+    board.virtio.slot[0].base = X86_VIRTIO_BASE;
+    board.virtio.slot[1].base = X86_VIRTIO_BASE + X86_VIRTIO_STRIDE;
+    m.board = &board;
+    CU_ASSERT_EQUAL_FATAL(x86_acpi_write(&m), 0);
+    const uint8_t *rsdp = guest_mem_ptr(&m.mem, X86_ACPI_ADDR, 20);
+    const uint8_t *rsdt = guest_mem_ptr(&m.mem, x86_rd32(rsdp + 16), 44);
+    const uint8_t *fadt = guest_mem_ptr(&m.mem, x86_rd32(rsdt + 40), 116);
+    CU_ASSERT_EQUAL_FATAL(memcmp(fadt, "FACP", 4), 0);
+    uint32_t dsdt_addr = x86_rd32(fadt + 40);
+    const uint8_t *dsdt = guest_mem_ptr(&m.mem, dsdt_addr, 36);
+    CU_ASSERT_EQUAL_FATAL(memcmp(dsdt, "DSDT", 4), 0);
+    uint32_t len = x86_rd32(dsdt + 4);
+    dsdt = guest_mem_ptr(&m.mem, dsdt_addr, len);
+    uint8_t sum = 0;
+    for (uint32_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + dsdt[i]);
+    CU_ASSERT_EQUAL(sum, 0);
+    static const uint8_t pnp0c02[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+    CU_ASSERT_PTR_NOT_NULL(memmem(dsdt, len, pnp0c02, sizeof(pnp0c02)));
+    CU_ASSERT_PTR_NOT_NULL(memmem(dsdt, len, "VRTS", 4));
+    if (system("command -v iasl >/dev/null 2>&1") == 0) {
+        char dir[] = "/tmp/libvmm-dsdt-XXXXXX";
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        char path[128], cmd[512];
+        snprintf(path, sizeof(path), "%s/dsdt.aml", dir);
+        FILE *f = fopen(path, "wb");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fwrite(dsdt, 1, len, f);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && iasl -d dsdt.aml >/dev/null 2>&1 && grep -q 'PNP0C02' dsdt.dsl && "
+                 "grep -q '0xD0000000' dsdt.dsl && grep -q '0xD0001000' dsdt.dsl && "
+                 "grep -q '_S5' dsdt.dsl",
+                 dir);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+    } else {
+        printf("(iasl not installed: AML not disassembled) ");
+    }
+    machine_destroy(&m);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -451,6 +506,7 @@ int main(void)
         { "Multiboot a.out kludge loads at load_addr",
           test_multiboot_aout_kludge_loads_at_load_addr },
         { "LZ4 legacy literals decode", test_lz4_legacy_literals_decode },
+        { "DSDT reserves the virtio windows", test_dsdt_reserves_the_virtio_windows },
         { "LZ4 match, and a bad offset is EFORMAT", test_lz4_match_and_bad_offset },
         { NULL, NULL },
     };

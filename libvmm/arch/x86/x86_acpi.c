@@ -3,7 +3,11 @@
  * guests scan for "RSD PTR ", an RSDT, a MADT listing one enabled local
  * APIC per vCPU, the IOAPIC (GSI n = pin n, as KVM routes them) and LINT1
  * as NMI, and a FADT whose PM1a blocks are the board's ACPI PM device, with
- * a DSDT that defines only \_S5 — enough for a guest to power off.
+ * a DSDT that defines \_S5 — enough for a guest to power off — and lists
+ * the board's virtio-mmio windows as motherboard resources (PNP0C02), so
+ * the guest never hands those addresses to anything else. The devices
+ * themselves reach Linux through virtio_mmio.device= on the command line:
+ * describing them as LNRO0005 devices too would make Linux probe each twice.
  */
 #include <string.h>
 
@@ -12,8 +16,8 @@
 
 #define ACPI_RSDT (X86_ACPI_ADDR + 0x40)
 #define ACPI_FADT (X86_ACPI_ADDR + 0x100)
-#define ACPI_DSDT (X86_ACPI_ADDR + 0x180)
 #define ACPI_MADT (X86_ACPI_ADDR + 0x200)
+/* The DSDT follows the MADT, whose size depends on the vCPU count. */
 #define ACPI_FADT_LEN 116 /* ACPI 1.0 FADT */
 #define ACPI_SCI_IRQ 9
 
@@ -27,6 +31,84 @@ static const uint8_t dsdt_aml[] = {
 };
 #define ACPI_HDR_LEN 36
 #define ACPI_SPACE 0x10000
+
+/* Appends an AML PkgLength for `len` bytes of content (the encoding's own
+ * bytes included, as the spec counts them); returns the bytes written. */
+static size_t aml_pkglen(uint8_t *out, size_t len)
+{
+    if (len + 1 < 64) {
+        out[0] = (uint8_t)(len + 1);
+        return 1;
+    }
+    size_t total = len + 2; /* two-byte form: up to 4095 */
+    out[0] = (uint8_t)(0x40 | (total & 0xf));
+    out[1] = (uint8_t)(total >> 4);
+    return 2;
+}
+
+/* Scope (\_SB) { Device (VRTS) { Name (_HID, EisaId ("PNP0C02"))
+ *   Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, base, size)... }) } }
+ * Returns the bytes written into out (room: at least 64 + 12 per window). */
+static size_t aml_virtio_reservations(uint8_t *out, const struct virtio_slots *v)
+{
+    uint8_t crs[12 * VIRTIO_SLOTS_MAX + 2];
+    size_t n = 0;
+    for (unsigned i = 0; i < v->nr; i++) {
+        crs[n++] = 0x86; /* Memory32Fixed, length 9 */
+        crs[n++] = 0x09;
+        crs[n++] = 0x00;
+        crs[n++] = 0x01; /* read-write */
+        x86_wr32(crs + n, (uint32_t)v->slot[i].base);
+        x86_wr32(crs + n + 4, (uint32_t)X86_VIRTIO_STRIDE);
+        n += 8;
+    }
+    crs[n++] = 0x79; /* end tag, checksum 0 */
+    crs[n++] = 0x00;
+
+    /* Innermost first, into a scratch buffer, so every PkgLength is known. */
+    uint8_t buf[sizeof(crs) + 64];
+    size_t b = 0;
+    uint8_t body[sizeof(crs) + 32];
+    size_t k = 0;
+    body[k++] = 0x0a; /* BytePrefix: buffer size */
+    body[k++] = (uint8_t)n;
+    memcpy(body + k, crs, n);
+    k += n;
+    /* Name (_HID, EisaId ("PNP0C02")) */
+    static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+    memcpy(buf + b, hid, sizeof(hid));
+    b += sizeof(hid);
+    /* Name (_CRS, Buffer (n) {...}) */
+    static const uint8_t crs_name[] = { 0x08, '_', 'C', 'R', 'S', 0x11 };
+    memcpy(buf + b, crs_name, sizeof(crs_name));
+    b += sizeof(crs_name);
+    b += aml_pkglen(buf + b, k);
+    memcpy(buf + b, body, k);
+    b += k;
+
+    /* Device (VRTS) { buf } */
+    uint8_t dev[sizeof(buf) + 16];
+    size_t d = 0;
+    dev[d++] = 0x5b; /* ExtOpPrefix */
+    dev[d++] = 0x82; /* DeviceOp */
+    size_t dev_content = 4 + b;
+    d += aml_pkglen(dev + d, dev_content);
+    memcpy(dev + d, "VRTS", 4);
+    d += 4;
+    memcpy(dev + d, buf, b);
+    d += b;
+
+    /* Scope (\_SB) { dev } */
+    size_t o = 0;
+    out[o++] = 0x10; /* ScopeOp */
+    size_t scope_content = 5 + d;
+    o += aml_pkglen(out + o, scope_content);
+    memcpy(out + o, "\\_SB_", 5);
+    o += 5;
+    memcpy(out + o, dev, d);
+    o += d;
+    return o;
+}
 
 static uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -51,7 +133,13 @@ static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 int x86_acpi_write(struct machine *m)
 {
     uint32_t madt_len = ACPI_HDR_LEN + 8 + 8 * m->nr_vcpus + 12 + 6;
-    uint64_t total = ACPI_MADT - X86_ACPI_ADDR + madt_len;
+    uint64_t acpi_dsdt = (ACPI_MADT + madt_len + 15) & ~15ULL;
+    const struct x86_board *board = m->board;
+    uint8_t reservations[64 + 12 * VIRTIO_SLOTS_MAX + 32];
+    size_t res_len = board && board->virtio.nr ? aml_virtio_reservations(reservations, &board->virtio)
+                                               : 0;
+    uint32_t dsdt_len = ACPI_HDR_LEN + (uint32_t)sizeof(dsdt_aml) + (uint32_t)res_len;
+    uint64_t total = acpi_dsdt - X86_ACPI_ADDR + dsdt_len;
     if (m->nr_vcpus > 254 || total > ACPI_SPACE)
         return vmm_error(VMM_ERANGE, "ACPI MADT for %u vCPUs does not fit (at most 254)",
                          m->nr_vcpus);
@@ -85,15 +173,15 @@ int x86_acpi_write(struct machine *m)
     e[5] = 1;
     madt[9] = acpi_checksum(madt, madt_len);
 
-    uint8_t *dsdt = base + (ACPI_DSDT - X86_ACPI_ADDR);
-    uint32_t dsdt_len = ACPI_HDR_LEN + (uint32_t)sizeof(dsdt_aml);
+    uint8_t *dsdt = base + (acpi_dsdt - X86_ACPI_ADDR);
     acpi_header(dsdt, "DSDT", dsdt_len, 1);
     memcpy(dsdt + ACPI_HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+    memcpy(dsdt + ACPI_HDR_LEN + sizeof(dsdt_aml), reservations, res_len);
     dsdt[9] = acpi_checksum(dsdt, dsdt_len);
 
     uint8_t *fadt = base + (ACPI_FADT - X86_ACPI_ADDR);
     acpi_header(fadt, "FACP", ACPI_FADT_LEN, 1);
-    x86_wr32(fadt + 40, (uint32_t)ACPI_DSDT);
+    x86_wr32(fadt + 40, (uint32_t)acpi_dsdt);
     fadt[46] = ACPI_SCI_IRQ;                        /* SCI_INT (16 bits) */
     /* SMI_CMD (48) stays 0: no legacy mode, ACPI is always enabled. */
     x86_wr32(fadt + 56, X86_ACPI_PM_PORT);          /* PM1a_EVT_BLK */
