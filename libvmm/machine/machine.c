@@ -103,6 +103,14 @@ void machine_console_out(struct machine *m, const uint8_t *buf, size_t len)
         m->host->console_out(m->host_opaque, buf, len);
 }
 
+int machine_add_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd)
+{
+    const char *env = getenv("LIBVMM_IOEVENTFD");
+    if (!m->ioeventfd.add || (env && strcmp(env, "0") == 0))
+        return VMM_ENOTSUP;
+    return m->ioeventfd.add(m->ioeventfd.opaque, gpa, len, fd);
+}
+
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len)
 {
     if (!m->console_in.receive)

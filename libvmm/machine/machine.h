@@ -59,6 +59,13 @@ struct machine_irq_controller {
     void *opaque;
 };
 
+/* Guest writes the engine can turn into an eventfd signal without leaving
+ * the kernel (KVM's ioeventfd); absent on engines without such a path. */
+struct machine_ioeventfd {
+    int (*add)(void *opaque, uint64_t gpa, unsigned len, int fd);
+    void *opaque;
+};
+
 /* The console device's input side (the board's UART). Any thread. */
 struct machine_console_input {
     size_t (*receive)(void *opaque, const uint8_t *buf, size_t len);
@@ -88,6 +95,7 @@ struct machine {
 
     struct machine_irq_controller irq;
     struct machine_console_input console_in;
+    struct machine_ioeventfd ioeventfd;
 
     const struct machine_host_ops *host;
     void *host_opaque;
@@ -129,6 +137,13 @@ void machine_set_outcome(struct machine *m, vmm_outcome_kind_t kind, int exit_co
  * through the machine's interrupt controller. Any thread. VMM_ENOTSUP when
  * the board connected none. */
 int machine_set_irq(struct machine *m, unsigned irq, int level);
+
+/* Asks the engine to signal eventfd `fd` on every guest write of `len`
+ * bytes to MMIO address `gpa`, instead of an exit to the VMM. 0 when
+ * registered; VMM_ENOTSUP when the engine has no such path (the write then
+ * reaches the bus as usual). Setting LIBVMM_IOEVENTFD=0 in the environment
+ * turns it off (to measure both ways). */
+int machine_add_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd);
 
 /* Hands host bytes to the console device. Returns how many it took. */
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len);

@@ -131,6 +131,18 @@ static void kvm_vm_destroy(struct machine *m)
 
 static int kvm_line(void *opaque, unsigned irq, int level);
 
+/* A guest MMIO write of `len` bytes at `gpa` signals `fd` inside the kernel:
+ * the vCPU does not exit to user space (virtio queue notifications). */
+static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd)
+{
+    struct machine *m = opaque;
+    struct kvm_ioeventfd e = { .addr = gpa, .len = len, .fd = fd };
+    if (ioctl(kvm_vm_of(m)->vm_fd, KVM_IOEVENTFD, &e) < 0)
+        return vmm_error(VMM_EKVM, "KVM_IOEVENTFD at 0x%llx (%u bytes): %s",
+                         (unsigned long long)gpa, len, strerror(errno));
+    return 0;
+}
+
 static int kvm_vm_create(struct machine *m, const struct engine_options *opt)
 {
     struct kvm_vm_state *vm = calloc(1, sizeof(*vm));
@@ -180,6 +192,8 @@ static int kvm_vm_create(struct machine *m, const struct engine_options *opt)
         goto fail;
     }
     m->irq = (struct machine_irq_controller){ kvm_line, m };
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
+        m->ioeventfd = (struct machine_ioeventfd){ kvm_ioeventfd, m };
     return 0;
 fail:
     kvm_vm_destroy(m);

@@ -341,7 +341,7 @@ static void blk_process(void *opaque, unsigned q)
 static void blk_notify(struct virtio_dev *vd, unsigned q)
 {
     struct virtio_blk *b = vd->priv;
-    virtio_worker_kick(&b->worker, q);
+    virtio_worker_kick(&b->worker);
 }
 
 /* Waits until the backend completed everything submitted. */
@@ -437,7 +437,7 @@ int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsign
         features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
     int rc = virtio_dev_init(&b->vd, m, irq, &blk_ops, b, features, 1, BLK_QUEUE_SIZE, CFG_SIZE);
     if (rc == 0)
-        rc = virtio_worker_start(&b->worker, "virtio-blk", blk_process, b);
+        rc = virtio_worker_start(&b->worker, "virtio-blk", 1, blk_process, b);
     if (rc) {
         blk_backend_destroy(be);
         pthread_mutex_destroy(&b->inflight_lock);
@@ -447,7 +447,10 @@ int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsign
     }
     if (out)
         *out = b;
-    return virtio_mmio_attach(m, &b->vd, name, base);
+    rc = virtio_mmio_attach(m, &b->vd, name, base);
+    if (rc == 0)
+        virtio_mmio_notify_fd(m, base, b->worker.efd);
+    return rc;
 }
 
 struct virtio_blk *virtio_blk_of(struct component *c)

@@ -356,6 +356,14 @@ static void mmio_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 
 const struct bus_dev_ops virtio_mmio_ops = { mmio_read, mmio_write };
 
+void virtio_mmio_notify_fd(struct machine *m, uint64_t base, int fd)
+{
+    int rc = machine_add_ioeventfd(m, base + REG_QUEUE_NOTIFY, 4, fd);
+    if (rc && rc != VMM_ENOTSUP)
+        log_warn("virtio-mmio at 0x%llx: notifications stay exits (%s)",
+                 (unsigned long long)base, vmm_last_error());
+}
+
 /* --- the device as a machine component --- */
 
 static void component_reset(void *opaque)

@@ -99,6 +99,11 @@ int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const char *nam
 
 extern const struct bus_dev_ops virtio_mmio_ops;
 
+/* Lets the engine signal `fd` (the device worker's eventfd) directly on the
+ * guest's QueueNotify writes of the device at `base` (KVM ioeventfd). A
+ * no-op on engines without it: the write then arrives through the bus. */
+void virtio_mmio_notify_fd(struct machine *m, uint64_t base, int fd);
+
 /* The virtio device behind component `c`, or NULL when c is not one. */
 struct virtio_dev *virtio_dev_of(struct component *c);
 

@@ -63,7 +63,7 @@ static void rng_process(void *opaque, unsigned q)
 static void rng_notify(struct virtio_dev *vd, unsigned q)
 {
     struct virtio_rng *r = vd->priv;
-    virtio_worker_kick(&r->worker, q);
+    virtio_worker_kick(&r->worker);
 }
 
 static void rng_reset(struct virtio_dev *vd)
@@ -96,10 +96,13 @@ int virtio_rng_create(struct machine *m, const char *name, uint64_t base, unsign
         return vmm_error(VMM_ENOMEM, "virtio-rng");
     int rc = virtio_dev_init(&r->vd, m, irq, &rng_ops, r, 0, 1, RNG_QUEUE_SIZE, 0);
     if (rc == 0)
-        rc = virtio_worker_start(&r->worker, "virtio-rng", rng_process, r);
+        rc = virtio_worker_start(&r->worker, "virtio-rng", 1, rng_process, r);
     if (rc) {
         free(r);
         return rc;
     }
-    return virtio_mmio_attach(m, &r->vd, name, base);
+    rc = virtio_mmio_attach(m, &r->vd, name, base);
+    if (rc == 0)
+        virtio_mmio_notify_fd(m, base, r->worker.efd);
+    return rc;
 }
