@@ -9,15 +9,16 @@
 
 /* Takes the next free slot for a device called name<index>. */
 static int next_slot(const struct virtio_layout *l, struct virtio_slots *out, const char *kind,
-                     unsigned index, struct virtio_slot **slot)
+                     unsigned index, struct virtio_placement **slot)
 {
     unsigned limit = l->max < VIRTIO_SLOTS_MAX ? l->max : VIRTIO_SLOTS_MAX;
     if (out->nr >= limit)
         return vmm_error(VMM_EINVAL, "%s%u: the board has %u virtio slots and all are taken", kind,
                          index, limit);
-    struct virtio_slot *s = &out->slot[out->nr];
+    struct virtio_placement *s = &out->slot[out->nr];
     s->base = l->base + (uint64_t)out->nr * l->stride;
     s->irq = l->irqs[out->nr];
+    s->edge = l->edge;
     snprintf(s->name, sizeof(s->name), "%s%u", kind, index);
     *slot = s;
     return 0;
@@ -29,11 +30,11 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
     memset(out, 0, sizeof(*out));
     if (!cfg)
         return 0;
-    struct virtio_slot *s = NULL;
+    struct virtio_placement *s = NULL;
     int rc;
     if (vmm_config_rng(cfg)) {
         if ((rc = next_slot(layout, out, "rng", 0, &s)) ||
-            (rc = virtio_rng_create(m, s->name, s->base, s->irq)))
+            (rc = virtio_rng_create(m, s)))
             return rc;
         out->nr++;
     }
@@ -50,7 +51,7 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
         else
             rc = blk_file_open(d->path, d->readonly, &be);
         if (rc ||
-            (rc = virtio_blk_create(m, s->name, s->base, s->irq, be, d->serial, NULL)))
+            (rc = virtio_blk_create(m, s, be, d->serial, NULL)))
             return rc;
         out->nr++;
     }

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "devices/virtio/mmio.h"
 #include "machine/machine.h"
 #include "vmm/config.h"
 
@@ -20,16 +21,11 @@ struct virtio_layout {
     uint64_t base, stride;
     const unsigned *irqs; /* interrupt line of each slot */
     unsigned max;         /* slots the board has (entries in irqs) */
-};
-
-struct virtio_slot {
-    uint64_t base;
-    unsigned irq;
-    char name[32]; /* component name: "rng0", "disk0", ... */
+    int edge;             /* the lines are edge-triggered (virtio_placement) */
 };
 
 struct virtio_slots {
-    struct virtio_slot slot[VIRTIO_SLOTS_MAX];
+    struct virtio_placement slot[VIRTIO_SLOTS_MAX];
     unsigned nr;
 };
 

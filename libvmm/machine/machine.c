@@ -111,6 +111,14 @@ int machine_add_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd)
     return m->ioeventfd.add(m->ioeventfd.opaque, gpa, len, fd);
 }
 
+int machine_irq_eventfd(struct machine *m, unsigned irq)
+{
+    const char *env = getenv("LIBVMM_IRQFD");
+    if (!m->irqfd.create || (env && strcmp(env, "0") == 0))
+        return VMM_ENOTSUP;
+    return m->irqfd.create(m->irqfd.opaque, irq);
+}
+
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len)
 {
     if (!m->console_in.receive)

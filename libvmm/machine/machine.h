@@ -66,6 +66,14 @@ struct machine_ioeventfd {
     void *opaque;
 };
 
+/* An eventfd whose every write pulses an edge-triggered interrupt line in
+ * the engine's interrupt controller (KVM's irqfd), so a device thread can
+ * interrupt the guest without an ioctl; absent on engines without one. */
+struct machine_irqfd {
+    int (*create)(void *opaque, unsigned irq);
+    void *opaque;
+};
+
 /* The console device's input side (the board's UART). Any thread. */
 struct machine_console_input {
     size_t (*receive)(void *opaque, const uint8_t *buf, size_t len);
@@ -96,6 +104,7 @@ struct machine {
     struct machine_irq_controller irq;
     struct machine_console_input console_in;
     struct machine_ioeventfd ioeventfd;
+    struct machine_irqfd irqfd;
 
     const struct machine_host_ops *host;
     void *host_opaque;
@@ -144,6 +153,12 @@ int machine_set_irq(struct machine *m, unsigned irq, int level);
  * reaches the bus as usual). Setting LIBVMM_IOEVENTFD=0 in the environment
  * turns it off (to measure both ways). */
 int machine_add_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd);
+
+/* An eventfd that pulses line `irq` when written (the caller owns it and
+ * closes it), or VMM_ENOTSUP when the engine has none. Only for lines the
+ * board made edge-triggered. LIBVMM_IRQFD=0 in the environment turns it
+ * off (to measure both ways). */
+int machine_irq_eventfd(struct machine *m, unsigned irq);
 
 /* Hands host bytes to the console device. Returns how many it took. */
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len);

@@ -44,6 +44,7 @@ static const struct virtio_layout virtio_layout = {
     .stride = X86_VIRTIO_STRIDE,
     .irqs = virtio_irqs,
     .max = sizeof(virtio_irqs) / sizeof(virtio_irqs[0]),
+    .edge = 1, /* ISA lines: the guest programs them edge-triggered */
 };
 
 void x86_board_destroy(struct machine *m)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -131,6 +132,23 @@ static void kvm_vm_destroy(struct machine *m)
 
 static int kvm_line(void *opaque, unsigned irq, int level);
 
+/* An eventfd KVM turns into a pulse on GSI `irq` (assert, then deassert:
+ * an edge for the IOAPIC and PIC). */
+static int kvm_irqfd(void *opaque, unsigned irq)
+{
+    struct machine *m = opaque;
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0)
+        return vmm_error_errno(errno, "eventfd for interrupt line %u", irq);
+    struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = irq };
+    if (ioctl(kvm_vm_of(m)->vm_fd, KVM_IRQFD, &f) < 0) {
+        int e = errno;
+        close(fd);
+        return vmm_error(VMM_EKVM, "KVM_IRQFD for line %u: %s", irq, strerror(e));
+    }
+    return fd;
+}
+
 /* A guest MMIO write of `len` bytes at `gpa` signals `fd` inside the kernel:
  * the vCPU does not exit to user space (virtio queue notifications). */
 static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd)
@@ -194,6 +212,8 @@ static int kvm_vm_create(struct machine *m, const struct engine_options *opt)
     m->irq = (struct machine_irq_controller){ kvm_line, m };
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
         m->ioeventfd = (struct machine_ioeventfd){ kvm_ioeventfd, m };
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0)
+        m->irqfd = (struct machine_irqfd){ kvm_irqfd, m };
     return 0;
 fail:
     kvm_vm_destroy(m);

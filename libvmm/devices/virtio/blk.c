@@ -410,9 +410,10 @@ static const struct virtio_device_ops blk_ops = {
     .destroy = blk_destroy,
 };
 
-int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsigned irq,
-                      struct blk_backend *be, const char *serial, struct virtio_blk **out)
+int virtio_blk_create(struct machine *m, const struct virtio_placement *at, struct blk_backend *be,
+                      const char *serial, struct virtio_blk **out)
 {
+    const char *name = at->name;
     if (serial && strlen(serial) > VIRTIO_BLK_SERIAL_MAX) {
         blk_backend_destroy(be);
         return vmm_error(VMM_EINVAL, "disk serial '%s': %zu bytes, limit %d", serial,
@@ -435,7 +436,7 @@ int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsign
         features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
     else
         features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
-    int rc = virtio_dev_init(&b->vd, m, irq, &blk_ops, b, features, 1, BLK_QUEUE_SIZE, CFG_SIZE);
+    int rc = virtio_dev_init(&b->vd, m, at->irq, &blk_ops, b, features, 1, BLK_QUEUE_SIZE, CFG_SIZE);
     if (rc == 0)
         rc = virtio_worker_start(&b->worker, "virtio-blk", 1, blk_process, b);
     if (rc) {
@@ -447,9 +448,9 @@ int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsign
     }
     if (out)
         *out = b;
-    rc = virtio_mmio_attach(m, &b->vd, name, base);
+    rc = virtio_mmio_attach(m, &b->vd, at);
     if (rc == 0)
-        virtio_mmio_notify_fd(m, base, b->worker.efd);
+        virtio_mmio_notify_fd(m, at->base, b->worker.efd);
     return rc;
 }
 

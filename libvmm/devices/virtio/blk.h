@@ -9,17 +9,17 @@
 #define LIBVMM_DEVICES_VIRTIO_BLK_H
 
 #include "devices/block/backend.h"
-#include "machine/machine.h"
+#include "devices/virtio/mmio.h"
 
 #define VIRTIO_BLK_SERIAL_MAX 20
 
 struct virtio_blk;
 
-/* Adds a virtio-blk at MMIO `base`, line `irq`, as component `name`,
- * taking ownership of `be` (freed with the device, or at once on failure).
- * serial: NULL or at most VIRTIO_BLK_SERIAL_MAX bytes. */
-int virtio_blk_create(struct machine *m, const char *name, uint64_t base, unsigned irq,
-                      struct blk_backend *be, const char *serial, struct virtio_blk **out);
+/* Adds a virtio-blk where `at` says, taking ownership of `be` (freed with
+ * the device, or at once on failure). serial: NULL or at most
+ * VIRTIO_BLK_SERIAL_MAX bytes. */
+int virtio_blk_create(struct machine *m, const struct virtio_placement *at, struct blk_backend *be,
+                      const char *serial, struct virtio_blk **out);
 
 /* The virtio-blk behind component `c`, or NULL when c is something else. */
 struct component;

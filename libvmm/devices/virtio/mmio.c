@@ -1,6 +1,7 @@
 #include "devices/virtio/mmio.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/log.h"
@@ -66,6 +67,7 @@ int virtio_dev_init(struct virtio_dev *vd, struct machine *m, unsigned irq,
     vd->config_size = config_size;
     vd->device_features = features | TRANSPORT_FEATURES;
     vd->nr_queues = nr_queues;
+    vd->irqfd = -1;
     for (unsigned i = 0; i < nr_queues; i++)
         virtq_reset(&vd->queues[i], queue_size);
     return 0;
@@ -76,10 +78,24 @@ int virtio_dev_has(const struct virtio_dev *vd, unsigned bit)
     return (vd->driver_features >> bit) & 1;
 }
 
-/* Drives the line from the interrupt status. Under vd->lock. */
+/* Drives the line from the interrupt status. Under vd->lock. With an irqfd
+ * (edge-triggered line) only a rise is sent, as one pulse; otherwise the
+ * level goes to the interrupt controller whenever it changes. */
 static void update_line(struct virtio_dev *vd)
 {
-    machine_set_irq(vd->m, vd->irq, vd->isr != 0);
+    int level = vd->isr != 0;
+    if (level == vd->line)
+        return;
+    vd->line = level;
+    if (vd->irqfd >= 0) {
+        if (level) {
+            uint64_t one = 1;
+            ssize_t n = write(vd->irqfd, &one, sizeof(one));
+            (void)n; /* EAGAIN: a pulse is already pending */
+        }
+        return;
+    }
+    machine_set_irq(vd->m, vd->irq, level);
 }
 
 void virtio_dev_interrupt(struct virtio_dev *vd, uint32_t bits)
@@ -456,6 +472,8 @@ static void component_destroy(void *opaque)
         vd->ops->reset(vd);
     pthread_mutex_destroy(&vd->lock);
     pthread_mutex_destroy(&vd->push_lock);
+    if (vd->irqfd >= 0)
+        close(vd->irqfd);
     if (vd->ops->destroy)
         vd->ops->destroy(vd);
 }
@@ -476,8 +494,14 @@ struct virtio_dev *virtio_dev_of(struct component *c)
     return c->ops == &virtio_component_ops ? c->opaque : NULL;
 }
 
-int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const char *name, uint64_t base)
+int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const struct virtio_placement *at)
 {
+    const char *name = at->name;
+    uint64_t base = at->base;
+    if (at->edge) {
+        int fd = machine_irq_eventfd(m, vd->irq);
+        vd->irqfd = fd >= 0 ? fd : -1;
+    }
     struct component *c = machine_add_component(m, name, &virtio_component_ops, vd);
     if (!c)
         return VMM_ENOMEM;

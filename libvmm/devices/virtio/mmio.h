@@ -30,6 +30,17 @@
 
 struct virtio_dev;
 
+/* Where a board puts a virtio device. */
+struct virtio_placement {
+    char name[32];  /* component name: "rng0", "vda", ... */
+    uint64_t base;  /* MMIO window, VIRTIO_MMIO_SIZE bytes */
+    unsigned irq;   /* interrupt line */
+    /* The board made the line edge-triggered (x86's ISA lines), so an
+     * engine irqfd pulse on each rise of the interrupt status can stand in
+     * for the level (KVM irqfd: no ioctl per interrupt). */
+    int edge;
+};
+
 struct virtio_device_ops {
     const char *type;     /* component type, "virtio-blk" ... */
     uint32_t device_id;   /* VIRTIO_ID_* */
@@ -79,6 +90,8 @@ struct virtio_dev {
     uint32_t queue_sel;
     uint32_t config_generation;
     uint32_t isr;              /* interrupt status, under lock */
+    int line;                  /* level last driven onto the line */
+    int irqfd;                 /* engine eventfd pulsing the line, or -1 */
 
     unsigned nr_queues;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
@@ -92,10 +105,10 @@ int virtio_dev_init(struct virtio_dev *vd, struct machine *m, unsigned irq,
                     const struct virtio_device_ops *ops, void *priv, uint64_t features,
                     unsigned nr_queues, uint16_t queue_size, uint32_t config_size);
 
-/* Adds the device as component `name` at MMIO `base` with interrupt line
- * `irq` (the vd must stay valid until the component is destroyed, which
- * calls ops->destroy and frees nothing else: embed vd in the device). */
-int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const char *name, uint64_t base);
+/* Adds the device as a component where `at` says (the vd must stay valid
+ * until the component is destroyed, which calls ops->destroy and frees
+ * nothing else: embed vd in the device). vd->irq must be at->irq. */
+int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const struct virtio_placement *at);
 
 extern const struct bus_dev_ops virtio_mmio_ops;
 

@@ -89,20 +89,20 @@ static const struct virtio_device_ops rng_ops = {
     .destroy = rng_destroy,
 };
 
-int virtio_rng_create(struct machine *m, const char *name, uint64_t base, unsigned irq)
+int virtio_rng_create(struct machine *m, const struct virtio_placement *at)
 {
     struct virtio_rng *r = calloc(1, sizeof(*r));
     if (!r)
         return vmm_error(VMM_ENOMEM, "virtio-rng");
-    int rc = virtio_dev_init(&r->vd, m, irq, &rng_ops, r, 0, 1, RNG_QUEUE_SIZE, 0);
+    int rc = virtio_dev_init(&r->vd, m, at->irq, &rng_ops, r, 0, 1, RNG_QUEUE_SIZE, 0);
     if (rc == 0)
         rc = virtio_worker_start(&r->worker, "virtio-rng", 1, rng_process, r);
     if (rc) {
         free(r);
         return rc;
     }
-    rc = virtio_mmio_attach(m, &r->vd, name, base);
+    rc = virtio_mmio_attach(m, &r->vd, at);
     if (rc == 0)
-        virtio_mmio_notify_fd(m, base, r->worker.efd);
+        virtio_mmio_notify_fd(m, at->base, r->worker.efd);
     return rc;
 }

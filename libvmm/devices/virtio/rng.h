@@ -3,9 +3,9 @@
 #ifndef LIBVMM_DEVICES_VIRTIO_RNG_H
 #define LIBVMM_DEVICES_VIRTIO_RNG_H
 
-#include "machine/machine.h"
+#include "devices/virtio/mmio.h"
 
-/* Adds a virtio-rng at MMIO `base`, interrupt line `irq`, as component `name`. */
-int virtio_rng_create(struct machine *m, const char *name, uint64_t base, unsigned irq);
+/* Adds a virtio-rng where `at` says. */
+int virtio_rng_create(struct machine *m, const struct virtio_placement *at);
 
 #endif
