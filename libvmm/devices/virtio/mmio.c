@@ -142,9 +142,25 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q)
 
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
 {
-    if (!virtio_dev_queue_live(vd, q))
-        return 0;
-    int rc = virtq_pop(&vd->queues[q], &vd->m->mem, c);
+    /* push_lock keeps the queue's layout still for the whole pop: the
+     * driver may take a queue down (QueueReady 0, QueueReset, status 0) and
+     * give it another size and other rings at any time, and a pop that
+     * mixed the old views with the new size would read outside the rings.
+     * Every path that changes readiness holds push_lock. */
+    pthread_mutex_lock(&vd->push_lock);
+    int rc = 0;
+    if (virtio_dev_queue_live(vd, q)) {
+        struct virtq *vq = &vd->queues[q];
+        rc = virtq_pop(vq, &vd->m->mem, c);
+        if (rc == 0 && vq->event_idx) {
+            /* Empty: ask the driver to notify for the next buffer, then
+             * look again, since one made available before the driver could
+             * see avail_event came without a notify (virtio 1.x 2.7.10). */
+            virtq_update_avail_event(vq);
+            rc = virtq_pop(vq, &vd->m->mem, c);
+        }
+    }
+    pthread_mutex_unlock(&vd->push_lock);
     if (rc < 0) {
         virtio_dev_fail(vd, vmm_last_error());
         return 0;
@@ -297,6 +313,10 @@ static void mmio_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
         return;
     }
     int reset = 0, queue_reset = -1;
+    /* Readiness changes exclude a pop in progress (see virtio_dev_pop). */
+    int layout = offset == REG_QUEUE_READY;
+    if (layout)
+        pthread_mutex_lock(&vd->push_lock);
     pthread_mutex_lock(&vd->lock);
     struct virtq *q = selected(vd);
     /* Queue layout may change only while the queue is not ready. */
@@ -353,6 +373,8 @@ static void mmio_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
     default: break;
     }
     pthread_mutex_unlock(&vd->lock);
+    if (layout)
+        pthread_mutex_unlock(&vd->push_lock);
     if (reset)
         device_reset(vd);
     if (queue_reset >= 0) {

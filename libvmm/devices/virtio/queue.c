@@ -1,5 +1,6 @@
 #include "devices/virtio/queue.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -67,18 +68,20 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem)
                          "device 0x%llx (4)",
                          (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
                          (unsigned long long)q->used_gpa);
-    q->desc = guest_mem_ptr(mem, q->desc_gpa, (uint64_t)DESC_SIZE * q->size);
-    q->avail = guest_mem_ptr(mem, q->avail_gpa, avail_bytes(q->size));
-    q->used = guest_mem_ptr(mem, q->used_gpa, used_bytes(q->size));
-    if (!q->desc || !q->avail || !q->used) {
-        q->desc = q->avail = NULL;
-        q->used = NULL;
+    /* The queue changes only when the whole setup is good: a refused one
+     * leaves the views as they were. */
+    const uint8_t *desc = guest_mem_ptr(mem, q->desc_gpa, (uint64_t)DESC_SIZE * q->size);
+    const uint8_t *avail = guest_mem_ptr(mem, q->avail_gpa, avail_bytes(q->size));
+    uint8_t *used = guest_mem_ptr(mem, q->used_gpa, used_bytes(q->size));
+    if (!desc || !avail || !used)
         return vmm_error(VMM_EINVAL,
                          "virtqueue of %u entries: a ring is not in guest RAM (descriptors "
                          "0x%llx, driver 0x%llx, device 0x%llx)",
                          q->size, (unsigned long long)q->desc_gpa,
                          (unsigned long long)q->avail_gpa, (unsigned long long)q->used_gpa);
-    }
+    q->desc = desc;
+    q->avail = avail;
+    q->used = used;
     q->ready = 1;
     return 0;
 }
@@ -307,7 +310,12 @@ int virtq_load(struct virtq *q, struct state_reader *r, const struct guest_mem *
         return vmm_error(VMM_EFORMAT, "virtqueue state: size %u, limit 1..%u", q->size, max);
     if (ready > 1)
         return vmm_error(VMM_EFORMAT, "virtqueue state: ready %u is not 0 or 1", ready);
-    if (ready && virtq_activate(q, mem))
-        return vmm_error(VMM_EFORMAT, "virtqueue state: %s", vmm_last_error());
+    if (ready && virtq_activate(q, mem)) {
+        /* The reason is in the last-error buffer, which vmm_error() is
+         * about to overwrite: copy it out first. */
+        char why[256];
+        snprintf(why, sizeof(why), "%s", vmm_last_error());
+        return vmm_error(VMM_EFORMAT, "virtqueue state: %s", why);
+    }
     return 0;
 }
