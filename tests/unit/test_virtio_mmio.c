@@ -167,7 +167,8 @@ static void rig_init(struct rig *r)
     CU_ASSERT_EQUAL_FATAL(virtio_dev_init(r->vd, &r->m, TEST_IRQ, &test_ops, r->t,
                                           VIRTIO_BIT(TEST_FEATURE), 2, QUEUE_MAX, CONFIG_SIZE),
                           0);
-    CU_ASSERT_EQUAL_FATAL(virtio_mmio_attach(&r->m, r->vd, "vio0", MMIO_BASE), 0);
+    struct virtio_placement at = { .name = "vio0", .base = MMIO_BASE, .irq = r->vd->irq };
+    CU_ASSERT_EQUAL_FATAL(virtio_mmio_attach(&r->m, r->vd, &at), 0);
 }
 
 static void rig_destroy(struct rig *r)

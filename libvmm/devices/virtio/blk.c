@@ -326,16 +326,9 @@ static void blk_process(void *opaque, unsigned q)
     struct virtio_blk *b = opaque;
     if (q != 0)
         return;
-    for (;;) {
-        while (virtio_dev_pop(&b->vd, 0, &b->chain) == 1)
-            handle_request(b, &b->chain);
-        virtq_update_avail_event(&b->vd.queues[0]);
-        /* A request made available after the last pop but before the event
-         * index was published gets no notification: look once more. */
-        if (virtio_dev_pop(&b->vd, 0, &b->chain) != 1)
-            break;
+    /* virtio_dev_pop publishes the event index when the ring runs dry. */
+    while (virtio_dev_pop(&b->vd, 0, &b->chain) == 1)
         handle_request(b, &b->chain);
-    }
 }
 
 static void blk_notify(struct virtio_dev *vd, unsigned q)

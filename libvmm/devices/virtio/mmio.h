@@ -128,7 +128,9 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q);
 
 /* Pops the next chain of queue `q` (see virtq_pop). A malformed chain puts
  * the device in NEEDS_RESET (logged once, with the reason) and returns 0:
- * the device stops using its queues until the driver resets it. */
+ * the device stops using its queues until the driver resets it. With the
+ * event index, an empty ring publishes avail_event and is looked at once
+ * more, so a device may simply pop until 0. Any thread; takes push_lock. */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c);
 
 /* Returns a chain to the guest and raises the used-buffer interrupt if the

@@ -26,14 +26,8 @@ static void rng_process(void *opaque, unsigned q)
     struct virtio_rng *r = opaque;
     if (q != 0)
         return;
-    for (;;) {
-        if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1) {
-            /* Publish the event index, then look once more for a request
-             * that came in meanwhile and would get no notification. */
-            virtq_update_avail_event(&r->vd.queues[0]);
-            if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1)
-                break;
-        }
+    /* virtio_dev_pop publishes the event index when the ring runs dry. */
+    while (virtio_dev_pop(&r->vd, 0, &r->chain) == 1) {
         struct virtq_chain *c = &r->chain;
         uint32_t written = 0;
         for (unsigned i = c->nr_out; i < c->nr_out + c->nr_in && written < RNG_MAX_REQUEST; i++) {
