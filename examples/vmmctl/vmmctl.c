@@ -41,13 +41,16 @@ static void usage(FILE *f)
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
+            "                  [--incoming file:SNAPSHOT [--incoming-map]]\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
             "       vmmctl version\n"
             "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
             "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
-            "--rng a virtio-rng fed by the host's getrandom().\n");
+            "--rng a virtio-rng fed by the host's getrandom().\n"
+            "--incoming continues the machine a snapshot holds (same machine arguments as\n"
+            "its source); --incoming-map maps its memory copy-on-write instead of reading it.\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -280,6 +283,22 @@ static int exit_status(vmm_vm_t *vm, int quit)
     }
 }
 
+/* --incoming: where the machine's state comes from instead of a boot. */
+static const char *incoming_uri;
+static unsigned incoming_flags;
+
+/* A new VM from the config, or, with --incoming file:PATH, the one saved in
+ * PATH (the config given must describe the same machine). */
+static int create_vm(vmm_host_t *host, vmm_config_t *cfg, vmm_vm_t **vm)
+{
+    if (!incoming_uri)
+        return vmm_vm_create(host, cfg, vm);
+    if (strncmp(incoming_uri, "file:", 5) == 0)
+        return vmm_vm_restore(host, incoming_uri + 5, cfg, incoming_flags, vm);
+    fprintf(stderr, "vmmctl: --incoming '%s': only file:PATH is supported so far\n", incoming_uri);
+    return VMM_ENOTSUP;
+}
+
 static int run_config(vmm_config_t *cfg)
 {
     vmm_host_t *host;
@@ -287,8 +306,8 @@ static int run_config(vmm_config_t *cfg)
     if (rc)
         return fail("creating the host", rc);
     vmm_vm_t *vm;
-    if ((rc = vmm_vm_create(host, cfg, &vm))) {
-        int status = fail("creating the VM", rc);
+    if ((rc = create_vm(host, cfg, &vm))) {
+        int status = fail(incoming_uri ? "restoring the VM" : "creating the VM", rc);
         vmm_host_free(host);
         return status;
     }
@@ -329,6 +348,8 @@ static int cmd_run(int argc, char **argv)
         { "dtb", required_argument, NULL, 'b' },
         { "disk", required_argument, NULL, 'D' },
         { "rng", no_argument, NULL, 'R' },
+        { "incoming", required_argument, NULL, 'I' },
+        { "incoming-map", no_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -338,7 +359,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:Rh", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mh", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -351,6 +372,8 @@ static int cmd_run(int argc, char **argv)
         case 'b': rc = vmm_config_set_dtb(cfg, optarg); break;
         case 'D': rc = add_disk_option(cfg, optarg); break;
         case 'R': rc = vmm_config_set_rng(cfg, 1); break;
+        case 'I': incoming_uri = optarg; break;
+        case 'M': incoming_flags |= VMM_RESTORE_MAP; break;
         case 'm':
             if (parse_size(optarg, &size)) {
                 fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "event.h"
 #include "host.h"
+#include "snapshot.h"
 #include "memory.h"
 #include "vcpu.h"
 #include "vm.h"

@@ -94,6 +94,13 @@ vmm_blk_backend_ops_t *config_blk_ops_dup(const vmm_blk_backend_ops_t *ops);
  * first field that differs. */
 int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why);
 
+/* Whether two configs describe the same machine, as a restore or an
+ * incoming migration needs: engine (auto matches any), memory, vCPUs, boot
+ * files and command line, deterministic time, CPU features, devices.
+ * Names, UUIDs, descriptions, lifecycle actions and tuning may differ. 1
+ * when equal; otherwise 0 and *why names the first difference. */
+int config_machine_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why);
+
 /* Generates a random (version 4) UUID in canonical text form into out. */
 int config_uuid_generate(char out[VMM_UUID_STRING_LEN + 1]);
 

@@ -1,5 +1,6 @@
 /* Field-by-field equality of two configs (XML round trip, fuzzer). Keep in
  * step with struct vmm_config: every field is compared here. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -81,4 +82,69 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     CHECK(str_eq(a->serial_path, b->serial_path), "serial path");
     CHECK(a->rng == b->rng, "rng");
     return 1;
+}
+
+static int str_same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Two names of one file: relative paths are taken from the working
+ * directory (a VM keeps absolute ones; a caller may pass relative ones). */
+static int same_file(const char *a, const char *b)
+{
+    if (!a || !b || !*a || !*b)
+        return str_same(a, b);
+    if (!strcmp(a, b))
+        return 1;
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && !strcmp(ra, rb);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+int config_machine_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
+{
+    const char *diff = NULL;
+    int auto_engine = !strcmp(a->engine, VMM_ENGINE_AUTO) || !strcmp(b->engine, VMM_ENGINE_AUTO);
+    if (!auto_engine && strcmp(a->engine, b->engine))
+        diff = "engine";
+    else if (a->memory != b->memory)
+        diff = "memory size";
+    else if (a->vcpus != b->vcpus)
+        diff = "vCPU count";
+    else if (!same_file(a->kernel, b->kernel))
+        diff = "kernel";
+    else if (!same_file(a->initrd, b->initrd))
+        diff = "initrd";
+    else if (!str_same(a->cmdline, b->cmdline))
+        diff = "kernel command line";
+    else if (!same_file(a->dtb, b->dtb))
+        diff = "device tree";
+    else if (!same_file(a->loader, b->loader))
+        diff = "firmware";
+    else if (a->deterministic != b->deterministic)
+        diff = "deterministic setting";
+    else if (a->n_cpu_disabled != b->n_cpu_disabled)
+        diff = "set of disabled CPU features";
+    else if (a->n_disks != b->n_disks)
+        diff = "number of disks";
+    else if (a->n_nets != b->n_nets)
+        diff = "number of network interfaces";
+    else if (!a->rng != !b->rng)
+        diff = "rng device";
+    else if (a->n_devices != b->n_devices)
+        diff = "number of host devices";
+    for (unsigned i = 0; !diff && i < a->n_cpu_disabled; i++)
+        if (strcmp(a->cpu_disabled[i], b->cpu_disabled[i]))
+            diff = "set of disabled CPU features";
+    for (unsigned i = 0; !diff && i < a->n_disks; i++)
+        if (!same_file(a->disks[i].path, b->disks[i].path) ||
+            !str_same(a->disks[i].target, b->disks[i].target) ||
+            a->disks[i].readonly != b->disks[i].readonly)
+            diff = "disk list (source, target or read-only)";
+    if (why)
+        *why = diff;
+    return diff == NULL;
 }

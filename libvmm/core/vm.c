@@ -201,6 +201,25 @@ static int check_file(const char *path, const char *what)
     return 0;
 }
 
+/* The VM's own config names its boot files by absolute path, as the host
+ * process saw them when the VM was made: a later restart, snapshot or
+ * domain XML does not depend on the working directory. */
+static int absolute_paths(vmm_config_t *cfg)
+{
+    char **files[] = { &cfg->kernel, &cfg->initrd, &cfg->dtb, &cfg->loader };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *p = *files[i];
+        if (!p || p[0] == '/')
+            continue;
+        char *abs = realpath(p, NULL);
+        if (!abs)
+            return vmm_error_errno(errno, "'%s'", p);
+        free(p);
+        *files[i] = abs;
+    }
+    return 0;
+}
+
 static int pick_platform(const vmm_config_t *cfg, const struct platform **out)
 {
     if (strcmp(cfg->engine, VMM_ENGINE_KVM) == 0) {
@@ -265,7 +284,7 @@ static int boot_guest(struct vmm_vm *vm)
     return vm->platform->boot(&vm->m, &spec);
 }
 
-static int build_machine(struct vmm_vm *vm)
+static int build_machine(struct vmm_vm *vm, const struct vm_restore_hooks *restore)
 {
     const vmm_config_t *cfg = vm->cfg;
     const struct platform *p = vm->platform;
@@ -289,6 +308,9 @@ static int build_machine(struct vmm_vm *vm)
     m->host_opaque = vm;
     if ((rc = p->layout_memory(m, cfg->memory)))
         return rc;
+    /* A restore may back RAM by its file before the engine maps it. */
+    if (restore && restore->memory && (rc = restore->memory(m, restore->ctx)))
+        return rc;
     if ((rc = e->vm_create(m, &opt)))
         return rc;
     vm->engine_created = 1;
@@ -302,6 +324,9 @@ static int build_machine(struct vmm_vm *vm)
     for (unsigned i = 0; i < cfg->n_devices; i++)
         if ((rc = host_device_create(m, &cfg->devices[i])))
             return rc;
+    /* A restored machine continues where it was saved instead of booting. */
+    if (restore)
+        return restore->load(m, restore->ctx);
     return boot_guest(vm);
 }
 
@@ -339,6 +364,12 @@ static void on_wakeup_closed(uv_handle_t *handle)
 
 int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
 {
+    return vm_create_with(host, cfg, NULL, out);
+}
+
+int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_restore_hooks *restore,
+                   vmm_vm_t **out)
+{
     if (!host || !cfg || !out)
         return vmm_error(VMM_EINVAL, "vmm_vm_create: host, cfg and out are required");
     *out = NULL;
@@ -358,7 +389,7 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->console_lock, NULL);
     atomic_init(&vm->state, VMM_STATE_DEFINED);
-    if ((rc = vmm_config_clone(cfg, &vm->cfg))) {
+    if ((rc = vmm_config_clone(cfg, &vm->cfg)) || (rc = absolute_paths(vm->cfg))) {
         free_vm(vm);
         return rc;
     }
@@ -382,7 +413,7 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
     }
     vm->pool_charge = vm->cfg->memory + overhead;
     warn_unprovided(vm->cfg);
-    if ((rc = build_machine(vm))) {
+    if ((rc = build_machine(vm, restore))) {
         /* Keep the build error's message: freeing sets none. */
         host_pool_release(host, vm->pool_charge);
         free_vm(vm);

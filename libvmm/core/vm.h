@@ -46,6 +46,20 @@ struct vmm_vm {
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
 };
 
+/* How a restore (snapshot/) builds a VM: `memory` runs once the RAM layout
+ * exists and before the engine maps it (to back RAM by a file), `load`
+ * replaces the boot (fill memory, load every component's state). Either
+ * failing destroys the half-built VM. */
+struct vm_restore_hooks {
+    int (*memory)(struct machine *m, void *ctx);
+    int (*load)(struct machine *m, void *ctx);
+    void *ctx;
+};
+
+/* vmm_vm_create() with restore hooks (NULL: a normal boot). */
+int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_restore_hooks *restore,
+                   vmm_vm_t **out);
+
 /* vCPU threads. core/vcpu_thread.c */
 int vcpu_threads_start(struct vmm_vm *vm);
 void vcpu_threads_kick(struct vmm_vm *vm);

@@ -58,6 +58,19 @@ int guest_mem_add_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size)
     return 0;
 }
 
+int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset)
+{
+    struct guest_region *r = &gm->regions[index];
+    void *p = mmap(r->host, r->size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)offset);
+    if (p == MAP_FAILED)
+        return vmm_error_errno(errno, "mapping %llu bytes of RAM at 0x%llx from the snapshot",
+                               (unsigned long long)r->size, (unsigned long long)r->gpa);
+    madvise(r->host, r->size, MADV_HUGEPAGE);
+    r->from_file = 1;
+    return 0;
+}
+
 void guest_mem_destroy(struct guest_mem *gm)
 {
     for (int i = 0; i < gm->nr_regions; i++) {
@@ -125,6 +138,14 @@ int guest_mem_zero(struct guest_mem *gm)
 {
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
+        if (r->from_file) {
+            /* Back to (emptied) memfd pages at the same address: readers see
+             * the old bytes or zeros, never a hole in the mapping. */
+            if (mmap(r->host, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+                     r->memfd, 0) == MAP_FAILED)
+                return vmm_error_errno(errno, "remapping RAM at 0x%llx", (unsigned long long)r->gpa);
+            r->from_file = 0;
+        }
         if (fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)r->size) < 0) {
             /* A file system without hole punching: zero by hand. */
             if (errno != EOPNOTSUPP)

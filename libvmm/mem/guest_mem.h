@@ -16,6 +16,7 @@ struct guest_region {
     uint64_t size;  /* bytes, multiple of 4 KiB */
     uint8_t *host;  /* host mapping of the whole region */
     int memfd;
+    int from_file;  /* host maps a snapshot file copy-on-write, not memfd */
 };
 
 struct guest_mem {
@@ -35,6 +36,14 @@ int guest_mem_add_ram(struct guest_mem *gm, uint64_t gpa, uint64_t size);
  * on another thread sees old bytes or zeros, never an unmapped page. No
  * vCPU may run. Returns 0 or VMM_EIO. */
 int guest_mem_zero(struct guest_mem *gm);
+
+/* Replaces region `index`'s contents by a private, copy-on-write mapping of
+ * `fd` from byte `offset` (page aligned): pages come from the file as the
+ * guest first touches them and writes stay in this process (snapshot
+ * restore in map mode; clones of one snapshot share the unmodified pages).
+ * The host address does not change, so KVM's memory slot stays valid. Only
+ * before the region is in use or with no vCPU running. VMM_EIO on failure. */
+int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset);
 
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);

@@ -115,6 +115,14 @@ int kvm_vcpu_run(struct machine *m, unsigned index)
         if (kvm_exit_handle(m, index))
             break;
     }
+    /* An exit the VMM handled (port or MMIO read) completes only at the next
+     * KVM_RUN, which writes the result into the registers and moves RIP on.
+     * Run once with immediate_exit so a paused vCPU's state (regs, a
+     * snapshot) is at an instruction boundary with that I/O done. */
+    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELAXED);
+    while (ioctl(v->fd, KVM_RUN, 0) < 0 && errno == EAGAIN)
+        ;
+    __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
     atomic_store(&v->has_thread, 0);
     kvm_vcpu_freeze_tsc(v);
     return 0;

@@ -1,0 +1,565 @@
+/* Snapshot files (doc/snapshot-format.md): vmm_vm_save() and
+ * vmm_vm_restore(). A snapshot is the configuration as domain XML, every
+ * component's state (machine/component.h) as a state stream, and guest
+ * memory as a sparse image. The layout and what a reader refuses are in the
+ * format document; this file follows it field by field.
+ */
+#include "snapshot/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/vm.h"
+#include "machine/component.h"
+#include "machine/state.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+#include "vmm/snapshot.h"
+#include "vmm/vmm.h"
+
+#define PAGE 4096ULL
+#define HDR_SIZE 4096
+#define HDR_CRC_OFFSET 156
+#define REGION_ENTRY 32
+#define MAX_CONFIG (10ULL << 20)
+#define MAX_STATE (256ULL << 20)
+
+static const char magic[8] = { 'L', 'V', 'M', 'M', 'S', 'N', 'A', 'P' };
+
+static void le_put(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le_get(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return vmm_error_errno(n < 0 ? errno : EIO, "writing snapshot '%s'", path);
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return vmm_error_errno(errno, "reading snapshot '%s'", path);
+        if (n == 0)
+            return vmm_error(VMM_EFORMAT, "snapshot '%s' is truncated at byte %llu", path,
+                             (unsigned long long)off);
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    for (size_t i = 0; i < PAGE / 8; i += 4)
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+            return 0;
+    return 1;
+}
+
+/* CRC of a non-zero page as the format defines it: page number, then bytes. */
+static uint32_t page_crc(uint32_t crc, uint64_t page_no, const uint8_t *p)
+{
+    uint8_t no[8];
+    le_put(no, page_no, 8);
+    crc = crc32c(crc, no, 8);
+    return crc32c(crc, p, PAGE);
+}
+
+/* --- writing --- */
+
+/* Writes one region's non-zero pages (runs of them in one pwrite each) at
+ * data_offset; zero pages stay holes. Returns the CRC and page count. */
+static int write_region(int fd, const struct guest_region *r, uint64_t data_offset,
+                        const char *path, uint32_t *crc_out, uint32_t *pages_out)
+{
+    uint32_t crc = 0, pages = 0;
+    uint64_t n = r->size / PAGE;
+    uint64_t run_start = 0, run_len = 0;
+    for (uint64_t i = 0; i <= n; i++) {
+        int data = i < n && !page_is_zero(r->host + i * PAGE);
+        if (data) {
+            crc = page_crc(crc, i, r->host + i * PAGE);
+            pages++;
+            if (!run_len)
+                run_start = i;
+            run_len++;
+            /* Bound a single write so a huge region streams. */
+            if (run_len < 256)
+                continue;
+        }
+        if (run_len) {
+            int rc = pwrite_all(fd, r->host + run_start * PAGE, run_len * PAGE,
+                                data_offset + run_start * PAGE, path);
+            if (rc)
+                return rc;
+            run_len = 0;
+        }
+    }
+    *crc_out = crc;
+    *pages_out = pages;
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return VMM_ENOMEM;
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (dfd < 0)
+        return 0; /* best effort: the rename itself happened */
+    fsync(dfd);
+    close(dfd);
+    return 0;
+}
+
+static int write_file(struct vmm_vm *vm, const char *path)
+{
+    struct machine *m = &vm->m;
+    for (unsigned i = 0; i < vmm_config_disk_count(vm->cfg); i++)
+        if (vmm_config_disk(vm->cfg, i)->backend)
+            return vmm_error(VMM_ENOTSUP,
+                             "disk '%s' is served by the host program: its contents cannot go "
+                             "into a snapshot", vmm_config_disk(vm->cfg, i)->target);
+    char *xml = NULL;
+    int rc = vmm_config_to_xml(vm->cfg, &xml);
+    if (rc)
+        return rc;
+    struct state_buffer state = { 0 };
+    struct state_sink sink = state_buffer_sink(&state);
+    struct state_writer *w = NULL;
+    rc = state_writer_new(&w, &sink);
+    if (rc == 0)
+        rc = machine_save_components(m, w);
+    if (rc == 0)
+        rc = state_writer_finish(w);
+    state_writer_free(w);
+    if (rc) {
+        free(xml);
+        state_buffer_free(&state);
+        return rc;
+    }
+
+    size_t tmp_len = strlen(path) + 16;
+    char *tmp = malloc(tmp_len);
+    int fd = -1;
+    if (tmp) {
+        snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", path);
+        fd = mkstemp(tmp);
+    }
+    if (fd < 0) {
+        rc = tmp ? vmm_error_errno(errno, "creating snapshot '%s'", path)
+                 : vmm_error(VMM_ENOMEM, "snapshot path");
+        free(tmp);
+        free(xml);
+        state_buffer_free(&state);
+        return rc;
+    }
+
+    uint64_t xml_len = strlen(xml);
+    uint64_t config_offset = HDR_SIZE;
+    uint64_t state_offset = config_offset + xml_len;
+    uint64_t regions_offset = align_up(state_offset + state.len, PAGE);
+    int nr = m->mem.nr_regions;
+    uint64_t data = align_up(regions_offset + (uint64_t)nr * REGION_ENTRY, PAGE);
+    uint8_t table[REGION_ENTRY * GUEST_MEM_MAX_REGIONS];
+    memset(table, 0, sizeof(table));
+
+    rc = pwrite_all(fd, xml, xml_len, config_offset, tmp);
+    if (rc == 0)
+        rc = pwrite_all(fd, state.data, state.len, state_offset, tmp);
+    for (int i = 0; rc == 0 && i < nr; i++) {
+        const struct guest_region *r = &m->mem.regions[i];
+        uint32_t crc = 0, pages = 0;
+        rc = write_region(fd, r, data, tmp, &crc, &pages);
+        uint8_t *e = table + i * REGION_ENTRY;
+        le_put(e, r->gpa, 8);
+        le_put(e + 8, r->size, 8);
+        le_put(e + 16, data, 8);
+        le_put(e + 24, crc, 4);
+        le_put(e + 28, pages, 4);
+        data += align_up(r->size, PAGE);
+    }
+    uint64_t file_size = data;
+    if (rc == 0)
+        rc = pwrite_all(fd, table, (size_t)nr * REGION_ENTRY, regions_offset, tmp);
+    if (rc == 0 && ftruncate(fd, (off_t)file_size) < 0)
+        rc = vmm_error_errno(errno, "sizing snapshot '%s' to %llu bytes", path,
+                             (unsigned long long)file_size);
+
+    uint8_t hdr[HDR_SIZE];
+    memset(hdr, 0, sizeof(hdr));
+    memcpy(hdr, magic, 8);
+    le_put(hdr + 8, SNAPSHOT_FORMAT_VERSION, 4);
+    le_put(hdr + 12, HDR_SIZE, 4);
+    snprintf((char *)hdr + 16, 32, "%s", vmm_version());
+    snprintf((char *)hdr + 48, 16, "%s", vmm_vm_engine(vm));
+    snprintf((char *)hdr + 64, 16, "%s", vm->platform->arch);
+    le_put(hdr + 80, config_offset, 8);
+    le_put(hdr + 88, xml_len, 8);
+    le_put(hdr + 96, state_offset, 8);
+    le_put(hdr + 104, state.len, 8);
+    le_put(hdr + 112, regions_offset, 8);
+    le_put(hdr + 120, (uint64_t)nr, 4);
+    le_put(hdr + 124, 0, 4);
+    le_put(hdr + 128, m->mem.ram_bytes, 8);
+    le_put(hdr + 136, file_size, 8);
+    le_put(hdr + 144, crc32c(0, xml, xml_len), 4);
+    le_put(hdr + 148, crc32c(0, state.data, state.len), 4);
+    le_put(hdr + 152, crc32c(0, table, (size_t)nr * REGION_ENTRY), 4);
+    le_put(hdr + HDR_CRC_OFFSET, crc32c(0, hdr, HDR_CRC_OFFSET), 4);
+    if (rc == 0)
+        rc = pwrite_all(fd, hdr, sizeof(hdr), 0, tmp);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = vmm_error_errno(errno, "syncing snapshot '%s'", path);
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = vmm_error_errno(errno, "renaming the snapshot to '%s'", path);
+    if (rc == 0)
+        fsync_dir_of(path);
+    else
+        unlink(tmp);
+    free(tmp);
+    free(xml);
+    state_buffer_free(&state);
+    return rc;
+}
+
+int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags)
+{
+    if (!vm || !path)
+        return vmm_error(VMM_EINVAL, "vmm_vm_save: vm and path are required");
+    if (flags & ~VMM_SAVE_STOP)
+        return vmm_error(VMM_EINVAL, "vmm_vm_save: unknown flags 0x%x", flags & ~VMM_SAVE_STOP);
+    vmm_state_t state = vmm_vm_state(vm);
+    if (state != VMM_STATE_DEFINED && state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is shut off or crashed: nothing to save",
+                         vm->cfg->name);
+    int rc = 0, was_running = state == VMM_STATE_RUNNING;
+    if (was_running && (rc = vmm_vm_pause(vm)))
+        return rc;
+    rc = write_file(vm, path);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", vmm_last_error());
+    int after = 0;
+    if (flags & VMM_SAVE_STOP) {
+        if (vmm_vm_state(vm) == VMM_STATE_PAUSED || vmm_vm_state(vm) == VMM_STATE_RUNNING)
+            after = vmm_vm_stop(vm);
+    } else if (was_running) {
+        after = vmm_vm_resume(vm);
+    }
+    if (rc)
+        return vmm_error(rc, "%s", msg);
+    return after;
+}
+
+/* --- reading --- */
+
+struct region_entry {
+    uint64_t gpa, size, data_offset;
+    uint32_t crc, pages;
+};
+
+struct snapshot_file {
+    const char *path;
+    int fd;
+    uint64_t size;
+    char engine[17], arch[17], version[33];
+    uint64_t config_offset, config_length, state_offset, state_length, regions_offset;
+    uint32_t nr_regions;
+    uint32_t state_crc;
+    struct region_entry regions[GUEST_MEM_MAX_REGIONS];
+    vmm_config_t *cfg;
+    unsigned flags; /* VMM_RESTORE_* */
+};
+
+static void copy_field(char *dst, const uint8_t *src, size_t n)
+{
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int snap_open(const char *path, struct snapshot_file *sf)
+{
+    memset(sf, 0, sizeof(*sf));
+    sf->path = path;
+    sf->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (sf->fd < 0)
+        return vmm_error_errno(errno, "snapshot '%s'", path);
+    struct stat st;
+    if (fstat(sf->fd, &st) < 0)
+        return vmm_error_errno(errno, "snapshot '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return vmm_error(VMM_EFORMAT, "snapshot '%s' is not a regular file", path);
+    sf->size = (uint64_t)st.st_size;
+    if (sf->size < HDR_SIZE)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s' is truncated: %llu bytes, the header alone "
+                         "is %d", path, (unsigned long long)sf->size, HDR_SIZE);
+    uint8_t hdr[HDR_SIZE];
+    int rc = pread_all(sf->fd, hdr, sizeof(hdr), 0, path);
+    if (rc)
+        return rc;
+    if (memcmp(hdr, magic, 8) != 0)
+        return vmm_error(VMM_EFORMAT, "'%s' is not a libvmm snapshot (bad magic)", path);
+    uint32_t version = (uint32_t)le_get(hdr + 8, 4);
+    if (version != SNAPSHOT_FORMAT_VERSION)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': format version %u, this library reads %u",
+                         path, version, SNAPSHOT_FORMAT_VERSION);
+    if (le_get(hdr + 12, 4) != HDR_SIZE)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': header size %llu, expected %d", path,
+                         (unsigned long long)le_get(hdr + 12, 4), HDR_SIZE);
+    if (crc32c(0, hdr, HDR_CRC_OFFSET) != (uint32_t)le_get(hdr + HDR_CRC_OFFSET, 4))
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': header checksum mismatch (corrupt)", path);
+    copy_field(sf->version, hdr + 16, 32);
+    copy_field(sf->engine, hdr + 48, 16);
+    copy_field(sf->arch, hdr + 64, 16);
+    int kvm = strcmp(sf->engine, "kvm") == 0 && strcmp(sf->arch, "x86_64") == 0;
+    int soft = strcmp(sf->engine, "soft") == 0 && strcmp(sf->arch, "riscv64") == 0;
+    if (!kvm && !soft)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s' is of a %.16s machine on the %.16s engine; "
+                         "this library runs x86_64 on kvm and riscv64 on soft", path, sf->arch,
+                         sf->engine);
+    uint32_t flags = (uint32_t)le_get(hdr + 124, 4);
+    if (flags)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': flags 0x%x unknown to this library", path,
+                         flags);
+    uint64_t recorded = le_get(hdr + 136, 8);
+    if (sf->size < recorded)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s' is truncated: %llu of %llu bytes", path,
+                         (unsigned long long)sf->size, (unsigned long long)recorded);
+    sf->config_offset = le_get(hdr + 80, 8);
+    sf->config_length = le_get(hdr + 88, 8);
+    sf->state_offset = le_get(hdr + 96, 8);
+    sf->state_length = le_get(hdr + 104, 8);
+    sf->regions_offset = le_get(hdr + 112, 8);
+    sf->nr_regions = (uint32_t)le_get(hdr + 120, 4);
+    sf->state_crc = (uint32_t)le_get(hdr + 148, 4);
+    if (sf->config_length == 0 || sf->config_length > MAX_CONFIG)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': configuration of %llu bytes, limit 1..%llu",
+                         path, (unsigned long long)sf->config_length, MAX_CONFIG);
+    if (sf->state_length > MAX_STATE)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': state of %llu bytes, limit %llu", path,
+                         (unsigned long long)sf->state_length, MAX_STATE);
+    if (sf->nr_regions == 0 || sf->nr_regions > GUEST_MEM_MAX_REGIONS)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': %u memory regions, limit 1..%d", path,
+                         sf->nr_regions, GUEST_MEM_MAX_REGIONS);
+    uint64_t table_len = (uint64_t)sf->nr_regions * REGION_ENTRY;
+    if (sf->config_offset > sf->size || sf->config_length > sf->size - sf->config_offset ||
+        sf->state_offset > sf->size || sf->state_length > sf->size - sf->state_offset ||
+        sf->regions_offset > sf->size || table_len > sf->size - sf->regions_offset)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': a section lies beyond the end of the file "
+                         "(%llu bytes): truncated or corrupt", path, (unsigned long long)sf->size);
+
+    char *xml = malloc(sf->config_length + 1);
+    if (!xml)
+        return vmm_error(VMM_ENOMEM, "snapshot configuration");
+    rc = pread_all(sf->fd, xml, sf->config_length, sf->config_offset, path);
+    if (rc == 0 && crc32c(0, xml, sf->config_length) != (uint32_t)le_get(hdr + 144, 4))
+        rc = vmm_error(VMM_EFORMAT, "snapshot '%s': configuration checksum mismatch (corrupt)",
+                       path);
+    if (rc == 0) {
+        xml[sf->config_length] = '\0';
+        char *warnings = NULL;
+        rc = vmm_config_from_xml(xml, sf->config_length, VMM_XML_NO_HOST_CHECKS, &sf->cfg,
+                                 &warnings);
+        free(warnings);
+        if (rc)
+            rc = vmm_error(VMM_EFORMAT, "snapshot '%s': its configuration does not read back: %s",
+                           path, vmm_last_error());
+    }
+    free(xml);
+    if (rc)
+        return rc;
+
+    uint8_t table[REGION_ENTRY * GUEST_MEM_MAX_REGIONS];
+    if ((rc = pread_all(sf->fd, table, table_len, sf->regions_offset, path)))
+        return rc;
+    if (crc32c(0, table, table_len) != (uint32_t)le_get(hdr + 152, 4))
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': memory table checksum mismatch (corrupt)",
+                         path);
+    for (uint32_t i = 0; i < sf->nr_regions; i++) {
+        struct region_entry *e = &sf->regions[i];
+        const uint8_t *t = table + i * REGION_ENTRY;
+        e->gpa = le_get(t, 8);
+        e->size = le_get(t + 8, 8);
+        e->data_offset = le_get(t + 16, 8);
+        e->crc = (uint32_t)le_get(t + 24, 4);
+        e->pages = (uint32_t)le_get(t + 28, 4);
+        if (e->size == 0 || e->size % PAGE || e->data_offset % PAGE ||
+            e->data_offset > sf->size || e->size > sf->size - e->data_offset ||
+            e->pages > e->size / PAGE)
+            return vmm_error(VMM_EFORMAT, "snapshot '%s': memory region %u (0x%llx+0x%llx at "
+                             "%llu) does not fit the file of %llu bytes", path, i,
+                             (unsigned long long)e->gpa, (unsigned long long)e->size,
+                             (unsigned long long)e->data_offset, (unsigned long long)sf->size);
+    }
+    return 0;
+}
+
+static void snap_close(struct snapshot_file *sf)
+{
+    if (sf->fd >= 0)
+        close(sf->fd);
+    sf->fd = -1;
+    vmm_config_free(sf->cfg);
+    sf->cfg = NULL;
+}
+
+/* The machine's RAM layout must be the file's. */
+static int check_layout(const struct snapshot_file *sf, const struct machine *m)
+{
+    if ((uint32_t)m->mem.nr_regions != sf->nr_regions)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s' has %u memory regions, the machine %d",
+                         sf->path, sf->nr_regions, m->mem.nr_regions);
+    for (uint32_t i = 0; i < sf->nr_regions; i++)
+        if (m->mem.regions[i].gpa != sf->regions[i].gpa ||
+            m->mem.regions[i].size != sf->regions[i].size)
+            return vmm_error(VMM_EFORMAT, "snapshot '%s': memory region %u is 0x%llx+0x%llx, the "
+                             "machine's 0x%llx+0x%llx", sf->path, i,
+                             (unsigned long long)sf->regions[i].gpa,
+                             (unsigned long long)sf->regions[i].size,
+                             (unsigned long long)m->mem.regions[i].gpa,
+                             (unsigned long long)m->mem.regions[i].size);
+    return 0;
+}
+
+static int restore_memory(struct machine *m, void *ctx)
+{
+    struct snapshot_file *sf = ctx;
+    int rc = check_layout(sf, m);
+    if (rc || !(sf->flags & VMM_RESTORE_MAP))
+        return rc;
+    for (uint32_t i = 0; i < sf->nr_regions; i++)
+        if ((rc = guest_mem_map_file(&m->mem, (int)i, sf->fd, sf->regions[i].data_offset)))
+            return rc;
+    return 0;
+}
+
+/* Reads a region's data runs (skipping the file's holes) into RAM and
+ * checks its checksum. */
+static int read_region(const struct snapshot_file *sf, const struct region_entry *e,
+                       const struct guest_region *r)
+{
+    uint64_t end = e->data_offset + e->size;
+    uint64_t pos = e->data_offset;
+    while (pos < end) {
+        off_t d = lseek(sf->fd, (off_t)pos, SEEK_DATA);
+        if (d < 0 || (uint64_t)d >= end)
+            break; /* only holes left */
+        off_t h = lseek(sf->fd, d, SEEK_HOLE);
+        uint64_t run_end = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+        uint64_t from = (uint64_t)d & ~(PAGE - 1);
+        int rc = pread_all(sf->fd, r->host + (from - e->data_offset), run_end - from, from,
+                           sf->path);
+        if (rc)
+            return rc;
+        pos = run_end;
+    }
+    uint32_t crc = 0, pages = 0;
+    for (uint64_t i = 0; i < e->size / PAGE; i++)
+        if (!page_is_zero(r->host + i * PAGE)) {
+            crc = page_crc(crc, i, r->host + i * PAGE);
+            pages++;
+        }
+    if (crc != e->crc || pages != e->pages)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': memory at 0x%llx fails its checksum "
+                         "(%u pages read, %u recorded): corrupt", sf->path,
+                         (unsigned long long)e->gpa, pages, e->pages);
+    return 0;
+}
+
+static int restore_load(struct machine *m, void *ctx)
+{
+    struct snapshot_file *sf = ctx;
+    int rc = 0;
+    if (!(sf->flags & VMM_RESTORE_MAP))
+        for (uint32_t i = 0; rc == 0 && i < sf->nr_regions; i++)
+            rc = read_region(sf, &sf->regions[i], &m->mem.regions[i]);
+    if (rc)
+        return rc;
+    struct state_buffer buf = { 0 };
+    buf.data = malloc(sf->state_length ? sf->state_length : 1);
+    if (!buf.data)
+        return vmm_error(VMM_ENOMEM, "snapshot state of %llu bytes",
+                         (unsigned long long)sf->state_length);
+    buf.len = buf.cap = sf->state_length;
+    rc = pread_all(sf->fd, buf.data, sf->state_length, sf->state_offset, sf->path);
+    if (rc == 0 && crc32c(0, buf.data, buf.len) != sf->state_crc)
+        rc = vmm_error(VMM_EFORMAT, "snapshot '%s': state checksum mismatch (corrupt)", sf->path);
+    struct state_reader *r = NULL;
+    struct state_source src = state_buffer_source(&buf);
+    if (rc == 0)
+        rc = state_reader_new(&r, &src);
+    if (rc == 0)
+        rc = machine_load_components(m, r, 0);
+    if (rc)
+        rc = vmm_error(rc, "snapshot '%s': %s", sf->path, vmm_last_error());
+    state_reader_free(r);
+    state_buffer_free(&buf);
+    return rc;
+}
+
+int vmm_vm_restore(vmm_host_t *host, const char *path, const vmm_config_t *expect, unsigned flags,
+                   vmm_vm_t **out)
+{
+    if (!host || !path || !out)
+        return vmm_error(VMM_EINVAL, "vmm_vm_restore: host, path and out are required");
+    *out = NULL;
+    if (flags & ~VMM_RESTORE_MAP)
+        return vmm_error(VMM_EINVAL, "vmm_vm_restore: unknown flags 0x%x",
+                         flags & ~VMM_RESTORE_MAP);
+    struct snapshot_file sf;
+    int rc = snap_open(path, &sf);
+    sf.flags = flags;
+    const char *why = NULL;
+    if (rc == 0 && expect && !config_machine_equal(expect, sf.cfg, &why))
+        rc = vmm_error(VMM_EINVAL, "snapshot '%s' was taken with another configuration: the %s "
+                       "differs", path, why);
+    if (rc == 0) {
+        struct vm_restore_hooks hooks = { restore_memory, restore_load, &sf };
+        rc = vm_create_with(host, sf.cfg, &hooks, out);
+    }
+    snap_close(&sf);
+    return rc;
+}

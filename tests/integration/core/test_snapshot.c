@@ -1,0 +1,395 @@
+/* Snapshots through the public API, on a real engine and guest:
+ *   test_snapshot ENGINE GUEST
+ * The guest (tests/guest/core/echo-*.S) counts in RAM and echoes console
+ * input in upper case. A paused VM is saved; a new host restores the file
+ * and the guest goes on counting from the saved value and echoing. Then map
+ * mode, clones, and files that must be refused, each with its message. */
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "guest_harness.h"
+
+static const char *engine;
+static const char *guest;
+static uint64_t counter_gpa;
+static unsigned counter_size;
+static char dir[] = "/tmp/libvmm-snapshot-XXXXXX";
+
+static vmm_config_t *make_config(uint64_t memory)
+{
+    vmm_config_t *cfg;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, memory), 0);
+    return cfg;
+}
+
+static struct guest_run *boot(void)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *cfg = make_config(64 << 20);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_create(r->host, cfg, &r->vm), 0);
+    vmm_config_free(cfg);
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    CU_ASSERT_TRUE_FATAL(harness_run_until(r, harness_console_has, "ready\n", 20000));
+    return r;
+}
+
+static uint64_t counter(vmm_vm_t *vm)
+{
+    uint64_t v = 0;
+    CU_ASSERT_EQUAL(vmm_vm_read_phys(vm, counter_gpa, &v, counter_size), 0);
+    return v;
+}
+
+static void finish(struct guest_run *r)
+{
+    vmm_vm_destroy(r->vm);
+    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+    free(r);
+}
+
+struct counter_past {
+    uint64_t value;
+};
+
+static int counter_passed(struct guest_run *r, const void *arg)
+{
+    return counter(r->vm) > ((const struct counter_past *)arg)->value + 1000;
+}
+
+static const char *path_of(const char *name)
+{
+    static char buf[4][256];
+    static int n;
+    char *b = buf[n++ % 4];
+    snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+    return b;
+}
+
+/* Saves a paused, counting guest and returns the counter it was saved at. */
+static uint64_t save_paused(const char *path)
+{
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "ab", 2), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "AB", 20000));
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t saved = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, path, VMM_SAVE_STOP), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    finish(r);
+    return saved;
+}
+
+/* Restores `path` in a new host and checks the guest continues. */
+static void restore_and_continue(const char *path, unsigned flags, uint64_t saved)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *expect = make_config(64 << 20);
+    int rc = vmm_vm_restore(r->host, path, expect, flags, &r->vm);
+    vmm_config_free(expect);
+    if (rc)
+        printf("restore: %s\n", vmm_last_error());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    /* Before it runs, memory holds what was saved. */
+    CU_ASSERT_EQUAL(counter(r->vm), saved);
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    struct counter_past past = { saved };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    /* No reboot: the guest did not print "ready" again, and its UART and
+     * loop pick up input where they were. */
+    CU_ASSERT_EQUAL(vmm_vm_console_write(r->vm, "xy", 2), 0); /* no guest commands */
+    CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "XY", 20000));
+    CU_ASSERT_PTR_NULL(strstr(r->console, "ready"));
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static void test_a_restored_guest_continues_from_the_saved_state(void)
+{
+    const char *path = path_of("continue.snap");
+    uint64_t saved = save_paused(path);
+    CU_ASSERT(saved > 0);
+    restore_and_continue(path, 0, saved);
+}
+
+static void test_map_mode_restore_continues_too(void)
+{
+    const char *path = path_of("map.snap");
+    uint64_t saved = save_paused(path);
+    restore_and_continue(path, VMM_RESTORE_MAP, saved);
+}
+
+static void test_the_file_is_sparse(void)
+{
+    const char *path = path_of("sparse.snap");
+    save_paused(path);
+    struct stat st;
+    CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+    /* 64 MiB of RAM, of which the guest touched a few pages. */
+    CU_ASSERT((uint64_t)st.st_size >= 64u << 20);
+    CU_ASSERT((uint64_t)st.st_blocks * 512 < (4u << 20));
+    printf("(file %lld bytes, %lld on disk) ", (long long)st.st_size,
+           (long long)st.st_blocks * 512);
+}
+
+static void test_saving_a_running_vm_leaves_it_running(void)
+{
+    struct guest_run *r = boot();
+    uint64_t before = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, path_of("running.snap"), 0), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    struct counter_past past = { before };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static long private_dirty_kib(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Private_Dirty: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* 20 clones of one map-mode snapshot run side by side; the host's memory
+ * grows only by what each writes, not by the 16 MiB each one's RAM holds. */
+static void test_twenty_map_mode_clones_share_memory(void)
+{
+    const char *path = path_of("clones.snap");
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    static uint8_t pattern[16u << 20];
+    for (size_t i = 0; i < sizeof(pattern); i++)
+        pattern[i] = (uint8_t)(i * 31 + 7);
+    uint64_t pattern_gpa = counter_gpa + (4u << 20);
+    CU_ASSERT_EQUAL(vmm_vm_write_phys(r->vm, pattern_gpa, pattern, sizeof(pattern)), 0);
+    uint64_t saved = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, path, VMM_SAVE_STOP), 0);
+    finish(r);
+
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    enum { CLONES = 20 };
+    vmm_vm_t *vms[CLONES];
+    long before = private_dirty_kib();
+    for (int i = 0; i < CLONES; i++) {
+        int rc = vmm_vm_restore(host, path, NULL, VMM_RESTORE_MAP, &vms[i]);
+        if (rc)
+            printf("clone %d: %s\n", i, vmm_last_error());
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        CU_ASSERT_EQUAL_FATAL(vmm_vm_start(vms[i]), 0);
+    }
+    /* Every clone counts on from the saved value. */
+    for (int i = 0; i < CLONES; i++) {
+        uint64_t deadline = uv_now(vmm_host_loop(host)) + 20000;
+        while (counter(vms[i]) <= saved + 100 && uv_now(vmm_host_loop(host)) < deadline) {
+            uv_run(vmm_host_loop(host), UV_RUN_NOWAIT);
+            usleep(1000);
+            uv_update_time(vmm_host_loop(host));
+        }
+        CU_ASSERT(counter(vms[i]) > saved + 100);
+    }
+    long after = private_dirty_kib();
+    /* One clone reads its pattern through the mapping: the file's bytes. */
+    uint8_t probe[64];
+    CU_ASSERT_EQUAL(vmm_vm_read_phys(vms[7], pattern_gpa + 4096, probe, sizeof(probe)), 0);
+    CU_ASSERT_EQUAL(memcmp(probe, pattern + 4096, sizeof(probe)), 0);
+    long growth = after - before;
+    printf("(%d clones: private dirty memory grew %ld KiB, %ld KiB a clone) ", CLONES, growth,
+           growth / CLONES);
+    CU_ASSERT(before >= 0 && after >= 0);
+    /* Far below the 16 MiB of pattern each clone's RAM holds. */
+    CU_ASSERT(growth < CLONES * 4096);
+    for (int i = 0; i < CLONES; i++) {
+        vmm_vm_stop(vms[i]);
+        vmm_vm_destroy(vms[i]);
+    }
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
+/* --- files that must be refused --- */
+
+static uint32_t crc32c_ref(const uint8_t *p, size_t len)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void patch(const char *path, uint64_t off, const void *bytes, size_t len)
+{
+    int fd = open(path, O_WRONLY);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+/* Rewrites header field at `off` and fixes the header checksum, so only
+ * the field's meaning is wrong. */
+static void patch_header(const char *path, uint64_t off, const void *bytes, size_t len)
+{
+    patch(path, off, bytes, len);
+    uint8_t hdr[160];
+    int fd = open(path, O_RDWR);
+    CU_ASSERT_EQUAL(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+    uint32_t crc = crc32c_ref(hdr, 156);
+    CU_ASSERT_EQUAL(pwrite(fd, &crc, 4, 156), 4);
+    close(fd);
+}
+
+static void expect_refused(const char *path, const char *message)
+{
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    vmm_vm_t *vm = NULL;
+    int rc = vmm_vm_restore(host, path, NULL, 0, &vm);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT_PTR_NULL(vm);
+    if (!strstr(vmm_last_error(), message))
+        printf("\n  expected '%s' in: %s\n", message, vmm_last_error());
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), message));
+    /* Nothing was left behind: the host frees with no VM. */
+    CU_ASSERT_EQUAL(vmm_host_memory_used(host), 0);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cp --sparse=always '%s' '%s'", from, to);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static void test_bad_files_are_refused_with_what_is_wrong(void)
+{
+    const char *good = path_of("good.snap");
+    save_paused(good);
+    const char *bad = path_of("bad.snap");
+    uint32_t v;
+    uint8_t byte;
+
+    expect_refused(path_of("missing.snap"), "No such file");
+
+    copy_file(good, bad);
+    patch(bad, 0, "NOTSNAPS", 8);
+    expect_refused(bad, "not a libvmm snapshot");
+
+    copy_file(good, bad);
+    v = 2;
+    patch_header(bad, 8, &v, 4);
+    expect_refused(bad, "format version 2, this library reads 1");
+
+    copy_file(good, bad);
+    byte = 'X';
+    patch(bad, 20, &byte, 1); /* inside the version string: header checksum */
+    expect_refused(bad, "header checksum mismatch");
+
+    copy_file(good, bad);
+    patch_header(bad, 48, engine[0] == 's' ? "kvm\0" : "soft", 4);
+    expect_refused(bad, "this library runs x86_64 on kvm and riscv64 on soft");
+
+    copy_file(good, bad);
+    CU_ASSERT_EQUAL(truncate(bad, 8192), 0);
+    expect_refused(bad, "truncated");
+
+    copy_file(good, bad);
+    CU_ASSERT_EQUAL(truncate(bad, 100), 0);
+    expect_refused(bad, "truncated");
+
+    /* A flipped byte in the configuration, the state, the memory. */
+    copy_file(good, bad);
+    byte = '#';
+    patch(bad, 4096 + 10, &byte, 1);
+    expect_refused(bad, "configuration checksum mismatch");
+
+    uint8_t hdr[160];
+    int fd = open(good, O_RDONLY);
+    CU_ASSERT_EQUAL(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+    uint64_t state_off, regions_off, data_off;
+    memcpy(&state_off, hdr + 96, 8);
+    memcpy(&regions_off, hdr + 112, 8);
+    CU_ASSERT_EQUAL(pread(fd, &data_off, 8, (off_t)regions_off + 16), 8);
+    close(fd);
+    copy_file(good, bad);
+    byte = 0x5a;
+    patch(bad, state_off + 40, &byte, 1);
+    expect_refused(bad, "state checksum mismatch");
+
+    copy_file(good, bad);
+    /* The counter's page: written by the guest, so stored. */
+    uint64_t ram_base = counter_gpa & ~((1ULL << 31) - 1);
+    patch(bad, data_off + (counter_gpa - ram_base) + 100, &byte, 1);
+    expect_refused(bad, "fails its checksum");
+
+    /* The configuration the caller expects differs. */
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    vmm_config_t *other = make_config(128 << 20);
+    vmm_vm_t *vm = NULL;
+    CU_ASSERT_EQUAL(vmm_vm_restore(host, good, other, 0, &vm), VMM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "memory size differs"));
+    vmm_config_free(other);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ENGINE GUEST\n", argv[0]);
+        return 2;
+    }
+    engine = argv[1];
+    guest = argv[2];
+    if (strcmp(engine, "kvm") == 0) {
+        int rc = harness_need_kvm();
+        if (rc)
+            return rc;
+        counter_gpa = 0x300000;
+        counter_size = 4;
+    } else {
+        counter_gpa = 0x80100000;
+        counter_size = 8;
+    }
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite(engine, NULL, NULL);
+    CU_add_test(s, "a restored guest continues from the saved state",
+                test_a_restored_guest_continues_from_the_saved_state);
+    CU_add_test(s, "map mode restore continues too", test_map_mode_restore_continues_too);
+    CU_add_test(s, "the file is sparse", test_the_file_is_sparse);
+    CU_add_test(s, "saving a running VM leaves it running",
+                test_saving_a_running_vm_leaves_it_running);
+    CU_add_test(s, "twenty map-mode clones share memory", test_twenty_map_mode_clones_share_memory);
+    CU_add_test(s, "bad files are refused with what is wrong",
+                test_bad_files_are_refused_with_what_is_wrong);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return failed ? 1 : 0;
+}
