@@ -23,7 +23,8 @@
 struct net_tap {
     struct net_backend be;
     int fd;
-    int warned;
+    int warned_tx; /* worker thread */
+    int warned_rx; /* receive thread */
 };
 
 static int tap_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
@@ -39,8 +40,8 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
          * the kernel refused (EINVAL): the frame is lost, as on a wire. */
         if (errno == EAGAIN || errno == ENOBUFS || errno == EIO || errno == EINVAL)
             return 0;
-        if (!t->warned) {
-            t->warned = 1;
+        if (!t->warned_tx) {
+            t->warned_tx = 1;
             log_warn("%s: write: %s", be->desc, strerror(errno));
         }
         return VMM_EIO;
@@ -61,8 +62,8 @@ static void tap_service(struct net_backend *be, short revents)
     size_t cap = NET_HDR_LEN + NET_FRAME_MAX;
     ssize_t n = read(t->fd, be->rxbuf, cap);
     if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR && !t->warned) {
-            t->warned = 1;
+        if (errno != EAGAIN && errno != EINTR && !t->warned_rx) {
+            t->warned_rx = 1;
             log_warn("%s: read: %s", be->desc, strerror(errno));
         }
         if (errno != EAGAIN && errno != EINTR)
