@@ -133,18 +133,24 @@ void net_backend_pop(struct net_backend *be)
     free(f);
 }
 
+void net_backend_stop(struct net_backend *be)
+{
+    if (!be || !be->started)
+        return;
+    pthread_mutex_lock(&be->lock);
+    be->stop = 1;
+    pthread_cond_signal(&be->space);
+    pthread_mutex_unlock(&be->lock);
+    net_backend_wake(be);
+    pthread_join(be->thread, NULL);
+    be->started = 0;
+}
+
 void net_backend_destroy(struct net_backend *be)
 {
     if (!be)
         return;
-    if (be->started) {
-        pthread_mutex_lock(&be->lock);
-        be->stop = 1;
-        pthread_cond_signal(&be->space);
-        pthread_mutex_unlock(&be->lock);
-        net_backend_wake(be);
-        pthread_join(be->thread, NULL);
-    }
+    net_backend_stop(be);
     while (be->head)
         net_backend_pop(be);
     if (be->wake_fd >= 0)

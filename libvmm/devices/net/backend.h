@@ -104,6 +104,10 @@ void net_backend_pop(struct net_backend *be);
 /* Wakes the receive thread so it looks at its descriptors again. */
 void net_backend_wake(struct net_backend *be);
 
+/* Stops the receive thread (no more `ready` calls after it returns); send()
+ * still works. NULL or a stopped backend is fine. */
+void net_backend_stop(struct net_backend *be);
+
 /* Stops the receive thread, frees the queue and the backend. NULL is fine. */
 void net_backend_destroy(struct net_backend *be);
 

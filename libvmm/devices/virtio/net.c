@@ -286,6 +286,8 @@ static int net_load(struct virtio_dev *vd, struct state_reader *r, uint32_t vers
 static void net_destroy(struct virtio_dev *vd)
 {
     struct virtio_net *n = vd->priv;
+    /* The receive thread kicks the worker: it goes first. */
+    net_backend_stop(n->be);
     virtio_worker_stop(&n->worker);
     net_backend_destroy(n->be);
     free(n->txbuf);
