@@ -4,7 +4,7 @@
 usage: bench/run.sh [--build DIR] [--runs N] [--out FILE] [--quick] [WHAT ...]
 
 WHAT selects benchmarks: all (default), kvm (launch create io rss), soft
-(mips linux), or names: launch create io rss mips linux. Each benchmark
+(mips linux net), or names: launch create io rss mips linux net. Each benchmark
 prints one table: what was measured, the libvmm figure, the QEMU (or raw
 KVM) figure, their ratio, and the target. Every figure is also written to a
 JSON file (default BUILD/bench/results.json; the path is printed).
@@ -41,7 +41,7 @@ QEMU_QUIET = ["-nographic", "-nodefaults", "-no-user-config", "-display", "none"
 LINUX_APPEND = "console=ttyS0 libvmm.test=poweroff"
 GROUPS = {
     "kvm": ["launch", "create", "io", "rss"],
-    "soft": ["mips", "linux"],
+    "soft": ["mips", "linux", "net"],
 }
 ALL = GROUPS["kvm"] + GROUPS["soft"]
 
@@ -756,9 +756,62 @@ def bench_linux(ctx):
                 ["what", "median", "min", "libvmm/this", "runs / error"], rows, notes)
 
 
+def bench_net(ctx):
+    """7. virtio-net: guest -> host TCP throughput over a tap, libvmm soft
+    engine against QEMU TCG, same kernel and initramfs (bench/net-throughput.sh,
+    one run each in a network namespace of its own; needs root)."""
+    cache = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
+    image = os.path.join(cache, "riscv", "Image")
+    initrd = os.path.join(cache, "riscv", "initramfs.cpio.gz")
+    mb = 16 if ctx.quick else 64
+    res = {"kernel": image, "initrd": initrd, "mib": mb}
+    ctx.results["net"] = res
+    missing = ctx.missing(image, initrd)
+    if missing:
+        print("\n== 7. net: skipped (missing %s)" % ", ".join(missing))
+        res["skipped"] = "missing guest"
+        return
+    script = os.path.join(HERE, "net-throughput.sh")
+    reps = 3 if ctx.quick else 5
+    got = {"libvmm": [], "qemu": []}
+    errors = {}
+    for _ in range(reps):  # interleaved, like the other tables
+        for eng in ("libvmm", "qemu"):
+            if eng in errors:
+                continue
+            obj, err, skipped = run_json(["bash", script, eng, ctx.vmmctl, image, initrd,
+                                          str(mb)], timeout=900.0)
+            if obj is None:
+                errors[eng] = ("skipped: " if skipped else "") + (err or "?")
+            else:
+                got[eng].append(obj["mb_s"])
+    res["mb_s"] = got
+    res["errors"] = errors
+    rows = []
+    med = {}
+    for eng, label in (("libvmm", "libvmm soft, tap (IFF_VNET_HDR, csum+TSO offloads)"),
+                       ("qemu", "QEMU -M virt TCG, -netdev tap (vnet_hdr)")):
+        if got[eng]:
+            med[eng] = statistics.median(got[eng])
+            rows.append([label, "%.1f MB/s" % med[eng], "%.1f MB/s" % max(got[eng]),
+                         "", "%d runs" % len(got[eng])])
+        else:
+            rows.append([label, "FAILED", "", "", errors.get(eng, "")])
+    notes = ["MiB/s of %d MiB sent by busybox nc in the guest to a TCP sink on the tap's host "
+             "side, timed from the first byte to the end of the stream; 1 vCPU, 256 MiB" % mb]
+    if "libvmm" in med and "qemu" in med:
+        r = med["libvmm"] / med["qemu"]
+        res["ratio"] = r
+        rows[0][3] = "%.2f" % r
+        rows[1][3] = "1.00"
+        notes.append("ratio = libvmm / QEMU throughput (medians); higher is better")
+    print_table("7. virtio-net: guest -> host TCP throughput over tap, riscv64 Linux",
+                ["what", "median", "best", "libvmm/QEMU", "runs / error"], rows, notes)
+
+
 BENCHES = {
     "launch": bench_launch, "create": bench_create, "io": bench_io, "rss": bench_rss,
-    "mips": bench_mips, "linux": bench_linux,
+    "mips": bench_mips, "linux": bench_linux, "net": bench_net,
 }
 
 

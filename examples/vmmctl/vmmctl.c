@@ -3,7 +3,7 @@
  *
  *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
- *              [--firmware FW.bin] [--dtb FILE.dtb]
+ *              [--firmware FW.bin] [--dtb FILE.dtb] [--net SPEC]...
  *   vmmctl run DOMAIN.xml
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
             "                  [--incoming file:SNAPSHOT [--incoming-map]]\n"
+            "                  [--net SPEC]...   (virtio-net NICs, in order)\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
@@ -50,7 +51,18 @@ static void usage(FILE *f)
             "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
             "--rng a virtio-rng fed by the host's getrandom().\n"
             "--incoming continues the machine a snapshot holds (same machine arguments as\n"
-            "its source); --incoming-map maps its memory copy-on-write instead of reading it.\n");
+            "its source); --incoming-map maps its memory copy-on-write instead of reading it.\n"
+            "--net SPEC, each optionally followed by ,mac=52:54:00:xx:xx:xx:\n"
+            "  tap=NAME                        an existing tap device\n"
+            "  tap=NAME,managed | tap=,managed create the tap (kernel-chosen name when empty);\n"
+            "                                  it disappears when the VM ends\n"
+            "  udp=LPORT:RHOST:RPORT[,local=A] a frame per UDP datagram, bound to A:LPORT\n"
+            "                                  (default 0.0.0.0), to RHOST:RPORT\n"
+            "                                  (QEMU -netdev dgram)\n"
+            "  stream=server:[ADDR:]PORT       length-prefixed frames on TCP, listening\n"
+            "  stream=client:HOST:PORT         ... connecting (retries every second)\n"
+            "  stream=server:/PATH | stream=client:/PATH   the same on a unix socket\n"
+            "                                  (QEMU -netdev stream)\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -129,6 +141,125 @@ static int parse_size(const char *s, uint64_t *out)
         return -1;
     *out = (uint64_t)v << shift;
     return 0;
+}
+
+/* --- --net ---------------------------------------------------------------- */
+
+static int parse_port(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 65535 || s[0] == '-')
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (strlen(s) != 17 ||
+        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+/* Parses one --net SPEC (see usage()) and adds the NIC. 0 or exit status 2. */
+static int add_net_option(vmm_config_t *cfg, const char *spec)
+{
+    char buf[512];
+    if (strlen(spec) >= sizeof(buf)) {
+        fprintf(stderr, "vmmctl: --net '%.64s...' too long\n", spec);
+        return 2;
+    }
+    snprintf(buf, sizeof(buf), "%s", spec);
+    vmm_net_config_t nic = { .size = sizeof(nic) };
+    char *opts = strchr(buf, ',');
+    if (opts)
+        *opts++ = '\0';
+    char *val = strchr(buf, '=');
+    if (!val)
+        goto bad;
+    *val++ = '\0';
+    const char *local = "0.0.0.0";
+    for (char *o = opts; o && *o;) {
+        char *next = strchr(o, ',');
+        if (next)
+            *next++ = '\0';
+        if (!strncmp(o, "mac=", 4)) {
+            if (parse_mac(o + 4, nic.mac)) {
+                fprintf(stderr, "vmmctl: --net: MAC '%s' is not xx:xx:xx:xx:xx:xx\n", o + 4);
+                return 2;
+            }
+        } else if (!strcmp(o, "managed")) {
+            nic.managed = 1;
+        } else if (!strncmp(o, "local=", 6)) {
+            local = o + 6;
+        } else {
+            fprintf(stderr, "vmmctl: --net: unknown option '%s'\n", o);
+            return 2;
+        }
+        o = next;
+    }
+    if (!strcmp(buf, "tap")) {
+        nic.type = VMM_NET_TAP;
+        nic.tap = *val ? val : NULL;
+    } else if (!strcmp(buf, "udp")) {
+        /* LPORT:RHOST:RPORT, RHOST an IPv4 address or a [bracketed] IPv6 one */
+        char *c1 = strchr(val, ':'), *c2 = c1 ? strrchr(c1 + 1, ':') : NULL;
+        if (!c1 || !c2)
+            goto bad;
+        *c1 = *c2 = '\0';
+        char *host = c1 + 1;
+        size_t hl = strlen(host);
+        if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+            host[hl - 1] = '\0';
+            host++;
+        }
+        nic.type = VMM_NET_UDP;
+        nic.address = host;
+        nic.local_address = local;
+        if (parse_port(val, &nic.local_port) || parse_port(c2 + 1, &nic.port))
+            goto bad;
+    } else if (!strcmp(buf, "stream")) {
+        char *rest;
+        if (!strncmp(val, "server:", 7)) {
+            nic.type = VMM_NET_SERVER;
+            rest = val + 7;
+        } else if (!strncmp(val, "client:", 7)) {
+            nic.type = VMM_NET_CLIENT;
+            rest = val + 7;
+        } else {
+            goto bad;
+        }
+        if (rest[0] == '/') {
+            nic.address = rest;
+        } else {
+            char *c = strrchr(rest, ':');
+            if (c) {
+                *c = '\0';
+                nic.address = rest;
+                rest = c + 1;
+            } else if (nic.type == VMM_NET_CLIENT) {
+                goto bad;
+            }
+            if (parse_port(rest, &nic.port))
+                goto bad;
+        }
+    } else {
+        goto bad;
+    }
+    int rc = vmm_config_add_nic(cfg, &nic);
+    if (rc)
+        return fail("--net", rc);
+    return 0;
+bad:
+    fprintf(stderr, "vmmctl: --net '%s' not understood (see vmmctl --help)\n", spec);
+    return 2;
 }
 
 static void on_event(const vmm_event_t *ev, void *opaque)
@@ -350,6 +481,7 @@ static int cmd_run(int argc, char **argv)
         { "rng", no_argument, NULL, 'R' },
         { "incoming", required_argument, NULL, 'I' },
         { "incoming-map", no_argument, NULL, 'M' },
+        { "net", required_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -359,7 +491,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mh", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mn:h", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -393,6 +525,7 @@ static int cmd_run(int argc, char **argv)
             rc = vmm_config_set_vcpus(cfg, (unsigned)n);
             break;
         }
+        case 'n': status = add_net_option(cfg, optarg); continue;
         case 'h': usage(stdout); vmm_config_free(cfg); return 0;
         default: usage(stderr); status = 2; continue;
         }

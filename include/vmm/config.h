@@ -262,19 +262,49 @@ unsigned vmm_config_disk_count(const vmm_config_t *cfg);
 /* The disk at `index` (NULL when out of range), owned by the config. */
 const vmm_disk_config_t *vmm_config_disk(const vmm_config_t *cfg, unsigned index);
 
-/* [devices/interface type='ethernet'] a virtio-net NIC on a host tap device.
- * Only ever handed out by the library (vmm_config_net()), with .size set
- * (vmm/abi.h). */
+/* [devices/interface] a virtio-net NIC and how it reaches the outside. */
+typedef enum vmm_net_type {
+    VMM_NET_TAP = 0, /* type='ethernet': a host tap device */
+    VMM_NET_UDP,     /* type='udp': one frame per UDP datagram (QEMU -netdev dgram) */
+    VMM_NET_SERVER,  /* type='server': a stream socket server, frames preceded by a
+                      * 4-byte big-endian length (QEMU -netdev stream,server=on) */
+    VMM_NET_CLIENT,  /* type='client': the same, connecting to a server */
+} vmm_net_type_t;
+
+/* A sized struct (vmm/abi.h): set .size = sizeof(vmm_net_config_t) before
+ * vmm_config_add_nic(); the copies vmm_config_net() returns carry the
+ * library's size. Fields after `mac` came later: check VMM_HAS_FIELD()
+ * before reading them from an older library. */
 typedef struct vmm_net_config {
-    uint64_t size;      /* set by the library */
-    const char *tap;    /* <target dev>: tap interface name, 1..15 bytes */
-    uint8_t mac[6];     /* <mac address>, unicast */
+    uint64_t size;      /* bytes of this struct the writer knew (vmm/abi.h) */
+    const char *tap;    /* TAP: <target dev>, 1..15 bytes; NULL with managed = the
+                         * kernel picks a name. Other types: NULL */
+    uint8_t mac[6];     /* <mac address>, unicast; all zero = generate 52:54:00:xx:xx:xx */
+    vmm_net_type_t type;
+    int managed;        /* TAP: 1 = libvmm creates the tap (it must not exist) and it
+                         * disappears with the VM (<target managed='yes'> or absent);
+                         * 0 = attach to an existing tap (managed='no') */
+    const char *address; /* <source address>: UDP the remote host, SERVER the address to
+                          * listen on (NULL = any), CLIENT the server; numeric IPv4 or
+                          * IPv6. SERVER/CLIENT: a path starting with '/' is a unix
+                          * socket (port 0; no libvirt form, so not written as XML) */
+    unsigned port;      /* <source port>: 1..65535 (0 with a unix path) */
+    const char *local_address; /* UDP <source><local address>: where to bind */
+    unsigned local_port;       /* UDP <source><local port> */
 } vmm_net_config_t;
-/* Appends a NIC; tap is copied. mac NULL generates one in 52:54:00:xx:xx:xx.
- * VMM_EINVAL for a bad tap name, a multicast or duplicate MAC; VMM_ERANGE past
- * VMM_CONFIG_MAX_NETS. */
+
+/* Appends an existing tap device NIC (type TAP, managed 0); tap is copied.
+ * mac NULL generates one in 52:54:00:xx:xx:xx. VMM_EINVAL for a bad tap
+ * name, a multicast or duplicate MAC; VMM_ERANGE past VMM_CONFIG_MAX_NETS. */
 int vmm_config_add_net(vmm_config_t *cfg, const char *tap, const uint8_t mac[6]);
+/* Appends a NIC of any type; the strings are copied. VMM_EINVAL for a bad
+ * tap name, address or port, fields the type does not use, a duplicate tap
+ * or MAC, a bad nic->size; VMM_ENOTSUP when nic->size is larger than this
+ * library's and sets fields it does not know; VMM_ERANGE past
+ * VMM_CONFIG_MAX_NETS. */
+int vmm_config_add_nic(vmm_config_t *cfg, const vmm_net_config_t *nic);
 unsigned vmm_config_net_count(const vmm_config_t *cfg);
+/* The NIC at `index` (NULL when out of range), owned by the config. */
 const vmm_net_config_t *vmm_config_net(const vmm_config_t *cfg, unsigned index);
 
 /* [devices/serial, devices/console] where the guest's serial console goes.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "util/error.h"
 
@@ -52,6 +53,27 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
             rc = blk_file_open(d->path, d->readonly, &be);
         if (rc ||
             (rc = virtio_blk_create(m, s, be, d->serial, NULL)))
+            return rc;
+        out->nr++;
+    }
+    /* --- virtio-net --- */
+    for (unsigned i = 0; i < vmm_config_net_count(cfg); i++) {
+        const vmm_net_config_t *nc = vmm_config_net(cfg, i);
+        struct net_backend *be = NULL;
+        if ((rc = next_slot(layout, out, "net", i, &s)))
+            return rc;
+        switch (nc->type) {
+        case VMM_NET_TAP:
+            rc = net_tap_open(nc->tap, nc->managed, NULL, &be);
+            break;
+        case VMM_NET_UDP:
+            rc = net_udp_open(nc->local_address, nc->local_port, nc->address, nc->port, &be);
+            break;
+        default:
+            rc = net_stream_open(nc->type == VMM_NET_SERVER, nc->address, nc->port, &be);
+            break;
+        }
+        if (rc || (rc = virtio_net_create(m, s, nc->mac, be, NULL)))
             return rc;
         out->nr++;
     }

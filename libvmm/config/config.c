@@ -47,6 +47,14 @@ void config_device_clear(vmm_device_config_t *d)
     memset(d, 0, sizeof(*d));
 }
 
+void config_net_clear(vmm_net_config_t *n)
+{
+    free((char *)n->tap);
+    free((char *)n->address);
+    free((char *)n->local_address);
+    memset(n, 0, sizeof(*n));
+}
+
 void vmm_config_free(vmm_config_t *c)
 {
     if (!c)
@@ -78,7 +86,7 @@ void vmm_config_free(vmm_config_t *c)
         config_device_clear(&c->devices[i]);
     free(c->devices);
     for (unsigned i = 0; i < c->n_nets; i++)
-        free((char *)c->nets[i].tap);
+        config_net_clear(&c->nets[i]);
     free(c->nets);
     free(c->serial_path);
     free(c);
@@ -184,9 +192,10 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
         n->nets = calloc(c->n_nets, sizeof(*n->nets));
         failed = !n->nets;
         for (unsigned i = 0; !failed && i < c->n_nets; i++) {
-            n->nets[i].size = sizeof(n->nets[i]);
-            memcpy(n->nets[i].mac, c->nets[i].mac, sizeof(n->nets[i].mac));
+            n->nets[i] = c->nets[i];
             n->nets[i].tap = dup_or_null(c->nets[i].tap, &failed);
+            n->nets[i].address = dup_or_null(c->nets[i].address, &failed);
+            n->nets[i].local_address = dup_or_null(c->nets[i].local_address, &failed);
             n->n_nets = i + 1;
         }
     }

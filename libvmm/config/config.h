@@ -113,5 +113,6 @@ int config_set_string(char **slot, const char *s, const char *what);
 
 /* Frees the strings of one disk / interface entry. */
 void config_disk_clear(vmm_disk_config_t *d);
+void config_net_clear(vmm_net_config_t *n);
 
 #endif

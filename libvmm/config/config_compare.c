@@ -77,6 +77,13 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     for (unsigned i = 0; i < a->n_nets; i++) {
         CHECK(str_eq(a->nets[i].tap, b->nets[i].tap), "interface target");
         CHECK(!memcmp(a->nets[i].mac, b->nets[i].mac, 6), "interface mac");
+        CHECK(a->nets[i].type == b->nets[i].type, "interface type");
+        CHECK(a->nets[i].managed == b->nets[i].managed, "interface managed");
+        CHECK(str_eq(a->nets[i].address, b->nets[i].address), "interface address");
+        CHECK(a->nets[i].port == b->nets[i].port, "interface port");
+        CHECK(str_eq(a->nets[i].local_address, b->nets[i].local_address),
+              "interface local address");
+        CHECK(a->nets[i].local_port == b->nets[i].local_port, "interface local port");
     }
     CHECK(a->serial == b->serial, "serial type");
     CHECK(str_eq(a->serial_path, b->serial_path), "serial path");

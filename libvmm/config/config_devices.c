@@ -1,4 +1,5 @@
 /* Devices of a config: virtio disks and NICs, the serial console, rng. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -110,18 +111,88 @@ static int tap_ok(const char *t)
 
 int vmm_config_add_net(vmm_config_t *c, const char *tap, const uint8_t mac[6])
 {
-    if (!tap || !tap_ok(tap))
-        return vmm_error(VMM_EINVAL,
-                         "tap device name '%.32s' invalid (1..%d bytes, no '/', ':' or spaces)",
-                         tap ? tap : "(null)", TAP_NAME_MAX);
-    uint8_t m[6];
+    vmm_net_config_t nic = {.size = sizeof(nic), .tap = tap, .type = VMM_NET_TAP};
+    if (!tap)
+        return vmm_error(VMM_EINVAL, "vmm_config_add_net: the tap device name is required");
     if (mac) {
-        memcpy(m, mac, 6);
-        if (m[0] & 1)
+        memcpy(nic.mac, mac, 6);
+        /* An all-zero MAC means "generate" to add_nic; here it is just bad. */
+        if (!memcmp(nic.mac, "\0\0\0\0\0\0", 6))
+            return vmm_error(VMM_EINVAL, "MAC address 00:00:00:00:00:00 is not a NIC's address");
+    }
+    return vmm_config_add_nic(c, &nic);
+}
+
+/* A numeric IPv4 or IPv6 address (libvirt's schema takes IPv4 only; IPv6
+ * works through the C API and vmmctl). */
+static int ip_ok(const char *a)
+{
+    unsigned char buf[16];
+    return a && (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1);
+}
+
+static int unix_path_ok(const char *a)
+{
+    return a && a[0] == '/' && strlen(a) < 108;
+}
+
+static int check_nic(const vmm_net_config_t *n)
+{
+    static const char *const names[] = {"tap", "udp", "server", "client"};
+    int is_tap = n->type == VMM_NET_TAP;
+    if ((unsigned)n->type > VMM_NET_CLIENT)
+        return vmm_error(VMM_EINVAL, "interface type %d unknown", (int)n->type);
+    const char *kind = names[n->type];
+    if (n->mac[0] & 1)
+        return vmm_error(VMM_EINVAL, "MAC address %02x:%02x:%02x:%02x:%02x:%02x is multicast",
+                         n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+    if (is_tap) {
+        if (n->tap ? !tap_ok(n->tap) : !n->managed)
             return vmm_error(VMM_EINVAL,
-                             "MAC address %02x:%02x:%02x:%02x:%02x:%02x is multicast", m[0], m[1],
-                             m[2], m[3], m[4], m[5]);
+                             "tap device name '%.32s' invalid (1..%d bytes, no '/', ':' or spaces)",
+                             n->tap ? n->tap : "(null)", TAP_NAME_MAX);
+        if (n->address || n->port || n->local_address || n->local_port)
+            return vmm_error(VMM_EINVAL, "a tap interface takes no addresses or ports");
+        return 0;
+    }
+    if (n->tap || n->managed)
+        return vmm_error(VMM_EINVAL, "a %s interface takes no tap device or managed flag", kind);
+    int is_unix = n->type != VMM_NET_UDP && n->address && n->address[0] == '/';
+    if (is_unix) {
+        if (!unix_path_ok(n->address) || n->port)
+            return vmm_error(VMM_EINVAL, "%s interface: unix socket path '%.128s' invalid (absolute, "
+                             "below 108 bytes, port 0)", kind, n->address);
     } else {
+        if (n->port < 1 || n->port > 65535)
+            return vmm_error(VMM_EINVAL, "%s interface: port %u out of range 1..65535", kind,
+                             n->port);
+        if (n->address ? !ip_ok(n->address) : n->type != VMM_NET_SERVER)
+            return vmm_error(VMM_EINVAL, "%s interface: address '%.64s' is not a numeric IPv4/IPv6 "
+                             "address", kind, n->address ? n->address : "(null)");
+    }
+    if (n->type == VMM_NET_UDP) {
+        if (!ip_ok(n->local_address) || n->local_port < 1 || n->local_port > 65535)
+            return vmm_error(VMM_EINVAL, "udp interface: local address '%.64s' port %u invalid "
+                             "(numeric address, port 1..65535)",
+                             n->local_address ? n->local_address : "(null)", n->local_port);
+    } else if (n->local_address || n->local_port) {
+        return vmm_error(VMM_EINVAL, "a %s interface takes no local address", kind);
+    }
+    return 0;
+}
+
+int vmm_config_add_nic(vmm_config_t *c, const vmm_net_config_t *caller_nic)
+{
+    if (!c || !caller_nic)
+        return vmm_error(VMM_EINVAL, "vmm_config_add_nic: cfg and nic are required");
+    vmm_net_config_t in;
+    int rc = sized_copy_in(&in, caller_nic, sizeof(in), "vmm_net_config_t");
+    if (rc)
+        return rc;
+    if ((rc = check_nic(&in)))
+        return rc;
+    uint8_t *m = in.mac;
+    if (!memcmp(m, "\0\0\0\0\0\0", 6)) {
         /* 52:54:00 is the locally administered prefix libvirt and QEMU use. */
         m[0] = 0x52, m[1] = 0x54, m[2] = 0x00;
         if (getrandom(m + 3, 3, 0) != 3)
@@ -131,23 +202,30 @@ int vmm_config_add_net(vmm_config_t *c, const char *tap, const uint8_t mac[6])
         if (!memcmp(c->nets[i].mac, m, 6))
             return vmm_error(VMM_EINVAL, "MAC address %02x:%02x:%02x:%02x:%02x:%02x is used twice",
                              m[0], m[1], m[2], m[3], m[4], m[5]);
-        if (!strcmp(c->nets[i].tap, tap))
-            return vmm_error(VMM_EINVAL, "tap device '%s' is used twice", tap);
+        if (in.tap && c->nets[i].tap && !strcmp(c->nets[i].tap, in.tap))
+            return vmm_error(VMM_EINVAL, "tap device '%s' is used twice", in.tap);
     }
     if (c->n_nets >= VMM_CONFIG_MAX_NETS)
         return vmm_error(VMM_ERANGE, "interface %u exceeds the limit of %d interfaces",
                          c->n_nets + 1, VMM_CONFIG_MAX_NETS);
-    char *copy = strdup(tap);
-    vmm_net_config_t *grown = copy ? realloc(c->nets, (c->n_nets + 1) * sizeof(*grown)) : NULL;
+    vmm_net_config_t n = in;
+    n.size = sizeof(n);
+    n.managed = in.managed ? 1 : 0;
+    int failed = 0;
+    n.tap = n.address = n.local_address = NULL;
+    if (in.tap && !(n.tap = strdup(in.tap)))
+        failed = 1;
+    if (in.address && !(n.address = strdup(in.address)))
+        failed = 1;
+    if (in.local_address && !(n.local_address = strdup(in.local_address)))
+        failed = 1;
+    vmm_net_config_t *grown = failed ? NULL : realloc(c->nets, (c->n_nets + 1) * sizeof(*grown));
     if (!grown) {
-        free(copy);
+        config_net_clear(&n);
         return vmm_error(VMM_ENOMEM, "adding an interface");
     }
     c->nets = grown;
-    c->nets[c->n_nets].size = sizeof(c->nets[c->n_nets]);
-    c->nets[c->n_nets].tap = copy;
-    memcpy(c->nets[c->n_nets].mac, m, 6);
-    c->n_nets++;
+    c->nets[c->n_nets++] = n;
     return 0;
 }
 

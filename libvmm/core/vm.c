@@ -259,10 +259,6 @@ static int engine_options_from(const vmm_config_t *cfg, struct engine_options *o
  * cannot provide yet: say so once per VM rather than drop them silently. */
 static void warn_unprovided(const vmm_config_t *cfg)
 {
-    unsigned nets = vmm_config_net_count(cfg);
-    if (nets)
-        log_warn("VM '%s': %u network interface(s) configured but virtio-net is not available "
-                 "yet; the guest will not see them", cfg->name, nets);
     if (vmm_config_cpu_shares(cfg) || vmm_config_cpu_quota(cfg) > 0)
         log_warn("VM '%s': cputune shares/quota are stored for the scheduler, which does not "
                  "enforce them yet (vcpupin is applied)", cfg->name);

@@ -154,6 +154,58 @@ static void nets_generate_unicast_macs(void)
     vmm_config_free(c);
 }
 
+static void nics_of_each_type_are_checked(void)
+{
+    vmm_config_t *c = fresh();
+    vmm_net_config_t n = {.size = sizeof(n)};
+    /* add_net keeps its meaning: an existing tap. */
+    CU_ASSERT_EQUAL(vmm_config_add_net(c, "tap0", NULL), 0);
+    CU_ASSERT_EQUAL(vmm_config_net(c, 0)->type, VMM_NET_TAP);
+    CU_ASSERT_EQUAL(vmm_config_net(c, 0)->managed, 0);
+    /* A managed tap may leave the name to the kernel. */
+    n.type = VMM_NET_TAP;
+    n.managed = 1;
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), 0);
+    n.managed = 0;
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), VMM_EINVAL); /* unmanaged needs a name */
+    n = (vmm_net_config_t){.size = sizeof(n), .type = VMM_NET_UDP, .address = "127.0.0.1",
+                           .port = 5000, .local_address = "0.0.0.0", .local_port = 5001};
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), 0);
+    n.local_address = NULL;
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), VMM_EINVAL);
+    n = (vmm_net_config_t){.size = sizeof(n), .type = VMM_NET_SERVER, .port = 6000};
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), 0); /* any address */
+    n.port = 0;
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), VMM_EINVAL);
+    n = (vmm_net_config_t){.size = sizeof(n), .type = VMM_NET_CLIENT, .address = "::1",
+                           .port = 6000};
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), 0);
+    n.address = "localhost";
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), VMM_EINVAL);
+    n.address = "/run/lvmm.sock";
+    n.port = 0;
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), 0);
+    n.tap = "tap9"; /* a socket NIC has no tap */
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, &n), VMM_EINVAL);
+    CU_ASSERT_EQUAL(vmm_config_net_count(c), 6);
+    /* The copies hand back what went in, strings included. */
+    const vmm_net_config_t *got = vmm_config_net(c, 2);
+    CU_ASSERT_EQUAL(got->size, sizeof(vmm_net_config_t));
+    CU_ASSERT_STRING_EQUAL(got->address, "127.0.0.1");
+    CU_ASSERT_STRING_EQUAL(got->local_address, "0.0.0.0");
+    CU_ASSERT_EQUAL(got->local_port, 5001);
+    /* An older caller's struct (size, tap, mac only) reads as an existing tap. */
+    struct { uint64_t size; const char *tap; uint8_t mac[6]; } old = {sizeof(old), "tap5", {0}};
+    CU_ASSERT_EQUAL(vmm_config_add_nic(c, (const vmm_net_config_t *)&old), 0);
+    CU_ASSERT_EQUAL(vmm_config_net(c, 6)->type, VMM_NET_TAP);
+    CU_ASSERT_EQUAL(vmm_config_net(c, 6)->managed, 0);
+    vmm_config_t *k;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_clone(c, &k), 0);
+    CU_ASSERT_STRING_EQUAL(vmm_config_net(k, 5)->address, "/run/lvmm.sock");
+    vmm_config_free(k);
+    vmm_config_free(c);
+}
+
 static void serial_sets_console_mode(void)
 {
     vmm_config_t *c = fresh();
@@ -271,6 +323,7 @@ int main(void)
         {"cpu features known, sorted, unique", cpu_features_are_known_sorted_unique},
         {"disks validate targets and duplicates", disks_validate_targets_and_duplicates},
         {"nets generate unicast MACs", nets_generate_unicast_macs},
+        {"NICs of each type are checked", nics_of_each_type_are_checked},
         {"serial sets the console mode", serial_sets_console_mode},
         {"lifecycle defaults and setters", lifecycle_defaults_and_setters},
         {"metadata needs namespaced elements", metadata_needs_namespaced_elements},

@@ -125,8 +125,35 @@ class ConfigTest(unittest.TestCase):
             cfg.set_serial(vmm.Chardev.FILE, "/tmp/console.log")
             self.assertEqual(cfg.serial, (vmm.Chardev.FILE, "/tmp/console.log"))
             clone = cfg.clone()
+            self.assertEqual(clone.nets, cfg.nets)
             self.assertEqual(clone.disks, cfg.disks)
             clone.close()
+
+    def test_nics_of_every_type_read_back(self):
+        with vmm.Config() as cfg:
+            cfg.add_nic(vmm.NetType.TAP, mac="52:54:00:00:00:01", tap="vmtap0", managed=True)
+            cfg.add_nic(vmm.NetType.UDP, mac="52:54:00:00:00:02", address="127.0.0.1",
+                        port=5001, local_address="127.0.0.1", local_port=5002)
+            cfg.add_nic(vmm.NetType.SERVER, mac="52:54:00:00:00:03", port=5003)
+            cfg.add_nic(vmm.NetType.CLIENT, mac="52:54:00:00:00:04", address="10.0.0.1",
+                        port=5003)
+            nets = cfg.nets
+            self.assertEqual([n.type for n in nets], [vmm.NetType.TAP, vmm.NetType.UDP,
+                                                      vmm.NetType.SERVER, vmm.NetType.CLIENT])
+            self.assertEqual((nets[0].tap, nets[0].managed), ("vmtap0", True))
+            self.assertEqual((nets[1].address, nets[1].port, nets[1].local_address,
+                              nets[1].local_port), ("127.0.0.1", 5001, "127.0.0.1", 5002))
+            self.assertEqual((nets[2].address, nets[2].port), (None, 5003))
+            self.assertEqual(nets[3].mac, "52:54:00:00:00:04")
+            xml = cfg.to_xml().replace("'", '"')
+            self.assertIn('<interface type="udp">', xml)
+            self.assertIn('<local address="127.0.0.1" port="5002"/>', xml)
+            with self.assertRaises(vmm.Error) as ctx:
+                cfg.add_nic(vmm.NetType.CLIENT, address="example.org", port=1)
+            self.assertIn("example.org", ctx.exception.message)
+            with self.assertRaises(vmm.Error):
+                cfg.add_nic(vmm.NetType.UDP, address="127.0.0.1", port=70000,
+                            local_address="127.0.0.1", local_port=1)
 
     def test_bad_values_raise_with_the_value_and_the_limit(self):
         with vmm.Config() as cfg:

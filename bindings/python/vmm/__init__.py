@@ -33,7 +33,7 @@ import time
 __all__ = [
     "Error", "State", "OutcomeKind", "Outcome", "Console", "Placement", "CpuMode",
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
-    "Config", "Disk", "Net", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
+    "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version",
 ]
 
@@ -101,7 +101,9 @@ class _CDisk(ctypes.Structure):
 
 
 class _CNet(ctypes.Structure):
-    _fields_ = [("size", _c_u64), ("tap", _c_char_p), ("mac", ctypes.c_uint8 * 6)]
+    _fields_ = [("size", _c_u64), ("tap", _c_char_p), ("mac", ctypes.c_uint8 * 6),
+                ("type", _c_int), ("managed", _c_int), ("address", _c_char_p),
+                ("port", _c_uint), ("local_address", _c_char_p), ("local_port", _c_uint)]
 
 
 # vmm_struct_id_t -> (C name, our mirror)
@@ -210,6 +212,7 @@ _cfg_add_disk = _sig("vmm_config_add_disk", _c_int, _p, ctypes.POINTER(_CDisk))
 _cfg_disk_count = _sig("vmm_config_disk_count", _c_uint, _p)
 _cfg_disk = _sig("vmm_config_disk", ctypes.POINTER(_CDisk), _p, _c_uint)
 _cfg_add_net = _sig("vmm_config_add_net", _c_int, _p, _c_char_p, _p)
+_cfg_add_nic = _sig("vmm_config_add_nic", _c_int, _p, ctypes.POINTER(_CNet))
 _cfg_net_count = _sig("vmm_config_net_count", _c_uint, _p)
 _blk_req_op = _sig("vmm_blk_request_op", _c_int, _p)
 _blk_req_offset = _sig("vmm_blk_request_offset", _c_u64, _p)
@@ -405,14 +408,31 @@ class Disk:
         return f"Disk({self.path!r}, {self.target!r}, readonly={self.readonly}, serial={self.serial!r})"
 
 
-class Net:
-    """A virtio-net interface of a Config: tap, mac ("52:54:00:..")."""
+class NetType(enum.IntEnum):
+    TAP = 0     # <interface type='ethernet'>: a host tap device
+    UDP = 1     # type='udp': a frame per datagram (QEMU -netdev dgram)
+    SERVER = 2  # type='server': length-prefixed stream (QEMU -netdev stream,server=on)
+    CLIENT = 3  # type='client'
 
-    def __init__(self, tap, mac):
-        self.tap, self.mac = tap, mac
+
+class Net:
+    """A virtio-net interface of a Config: type (NetType), mac ("52:54:00:.."),
+    tap and managed (TAP), address and port (UDP remote, SERVER listen,
+    CLIENT server), local_address and local_port (UDP)."""
+
+    def __init__(self, tap, mac, type=NetType.TAP, managed=False, address=None, port=0,
+                 local_address=None, local_port=0):
+        self.tap, self.mac, self.type, self.managed = tap, mac, NetType(type), bool(managed)
+        self.address, self.port = address, port
+        self.local_address, self.local_port = local_address, local_port
+
+    def __eq__(self, other):
+        return isinstance(other, Net) and vars(self) == vars(other)
 
     def __repr__(self):
-        return f"Net({self.tap!r}, {self.mac!r})"
+        return (f"Net({self.tap!r}, {self.mac!r}, type={self.type!r}, managed={self.managed}, "
+                f"address={self.address!r}, port={self.port}, "
+                f"local_address={self.local_address!r}, local_port={self.local_port})")
 
 
 # --- config ---
@@ -630,23 +650,41 @@ class Config:
                             _str_out(d.serial)))
         return out
 
+    @staticmethod
+    def _mac_bytes(mac):
+        parts = mac.split(":")
+        if len(parts) != 6:
+            raise ValueError(f"MAC address {mac!r} is not six colon-separated bytes")
+        return (ctypes.c_uint8 * 6)(*(int(p, 16) for p in parts))
+
     def add_net(self, tap, mac=None):
-        """A NIC on host tap device `tap`; mac "52:54:00:12:34:56" or None (generated)."""
-        raw = None
-        if mac is not None:
-            parts = mac.split(":")
-            if len(parts) != 6:
-                raise ValueError(f"MAC address {mac!r} is not six colon-separated bytes")
-            raw = (ctypes.c_uint8 * 6)(*(int(p, 16) for p in parts))
+        """A NIC on existing host tap device `tap`; mac "52:54:00:12:34:56" or None
+        (generated)."""
+        raw = self._mac_bytes(mac) if mac is not None else None
         _check(_cfg_add_net(self._handle(), _str_in(tap),
                             ctypes.cast(raw, _p) if raw is not None else None))
+
+    def add_nic(self, type=NetType.TAP, mac=None, tap=None, managed=False, address=None,
+                port=0, local_address=None, local_port=0):
+        """A NIC of any NetType (vmm_config_add_nic): TAP with tap/managed (managed
+        creates the tap and removes it at the end), UDP with address/port (remote)
+        and local_address/local_port, SERVER with [address]/port to listen on,
+        CLIENT with the server's address/port. mac None = generated."""
+        c = _CNet(size=ctypes.sizeof(_CNet), tap=_str_in(tap), type=int(NetType(type)),
+                  managed=1 if managed else 0, address=_str_in(address), port=port,
+                  local_address=_str_in(local_address), local_port=local_port)
+        if mac is not None:
+            c.mac = self._mac_bytes(mac)
+        _check(_cfg_add_nic(self._handle(), ctypes.byref(c)))
 
     @property
     def nets(self):
         h, out = self._handle(), []
         for i in range(_cfg_net_count(h)):
             n = _cfg_net(h, i).contents
-            out.append(Net(_str_out(n.tap), ":".join(f"{b:02x}" for b in n.mac)))
+            out.append(Net(_str_out(n.tap), ":".join(f"{b:02x}" for b in n.mac),
+                           NetType(n.type), bool(n.managed), _str_out(n.address), n.port,
+                           _str_out(n.local_address), n.local_port))
         return out
 
     def set_serial(self, kind, path=None):

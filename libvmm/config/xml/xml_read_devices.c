@@ -138,11 +138,9 @@ static void rd_disk(struct rd *r, xmlNodePtr n)
 /* --- <interface> --------------------------------------------------------- */
 
 struct net_state {
-    const char *tap;
-    uint8_t mac[6];
-    int has_mac;
+    vmm_net_config_t nic;
+    int has_target;
 };
-
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
@@ -169,10 +167,10 @@ static void rd_net_mac(struct rd *r, xmlNodePtr n)
     const char *a = rd_need_attr(r, n, "address");
     if (!a)
         return;
-    if (parse_mac(a, r->net->mac))
+    if (parse_mac(a, r->net->nic.mac))
         rd_error(r, n, VMM_EINVAL, "MAC address '%.32s' malformed (expected xx:xx:xx:xx:xx:xx)", a);
-    else
-        r->net->has_mac = 1;
+    else if (!memcmp(r->net->nic.mac, "\0\0\0\0\0\0", 6))
+        rd_error(r, n, VMM_EINVAL, "MAC address 00:00:00:00:00:00 is not a NIC's address");
 }
 
 static void rd_net_target(struct rd *r, xmlNodePtr n)
@@ -182,10 +180,16 @@ static void rd_net_target(struct rd *r, xmlNodePtr n)
     const char *dev = rd_need_attr(r, n, "dev"), *managed = rd_attr(r, n, "managed");
     if (managed && strcmp(managed, "no") && strcmp(managed, "yes"))
         rd_error(r, n, VMM_EINVAL, "managed='%.32s' (expected yes or no)", managed);
-    else if (managed && !strcmp(managed, "yes"))
-        rd_warn(r, n, "managed='yes' ignored: libvmm opens an existing tap device, it never "
-                      "creates one");
-    r->net->tap = dev;
+    if (r->net->nic.type != VMM_NET_TAP) {
+        /* libvirt names the tap it would make; a socket NIC has none. */
+        rd_warn(r, n, "ignored: a %s interface has no tap device",
+                r->net->nic.type == VMM_NET_UDP ? "udp" : "socket");
+        return;
+    }
+    r->net->has_target = 1;
+    r->net->nic.tap = dev;
+    /* libvirt: absent or 'yes' = libvirt (here libvmm) creates the tap. */
+    r->net->nic.managed = !managed || !strcmp(managed, "yes");
 }
 
 static void rd_net_model(struct rd *r, xmlNodePtr n)
@@ -197,20 +201,85 @@ static void rd_net_model(struct rd *r, xmlNodePtr n)
         rd_unsupported_value(r, n, "NIC model other than virtio");
 }
 
+/* A port attribute: 1..65535. */
+static unsigned rd_net_port(struct rd *r, xmlNodePtr n, const char *p)
+{
+    char *end;
+    unsigned long v = p ? strtoul(p, &end, 10) : 0;
+    if (!p || !*p || *end || v < 1 || v > 65535 || p[0] == '-' || p[0] == '+') {
+        if (p)
+            rd_error(r, n, VMM_EINVAL, "port '%.32s' out of range 1..65535", p);
+        return 0;
+    }
+    return (unsigned)v;
+}
+
+static void rd_net_local(struct rd *r, xmlNodePtr n)
+{
+    rd_attrs(r, n, RD_LIST("address", "port"), NULL);
+    rd_no_children(r, n);
+    r->net->nic.local_address = rd_need_attr(r, n, "address");
+    r->net->nic.local_port = rd_net_port(r, n, rd_need_attr(r, n, "port"));
+}
+
+static void rd_net_source(struct rd *r, xmlNodePtr n)
+{
+    vmm_net_config_t *nic = &r->net->nic;
+    if (nic->type == VMM_NET_TAP) {
+        /* <source> of an ethernet interface holds host-side IPs and routes. */
+        rd_attrs(r, n, NULL, NULL);
+        rd_children(r, n, (const struct rd_child[]){
+                              RD_IGNORED_N("ip", "libvmm does not configure the host side"),
+                              RD_IGNORED_N("route", "libvmm does not configure the host side"),
+                              RD_END,
+                          });
+        return;
+    }
+    rd_attrs(r, n, RD_LIST("address", "port"), NULL);
+    if (nic->type == VMM_NET_UDP)
+        rd_children(r, n, (const struct rd_child[]){RD_HANDLER("local", rd_net_local), RD_END});
+    else
+        rd_no_children(r, n);
+    nic->address = nic->type == VMM_NET_SERVER ? rd_attr(r, n, "address")
+                                                : rd_need_attr(r, n, "address");
+    nic->port = rd_net_port(r, n, rd_need_attr(r, n, "port"));
+}
+
 static void rd_interface(struct rd *r, xmlNodePtr n)
 {
     rd_attrs(r, n, RD_LIST("type"), NULL);
     const char *type = rd_need_attr(r, n, "type");
-    if (type && strcmp(type, "ethernet")) {
-        rd_unsupported(r, n, "interface type other than 'ethernet' (a tap device)");
+    static const struct {
+        const char *name;
+        vmm_net_type_t type;
+    } types[] = {{"ethernet", VMM_NET_TAP},
+                 {"udp", VMM_NET_UDP},
+                 {"server", VMM_NET_SERVER},
+                 {"client", VMM_NET_CLIENT}};
+    struct net_state st = {.nic = {.size = sizeof(vmm_net_config_t)}};
+    size_t k = 0;
+    while (type && k < sizeof(types) / sizeof(types[0]) && strcmp(types[k].name, type))
+        k++;
+    if (!type)
+        return;
+    if (k == sizeof(types) / sizeof(types[0])) {
+        rd_unsupported(r, n, "interface type other than 'ethernet' (a tap device), 'udp', "
+                             "'server' or 'client'");
         return;
     }
-    struct net_state st = {0};
+    st.nic.type = types[k].type;
+    /* An ethernet interface without <target> gets a tap libvmm creates. */
+    st.nic.managed = st.nic.type == VMM_NET_TAP;
     struct net_state *saved = r->net;
     r->net = &st;
     unsigned errors = r->d->errors, skips = r->skips;
+    int source_seen = 0;
+    for (xmlNodePtr ch = n->children; ch; ch = ch->next)
+        if (ch->type == XML_ELEMENT_NODE && !strcmp((const char *)ch->name, "source"))
+            source_seen = 1;
     rd_children(r, n, (const struct rd_child[]){
                           RD_HANDLER("mac", rd_net_mac),
+                          RD_HANDLER("source", rd_net_source),
                           RD_HANDLER("target", rd_net_target),
                           RD_HANDLER("model", rd_net_model),
                           RD_IGNORED("boot", "libvmm boots the kernel directly"),
@@ -220,17 +289,21 @@ static void rd_interface(struct rd *r, xmlNodePtr n)
                           RD_END,
                       });
     r->net = saved;
-    if (r->d->errors != errors || !type)
+    if (r->d->errors != errors)
         return;
     if (r->skips != skips) {
         rd_warn(r, n, "interface left out");
         return;
     }
-    if (!st.tap) {
-        rd_error(r, n, VMM_EINVAL, "<target dev=...> missing (the tap device to use)");
+    if (st.nic.type != VMM_NET_TAP && !source_seen) {
+        rd_error(r, n, VMM_EINVAL, "<source address=... port=...> missing");
         return;
     }
-    int rc = vmm_config_add_net(r->c, st.tap, st.has_mac ? st.mac : NULL);
+    if (st.nic.type == VMM_NET_UDP && (!st.nic.local_address || !st.nic.local_port)) {
+        rd_error(r, n, VMM_EINVAL, "<source><local address=... port=.../></source> missing");
+        return;
+    }
+    int rc = vmm_config_add_nic(r->c, &st.nic);
     if (rc)
         rd_fail(r, n, rc);
 }

@@ -188,6 +188,49 @@ static void write_chardev(struct wr *w, xmlNodePtr devs, const vmm_config_t *c, 
     prop(w, t, "port", "0");
 }
 
+static void prop_u(struct wr *w, xmlNodePtr n, const char *name, unsigned v)
+{
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%u", v);
+    prop(w, n, name, buf);
+}
+
+static void write_interface(struct wr *w, xmlNodePtr devs, const vmm_net_config_t *nc)
+{
+    static const char *const types[] = {"ethernet", "udp", "server", "client"};
+    if (w->rc)
+        return;
+    if (nc->type != VMM_NET_TAP && nc->type != VMM_NET_UDP && nc->address &&
+        nc->address[0] == '/') {
+        w->rc = vmm_error(VMM_ENOTSUP, "interface on unix socket '%.128s': libvirt's domain XML "
+                                       "has no form for it", nc->address);
+        return;
+    }
+    char mac[18];
+    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nc->mac[0], nc->mac[1],
+             nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5]);
+    xmlNodePtr nic = add(w, devs, "interface", NULL);
+    prop(w, nic, "type", types[nc->type <= VMM_NET_CLIENT ? nc->type : 0]);
+    prop(w, add(w, nic, "mac", NULL), "address", mac);
+    if (nc->type != VMM_NET_TAP) {
+        xmlNodePtr src = add(w, nic, "source", NULL);
+        if (nc->address)
+            prop(w, src, "address", nc->address);
+        prop_u(w, src, "port", nc->port);
+        if (nc->type == VMM_NET_UDP) {
+            xmlNodePtr local = add(w, src, "local", NULL);
+            prop(w, local, "address", nc->local_address);
+            prop_u(w, local, "port", nc->local_port);
+        }
+    } else if (nc->tap) {
+        xmlNodePtr t = add(w, nic, "target", NULL);
+        prop(w, t, "dev", nc->tap);
+        if (!nc->managed)
+            prop(w, t, "managed", "no");
+    }
+    prop(w, add(w, nic, "model", NULL), "type", "virtio");
+}
+
 static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
 {
     xmlNodePtr devs = add(w, dom, "devices", NULL);
@@ -210,19 +253,8 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
         if (d->serial)
             add(w, disk, "serial", d->serial);
     }
-    for (unsigned i = 0; i < c->n_nets; i++) {
-        const vmm_net_config_t *nc = &c->nets[i];
-        char mac[18];
-        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nc->mac[0], nc->mac[1],
-                 nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5]);
-        xmlNodePtr nic = add(w, devs, "interface", NULL);
-        prop(w, nic, "type", "ethernet");
-        prop(w, add(w, nic, "mac", NULL), "address", mac);
-        xmlNodePtr t = add(w, nic, "target", NULL);
-        prop(w, t, "dev", nc->tap);
-        prop(w, t, "managed", "no");
-        prop(w, add(w, nic, "model", NULL), "type", "virtio");
-    }
+    for (unsigned i = 0; i < c->n_nets; i++)
+        write_interface(w, devs, &c->nets[i]);
     /* The console-events mode with no serial type set (a config built with
      * the setters) is what libvirt calls a pty: a stream the host program
      * attaches to. */
