@@ -339,7 +339,7 @@ static void blk_process(void *opaque, unsigned q)
     for (;;) {
         while (virtio_dev_pop(&b->vd, 0, &b->chain) == 1)
             handle_request(b, &b->chain);
-        virtq_update_avail_event(&b->vd.queues[0]);
+        virtio_dev_update_avail_event(&b->vd, 0);
         /* A request made available after the last pop but before the event
          * index was published gets no notification: look once more. */
         if (virtio_dev_pop(&b->vd, 0, &b->chain) != 1)

@@ -114,21 +114,30 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
         virtio_dev_interrupt(vd, VIRTIO_INT_CONFIG);
 }
 
+/* Under vd->lock. */
+static int queue_live(const struct virtio_dev *vd, unsigned q)
+{
+    return q < vd->nr_queues && vd->queues[q].ready &&
+           (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
+               VIRTIO_STATUS_DRIVER_OK;
+}
+
 int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q)
 {
     pthread_mutex_lock(&vd->lock);
-    int live = q < vd->nr_queues && vd->queues[q].ready &&
-               (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
-                   VIRTIO_STATUS_DRIVER_OK;
+    int live = queue_live(vd, q);
     pthread_mutex_unlock(&vd->lock);
     return live;
 }
 
+/* The ring is walked under vd->lock: the driver's QueueReady 0, QueueNum
+ * and QueueReset writes (taken under it too) must not resize or unmap the
+ * queue halfway through. */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
 {
-    if (!virtio_dev_queue_live(vd, q))
-        return 0;
-    int rc = virtq_pop(&vd->queues[q], &vd->m->mem, c);
+    pthread_mutex_lock(&vd->lock);
+    int rc = queue_live(vd, q) ? virtq_pop(&vd->queues[q], &vd->m->mem, c) : 0;
+    pthread_mutex_unlock(&vd->lock);
     if (rc < 0) {
         virtio_dev_fail(vd, vmm_last_error());
         return 0;
@@ -136,16 +145,27 @@ int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
     return rc;
 }
 
+void virtio_dev_update_avail_event(struct virtio_dev *vd, unsigned q)
+{
+    pthread_mutex_lock(&vd->lock);
+    if (queue_live(vd, q))
+        virtq_update_avail_event(&vd->queues[q]);
+    pthread_mutex_unlock(&vd->lock);
+}
+
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written)
 {
     pthread_mutex_lock(&vd->push_lock);
+    pthread_mutex_lock(&vd->lock); /* against queue register writes, as in pop */
     struct virtq *vq = &vd->queues[q];
     if (!vq->ready) { /* reset while the request was in flight: drop it */
+        pthread_mutex_unlock(&vd->lock);
         pthread_mutex_unlock(&vd->push_lock);
         return;
     }
     virtq_push(vq, head, written);
     int notify = virtq_should_notify(vq);
+    pthread_mutex_unlock(&vd->lock);
     pthread_mutex_unlock(&vd->push_lock);
     if (notify)
         virtio_dev_interrupt(vd, VIRTIO_INT_USED_RING);

@@ -118,6 +118,10 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q);
  * the device stops using its queues until the driver resets it. */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c);
 
+/* With the event index: publishes avail_event for queue `q` if it is live
+ * (see virtq_update_avail_event), under vd->lock like virtio_dev_pop(). */
+void virtio_dev_update_avail_event(struct virtio_dev *vd, unsigned q);
+
 /* Returns a chain to the guest and raises the used-buffer interrupt if the
  * guest asked for one. Any thread. */
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written);

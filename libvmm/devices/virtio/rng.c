@@ -30,7 +30,7 @@ static void rng_process(void *opaque, unsigned q)
         if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1) {
             /* Publish the event index, then look once more for a request
              * that came in meanwhile and would get no notification. */
-            virtq_update_avail_event(&r->vd.queues[0]);
+            virtio_dev_update_avail_event(&r->vd, 0);
             if (virtio_dev_pop(&r->vd, 0, &r->chain) != 1)
                 break;
         }
