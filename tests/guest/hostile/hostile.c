@@ -420,6 +420,7 @@ static void scratch_check(uint64_t from)
 #define R_QUEUE_DESC 0x080
 #define R_QUEUE_DRIVER 0x090
 #define R_QUEUE_DEVICE 0x0a0
+#define R_QUEUE_RESET 0x0c0
 #define R_CONFIG 0x100
 
 #define S_ACK 1u
@@ -435,6 +436,7 @@ static void scratch_check(uint64_t from)
 #define F_INDIRECT (1ULL << 28)
 #define F_EVENT_IDX (1ULL << 29)
 #define F_VERSION_1 (1ULL << 32)
+#define F_RING_RESET (1ULL << 40)
 #define STD_FEATURES (F_VERSION_1 | F_INDIRECT)
 
 #define D_NEXT 1
@@ -1427,6 +1429,93 @@ static void case_blk_errors(void)
     case_end();
 }
 
+/* --- the driver pulls the queue away while the device's worker walks it --- */
+
+/* Each round waits 0..63 steps before pulling the queue, a step being about
+ * a microsecond or two: the worker wakes somewhere in that range. */
+#if defined(__riscv)
+#define RACE_ROUNDS 4000
+#define RACE_STEP 64
+#else
+#define RACE_ROUNDS 400 /* every register access is an exit here */
+#define RACE_STEP 1     /* and every guest instruction is emulated */
+#endif
+
+/* Chain 0: QSIZE device-readable 4-byte buffers (nothing for the rng to
+ * fill, so it answers at once), made available QSIZE times: the worker
+ * spends its time walking descriptors. */
+static void race_post_round(void)
+{
+    for (unsigned i = 0; i < QSIZE; i++)
+        set_desc(DESC, i, GPA(DATA + 8 * i), 4, i + 1 < QSIZE ? D_NEXT : 0, (uint16_t)(i + 1));
+    for (unsigned i = 0; i < QSIZE; i++)
+        g16(AT(P_AVAIL, 4 + 2 * i), 0);
+    barrier();
+    rng.avail_idx = (uint16_t)(rng.avail_idx + QSIZE);
+    g16(AT(P_AVAIL, 2), rng.avail_idx);
+    notify(&rng);
+}
+
+static void race_setup(uint64_t features)
+{
+    arena_fill();
+    allow(DATA, 8 * QSIZE);
+    allow_used();
+    allow(AT(P_USED, 4 + 8 * QSIZE), 2); /* avail_event (EVENT_IDX) */
+    setup(&rng, features);
+}
+
+static void race_spin(unsigned n)
+{
+    for (volatile unsigned k = 0; k < n; k++)
+        ;
+}
+
+static void case_races(void)
+{
+    /* QueueReset (VIRTIO_F_RING_RESET) at any moment; the queue set up
+     * again at once. */
+    case_begin(110, "queue-reset-under-the-worker", &rng);
+    race_setup(STD_FEATURES | F_RING_RESET | F_EVENT_IDX);
+    unsigned resets = 0;
+    for (unsigned r = 0; r < RACE_ROUNDS; r++) {
+        race_post_round();
+        race_spin(r % 64 * RACE_STEP);
+        vw(&rng, R_QUEUE_SEL, 0);
+        vw(&rng, R_QUEUE_RESET, 1);
+        CHECK(vr(&rng, R_QUEUE_READY) == 0, "queue ready after QueueReset",
+              vr(&rng, R_QUEUE_READY));
+        rings_init();
+        rng.avail_idx = 0;
+        queue_program(&rng, QSIZE);
+        vw(&rng, R_QUEUE_READY, 1);
+        if (vr(&rng, R_STATUS) & S_NEEDS_RESET) {
+            resets++;
+            race_setup(STD_FEATURES | F_RING_RESET | F_EVENT_IDX);
+        }
+    }
+    case_end();
+
+    /* QueueReady 0, then QueueNum 0 and back, then QueueReady 1. */
+    case_begin(111, "queue-off-and-resized-under-the-worker", &rng);
+    race_setup(STD_FEATURES | F_EVENT_IDX);
+    for (unsigned r = 0; r < RACE_ROUNDS; r++) {
+        race_post_round();
+        race_spin(r % 64 * RACE_STEP);
+        vw(&rng, R_QUEUE_READY, 0);
+        vw(&rng, R_QUEUE_NUM, 0);
+        vw(&rng, R_QUEUE_NUM, 64);
+        vw(&rng, R_QUEUE_NUM, QSIZE);
+        vw(&rng, R_QUEUE_READY, 1);
+        if (vr(&rng, R_STATUS) & S_NEEDS_RESET) {
+            resets++;
+            race_setup(STD_FEATURES | F_EVENT_IDX);
+        }
+    }
+    case_end();
+    (void)resets;
+}
+
 void hostile_main(void)
 {
     puts_("hostile: start\n");
@@ -1449,6 +1538,7 @@ void hostile_main(void)
     case_transport();
     case_features();
     case_blk_errors();
+    case_races();
 
     /* Both devices, set up once more, side by side. */
     case_id = 126;
