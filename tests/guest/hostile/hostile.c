@@ -446,6 +446,10 @@ static void scratch_check(uint64_t from)
 #define BLK_IN 0
 #define BLK_OUT 1
 #define BLK_GET_ID 8
+#define BLK_DISCARD 11
+#define BLK_WRITE_ZEROES 13
+#define F_BLK_DISCARD (1ULL << 13)
+#define F_BLK_WRITE_ZEROES (1ULL << 14)
 #define BLK_S_OK 0
 #define BLK_S_IOERR 1
 #define BLK_S_UNSUPP 2
@@ -732,6 +736,36 @@ static void blk_expect_status(uint32_t type, uint64_t sector, uint32_t len, uint
     arena_check();
     CHECK(!(vr(&blk, R_STATUS) & S_NEEDS_RESET), "NEEDS_RESET for a request error",
           vr(&blk, R_STATUS));
+}
+
+/* A request with a device-readable payload of `len` bytes at OUTBUF that
+ * must fail with `status` (discard / write zeroes segments). */
+static void blk_expect_payload_status(uint32_t type, uint32_t len, uint8_t status)
+{
+    uint16_t n = (uint16_t)(blk.avail_idx + 1);
+    blk_hdr(HDR, type, 0);
+    set_desc(DESC, 0, GPA(HDR), 16, D_NEXT, 1);
+    set_desc(DESC, 1, GPA(OUTBUF), len, D_NEXT, 2);
+    set_desc(DESC, 2, GPA(STATUS), 1, D_WRITE, 0);
+    g8(STATUS, STATUS_UNTOUCHED);
+    allow(STATUS, 1);
+    allow_used();
+    post(&blk, 0);
+    notify(&blk);
+    expect_used(n, 0, 1);
+    CHECK(*STATUS == status, "status byte", *STATUS);
+    g8(STATUS, STATUS_UNTOUCHED);
+    arena_check();
+    CHECK(!(vr(&blk, R_STATUS) & S_NEEDS_RESET), "NEEDS_RESET for a request error",
+          vr(&blk, R_STATUS));
+}
+
+/* Discard / write-zeroes segment i at OUTBUF. */
+static void blk_segment(unsigned i, uint64_t sector, uint32_t nsec, uint32_t flags)
+{
+    g64(OUTBUF + 16 * i, sector);
+    g32(OUTBUF + 16 * i + 8, nsec);
+    g32(OUTBUF + 16 * i + 12, flags);
 }
 
 /* --- virtio-rng requests (5.4) --- */
@@ -1294,6 +1328,77 @@ static void case_transport(void)
     case_end();
 }
 
+static uint8_t mmio_r8(uintptr_t a) { mmio_accesses++; return *(volatile uint8_t *)a; }
+static uint16_t mmio_r16(uintptr_t a) { mmio_accesses++; return *(volatile uint16_t *)a; }
+
+static void mmio_w8(uintptr_t a, uint8_t v)
+{
+    mmio_accesses++;
+    *(volatile uint8_t *)a = v;
+}
+
+static void mmio_w16(uintptr_t a, uint16_t v)
+{
+    mmio_accesses++;
+    *(volatile uint16_t *)a = v;
+}
+
+static void case_registers(void)
+{
+    /* Config space: reads past its end are zero, the read-only fields
+     * ignore writes. */
+    case_begin(83, "config-space-bounds", &blk);
+    setup(&blk, STD_FEATURES);
+    CHECK(vr(&blk, R_CONFIG + 58) == 0, "read across the end of config space",
+          vr(&blk, R_CONFIG + 58));
+    CHECK(vr(&blk, R_CONFIG + 0xefc) == 0, "read at the end of the window",
+          vr(&blk, R_CONFIG + 0xefc));
+    CHECK(mmio_r8(blk.base + 0xfff) == 0, "last byte of the window", 0);
+    vw(&blk, R_CONFIG, 0xffffffffu);
+    mmio_w8(blk.base + R_CONFIG + 1, 0xff);
+    CHECK(vr(&blk, R_CONFIG) == HOSTILE_DISK_SECTORS, "capacity after writes", vr(&blk, R_CONFIG));
+    CHECK(mmio_r8(blk.base + R_CONFIG) == HOSTILE_DISK_SECTORS, "capacity, one byte", 0);
+    CHECK(vr(&rng, R_CONFIG) == 0, "rng has no config space", vr(&rng, R_CONFIG));
+    blk_read_ok(0);
+    case_end();
+
+    /* Registers are 32-bit: narrower writes do nothing (not even a reset
+     * through Status), narrower reads see nothing, unknown offsets and
+     * read-only registers ignore writes, selectors out of range read 0. */
+    case_begin(84, "register-widths-and-offsets", &blk);
+    setup(&blk, STD_FEATURES);
+    mmio_w8(blk.base + R_STATUS, 0);
+    mmio_w16(blk.base + R_STATUS, 0);
+    CHECK(vr(&blk, R_STATUS) == S_READY, "status after narrow writes", vr(&blk, R_STATUS));
+    CHECK(mmio_r16(blk.base + R_MAGIC) == 0, "16-bit read of the magic", 0);
+    vw(&blk, R_MAGIC, 0);
+    vw(&blk, R_DEVICE_ID, 7);
+    vw(&blk, R_QUEUE_NUM_MAX, 1);
+    vw(&blk, 0x0fc, 0x1234);
+    vw(&blk, 0x0f0, 0xffffffffu);
+    vw(&blk, 0x0ffc, 0xffffffffu);
+    CHECK(vr(&blk, R_MAGIC) == 0x74726976, "magic after a write", vr(&blk, R_MAGIC));
+    CHECK(vr(&blk, R_DEVICE_ID) == 2, "device id after a write", vr(&blk, R_DEVICE_ID));
+    vw(&blk, R_DEVICE_FEATURES_SEL, 2);
+    CHECK(vr(&blk, R_DEVICE_FEATURES) == 0, "features word 2", vr(&blk, R_DEVICE_FEATURES));
+    vw(&blk, R_DEVICE_FEATURES_SEL, 0xffffffffu);
+    CHECK(vr(&blk, R_DEVICE_FEATURES) == 0, "features word ~0", vr(&blk, R_DEVICE_FEATURES));
+    vw(&blk, R_DRIVER_FEATURES_SEL, 0xffffffffu);
+    vw(&blk, R_DRIVER_FEATURES, 0xffffffffu);
+    vw(&blk, R_QUEUE_SEL, 0xffffffffu);
+    CHECK(vr(&blk, R_QUEUE_NUM_MAX) == 0, "QueueNumMax of queue ~0", vr(&blk, R_QUEUE_NUM_MAX));
+    vw(&blk, R_QUEUE_SEL, 0);
+    /* A live queue's layout cannot change. */
+    vw(&blk, R_QUEUE_NUM, 2);
+    vw(&blk, R_QUEUE_DESC, (uint32_t)OUTSIDE_RAM);
+    vw(&blk, R_QUEUE_DEVICE, (uint32_t)FOREIGN_MMIO);
+    CHECK(vr(&blk, R_STATUS) == S_READY, "status after the register writes", vr(&blk, R_STATUS));
+    blk_read_ok(0);
+    blk_read_ok(1);
+    blk_read_ok(2);
+    case_end();
+}
+
 static void case_features(void)
 {
     uint64_t offered;
@@ -1353,6 +1458,31 @@ static void case_blk_errors(void)
     blk_expect_status(BLK_OUT, ~0ULL, 512, BLK_S_IOERR);
     blk_expect_status(0x55, 0, 512, BLK_S_UNSUPP);
     blk_read_ok(0); /* the same queue, no reset: the device is fine */
+    case_end();
+
+    /* Discard and write zeroes outside the disk or malformed: refused, the
+     * image untouched (the host checks it). */
+    case_begin(105, "blk-discard-out-of-range", &blk);
+    setup(&blk, STD_FEATURES | F_BLK_DISCARD | F_BLK_WRITE_ZEROES);
+    blk_segment(0, HOSTILE_DISK_SECTORS, 1, 0);
+    blk_expect_payload_status(BLK_DISCARD, 16, BLK_S_IOERR);
+    blk_segment(0, HOSTILE_DISK_SECTORS - 1, 2, 0);
+    blk_expect_payload_status(BLK_WRITE_ZEROES, 16, BLK_S_IOERR);
+    blk_segment(0, ~0ULL, 1, 0);
+    blk_expect_payload_status(BLK_WRITE_ZEROES, 16, BLK_S_IOERR);
+    blk_segment(0, 8, 0xffffffffu, 0);
+    blk_expect_payload_status(BLK_DISCARD, 16, BLK_S_IOERR);
+    blk_segment(0, 8, 1, 2); /* a flag that does not exist */
+    blk_expect_payload_status(BLK_DISCARD, 16, BLK_S_IOERR);
+    blk_segment(0, 8, 1, 0); /* good segment, bad one second: nothing done */
+    blk_segment(1, HOSTILE_DISK_SECTORS, 1, 0);
+    blk_expect_payload_status(BLK_WRITE_ZEROES, 32, BLK_S_IOERR);
+    blk_expect_payload_status(BLK_DISCARD, 8, BLK_S_UNSUPP); /* not whole segments */
+    blk_expect_payload_status(BLK_DISCARD, 0, BLK_S_UNSUPP);
+    for (unsigned i = 0; i < 33; i++)
+        blk_segment(i, 8, 1, 0);
+    blk_expect_payload_status(BLK_DISCARD, 33 * 16, BLK_S_UNSUPP); /* above max_discard_seg */
+    blk_read_ok(8);
     case_end();
 
     /* 256 readable buffers of 16 MiB plus 512 bytes: 2^32 + 512 bytes to
@@ -1536,6 +1666,7 @@ void hostile_main(void)
     case_bad_indirect();
     case_bad_blk_requests();
     case_transport();
+    case_registers();
     case_features();
     case_blk_errors();
     case_races();

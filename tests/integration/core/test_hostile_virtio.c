@@ -170,7 +170,9 @@ static void test_malformed_cases_each_ran(void)
         "indirect-length-not-multiple-of-16: ok", "readable-after-writable: ok",
         "blk-no-status-byte: ok", "blk-short-header: ok", "queue-size-3: ok",
         "notify-before-driver-ok: ok", "feature-not-offered-low: ok",
-        "blk-beyond-capacity: ok",
+        "blk-beyond-capacity: ok", "blk-discard-out-of-range: ok",
+        "register-widths-and-offsets: ok", "queue-reset-under-the-worker: ok",
+        "queue-off-and-resized-under-the-worker: ok",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int seen = strstr(run.console, cases[i]) != NULL;
