@@ -136,13 +136,24 @@ static void req_complete(struct blk_req *req, int status)
         inflight_finish(f);
 }
 
+/* The status byte: the last byte of the chain's device-writable part
+ * (5.2.6). Empty buffers may come after it: the driver frames a request as
+ * it likes (2.6.4), and an empty buffer's iov_base points at no guest
+ * memory. handle_request() checked in_len >= 1, so one writable buffer is
+ * not empty. */
+static uint8_t *status_byte(const struct virtq_chain *c)
+{
+    unsigned k = c->nr_out + c->nr_in;
+    while (c->iov[k - 1].iov_len == 0)
+        k--;
+    return (uint8_t *)c->iov[k - 1].iov_base + c->iov[k - 1].iov_len - 1;
+}
+
 /* Answers a request at once with `status` (nothing reaches the backend). */
 static void reply_now(struct virtio_blk *b, const struct virtq_chain *c, uint8_t status,
                       uint32_t written)
 {
-    uint8_t *st = (uint8_t *)c->iov[c->nr_out + c->nr_in - 1].iov_base +
-                  c->iov[c->nr_out + c->nr_in - 1].iov_len - 1;
-    *st = status;
+    *status_byte(c) = status;
     virtio_dev_push(&b->vd, 0, c->head, written);
 }
 
@@ -178,8 +189,7 @@ static struct blk_inflight *inflight_new(struct virtio_blk *b, const struct virt
         return NULL;
     f->dev = b;
     f->head = c->head;
-    const struct iovec *last = &c->iov[c->nr_out + c->nr_in - 1];
-    f->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+    f->status = status_byte(c);
     f->written = 1;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_lock(&b->inflight_lock);

@@ -130,12 +130,18 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
         virtio_dev_interrupt(vd, VIRTIO_INT_CONFIG);
 }
 
+/* Under vd->lock. */
+static int queue_live(const struct virtio_dev *vd, unsigned q)
+{
+    return q < vd->nr_queues && vd->queues[q].ready &&
+           (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
+               VIRTIO_STATUS_DRIVER_OK;
+}
+
 int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q)
 {
     pthread_mutex_lock(&vd->lock);
-    int live = q < vd->nr_queues && vd->queues[q].ready &&
-               (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
-                   VIRTIO_STATUS_DRIVER_OK;
+    int live = queue_live(vd, q);
     pthread_mutex_unlock(&vd->lock);
     return live;
 }
@@ -171,13 +177,16 @@ int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written)
 {
     pthread_mutex_lock(&vd->push_lock);
+    pthread_mutex_lock(&vd->lock); /* against queue register writes, as in pop */
     struct virtq *vq = &vd->queues[q];
     if (!vq->ready) { /* reset while the request was in flight: drop it */
+        pthread_mutex_unlock(&vd->lock);
         pthread_mutex_unlock(&vd->push_lock);
         return;
     }
     virtq_push(vq, head, written);
     int notify = virtq_should_notify(vq);
+    pthread_mutex_unlock(&vd->lock);
     pthread_mutex_unlock(&vd->push_lock);
     if (notify)
         virtio_dev_interrupt(vd, VIRTIO_INT_USED_RING);

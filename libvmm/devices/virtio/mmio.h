@@ -133,6 +133,7 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q);
  * more, so a device may simply pop until 0. Any thread; takes push_lock. */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c);
 
+
 /* Returns a chain to the guest and raises the used-buffer interrupt if the
  * guest asked for one. Any thread. */
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written);
