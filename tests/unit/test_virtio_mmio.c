@@ -129,6 +129,7 @@ static int t_load(struct virtio_dev *vd, struct state_reader *r, uint32_t versio
 
 static void t_destroy(struct virtio_dev *vd)
 {
+    virtio_dev_release(vd);
     free(vd->priv);
 }
 

@@ -395,6 +395,7 @@ static void blk_destroy(struct virtio_dev *vd)
     struct virtio_blk *b = vd->priv;
     virtio_worker_stop(&b->worker);
     blk_drain(b);
+    virtio_dev_release(vd);
     blk_backend_destroy(b->be);
     pthread_mutex_destroy(&b->inflight_lock);
     pthread_cond_destroy(&b->inflight_done);

@@ -496,17 +496,22 @@ static int component_load(void *opaque, struct state_reader *r, uint32_t version
     return rc;
 }
 
+/* The device stops its threads, then releases the transport
+ * (virtio_dev_release) and frees itself: nothing may touch vd's locks
+ * after they are destroyed, and a worker still running could. */
 static void component_destroy(void *opaque)
 {
     struct virtio_dev *vd = opaque;
-    if (vd->ops->reset)
-        vd->ops->reset(vd);
+    vd->ops->destroy(vd);
+}
+
+void virtio_dev_release(struct virtio_dev *vd)
+{
     pthread_mutex_destroy(&vd->lock);
     pthread_mutex_destroy(&vd->push_lock);
     if (vd->irqfd >= 0)
         close(vd->irqfd);
-    if (vd->ops->destroy)
-        vd->ops->destroy(vd);
+    vd->irqfd = -1;
 }
 
 /* One table for every virtio device: the transport's state is version 1 of

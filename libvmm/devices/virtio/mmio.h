@@ -71,7 +71,8 @@ struct virtio_device_ops {
     int (*save)(struct virtio_dev *vd, struct state_writer *w);
     int (*load)(struct virtio_dev *vd, struct state_reader *r, uint32_t version);
 
-    /* Frees the device's own state (priv). */
+    /* Stops the device's threads (no more pushes or interrupts), calls
+     * virtio_dev_release(vd), then frees the device. Required. */
     void (*destroy)(struct virtio_dev *vd);
 };
 
@@ -111,6 +112,10 @@ int virtio_dev_init(struct virtio_dev *vd, struct machine *m, unsigned irq,
 int virtio_mmio_attach(struct machine *m, struct virtio_dev *vd, const struct virtio_placement *at);
 
 extern const struct bus_dev_ops virtio_mmio_ops;
+
+/* Frees what virtio_dev_init() set up (locks, irqfd). Once the device's
+ * threads are stopped, from its destroy op. */
+void virtio_dev_release(struct virtio_dev *vd);
 
 /* Lets the engine signal `fd` (the device worker's eventfd) directly on the
  * guest's QueueNotify writes of the device at `base` (KVM ioeventfd). A

@@ -289,6 +289,7 @@ static void net_destroy(struct virtio_dev *vd)
     /* The receive thread kicks the worker: it goes first. */
     net_backend_stop(n->be);
     virtio_worker_stop(&n->worker);
+    virtio_dev_release(vd);
     net_backend_destroy(n->be);
     free(n->txbuf);
     free(n);

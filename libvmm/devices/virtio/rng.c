@@ -71,6 +71,7 @@ static void rng_destroy(struct virtio_dev *vd)
 {
     struct virtio_rng *r = vd->priv;
     virtio_worker_stop(&r->worker);
+    virtio_dev_release(vd);
     free(r);
 }
 
