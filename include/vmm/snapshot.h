@@ -16,6 +16,8 @@ extern "C" {
 typedef struct vmm_host vmm_host_t;
 typedef struct vmm_vm vmm_vm_t;
 typedef struct vmm_config vmm_config_t;
+/* As in vm.h: a completion on the loop thread. */
+typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
 
 /* Flags for vmm_vm_save(). */
 #define VMM_SAVE_STOP 1u /* stop the VM after saving (default: a VM that was
@@ -48,6 +50,71 @@ int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags);
  * this host), and nothing is left half-restored. Loop thread. */
 int vmm_vm_restore(vmm_host_t *host, const char *path, const vmm_config_t *expect, unsigned flags,
                    vmm_vm_t **out);
+
+/* --- live migration ---
+ *
+ * The source streams guest memory over a connected stream fd (TCP or unix
+ * socket; or a file) while the guest runs: a first pass over all memory,
+ * then rounds of the pages dirtied meanwhile, until what is left fits the
+ * downtime limit at the measured bandwidth; then the VM pauses, the last
+ * pages and every component's state go, and the source VM stops. The
+ * destination (vmm_vm_incoming) checks the stream as a snapshot reader
+ * does and continues the guest. A guest that dirties memory faster than
+ * the link carries it does not converge: after max_rounds the migration
+ * fails cleanly and the VM runs on at the source. Stream format:
+ * doc/snapshot-format.md, "Migration stream". */
+
+typedef struct vmm_migrate_params {
+    uint64_t size;             /* sizeof(vmm_migrate_params_t) (vmm/abi.h) */
+    uint64_t max_bandwidth;    /* bytes a second; 0: as fast as the fd takes */
+    uint64_t downtime_limit_ms; /* 0: 300 ms, QEMU's default */
+    unsigned max_rounds;       /* dirty-page rounds before giving up; 0: 30 */
+} vmm_migrate_params_t;
+
+typedef enum vmm_migrate_status {
+    VMM_MIGRATE_NONE = 0,
+    VMM_MIGRATE_ACTIVE,
+    VMM_MIGRATE_COMPLETED,
+    VMM_MIGRATE_FAILED,
+    VMM_MIGRATE_CANCELLED,
+} vmm_migrate_status_t;
+
+typedef struct vmm_migrate_stats {
+    uint64_t size;             /* sizeof(vmm_migrate_stats_t), set by the caller */
+    vmm_migrate_status_t status;
+    unsigned rounds;           /* dirty-page rounds done */
+    uint64_t bytes_sent;       /* on the stream so far */
+    uint64_t ram_transferred;  /* guest memory bytes sent */
+    uint64_t ram_remaining;    /* dirty bytes left at the last count */
+    uint64_t dirty_pages_rate; /* pages a second, last round */
+    uint64_t expected_downtime_ms;
+    uint64_t downtime_ms;      /* pause to end of stream (when completed) */
+    uint64_t setup_ms;         /* start to the first page sent */
+    uint64_t total_ms;         /* start to now / to the end */
+} vmm_migrate_stats_t;
+
+/* Starts migrating `vm` (running or paused) over `fd`, which the library
+ * uses from a thread of its own until the migration ends and never closes.
+ * `params` may be NULL (defaults). `cb` (may be NULL) runs once on the loop
+ * thread when it ends: status 0 (the VM is now SHUTOFF, outcome STOPPED
+ * with reason "migrated"), VMM_ECANCELED, or an error with the VM still
+ * running (vmm_vm_last_error() says why). VMM_EBUSY when one is running. */
+int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *params,
+                         vmm_vm_done_cb cb, void *opaque);
+/* Asks a running migration to stop; the VM keeps running. Loop thread. */
+int vmm_vm_migrate_cancel(vmm_vm_t *vm);
+/* Progress of the current or last migration of vm. Any thread. */
+int vmm_vm_migrate_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out);
+/* Changes the bandwidth limit / downtime limit of a running or future
+ * migration (QMP migrate-set-parameters). 0 leaves a value as it is. */
+int vmm_vm_migrate_set(vmm_vm_t *vm, uint64_t max_bandwidth, uint64_t downtime_limit_ms);
+
+/* The destination: reads a migration stream from `fd` (blocking until the
+ * source finishes) and returns the VM it carried, DEFINED: vmm_vm_start()
+ * continues the guest. `expect` as for vmm_vm_restore. A stream that ends
+ * early, is corrupt or does not match is refused with what is wrong and no
+ * VM is left. Loop thread. */
+int vmm_vm_incoming(vmm_host_t *host, int fd, const vmm_config_t *expect, vmm_vm_t **out);
 
 #ifdef __cplusplus
 }

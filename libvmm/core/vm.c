@@ -498,6 +498,9 @@ void vmm_vm_destroy(vmm_vm_t *vm)
 {
     if (!vm || vm_async_before_destroy(vm))
         return;
+    if (vm->ext.destroy)
+        vm->ext.destroy(vm, vm->ext.opaque);
+    vm->ext.destroy = NULL;
     int state = atomic_load(&vm->state);
     if (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED) {
         vm->cb = NULL; /* no events after destroy */

@@ -41,6 +41,12 @@ struct vmm_vm {
     size_t console_len, console_cap;
 
     uint64_t pool_charge;           /* bytes taken from the host pool */
+    /* A layer above core that keeps per-VM state (a live migration) hangs
+     * it here; destroy runs first in vmm_vm_destroy (loop thread). */
+    struct {
+        void *opaque;
+        void (*destroy)(struct vmm_vm *vm, void *opaque);
+    } ext;
     unsigned restarts;              /* lifecycle restarts so far */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */

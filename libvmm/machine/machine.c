@@ -119,6 +119,29 @@ int machine_irq_eventfd(struct machine *m, unsigned irq)
     return m->irqfd.create(m->irqfd.opaque, irq);
 }
 
+int machine_dirty_start(struct machine *m)
+{
+    int rc = guest_mem_dirty_start(&m->mem);
+    if (rc == 0 && m->dirty.start && (rc = m->dirty.start(m->dirty.opaque)))
+        guest_mem_dirty_stop(&m->mem);
+    return rc;
+}
+
+int machine_dirty_fetch(struct machine *m, int index, uint64_t *bitmap)
+{
+    /* Order matters for the soft engine: clear first, then flush the CPUs'
+     * store entries, then the caller copies (see soft_dirty_sync). */
+    guest_mem_dirty_fetch(&m->mem, index, bitmap);
+    return m->dirty.sync ? m->dirty.sync(m->dirty.opaque, index, bitmap) : 0;
+}
+
+void machine_dirty_stop(struct machine *m)
+{
+    if (m->dirty.stop)
+        m->dirty.stop(m->dirty.opaque);
+    guest_mem_dirty_stop(&m->mem);
+}
+
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len)
 {
     if (!m->console_in.receive)

@@ -74,6 +74,17 @@ struct machine_irqfd {
     void *opaque;
 };
 
+/* What the engine adds to guest_mem's dirty log: pages its CPUs wrote
+ * without going through the VMM (KVM's dirty log), or a flush that makes
+ * its CPUs' next writes visible to the log (the soft engine's store TLB). */
+struct machine_dirty_log {
+    int (*start)(void *opaque);
+    /* After guest_mem_dirty_fetch(); may OR more bits into bitmap. */
+    int (*sync)(void *opaque, int region, uint64_t *bitmap);
+    void (*stop)(void *opaque);
+    void *opaque;
+};
+
 /* The console device's input side (the board's UART). Any thread. */
 struct machine_console_input {
     size_t (*receive)(void *opaque, const uint8_t *buf, size_t len);
@@ -105,6 +116,7 @@ struct machine {
     struct machine_console_input console_in;
     struct machine_ioeventfd ioeventfd;
     struct machine_irqfd irqfd;
+    struct machine_dirty_log dirty;
 
     const struct machine_host_ops *host;
     void *host_opaque;
@@ -159,6 +171,15 @@ int machine_add_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd)
  * board made edge-triggered. LIBVMM_IRQFD=0 in the environment turns it
  * off (to measure both ways). */
 int machine_irq_eventfd(struct machine *m, unsigned irq);
+
+/* Dirty logging over the whole machine: guest_mem's log plus the engine's.
+ * machine_dirty_fetch ORs into `bitmap` (a bit per page of region `index`)
+ * every page written since the previous fetch (or the start) and clears
+ * them; a page written while the caller copies it shows up again next
+ * time. Any thread (the VM may run). */
+int machine_dirty_start(struct machine *m);
+int machine_dirty_fetch(struct machine *m, int index, uint64_t *bitmap);
+void machine_dirty_stop(struct machine *m);
 
 /* Hands host bytes to the console device. Returns how many it took. */
 size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -73,6 +74,7 @@ int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset)
 
 void guest_mem_destroy(struct guest_mem *gm)
 {
+    guest_mem_dirty_stop(gm);
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
         munmap(r->host, r->size);
@@ -131,6 +133,7 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t l
 
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
 {
+    guest_mem_mark_dirty((struct guest_mem *)gm, gpa, len);
     return guest_mem_copy(gm, gpa, (void *)buf, len, 1);
 }
 
@@ -155,4 +158,77 @@ int guest_mem_zero(struct guest_mem *gm)
         }
     }
     return 0;
+}
+
+int guest_mem_dirty_start(struct guest_mem *gm)
+{
+    for (int i = 0; i < gm->nr_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+        if (r->dirty)
+            continue;
+        size_t words = (size_t)((r->size / 4096 + 63) / 64);
+        r->dirty = calloc(words, sizeof(uint64_t));
+        if (!r->dirty) {
+            guest_mem_dirty_stop(gm);
+            return vmm_error(VMM_ENOMEM, "dirty bitmap for %llu bytes of RAM",
+                             (unsigned long long)r->size);
+        }
+    }
+    __atomic_store_n(&gm->dirty_on, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+void guest_mem_dirty_stop(struct guest_mem *gm)
+{
+    __atomic_store_n(&gm->dirty_on, 0, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < gm->nr_regions; i++) {
+        free(gm->regions[i].dirty);
+        gm->regions[i].dirty = NULL;
+    }
+}
+
+static void mark_region(struct guest_region *r, uint64_t off, uint64_t len)
+{
+    if (!r->dirty || !len)
+        return;
+    uint64_t first = off / 4096, last = (off + len - 1) / 4096;
+    for (uint64_t p = first; p <= last; p++)
+        __atomic_fetch_or(&r->dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
+}
+
+void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    for (int i = 0; i < gm->nr_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+        if (gpa >= r->gpa && gpa - r->gpa < r->size) {
+            uint64_t off = gpa - r->gpa;
+            mark_region(r, off, len < r->size - off ? len : r->size - off);
+            return;
+        }
+    }
+}
+
+void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t len)
+{
+    if (!__atomic_load_n(&gm->dirty_on, __ATOMIC_RELAXED))
+        return;
+    const uint8_t *p = host;
+    for (int i = 0; i < gm->nr_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+        if (p >= r->host && (uint64_t)(p - r->host) < r->size) {
+            uint64_t off = (uint64_t)(p - r->host);
+            mark_region(r, off, len < r->size - off ? len : r->size - off);
+            return;
+        }
+    }
+}
+
+void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap)
+{
+    struct guest_region *r = &gm->regions[index];
+    if (!r->dirty)
+        return;
+    size_t words = (size_t)((r->size / 4096 + 63) / 64);
+    for (size_t w = 0; w < words; w++)
+        bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_ACQ_REL);
 }

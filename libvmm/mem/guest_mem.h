@@ -17,12 +17,14 @@ struct guest_region {
     uint8_t *host;  /* host mapping of the whole region */
     int memfd;
     int from_file;  /* host maps a snapshot file copy-on-write, not memfd */
+    uint64_t *dirty; /* while dirty logging: one bit a page, set atomically */
 };
 
 struct guest_mem {
     struct guest_region regions[GUEST_MEM_MAX_REGIONS];
     int nr_regions;
     uint64_t ram_bytes; /* sum of region sizes */
+    int dirty_on;       /* dirty logging active (atomic reads on hot paths) */
 };
 
 void guest_mem_init(struct guest_mem *gm);
@@ -44,6 +46,28 @@ int guest_mem_zero(struct guest_mem *gm);
  * The host address does not change, so KVM's memory slot stays valid. Only
  * before the region is in use or with no vCPU running. VMM_EIO on failure. */
 int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset);
+
+/* Dirty-page logging, for live migration and diff snapshots: while on,
+ * every write to guest RAM that does not come from KVM's own page tables
+ * (devices' DMA, the soft engine's stores, the VMM's own writes) sets the
+ * page's bit; the engine adds what it tracks itself (machine.h). */
+int guest_mem_dirty_start(struct guest_mem *gm);
+void guest_mem_dirty_stop(struct guest_mem *gm);
+
+/* Marks [gpa, gpa + len) dirty when logging is on. Any thread; cheap (one
+ * relaxed load) when off. */
+void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+static inline void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    if (__atomic_load_n(&gm->dirty_on, __ATOMIC_RELAXED))
+        guest_mem_mark_dirty_slow(gm, gpa, len);
+}
+/* The same by host address inside guest RAM (devices hold host pointers). */
+void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t len);
+
+/* ORs region `index`'s dirty bits into `bitmap` (one bit a page, words of
+ * 64) and clears them, atomically word by word. */
+void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap);
 
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);

@@ -77,6 +77,62 @@ static int kvm_create_irqchip(struct kvm_vm_state *vm)
     return 0;
 }
 
+static int set_slot(struct machine *m, struct kvm_vm_state *vm, int i, uint32_t flags)
+{
+    const struct guest_region *r = &m->mem.regions[i];
+    struct kvm_userspace_memory_region slot = {
+        .slot = (uint32_t)i,
+        .flags = flags,
+        .guest_phys_addr = r->gpa,
+        .memory_size = r->size,
+        .userspace_addr = (uint64_t)(uintptr_t)r->host,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+        return vmm_error(VMM_EKVM, "KVM_SET_USER_MEMORY_REGION slot %d at 0x%llx+0x%llx: %s", i,
+                         (unsigned long long)r->gpa, (unsigned long long)r->size,
+                         strerror(errno));
+    return 0;
+}
+
+/* Dirty logging: KVM records the pages the guest writes through its own
+ * page tables; the VMM's and devices' writes are in guest_mem's log. */
+static int kvm_dirty_start(void *opaque)
+{
+    struct machine *m = opaque;
+    for (int i = 0; i < m->mem.nr_regions; i++) {
+        int rc = set_slot(m, kvm_vm_of(m), i, KVM_MEM_LOG_DIRTY_PAGES);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int kvm_dirty_sync(void *opaque, int region, uint64_t *bitmap)
+{
+    struct machine *m = opaque;
+    const struct guest_region *r = &m->mem.regions[region];
+    size_t words = (size_t)((r->size / 4096 + 63) / 64);
+    uint64_t *log = calloc(words, sizeof(uint64_t));
+    if (!log)
+        return vmm_error(VMM_ENOMEM, "dirty log of %zu words", words);
+    struct kvm_dirty_log d = { .slot = (uint32_t)region, .dirty_bitmap = log };
+    int rc = 0;
+    if (ioctl(kvm_vm_of(m)->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0)
+        rc = vmm_error(VMM_EKVM, "KVM_GET_DIRTY_LOG slot %d: %s", region, strerror(errno));
+    else
+        for (size_t w = 0; w < words; w++)
+            bitmap[w] |= log[w];
+    free(log);
+    return rc;
+}
+
+static void kvm_dirty_stop(void *opaque)
+{
+    struct machine *m = opaque;
+    for (int i = 0; i < m->mem.nr_regions; i++)
+        set_slot(m, kvm_vm_of(m), i, 0);
+}
+
 static int kvm_map_memory(struct machine *m, struct kvm_vm_state *vm)
 {
     int max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
@@ -210,6 +266,7 @@ static int kvm_vm_create(struct machine *m, const struct engine_options *opt)
         goto fail;
     }
     m->irq = (struct machine_irq_controller){ kvm_line, m };
+    m->dirty = (struct machine_dirty_log){ kvm_dirty_start, kvm_dirty_sync, kvm_dirty_stop, m };
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0)
         m->ioeventfd = (struct machine_ioeventfd){ kvm_ioeventfd, m };
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0)

@@ -259,7 +259,8 @@ void rv_hart_request_flush(struct rv_hart *h, int icache)
     }
     rv_hart_kick(h);
     if (!self)
-        return; /* not a hart thread: the target flushes before it next runs */
+        return; /* not a hart thread: the target flushes before it next runs
+                 * (rv_hart_flush_wait waits for it) */
     /* A remote fence must be complete when the SBI call returns: wait until
      * the target has flushed, or is parked (it flushes before running). */
     while (atomic_load(&c->flush_ack) < seq && !atomic_load(&c->parked) &&
@@ -267,6 +268,18 @@ void rv_hart_request_flush(struct rv_hart *h, int icache)
         service_flush(self); /* it may be waiting for us at the same time */
         sched_yield();
     }
+}
+
+void rv_hart_flush_wait(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    atomic_fetch_or(&c->flush_req, RV_FLUSH_TLB);
+    uint64_t seq = atomic_fetch_add(&c->flush_seq, 1) + 1;
+    rv_hart_kick(h);
+    /* A parked hart (WFI, stopped, paused VM) flushes before it runs again. */
+    while (atomic_load(&c->flush_ack) < seq && !atomic_load(&c->parked) &&
+           !machine_should_exit(h->m))
+        sched_yield();
 }
 
 void rv_hart_get_regs(const struct rv_hart *h, vmm_vcpu_regs_t *out)

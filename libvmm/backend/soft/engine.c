@@ -71,6 +71,25 @@ static void soft_vm_free(struct soft_vm *sv)
     free(sv);
 }
 
+/* Dirty logging: a store TLB fill marks its page (mmu.c), so once every
+ * hart has dropped its store entries, each page stored to from then on is
+ * marked again. Start and each fetch flush them, synchronously. */
+static int soft_dirty_flush(void *opaque)
+{
+    struct soft_vm *sv = opaque;
+    for (unsigned i = 0; i < sv->nr_harts; i++)
+        if (sv->hart_ok[i])
+            rv_hart_flush_wait(&sv->harts[i]);
+    return 0;
+}
+
+static int soft_dirty_sync(void *opaque, int region, uint64_t *bitmap)
+{
+    (void)region;
+    (void)bitmap;
+    return soft_dirty_flush(opaque);
+}
+
 static int soft_vm_create(struct machine *m, const struct engine_options *opt)
 {
     if (m->nr_vcpus == 0 || m->nr_vcpus > SOFT_MAX_VCPUS)
@@ -92,6 +111,7 @@ static int soft_vm_create(struct machine *m, const struct engine_options *opt)
     sv->hooks.sbi_call = soft_no_sbi;
     sv->hooks.opaque = sv;
     m->engine_vm = sv;
+    m->dirty = (struct machine_dirty_log){ soft_dirty_flush, soft_dirty_sync, NULL, sv };
     return 0;
 }
 

@@ -133,6 +133,11 @@ uint64_t rv_hart_time(struct rv_hart *h);
  * at once. Any thread. */
 void rv_hart_request_flush(struct rv_hart *h, int icache);
 
+/* Has hart h drop its whole shadow TLB and waits until it has (or is
+ * parked: it flushes before it runs again). From a thread that is not a
+ * hart's (dirty logging). */
+void rv_hart_flush_wait(struct rv_hart *h);
+
 /* Fills a public register view. */
 void rv_hart_get_regs(const struct rv_hart *h, vmm_vcpu_regs_t *out);
 

@@ -107,6 +107,7 @@ static uint64_t walk(struct rv_hart *h, uint64_t va, int acc, int priv, uint64_t
             if (!__atomic_compare_exchange_n(p, &pte, pte | need, 0, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 goto again; /* another hart changed the PTE: re-check it */
+            guest_mem_mark_dirty(&h->m->mem, pte_addr, 8);
         }
         uint64_t pmask = (1ULL << (12 + 9 * i)) - 1;
         *gpa = ((ppn << 12) & ~pmask) | (va & pmask);
@@ -254,6 +255,10 @@ static int translate(struct rv_hart *h, uint64_t va, int acc, uint64_t *gpa, uin
         e->addend = (uintptr_t)page - (uintptr_t)vpage;
     } else {
         struct rv_tlbe *e = &c->stlb[idx];
+        /* Every store reaches RAM through an entry made here: marking the
+         * page at fill time is enough for dirty logging, because fetching
+         * the log flushes the store entries (soft_dirty_sync). */
+        guest_mem_mark_dirty(&h->m->mem, gpage, 4096);
         e->tag = vpage | (dcache_find(c, gpage) ? RV_TLB_CODE : 0);
         e->addend = (uintptr_t)page - (uintptr_t)vpage;
         c->sgpage[idx] = gpage;

@@ -82,6 +82,7 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem)
     q->desc = desc;
     q->avail = avail;
     q->used = used;
+    q->mem = (struct guest_mem *)mem;
     q->ready = 1;
     return 0;
 }
@@ -104,6 +105,8 @@ static int chain_add(struct virtq_chain *c, const struct guest_mem *mem, uint64_
     c->iov[n].iov_base = p;
     c->iov[n].iov_len = len;
     if (writable) {
+        /* The device will write it: for dirty logging it is written now. */
+        guest_mem_mark_dirty((struct guest_mem *)mem, addr, len);
         c->nr_in++;
         c->in_len += len;
     } else {
@@ -208,6 +211,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     st32(e + 4, written);
     q->used_idx++;
     st16_release(q->used + 2, q->used_idx);
+    if (q->mem)
+        guest_mem_mark_dirty(q->mem, q->used_gpa, used_bytes(q->size));
 }
 
 /* Spec 2.7.10: notify when new_idx has passed event since old_idx. */
@@ -236,6 +241,8 @@ void virtq_update_avail_event(struct virtq *q)
     if (!q->event_idx || !q->ready)
         return;
     st16_release(q->used + 4 + (size_t)USED_ELEM_SIZE * q->size, q->last_avail);
+    if (q->mem)
+        guest_mem_mark_dirty(q->mem, q->used_gpa + 4 + (uint64_t)USED_ELEM_SIZE * q->size, 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 

@@ -45,6 +45,7 @@ struct virtq {
     /* Negotiated features that change the ring's behaviour. */
     int event_idx, indirect;
 
+    struct guest_mem *mem; /* where the rings live (dirty logging of writes) */
     /* Host views, valid while ready (virtq_activate checks them). */
     const uint8_t *desc;
     const uint8_t *avail;

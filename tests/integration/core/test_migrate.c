@@ -1,0 +1,307 @@
+/* Live migration through the public API:
+ *   test_migrate ENGINE GUEST
+ * The source VM runs the counting echo guest (tests/guest/core/echo-*.S)
+ * while a host thread keeps rewriting 64 MiB of its RAM, so every round has
+ * dirty pages; the destination is a child process reading the stream from
+ * a socket. The guest must go on counting and echoing there, with the
+ * memory as the source last wrote it. Then: a bandwidth too small to
+ * converge fails cleanly with the VM still running, and a cancel leaves it
+ * running too. */
+#include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "guest_harness.h"
+
+static const char *engine;
+static const char *guest;
+static uint64_t counter_gpa, scratch_gpa;
+static unsigned counter_size;
+#define SCRATCH (64u << 20)
+
+static vmm_config_t *make_config(void)
+{
+    vmm_config_t *cfg;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 128 << 20), 0);
+    return cfg;
+}
+
+static uint64_t counter(vmm_vm_t *vm)
+{
+    uint64_t v = 0;
+    vmm_vm_read_phys(vm, counter_gpa, &v, counter_size);
+    return v;
+}
+
+/* Keeps rewriting the scratch area with a generation number. */
+struct dirtier {
+    vmm_vm_t *vm;
+    atomic_int stop;
+    atomic_uint generation;
+    unsigned pause_us;
+};
+
+static void *dirtier_main(void *arg)
+{
+    struct dirtier *d = arg;
+    static uint8_t page[65536];
+    while (!atomic_load(&d->stop)) {
+        unsigned g = atomic_fetch_add(&d->generation, 1) + 1;
+        memset(page, (int)(g & 0xff), sizeof(page));
+        for (uint64_t off = 0; off < SCRATCH; off += sizeof(page)) /* whole sweeps only */
+            vmm_vm_write_phys(d->vm, scratch_gpa + off, page, sizeof(page));
+        if (d->pause_us)
+            usleep(d->pause_us);
+    }
+    return NULL;
+}
+
+/* The destination: reads the stream, runs the guest, checks it continues
+ * from `min_counter` and echoes, and that the scratch area holds one
+ * generation's byte throughout. Exit status 0 when all holds. */
+static int destination(int fd, uint64_t min_counter)
+{
+    struct guest_run r;
+    memset(&r, 0, sizeof(r));
+    if (vmm_host_new(&r.host, NULL))
+        return 10;
+    vmm_config_t *expect = make_config();
+    int rc = vmm_vm_incoming(r.host, fd, expect, &r.vm);
+    vmm_config_free(expect);
+    if (rc) {
+        printf("destination: %s\n", vmm_last_error());
+        return 11;
+    }
+    uint8_t first, byte;
+    vmm_vm_read_phys(r.vm, scratch_gpa, &first, 1);
+    for (uint64_t off = 0; off < SCRATCH; off += 4096) {
+        vmm_vm_read_phys(r.vm, scratch_gpa + off, &byte, 1);
+        if (byte != first) {
+            printf("destination: scratch page at +0x%llx is %u, the first %u\n",
+                   (unsigned long long)off, byte, first);
+            return 12;
+        }
+    }
+    uint64_t c0 = counter(r.vm);
+    if (c0 < min_counter) {
+        printf("destination: counter %llu below the %llu seen before migrating\n",
+               (unsigned long long)c0, (unsigned long long)min_counter);
+        return 13;
+    }
+    vmm_vm_set_event_cb(r.vm, harness_on_event, &r);
+    if (vmm_vm_start(r.vm))
+        return 14;
+    uint64_t deadline = uv_now(vmm_host_loop(r.host)) + 20000;
+    while (counter(r.vm) < c0 + 1000 && uv_now(vmm_host_loop(r.host)) < deadline) {
+        uv_run(vmm_host_loop(r.host), UV_RUN_NOWAIT);
+        usleep(1000);
+        uv_update_time(vmm_host_loop(r.host));
+    }
+    if (counter(r.vm) < c0 + 1000)
+        return 15;
+    vmm_vm_console_write(r.vm, "xy", 2);
+    if (!harness_run_until(&r, harness_console_has, "XY", 20000))
+        return 16;
+    if (strstr(r.console, "ready"))
+        return 17; /* it booted again instead of continuing */
+    vmm_vm_stop(r.vm);
+    vmm_vm_destroy(r.vm);
+    vmm_host_free(r.host);
+    return 0;
+}
+
+struct done {
+    int called, status;
+};
+
+static void on_done(vmm_vm_t *vm, int status, void *opaque)
+{
+    struct done *d = opaque;
+    d->called = 1;
+    d->status = status;
+}
+
+static int done_called(struct guest_run *r, const void *arg)
+{
+    return ((const struct done *)arg)->called;
+}
+
+static struct guest_run *boot(void)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *cfg = make_config();
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_create(r->host, cfg, &r->vm), 0);
+    vmm_config_free(cfg);
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    CU_ASSERT_TRUE_FATAL(harness_run_until(r, harness_console_has, "ready\n", 20000));
+    return r;
+}
+
+static void finish(struct guest_run *r)
+{
+    vmm_vm_destroy(r->vm);
+    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+    free(r);
+}
+
+static void test_the_guest_continues_on_the_destination(void)
+{
+    struct guest_run *r = boot();
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    struct dirtier d = { .vm = r->vm, .pause_us = 2000 };
+    pthread_t t;
+    pthread_create(&t, NULL, dirtier_main, &d);
+    usleep(100000);
+    uint64_t before = counter(r->vm);
+    pid_t child = fork();
+    if (child == 0) {
+        close(sv[0]);
+        _exit(destination(sv[1], before));
+    }
+    close(sv[1]);
+    struct done done = { 0 };
+    vmm_migrate_params_t p = { .size = sizeof(p), .downtime_limit_ms = 200 };
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_migrate_start(r->vm, sv[0], &p, on_done, &done), 0);
+    /* Stop dirtying once the first rounds went, so it converges. */
+    usleep(300000);
+    atomic_store(&d.stop, 1);
+    pthread_join(t, NULL);
+    CU_ASSERT_TRUE(harness_run_until(r, done_called, &done, 60000));
+    CU_ASSERT_EQUAL(done.status, 0);
+    if (done.status)
+        printf("migrate: %s\n", vmm_last_error());
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    CU_ASSERT_EQUAL(vmm_vm_migrate_stats(r->vm, &st), 0);
+    CU_ASSERT_EQUAL(st.status, VMM_MIGRATE_COMPLETED);
+    printf("(%u rounds, %llu MB sent, downtime %llu ms, total %llu ms) ", st.rounds,
+           (unsigned long long)(st.bytes_sent >> 20), (unsigned long long)st.downtime_ms,
+           (unsigned long long)st.total_ms);
+    CU_ASSERT(st.ram_transferred >= SCRATCH);
+    harness_run_until(r, harness_is_final, NULL, 20000);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    vmm_outcome_t out = { .size = sizeof(out) };
+    vmm_vm_outcome(r->vm, &out);
+    CU_ASSERT_STRING_EQUAL(out.reason, "migrated");
+    close(sv[0]);
+    int status = -1;
+    waitpid(child, &status, 0);
+    CU_ASSERT(WIFEXITED(status));
+    CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        printf("destination exit status %d\n", WEXITSTATUS(status));
+    finish(r);
+}
+
+/* A reader that drains the stream and discards it. */
+static void *drain_main(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[65536];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    return NULL;
+}
+
+static void test_a_guest_that_outruns_the_link_fails_cleanly(void)
+{
+    struct guest_run *r = boot();
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_main, &sv[1]);
+    struct dirtier d = { .vm = r->vm };
+    pthread_t t;
+    pthread_create(&t, NULL, dirtier_main, &d);
+    struct done done = { 0 };
+    /* 32 MB/s against a guest rewriting 64 MiB all the time. */
+    vmm_migrate_params_t p = { .size = sizeof(p), .max_bandwidth = 32u << 20,
+                               .downtime_limit_ms = 50, .max_rounds = 3 };
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_migrate_start(r->vm, sv[0], &p, on_done, &done), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, done_called, &done, 60000));
+    CU_ASSERT_EQUAL(done.status, VMM_EBUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "did not converge"));
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    vmm_vm_migrate_stats(r->vm, &st);
+    CU_ASSERT_EQUAL(st.status, VMM_MIGRATE_FAILED);
+    atomic_store(&d.stop, 1);
+    pthread_join(t, NULL);
+    /* The source VM is fine: it still counts. */
+    uint64_t c = counter(r->vm);
+    usleep(50000);
+    CU_ASSERT(counter(r->vm) > c);
+    close(sv[0]);
+    pthread_join(reader, NULL);
+    close(sv[1]);
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static void test_cancel_leaves_the_source_running(void)
+{
+    struct guest_run *r = boot();
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_main, &sv[1]);
+    struct dirtier d = { .vm = r->vm };
+    pthread_t t;
+    pthread_create(&t, NULL, dirtier_main, &d);
+    struct done done = { 0 };
+    vmm_migrate_params_t p = { .size = sizeof(p), .max_bandwidth = 16u << 20 };
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_migrate_start(r->vm, sv[0], &p, on_done, &done), 0);
+    usleep(200000);
+    CU_ASSERT_EQUAL(vmm_vm_migrate_cancel(r->vm), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, done_called, &done, 60000));
+    CU_ASSERT_EQUAL(done.status, VMM_ECANCELED);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    atomic_store(&d.stop, 1);
+    pthread_join(t, NULL);
+    close(sv[0]);
+    pthread_join(reader, NULL);
+    close(sv[1]);
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ENGINE GUEST\n", argv[0]);
+        return 2;
+    }
+    engine = argv[1];
+    guest = argv[2];
+    if (strcmp(engine, "kvm") == 0) {
+        int rc = harness_need_kvm();
+        if (rc)
+            return rc;
+        counter_gpa = 0x300000;
+        counter_size = 4;
+        scratch_gpa = 0x1000000;
+    } else {
+        counter_gpa = 0x80100000;
+        counter_size = 8;
+        scratch_gpa = 0x81000000;
+    }
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite(engine, NULL, NULL);
+    CU_add_test(s, "the guest continues on the destination",
+                test_the_guest_continues_on_the_destination);
+    CU_add_test(s, "a guest that outruns the link fails cleanly",
+                test_a_guest_that_outruns_the_link_fails_cleanly);
+    CU_add_test(s, "cancel leaves the source running", test_cancel_leaves_the_source_running);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
