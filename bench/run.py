@@ -831,7 +831,7 @@ def bench_blk(ctx):
               % ", ".join(missing))
         res["skipped"] = "missing guest"
         return
-    reps = 3 if ctx.quick else min(ctx.runs, 7)
+    reps = 3 if ctx.quick else ctx.runs
     work = tempfile.mkdtemp(prefix="bench-blk-")
     try:
         # A fully allocated image of non-zero bytes (no holes: reads go
@@ -868,7 +868,7 @@ def bench_blk(ctx):
                                    "-initrd", initrd, "-append", append,
                                    "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
                                    "-device", "virtio-blk-device,drive=d0"]})
-        series = measure_group(specs, reps, budget=240)
+        series = measure_group(specs, reps, budget=300)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -18,7 +18,9 @@ if [ ! -b "$dev" ]; then
     echo "blkbench: FAIL no $dev"
     exit 1
 fi
+q=/sys/block/vda/queue
 echo "blkbench: dev $dev sectors $(cat /sys/block/vda/size) spec $spec"
+echo "blkbench: queue max_segments=$(cat $q/max_segments) max_sectors_kb=$(cat $q/max_sectors_kb) max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) scheduler=$(cat $q/scheduler | tr ' ' ,)"
 fail=0
 IFS_SAVE=$IFS
 IFS=/
@@ -28,6 +30,8 @@ for job in "$@"; do
     [ "$job" = idle ] && continue
     # shellcheck disable=SC2046 # splitting the job into words is the point
     blkbench "$dev" $(echo "$job" | tr ',' ' ') || { echo "blkbench: FAIL $job"; fail=1; }
+    # Requests the disk completed so far (reads, merged, sectors, ms, writes, ...).
+    echo "blkbench: stat $(cat /sys/block/vda/stat)"
 done
 echo "blkbench: done"
 exit $fail
