@@ -832,6 +832,7 @@ def bench_blk(ctx):
         res["skipped"] = "missing guest"
         return
     reps = 3 if ctx.quick else ctx.runs
+    load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="bench-blk-")
     try:
         # A fully allocated image of non-zero bytes (no holes: reads go
@@ -899,11 +900,18 @@ def bench_blk(ctx):
         vals = [x[k] for x in rows if x[k] is not None]
         return statistics.median(vals) if vals else None
 
-    def pair_med(a, b, k):
+    def pair_vals(a, b, k):
         if not a or len(a) != len(b):
-            return None
-        vals = [x[k] / y[k] for x, y in zip(a, b) if x[k] is not None and y[k]]
+            return []
+        return [x[k] / y[k] for x, y in zip(a, b) if x[k] is not None and y[k]]
+
+    def pair_med(a, b, k):
+        vals = pair_vals(a, b, k)
         return statistics.median(vals) if vals else None
+
+    def spread(a, b, k):
+        vals = pair_vals(a, b, k)
+        return "%.2f-%.2f" % (min(vals), max(vals)) if vals else ""
 
     lib_idle, q_idle = by["idle"]
     rows, notes, fig = [], [], {}
@@ -914,7 +922,7 @@ def bench_blk(ctx):
         err = ls.error or qs.error
         if not lf or not qf:
             rows.append([label, "FAILED" if ls.error else "", "FAILED" if qs.error else "", "",
-                         err or ""])
+                         "", err or ""])
             continue
         seq = key.startswith("seq")
         unit, k = ("MB/s", "mbps") if seq else ("IOPS", "iops")
@@ -922,7 +930,7 @@ def bench_blk(ctx):
         fig[key]["ratio"] = r
         tgt = verdict(r >= 1.0) if key in ("seqread", "seqwrite", "rand1") else "(no target)"
         rows.append([label + " " + unit, "%.0f" % med(lf, k), "%.0f" % med(qf, k), "%.2f" % r,
-                     tgt + "  (>= QEMU)" if tgt != "(no target)" else tgt])
+                     spread(lf, qf, k), tgt + "  (>= QEMU)" if tgt != "(no target)" else tgt])
     for key, job, label in BLK_WORKLOADS[1:]:
         f = fig.get(key)
         if not f or not f["libvmm"] or not f["qemu"]:
@@ -933,28 +941,35 @@ def bench_blk(ctx):
         tgt = verdict(r is not None and r < 1.0) + "  (< QEMU)"
         rows.append(["host CPU s/GB, " + label, "%.2f" % lc if lc is not None else "-",
                      "%.2f" % qc if qc is not None else "-",
-                     "%.2f" % r if r is not None else "-", tgt])
+                     "%.2f" % r if r is not None else "-",
+                     spread(f["libvmm"], f["qemu"], "cpu_s_per_gb"), tgt])
     if lib_idle.ok() and q_idle.ok():
         rows.append([BLK_WORKLOADS[0][2] + ": wall / CPU s",
                      "%.2f / %.2f" % (lib_idle.median(), statistics.median(
                          cpu(r) for r in lib_idle.runs)),
                      "%.2f / %.2f" % (q_idle.median(), statistics.median(
-                         cpu(r) for r in q_idle.runs)), "", ""])
+                         cpu(r) for r in q_idle.runs)), "", "", ""])
     else:
         rows.append([BLK_WORKLOADS[0][2], "FAILED" if lib_idle.error else "",
-                     "FAILED" if q_idle.error else "", "", lib_idle.error or q_idle.error or ""])
+                     "FAILED" if q_idle.error else "", "", "", lib_idle.error or q_idle.error or ""])
     res["figures"] = fig
+    res["loadavg"] = [load_before, os.getloadavg()[0]]
+    notes.append("host load average (1 min) before / after: %.1f / %.1f on %d CPUs; throughput "
+                 "and IOPS move with it, the CPU figures much less" % (load_before,
+                                                                      os.getloadavg()[0],
+                                                                      os.cpu_count()))
     notes.append("throughput: guest clock_gettime around the requests (tests/guest/linux/tools/"
                  "blkbench.c), O_DIRECT on raw /dev/vda, %d MiB disk image on the host's page "
                  "cache; sequential: %d passes (%d MiB moved), random: %d s; MB = 10^6 bytes"
                  % (BLK_DISK_MIB, BLK_PASSES, BLK_DISK_MIB * BLK_PASSES, BLK_RAND_SECONDS))
     notes.append("host CPU s/GB: (user+sys of the whole VMM process, wait4) minus the boot-only "
                  "run's of the same round, over bytes moved (10^9); one process per workload")
-    notes.append("ratio = libvmm / QEMU, median of run-by-run ratios (interleaved, %d rounds); "
+    notes.append("ratio = libvmm / QEMU, median of run-by-run ratios (interleaved, %d rounds; "
+                 "range: the lowest and highest round); "
                  "QEMU: -M virt -bios default (OpenSBI, TCG), -drive if=none,format=raw "
                  "(cache=writeback, aio=threads) -device virtio-blk-device" % reps)
     print_table("7. soft engine: virtio-blk from riscv64 Linux, libvmm vs QEMU",
-                ["what", "libvmm", "QEMU", "libvmm/QEMU", "target"], rows, notes)
+                ["what", "libvmm", "QEMU", "libvmm/QEMU", "range", "target"], rows, notes)
 
 
 BENCHES["blk"] = bench_blk
