@@ -815,6 +815,224 @@ BENCHES = {
 }
 
 
+# ---------------------------------------------------------------- 7. blk
+# Kept apart from the dict above (and registered below) so that benchmarks
+# added on other branches merge without touching the same lines.
+
+BLK_DISK_MIB = 256
+BLK_PASSES = 4          # sequential: 4 passes over the 256 MiB disk, 1 GiB moved
+BLK_RAND_SECONDS = 2
+BLK_WORKLOADS = [
+    # (key, blkbench job, table label)
+    ("idle", "idle", "boot only (no I/O; subtracted from the CPU figures)"),
+    ("seqread", "seqread,1024,%d,%d" % (BLK_DISK_MIB, BLK_PASSES), "sequential read, 1 MiB"),
+    ("seqwrite", "seqwrite,1024,%d,%d" % (BLK_DISK_MIB, BLK_PASSES), "sequential write, 1 MiB"),
+    ("rand1", "randread,4,%d,1" % BLK_RAND_SECONDS, "4 KiB random read, QD 1"),
+    ("rand16", "randread,4,%d,16" % BLK_RAND_SECONDS, "4 KiB random read, QD 16"),
+]
+
+
+def parse_blkbench(text):
+    """The `blkbench: op=... k=v ...` lines of a run's console, as dicts."""
+    out = []
+    for m in re.finditer(r"^blkbench: (op=.*)$", text or "", re.M):
+        d = {}
+        for kv in m.group(1).split():
+            k, _, v = kv.partition("=")
+            try:
+                d[k] = float(v) if "." in v else int(v)
+            except ValueError:
+                d[k] = v
+        out.append(d)
+    return out
+
+
+def blk_domain_xml(name, kernel, initrd, append, image, mem_mib=256):
+    return """<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>%d</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='riscv64' machine='virt'>hvm</type>
+    <kernel>%s</kernel>
+    <initrd>%s</initrd>
+    <cmdline>%s</cmdline>
+  </os>
+  <devices>
+    <serial type='stdio'><target port='0'/></serial>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='%s'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+""" % (name, mem_mib, kernel, initrd, append, image)
+
+
+def bench_blk(ctx):
+    """7. soft engine: virtio-blk throughput, IOPS and host CPU per GB against QEMU."""
+    cache = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
+    # The names `scripts/guest/all.sh --env` prints override the cache paths
+    # (e.g. a private copy of an initramfs that has tests/blkbench.sh).
+    image = os.environ.get("LIBVMM_RISCV_KERNEL") or os.path.join(cache, "riscv", "Image")
+    initrd = (os.environ.get("LIBVMM_RISCV_INITRD")
+              or os.path.join(cache, "riscv", "initramfs.cpio.gz"))
+    res = {"kernel": image, "initrd": initrd, "disk_mib": BLK_DISK_MIB, "passes": BLK_PASSES,
+           "rand_seconds": BLK_RAND_SECONDS}
+    ctx.results["blk"] = res
+    missing = ctx.missing(image, initrd)
+    if missing:
+        print("\n== 7. blk: skipped (missing %s; scripts/guest/build-riscv-*.sh make them)"
+              % ", ".join(missing))
+        res["skipped"] = "missing guest"
+        return
+    reps = 3 if ctx.quick else ctx.runs
+    load_before = os.getloadavg()[0]
+    work = tempfile.mkdtemp(prefix="bench-blk-")
+    try:
+        # A fully allocated image of non-zero bytes (no holes: reads go
+        # through the host's page cache, warm after the first run).
+        disk = os.path.join(work, "disk.img")
+        chunk = os.urandom(1 << 20)
+        with open(disk, "wb") as f:
+            for _ in range(BLK_DISK_MIB):
+                f.write(chunk)
+        specs = []
+        for key, job, _ in BLK_WORKLOADS:
+            append = "console=ttyS0 libvmm.test=run:blkbench libvmm.blkbench=%s" % job
+            xml = os.path.join(work, "%s.xml" % key)
+            with open(xml, "w") as f:
+                f.write(blk_domain_xml("blkbench-" + key, image, initrd, append, disk))
+            want = 0 if key == "idle" else 1
+
+            def check(run, want=want):
+                if "blkbench: done" not in run.out:
+                    if "run blkbench" in run.out and "blkbench:" not in run.out:
+                        return "no blkbench in the initramfs (rerun scripts/guest/all.sh)"
+                    return "no 'blkbench: done' on the console"
+                if "blkbench: FAIL" in run.out:
+                    return "the guest reported: " + re.search(r"blkbench: FAIL.*", run.out).group(0)
+                if len(parse_blkbench(run.out)) != want:
+                    return "expected %d blkbench result line(s)" % want
+                return None
+
+            specs.append({"label": "libvmm " + key, "argv": [ctx.vmmctl, "run", xml],
+                          "timeout": 300, "check": check})
+            specs.append({"label": "QEMU " + key, "timeout": 300, "check": check,
+                          "argv": ["qemu-system-riscv64", "-M", "virt", "-m", "256M",
+                                   "-nographic", "-bios", "default", "-kernel", image,
+                                   "-initrd", initrd, "-append", append,
+                                   "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
+                                   "-device", "virtio-blk-device,drive=d0"]})
+        series = measure_group(specs, reps, budget=300)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    by = {}
+    for (key, _, _), k in zip(BLK_WORKLOADS, range(0, len(series), 2)):
+        by[key] = (series[k], series[k + 1])
+    res["series"] = [s.to_json() for s in series]
+
+    def cpu(r):
+        return r.user + r.sys
+
+    def figures(s, idle):
+        """Per run: the guest's result line and net host CPU s per GB (this
+        run's user+sys minus the idle run's of the same round)."""
+        rows = []
+        if not s.ok():
+            return rows
+        for i, r in enumerate(s.runs):
+            line = parse_blkbench(r.out)[0]
+            net = None
+            if idle.ok() and i < len(idle.runs):
+                net = (cpu(r) - cpu(idle.runs[i])) / (line["bytes"] / 1e9)
+            rows.append({"mbps": line["mbps"], "iops": line["iops"], "bytes": line["bytes"],
+                         "lat_us": line["lat_us"], "cpu_s": cpu(r), "cpu_s_per_gb": net})
+        return rows
+
+    def med(rows, k):
+        vals = [x[k] for x in rows if x[k] is not None]
+        return statistics.median(vals) if vals else None
+
+    def pair_vals(a, b, k):
+        if not a or len(a) != len(b):
+            return []
+        return [x[k] / y[k] for x, y in zip(a, b) if x[k] is not None and y[k]]
+
+    def pair_med(a, b, k):
+        vals = pair_vals(a, b, k)
+        return statistics.median(vals) if vals else None
+
+    def spread(a, b, k):
+        vals = pair_vals(a, b, k)
+        return "%.2f-%.2f" % (min(vals), max(vals)) if vals else ""
+
+    lib_idle, q_idle = by["idle"]
+    rows, notes, fig = [], [], {}
+    for key, job, label in BLK_WORKLOADS[1:]:
+        ls, qs = by[key]
+        lf, qf = figures(ls, lib_idle), figures(qs, q_idle)
+        fig[key] = {"job": job, "libvmm": lf, "qemu": qf}
+        err = ls.error or qs.error
+        if not lf or not qf:
+            rows.append([label, "FAILED" if ls.error else "", "FAILED" if qs.error else "", "",
+                         "", err or ""])
+            continue
+        seq = key.startswith("seq")
+        unit, k = ("MB/s", "mbps") if seq else ("IOPS", "iops")
+        r = pair_med(lf, qf, k)
+        fig[key]["ratio"] = r
+        tgt = verdict(r >= 1.0) if key in ("seqread", "seqwrite", "rand1") else "(no target)"
+        rows.append([label + " " + unit, "%.0f" % med(lf, k), "%.0f" % med(qf, k), "%.2f" % r,
+                     spread(lf, qf, k), tgt + "  (>= QEMU)" if tgt != "(no target)" else tgt])
+    for key, job, label in BLK_WORKLOADS[1:]:
+        f = fig.get(key)
+        if not f or not f["libvmm"] or not f["qemu"]:
+            continue
+        lc, qc = med(f["libvmm"], "cpu_s_per_gb"), med(f["qemu"], "cpu_s_per_gb")
+        r = pair_med(f["libvmm"], f["qemu"], "cpu_s_per_gb")
+        f["cpu_ratio"] = r
+        tgt = verdict(r is not None and r < 1.0) + "  (< QEMU)"
+        rows.append(["host CPU s/GB, " + label, "%.2f" % lc if lc is not None else "-",
+                     "%.2f" % qc if qc is not None else "-",
+                     "%.2f" % r if r is not None else "-",
+                     spread(f["libvmm"], f["qemu"], "cpu_s_per_gb"), tgt])
+    if lib_idle.ok() and q_idle.ok():
+        rows.append([BLK_WORKLOADS[0][2] + ": wall / CPU s",
+                     "%.2f / %.2f" % (lib_idle.median(), statistics.median(
+                         cpu(r) for r in lib_idle.runs)),
+                     "%.2f / %.2f" % (q_idle.median(), statistics.median(
+                         cpu(r) for r in q_idle.runs)), "", "", ""])
+    else:
+        rows.append([BLK_WORKLOADS[0][2], "FAILED" if lib_idle.error else "",
+                     "FAILED" if q_idle.error else "", "", "", lib_idle.error or q_idle.error or ""])
+    res["figures"] = fig
+    res["loadavg"] = [load_before, os.getloadavg()[0]]
+    notes.append("host load average (1 min) before / after: %.1f / %.1f on %d CPUs; throughput "
+                 "and IOPS move with it, the CPU figures much less" % (load_before,
+                                                                      os.getloadavg()[0],
+                                                                      os.cpu_count()))
+    notes.append("throughput: guest clock_gettime around the requests (tests/guest/linux/tools/"
+                 "blkbench.c), O_DIRECT on raw /dev/vda, %d MiB disk image on the host's page "
+                 "cache; sequential: %d passes (%d MiB moved), random: %d s; MB = 10^6 bytes"
+                 % (BLK_DISK_MIB, BLK_PASSES, BLK_DISK_MIB * BLK_PASSES, BLK_RAND_SECONDS))
+    notes.append("host CPU s/GB: (user+sys of the whole VMM process, wait4) minus the boot-only "
+                 "run's of the same round, over bytes moved (10^9); one process per workload")
+    notes.append("ratio = libvmm / QEMU, median of run-by-run ratios (interleaved, %d rounds; "
+                 "range: the lowest and highest round); "
+                 "QEMU: -M virt -bios default (OpenSBI, TCG), -drive if=none,format=raw "
+                 "(cache=writeback, aio=threads) -device virtio-blk-device" % reps)
+    print_table("7. soft engine: virtio-blk from riscv64 Linux, libvmm vs QEMU",
+                ["what", "libvmm", "QEMU", "libvmm/QEMU", "range", "target"], rows, notes)
+
+
+BENCHES["blk"] = bench_blk
+GROUPS["soft"].append("blk")
+ALL.append("blk")
+
+
 # ---------------------------------------------------------------- main
 
 
