@@ -42,6 +42,7 @@ struct vmm_vm {
 
     uint64_t pool_charge;           /* bytes taken from the host pool */
     unsigned restarts;              /* lifecycle restarts so far */
+    int host_reset;                 /* vm_reset() asked for this run's end (vm_hooks.h) */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
 };
