@@ -5,6 +5,8 @@
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
  *              [--firmware FW.bin] [--dtb FILE.dtb]
  *   vmmctl run DOMAIN.xml
+ *   (run also takes --qmp unix:PATH,server[,wait=off]: a QMP control socket)
+ *   vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
  *
@@ -23,6 +25,7 @@
 #include <uv.h>
 #include <vmm/vmm.h>
 
+#include "qmp_cmds.h"
 #include "xml_cmds.h"
 
 struct run_ctx {
@@ -41,13 +44,18 @@ static void usage(FILE *f)
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
+            "                  [--qmp unix:PATH,server[,wait=off]]\n"
             "       vmmctl run DOMAIN.xml\n"
+            "       vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
             "       vmmctl version\n"
             "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
             "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
-            "--rng a virtio-rng fed by the host's getrandom().\n");
+            "--rng a virtio-rng fed by the host's getrandom().\n"
+            "--qmp serves QEMU's QMP on a socket (QEMU's -qmp syntax; tcp:HOST:PORT too);\n"
+            "without wait=off the guest starts once a client connected. `vmmctl qmp`\n"
+            "sends one command to such a socket and prints the reply.\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -294,6 +302,12 @@ static int run_config(vmm_config_t *cfg)
     }
     struct run_ctx ctx = { .vm = vm };
     vmm_vm_set_event_cb(vm, on_event, &ctx);
+    /* --qmp: the control socket (qmp_cmds.c) */
+    if ((rc = vmmctl_qmp_listen(host, vm))) {
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return rc;
+    }
     if ((rc = vmm_vm_start(vm))) {
         int status = fail("starting the VM", rc);
         vmm_vm_destroy(vm);
@@ -310,6 +324,10 @@ static int run_config(vmm_config_t *cfg)
         uv_close((uv_handle_t *)ctx.in, NULL);
     }
     int status = exit_status(vm, ctx.quit);
+    /* --qmp: a client's quit ends vmmctl as QEMU's does, with 0 */
+    if (vmmctl_qmp_quit_requested())
+        status = 0;
+    vmmctl_qmp_close();
     vmm_vm_destroy(vm);
     vmm_host_free(host);
     return status;
@@ -329,6 +347,7 @@ static int cmd_run(int argc, char **argv)
         { "dtb", required_argument, NULL, 'b' },
         { "disk", required_argument, NULL, 'D' },
         { "rng", no_argument, NULL, 'R' },
+        { "qmp", required_argument, NULL, 'Q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -351,6 +370,7 @@ static int cmd_run(int argc, char **argv)
         case 'b': rc = vmm_config_set_dtb(cfg, optarg); break;
         case 'D': rc = add_disk_option(cfg, optarg); break;
         case 'R': rc = vmm_config_set_rng(cfg, 1); break;
+        case 'Q': status = vmmctl_qmp_option(optarg); continue;
         case 'm':
             if (parse_size(optarg, &size)) {
                 fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);
@@ -408,6 +428,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "qmp") == 0)
+        return vmmctl_cmd_qmp(argc - 1, argv + 1);
     if (strcmp(cmd, "dumpxml") == 0)
         return vmmctl_cmd_dumpxml(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)

@@ -3,6 +3,11 @@
  * JSON documents (qmp_stream.c) for qmp_cmds.c, and writing replies and
  * events with a bound on what one client may leave unread.
  *
+ * The listener and the clients are non-blocking sockets of our own under
+ * uv_poll_t: replies are queued in the client's buffer and sent with
+ * send(MSG_NOSIGNAL) when the socket is writable, so a peer that went away
+ * is an EPIPE here and never a SIGPIPE for the host program.
+ *
  * A client that sends faster than it reads its replies is throttled: once
  * its unsent output passes CONTROL_OUT_HIGH its requests are no longer
  * read (the kernel's socket buffer then holds the sender back), and once
@@ -20,6 +25,7 @@
  */
 #include "control/control.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -55,12 +61,23 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(ctl);
 }
 
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct vmm_control *ctl = h->data;
+    if (ctl->listen_fd >= 0)
+        close(ctl->listen_fd);
+    ctl->listen_fd = -1;
+    on_handle_closed(h);
+}
+
 static void on_client_closed(uv_handle_t *h)
 {
     struct control_client *c = h->data;
     struct vmm_control *ctl = c->ctl;
+    close(c->fd); /* only now: libuv may watch it until the close completes */
     qmp_stream_free(&c->in);
     free(c->held);
+    free(c->out);
     free(c);
     ctl->open_handles--;
     maybe_free(ctl);
@@ -87,32 +104,57 @@ void control_drop(struct control_client *c, const char *why)
     c->closing = 1;
     client_unlink(c);
     qmp_client_gone(c);
-    uv_close(&c->h.handle, on_client_closed);
+    uv_close((uv_handle_t *)&c->poll, on_client_closed);
+}
+
+static void on_client_io(uv_poll_t *poll, int status, int events);
+
+/* Watches what the client's state asks for: input unless throttled or
+ * hanging up, the socket's room while output waits. */
+static void client_watch(struct control_client *c)
+{
+    if (c->closing)
+        return;
+    int want = 0;
+    if (!c->throttled && !c->draining)
+        want |= UV_READABLE;
+    if (c->out_len > c->out_off)
+        want |= UV_WRITABLE;
+    if (want == c->events)
+        return;
+    c->events = want;
+    int rc = want ? uv_poll_start(&c->poll, want, on_client_io) : uv_poll_stop(&c->poll);
+    if (rc < 0)
+        control_drop(c, "could not be watched");
 }
 
 /* --- output --- */
 
-struct out_req {
-    uv_write_t req;
-    struct control_client *client;
-    char data[];
-};
-
-static void unthrottle(struct control_client *c);
-
-static void on_written(uv_write_t *req, int status)
+static size_t unsent(const struct control_client *c)
 {
-    struct out_req *w = (struct out_req *)req;
-    struct control_client *c = w->client;
-    free(w);
-    if (c->closing)
-        return;
-    if (status < 0 && status != UV_ECANCELED) {
+    return c->out_len - c->out_off;
+}
+
+/* Sends what the socket takes now; 0, or -1 when the client went away
+ * (then dropped). */
+static int client_flush(struct control_client *c)
+{
+    while (unsent(c)) {
+        ssize_t n = send(c->fd, c->out + c->out_off, unsent(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
         control_drop(c, "went away (write failed)");
-        return;
+        return -1;
     }
-    if (c->throttled && uv_stream_get_write_queue_size(&c->h.stream) < CONTROL_OUT_LOW)
-        unthrottle(c);
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    return 0;
 }
 
 void control_send(struct control_client *c, json_t *msg)
@@ -130,31 +172,40 @@ void control_send(struct control_client *c, json_t *msg)
         return;
     }
     size_t len = strlen(text);
-    size_t queued = uv_stream_get_write_queue_size(&c->h.stream);
-    if (queued + len + 2 > VMM_CONTROL_MAX_OUTPUT) {
+    if (unsent(c) + len + 2 > VMM_CONTROL_MAX_OUTPUT) {
         free(text);
         log_warn("control %s: client %u does not read its replies (%zu bytes unsent, limit %u): "
                  "disconnected",
-                 c->ctl->address, c->id, queued, VMM_CONTROL_MAX_OUTPUT);
+                 c->ctl->address, c->id, unsent(c), VMM_CONTROL_MAX_OUTPUT);
         control_drop(c, "dropped: output overflow");
         return;
     }
-    struct out_req *w = malloc(sizeof(*w) + len + 2);
-    if (!w) {
-        free(text);
-        control_drop(c, "dropped: no memory for a reply");
-        return;
+    if (c->out_len + len + 2 > c->out_cap) {
+        /* Move what is left to the front, then grow if still short. */
+        memmove(c->out, c->out + c->out_off, unsent(c));
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + len + 2)
+            cap *= 2;
+        if (cap != c->out_cap) {
+            char *n = realloc(c->out, cap);
+            if (!n) {
+                free(text);
+                control_drop(c, "dropped: no memory for a reply");
+                return;
+            }
+            c->out = n;
+            c->out_cap = cap;
+        }
     }
-    memcpy(w->data, text, len);
-    memcpy(w->data + len, "\r\n", 2);
+    memcpy(c->out + c->out_len, text, len);
+    memcpy(c->out + c->out_len + len, "\r\n", 2);
+    c->out_len += len + 2;
     free(text);
-    w->client = c;
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)(len + 2));
-    int rc = uv_write(&w->req, &c->h.stream, &buf, 1, on_written);
-    if (rc < 0) {
-        free(w);
-        control_drop(c, "went away (write failed)");
-    }
+    /* Written when the loop finds the socket writable: replies to a batch
+     * of requests go out together. */
+    client_watch(c);
 }
 
 void control_broadcast(struct vmm_control *ctl, json_t *msg)
@@ -186,7 +237,7 @@ static void on_reaper(uv_timer_t *t)
             if (now - c->throttled_since >= CONTROL_STALL_MS) {
                 log_warn("control %s: client %u has not read its replies for %u ms (%zu bytes "
                          "unsent): disconnected", ctl->address, c->id, CONTROL_STALL_MS,
-                         uv_stream_get_write_queue_size(&c->h.stream));
+                         unsent(c));
                 control_drop(c, "dropped: it does not read its replies");
             } else {
                 waiting = 1;
@@ -203,12 +254,6 @@ static void reaper_start(struct vmm_control *ctl)
         uv_timer_start(&ctl->reaper, on_reaper, CONTROL_DRAIN_MS / 4, CONTROL_DRAIN_MS / 4);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    struct control_client *c = req->data;
-    control_drop(c, "hung up");
-}
-
 void control_hang_up(struct control_client *c, json_t *last, const char *why)
 {
     if (c->closing || c->draining) {
@@ -221,23 +266,17 @@ void control_hang_up(struct control_client *c, json_t *last, const char *why)
     log_debug("control %s: client %u %s", c->ctl->address, c->id, why);
     c->draining = 1;
     c->drain_since = uv_now(c->ctl->loop);
-    uv_read_stop(&c->h.stream);
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) < 0) {
+    if (client_flush(c))
+        return;
+    if (!unsent(c)) {
         control_drop(c, "hung up");
         return;
     }
+    client_watch(c); /* closes once the rest went out (on_client_io) */
     reaper_start(c->ctl);
 }
 
 /* --- input --- */
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct control_client *c = h->data;
-    buf->base = c->ctl->rbuf;
-    buf->len = CONTROL_READ_BUF;
-}
 
 /* One complete document from the client. */
 static void handle_document(struct control_client *c, const char *doc, size_t len)
@@ -289,38 +328,39 @@ static size_t process_input(struct control_client *c, const char *data, size_t l
             control_drop(c, "dropped: no memory for its request");
             break;
         }
-        if (!c->closing && !c->draining && !c->throttled &&
-            uv_stream_get_write_queue_size(&c->h.stream) > CONTROL_OUT_HIGH) {
+        if (!c->closing && !c->draining && !c->throttled && unsent(c) > CONTROL_OUT_HIGH) {
             /* Read no more requests until the client reads its replies. */
             c->throttled = 1;
             c->throttled_since = uv_now(c->ctl->loop);
-            uv_read_stop(&c->h.stream);
+            client_watch(c);
             reaper_start(c->ctl);
         }
     }
     return off;
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void client_read(struct control_client *c)
 {
-    struct control_client *c = stream->data;
-    if (nread == UV_EOF) {
+    char *buf = c->ctl->rbuf;
+    ssize_t n = recv(c->fd, buf, CONTROL_READ_BUF, MSG_DONTWAIT);
+    if (n == 0) {
         control_hang_up(c, NULL, "closed its side");
         return;
     }
-    if (nread < 0) {
-        control_drop(c, "went away (read failed)");
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            control_drop(c, "went away (read failed)");
         return;
     }
-    size_t used = process_input(c, buf->base, (size_t)nread);
-    if (used < (size_t)nread && c->throttled && !c->closing && !c->draining) {
+    size_t used = process_input(c, buf, (size_t)n);
+    if (used < (size_t)n && c->throttled && !c->closing && !c->draining) {
         /* Keep the rest of this read for when the client catches up. */
-        size_t rest = (size_t)nread - used;
+        size_t rest = (size_t)n - used;
         if (!(c->held = malloc(rest))) {
             control_drop(c, "dropped: no memory for its requests");
             return;
         }
-        memcpy(c->held, buf->base + used, rest);
+        memcpy(c->held, buf + used, rest);
         c->held_len = rest;
         c->held_off = 0;
     }
@@ -338,31 +378,50 @@ static void unthrottle(struct control_client *c)
         c->held = NULL;
         c->held_len = c->held_off = 0;
     }
-    if (uv_read_start(&c->h.stream, on_alloc, on_read) < 0)
-        control_drop(c, "could not be read from");
+    client_watch(c);
+}
+
+static void on_client_io(uv_poll_t *poll, int status, int events)
+{
+    struct control_client *c = poll->data;
+    if (status < 0) {
+        control_drop(c, "went away (poll failed)");
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        if (client_flush(c))
+            return;
+        if (c->draining && !unsent(c)) {
+            control_drop(c, "hung up");
+            return;
+        }
+        if (c->throttled && unsent(c) < CONTROL_OUT_LOW)
+            unthrottle(c);
+    }
+    if ((events & UV_READABLE) && !c->closing && !c->draining && !c->throttled)
+        client_read(c);
+    client_watch(c);
 }
 
 /* --- accepting --- */
 
-static void on_connection(uv_stream_t *server, int status)
+static void client_add(struct vmm_control *ctl, int fd)
 {
-    struct vmm_control *ctl = server->data;
-    if (status < 0) {
-        log_warn("control %s: accepting a client failed: %s", ctl->address, uv_strerror(status));
-        return;
-    }
     struct control_client *c = calloc(1, sizeof(*c));
     if (!c) {
         log_warn("control %s: no memory for a client", ctl->address);
+        close(fd);
         return;
     }
-    int rc = ctl->is_tcp ? uv_tcp_init(ctl->loop, &c->h.tcp) : uv_pipe_init(ctl->loop, &c->h.pipe, 0);
+    int rc = uv_poll_init_socket(ctl->loop, &c->poll, fd);
     if (rc < 0) {
         free(c);
+        close(fd);
         log_warn("control %s: client handle: %s", ctl->address, uv_strerror(rc));
         return;
     }
-    c->h.handle.data = c;
+    c->poll.data = c;
+    c->fd = fd;
     c->ctl = ctl;
     c->id = ++ctl->next_id;
     qmp_stream_init(&c->in, VMM_CONTROL_MAX_REQUEST);
@@ -372,11 +431,7 @@ static void on_connection(uv_stream_t *server, int status)
         ctl->clients->prev = c;
     ctl->clients = c;
     ctl->nr_clients++;
-    uv_unref(&c->h.handle);
-    if ((rc = uv_accept(server, &c->h.stream)) < 0) {
-        control_drop(c, "could not be accepted");
-        return;
-    }
+    uv_unref((uv_handle_t *)&c->poll);
     if (ctl->nr_clients > VMM_CONTROL_MAX_CLIENTS) {
         control_hang_up(c,
                         qmp_error_message("GenericError", "too many clients (limit %u); try later",
@@ -385,11 +440,29 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     log_debug("control %s: client %u connected", ctl->address, c->id);
-    if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) < 0) {
-        control_drop(c, "could not be read from");
+    control_send(c, qmp_greeting());
+    client_watch(c);
+}
+
+static void on_listener_io(uv_poll_t *poll, int status, int events)
+{
+    struct vmm_control *ctl = poll->data;
+    if (status < 0) {
+        log_warn("control %s: listening socket: %s", ctl->address, uv_strerror(status));
         return;
     }
-    control_send(c, qmp_greeting());
+    /* A few at a time: the rest waits for the next round of the loop. */
+    for (int i = 0; i < 16 && ctl->listener_open; i++) {
+        int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                log_warn("control %s: accepting a client failed: %s", ctl->address,
+                         strerror(errno));
+            return;
+        }
+        client_add(ctl, fd);
+    }
 }
 
 /* --- the VM's side --- */
@@ -399,7 +472,10 @@ static void control_shut(struct vmm_control *ctl)
 {
     if (ctl->listener_open) {
         ctl->listener_open = 0;
-        uv_close(&ctl->listener.handle, on_handle_closed);
+        uv_close((uv_handle_t *)&ctl->listener, on_listener_closed);
+    } else if (ctl->listen_fd >= 0) {
+        close(ctl->listen_fd);
+        ctl->listen_fd = -1;
     }
     if (ctl->unix_path)
         unlink(ctl->unix_path);
@@ -432,23 +508,6 @@ static const struct vm_observer_ops observer_ops = { on_vm_event, on_vm_detach }
 
 /* --- listening --- */
 
-static int uv_fail(int uvrc, const char *what, const char *address)
-{
-    int code;
-    switch (uvrc) {
-    case UV_EADDRINUSE: code = VMM_EBUSY; break;
-    case UV_EACCES:
-    case UV_EPERM: code = VMM_EACCES; break;
-    case UV_ENOMEM: code = VMM_ENOMEM; break;
-    case UV_ENAMETOOLONG: code = VMM_ERANGE; break;
-    case UV_EADDRNOTAVAIL:
-    case UV_EINVAL: code = VMM_EINVAL; break;
-    case UV_ENOENT: code = VMM_ENOENT; break;
-    default: code = VMM_EIO; break;
-    }
-    return vmm_error(code, "control socket '%s': %s: %s", address, what, uv_strerror(uvrc));
-}
-
 /* A socket file already at `path`: a live server keeps it (VMM_EBUSY), a
  * stale one is removed; anything else is not ours to replace. */
 static int clear_stale_socket(const char *path, const char *address)
@@ -475,26 +534,35 @@ static int clear_stale_socket(const char *path, const char *address)
     return 0;
 }
 
+/* bind() and listen() failures, named; EADDRINUSE is VMM_EBUSY. */
+static int socket_fail(int err, const char *what, const char *address)
+{
+    if (err == EADDRINUSE)
+        return vmm_error(VMM_EBUSY, "control socket '%s': %s: %s", address, what, strerror(err));
+    if (err == EADDRNOTAVAIL)
+        return vmm_error(VMM_EINVAL, "control socket '%s': %s: %s", address, what, strerror(err));
+    return vmm_error_errno(err, "control socket '%s': %s", address, what);
+}
+
 static int listen_unix(struct vmm_control *ctl, const char *address, const char *path)
 {
     if (!*path)
         return vmm_error(VMM_EINVAL, "control socket '%s': the path after 'unix:' is empty",
                          address);
-    struct sockaddr_un sa;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     size_t max = sizeof(sa.sun_path) - 1;
     if (strlen(path) > max)
         return vmm_error(VMM_ERANGE, "control socket '%s': path of %zu bytes exceeds the limit "
                          "of %zu bytes for a Unix socket", address, strlen(path), max);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     int rc = clear_stale_socket(path, address);
     if (rc)
         return rc;
-    if ((rc = uv_pipe_init(ctl->loop, &ctl->listener.pipe, 0)) < 0)
-        return uv_fail(rc, "uv_pipe_init", address);
-    ctl->listener_open = 1;
-    ctl->open_handles++;
-    ctl->listener.handle.data = ctl;
-    if ((rc = uv_pipe_bind(&ctl->listener.pipe, path)) < 0)
-        return uv_fail(rc, "bind", address);
+    ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ctl->listen_fd < 0)
+        return socket_fail(errno, "socket", address);
+    if (bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return socket_fail(errno, "bind", address);
     ctl->unix_path = strdup(path);
     ctl->address = malloc(strlen(path) + 6);
     if (!ctl->unix_path || !ctl->address)
@@ -532,23 +600,32 @@ static int listen_tcp(struct vmm_control *ctl, const char *address, const char *
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     int v6 = strchr(host, ':') != NULL;
-    int rc = v6 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&ss)
-                : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&ss);
-    if (rc < 0)
-        return vmm_error(VMM_EINVAL, "control socket '%s': host '%s' is not a numeric IPv%d "
-                         "address (or localhost)", address, host, v6 ? 6 : 4);
-    if ((rc = uv_tcp_init(ctl->loop, &ctl->listener.tcp)) < 0)
-        return uv_fail(rc, "uv_tcp_init", address);
-    ctl->listener_open = 1;
-    ctl->open_handles++;
-    ctl->listener.handle.data = ctl;
-    ctl->is_tcp = 1;
-    if ((rc = uv_tcp_bind(&ctl->listener.tcp, (struct sockaddr *)&ss, 0)) < 0)
-        return uv_fail(rc, "bind", address);
+    socklen_t sslen;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        sslen = sizeof(*a);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            goto bad_host;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        sslen = sizeof(*a);
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            goto bad_host;
+    }
+    ctl->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ctl->listen_fd < 0)
+        return socket_fail(errno, "socket", address);
+    int one = 1;
+    setsockopt(ctl->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(ctl->listen_fd, (struct sockaddr *)&ss, sslen) < 0)
+        return socket_fail(errno, "bind", address);
     /* The port actually bound (PORT 0 lets the system pick). */
-    int namelen = sizeof(ss);
-    if ((rc = uv_tcp_getsockname(&ctl->listener.tcp, (struct sockaddr *)&ss, &namelen)) < 0)
-        return uv_fail(rc, "getsockname", address);
+    if (getsockname(ctl->listen_fd, (struct sockaddr *)&ss, &sslen) < 0)
+        return socket_fail(errno, "getsockname", address);
     unsigned bound = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                               : ((struct sockaddr_in *)&ss)->sin_port);
     size_t n = strlen(host) + 32;
@@ -556,6 +633,9 @@ static int listen_tcp(struct vmm_control *ctl, const char *address, const char *
         return vmm_error(VMM_ENOMEM, "control socket '%s'", address);
     snprintf(ctl->address, n, v6 ? "tcp:[%s]:%u" : "tcp:%s:%u", host, bound);
     return 0;
+bad_host:
+    return vmm_error(VMM_EINVAL, "control socket '%s': host '%s' is not a numeric IPv%d "
+                     "address (or localhost)", address, host, v6 ? 6 : 4);
 }
 
 int vmm_control_listen(vmm_vm_t *vm, const char *address, vmm_control_t **out)
@@ -577,12 +657,28 @@ int vmm_control_listen(vmm_vm_t *vm, const char *address, vmm_control_t **out)
     }
     ctl->vm = vm;
     ctl->loop = vmm_host_loop(vm->host);
+    ctl->listen_fd = -1;
     int rc = is_unix ? listen_unix(ctl, address, address + 5) : listen_tcp(ctl, address, address + 4);
-    if (!rc && (rc = uv_listen(&ctl->listener.stream, 128, on_connection)) < 0)
-        rc = uv_fail(rc, "listen", address);
+    if (!rc && listen(ctl->listen_fd, 128) < 0)
+        rc = socket_fail(errno, "listen", address);
+    if (!rc) {
+        int uvrc = uv_poll_init_socket(ctl->loop, &ctl->listener, ctl->listen_fd);
+        if (uvrc < 0) {
+            rc = vmm_error(VMM_EIO, "control socket '%s': uv_poll_init_socket: %s", address,
+                           uv_strerror(uvrc));
+        } else {
+            ctl->listener_open = 1;
+            ctl->open_handles++;
+            ctl->listener.data = ctl;
+            if ((uvrc = uv_poll_start(&ctl->listener, UV_READABLE, on_listener_io)) < 0)
+                rc = vmm_error(VMM_EIO, "control socket '%s': uv_poll_start: %s", address,
+                               uv_strerror(uvrc));
+        }
+    }
     if (!rc) {
         if ((rc = uv_timer_init(ctl->loop, &ctl->reaper)) < 0) {
-            rc = uv_fail(rc, "uv_timer_init", address);
+            rc = vmm_error(VMM_EIO, "control socket '%s': uv_timer_init: %s", address,
+                           uv_strerror(rc));
         } else {
             ctl->reaper_open = 1;
             ctl->open_handles++;
@@ -600,7 +696,7 @@ int vmm_control_listen(vmm_vm_t *vm, const char *address, vmm_control_t **out)
         maybe_free(ctl);
         return rc;
     }
-    uv_unref(&ctl->listener.handle);
+    uv_unref((uv_handle_t *)&ctl->listener);
     log_debug("control socket listening on %s for VM '%s'", ctl->address, vm->cfg->name);
     *out = ctl;
     return 0;

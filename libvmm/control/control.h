@@ -23,15 +23,13 @@
 struct qmp_call;
 struct qmp_pause;
 
-union control_handle {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-};
-
+/* Clients and the listener are plain non-blocking sockets watched with
+ * uv_poll_t, not libuv streams: replies go out with send(MSG_NOSIGNAL), so
+ * a client that disconnects never raises SIGPIPE in the host program, and
+ * the output a client leaves unread is counted to the byte. */
 struct control_client {
-    union control_handle h; /* h.handle.data is the client */
+    uv_poll_t poll; /* poll.data is the client */
+    int fd;
     struct vmm_control *ctl;
     struct control_client *prev, *next;
     unsigned id;       /* for log messages */
@@ -39,8 +37,11 @@ struct control_client {
     int closing;       /* uv_close() called */
     int draining;      /* hanging up: no more input or output */
     uint64_t drain_since; /* uv_now() when draining began */
-    uv_shutdown_t shutdown;
+    int events;        /* UV_READABLE | UV_WRITABLE being watched */
     struct qmp_stream in;
+    /* Output not yet taken by the socket: out[out_off, out_len). */
+    char *out;
+    size_t out_off, out_len, out_cap;
     /* Back-pressure: while the client's unsent output is above
      * CONTROL_OUT_HIGH its input is not read; the rest of the last read
      * waits in `held`. Reading resumes below CONTROL_OUT_LOW. */
@@ -53,9 +54,9 @@ struct control_client {
 struct vmm_control {
     struct vmm_vm *vm; /* NULL once the VM was destroyed */
     uv_loop_t *loop;
-    union control_handle listener;
-    int listener_open;
-    int is_tcp;
+    uv_poll_t listener;
+    int listen_fd;     /* -1 when none */
+    int listener_open; /* the poll handle is initialised and not closing */
     char *address;   /* vmm_control_address() */
     char *unix_path; /* the socket file to remove, or NULL */
     uv_timer_t reaper; /* closes clients that hang up too slowly */
@@ -66,7 +67,7 @@ struct vmm_control {
     unsigned open_handles; /* handles whose close callback has not run */
     int closed;            /* vmm_control_close() was called */
     int quit_requested;
-    char *rbuf;            /* read buffer, shared: libuv reads one stream at a time */
+    char *rbuf;            /* read buffer, shared: reads complete one at a time */
     struct qmp_call *deferred; /* commands answered later (qmp_cmds.c) */
     struct qmp_pause *pause;   /* a stop waiting for the vCPUs (qmp_cmds.c) */
 };
