@@ -45,6 +45,7 @@ static void *vcpu_thread_main(void *p)
         pthread_mutex_unlock(&vm->lock);
     }
 
+    __atomic_store_n(&m->vcpus[arg.index].host_tid, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&vm->lock);
     vm->exited++;
     pthread_cond_broadcast(&vm->cond);

@@ -2,6 +2,8 @@
  * observers (vm_data.c) and the reset (vm.c). Loop thread. */
 #include "core/vm_hooks.h"
 
+#include <time.h>
+
 #include "config/config.h"
 #include "core/vm.h"
 #include "util/error.h"
@@ -24,7 +26,17 @@ int vm_vcpu_thread_id(struct vmm_vm *vm, unsigned index)
 {
     if (index >= vm->m.nr_vcpus)
         return 0;
-    return __atomic_load_n(&vm->m.vcpus[index].host_tid, __ATOMIC_RELAXED);
+    int *tid = &vm->m.vcpus[index].host_tid;
+    int state = atomic_load(&vm->state);
+    /* A thread vcpu_threads_start() created may not have run yet: give it
+     * up to ~50 ms to store its id. */
+    for (int i = 0; i < 500 && index < vm->nr_threads && !__atomic_load_n(tid, __ATOMIC_RELAXED) &&
+                    (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED);
+         i++) {
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return __atomic_load_n(tid, __ATOMIC_RELAXED);
 }
 
 const char *vm_arch(const struct vmm_vm *vm)

@@ -54,8 +54,9 @@ int vm_reset(struct vmm_vm *vm);
  * vm_hooks.c */
 int vm_power_button(struct vmm_vm *vm);
 
-/* The host thread id (gettid) of vCPU `index`'s thread, the last one that
- * ran it; 0 before the VM first started or for an index out of range.
+/* The host thread id (gettid) of vCPU `index`'s thread; 0 while none runs
+ * it (not started, ended) or for an index out of range. A thread created
+ * a moment ago is waited for (briefly) until it has told its id.
  * vm_hooks.c */
 int vm_vcpu_thread_id(struct vmm_vm *vm, unsigned index);
 

@@ -36,7 +36,7 @@ struct machine_vcpu {
      * atomic store (MACHINE_VCPU_STAT_ADD) so readers on other threads
      * (machine_vcpu_stats_read) never race with it. */
     vmm_vcpu_stats_t stats;
-    int host_tid; /* gettid() of the thread running it; atomic, 0 before the first run */
+    int host_tid; /* gettid() of the thread running it; atomic, 0 while there is none */
 };
 
 /* Adds n to one counter of v->stats; vCPU thread of v only. */

@@ -1,5 +1,5 @@
 /* The control socket (vmm/control.h) with a real guest on the soft engine:
- *   test_qmp GUEST.elf
+ *   test_qmp GUEST.elf [POWERBTN-X86.elf]
  * The guest (tests/guest/core/echo-riscv.S) prints "ready", counts in RAM
  * and echoes console input; 'q' powers it off. The QMP clients are written
  * here: non-blocking sockets read while the test drives the host's loop,
@@ -19,6 +19,7 @@
 #define COUNTER_GPA 0x80100000ULL
 
 static const char *guest;
+static const char *powerbtn_guest; /* x86, on kvm: tests/guest/core/powerbtn-x86.S */
 static char tmpdir[] = "/tmp/libvmm-qmp-XXXXXX";
 
 /* --- a QMP client --- */
@@ -243,15 +244,15 @@ struct rig {
 
 static int nr_rigs;
 
-static void rig_boot(struct rig *g, unsigned vcpus)
+static void rig_boot_on(struct rig *g, const char *engine, const char *kernel, unsigned vcpus)
 {
     struct guest_run *r = calloc(1, sizeof(*r));
     g->r = r;
     CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
     vmm_config_t *cfg;
     CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
-    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, "soft"), 0);
-    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, kernel), 0);
     CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
     CU_ASSERT_EQUAL(vmm_config_set_vcpus(cfg, vcpus), 0);
     int rc = vmm_vm_create(r->host, cfg, &r->vm);
@@ -270,6 +271,11 @@ static void rig_boot(struct rig *g, unsigned vcpus)
     CU_ASSERT_STRING_EQUAL(vmm_control_address(g->ctl), address);
     CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
     CU_ASSERT_TRUE(harness_run_until(r, harness_console_has, "ready\n", 20000));
+}
+
+static void rig_boot(struct rig *g, unsigned vcpus)
+{
+    rig_boot_on(g, "soft", guest, vcpus);
 }
 
 static void rig_finish(struct rig *g)
@@ -458,6 +464,8 @@ static void test_query_cpus_fast_version_and_commands(void)
         json_t *cpu = json_array_get(cpus, i);
         CU_ASSERT_EQUAL(json_integer_value(json_object_get(cpu, "cpu-index")), (json_int_t)i);
         json_int_t tid = json_integer_value(json_object_get(cpu, "thread-id"));
+        if (!(tid > 0 && tid != getpid()))
+            printf("\ncpu %zu thread-id %lld (pid %d)\n", i, (long long)tid, (int)getpid());
         CU_ASSERT_TRUE(tid > 0 && tid != getpid());
         CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(cpu, "target")), "riscv64");
         CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(cpu, "qom-path")), "/machine"));
@@ -628,6 +636,49 @@ static void test_guest_poweroff_is_a_guest_shutdown_event(void)
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(data, "reason")), "guest-shutdown");
     json_decref(ev);
     CU_ASSERT_EQUAL(vmm_control_quit_requested(g.ctl), 0);
+    qc_close(c);
+    rig_finish(&g);
+}
+
+static int console_has_button(struct guest_run *r, const void *unused)
+{
+    return strstr(r->console, "power button\n") != NULL;
+}
+
+/* x86 on kvm: system_powerdown sets the ACPI fixed power button's status
+ * bit, which the guest polls, acknowledges and answers with an S5
+ * power-off, as an OS would. */
+static void test_system_powerdown_presses_the_acpi_power_button(void)
+{
+    if (!powerbtn_guest) {
+        printf("skipped (no x86 guest given) ");
+        return;
+    }
+    if (harness_need_kvm() != 0) {
+        printf("skipped (kvm) ");
+        return;
+    }
+    struct rig g;
+    rig_boot_on(&g, "kvm", powerbtn_guest, 1);
+    struct qc *c = rig_client(&g);
+    json_t *reply = qc_cmd(g.r, c, "{\"execute\": \"system_powerdown\"}");
+    if (!is_return(reply))
+        printf("\nsystem_powerdown: %s\n", error_desc(reply));
+    CU_ASSERT_TRUE(is_return(reply));
+    json_decref(reply);
+    json_t *ev = qc_event(g.r, c, "POWERDOWN", 10000);
+    CU_ASSERT_PTR_NOT_NULL(ev);
+    json_decref(ev);
+    CU_ASSERT_TRUE(harness_run_until(g.r, console_has_button, NULL, 20000));
+    ev = qc_event(g.r, c, "SHUTDOWN", 20000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ev, "data"), "reason")),
+                           "guest-shutdown");
+    json_decref(ev);
+    CU_ASSERT_TRUE(harness_run_until(g.r, harness_is_final, NULL, 10000));
+    vmm_outcome_t o = { .size = sizeof(o) };
+    vmm_vm_outcome(g.r->vm, &o);
+    CU_ASSERT_EQUAL(o.kind, VMM_OUTCOME_POWEROFF);
     qc_close(c);
     rig_finish(&g);
 }
@@ -959,11 +1010,12 @@ static void test_listen_refuses_bad_addresses(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s GUEST.elf\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s GUEST.elf [POWERBTN-X86.elf]\n", argv[0]);
         return 2;
     }
     guest = argv[1];
+    powerbtn_guest = argc == 3 ? argv[2] : NULL;
     /* SIGPIPE keeps its default action: the server writing to a client that
      * left must not raise it in the program (the clients here send with
      * MSG_NOSIGNAL). */
@@ -984,6 +1036,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "system_reset of a paused VM leaves it paused", test_system_reset_of_a_paused_vm_leaves_it_paused);
     CU_add_test(s, "quit ends the VM with a SHUTDOWN event", test_quit_ends_the_vm_with_a_shutdown_event);
     CU_add_test(s, "guest poweroff is a guest SHUTDOWN event", test_guest_poweroff_is_a_guest_shutdown_event);
+    CU_add_test(s, "system_powerdown presses the ACPI power button (x86, kvm)",
+                test_system_powerdown_presses_the_acpi_power_button);
     CU_add_test(s, "garbage gets a parse error and the client stays", test_garbage_gets_a_parse_error_and_the_client_stays);
     CU_add_test(s, "oversized request disconnects only that client", test_oversized_request_disconnects_only_that_client);
     CU_add_test(s, "a flood of requests is answered in order", test_a_flood_of_requests_is_answered_in_order);
