@@ -182,9 +182,11 @@ void control_send(struct control_client *c, json_t *msg)
     }
     if (c->out_len + len + 2 > c->out_cap) {
         /* Move what is left to the front, then grow if still short. */
-        memmove(c->out, c->out + c->out_off, unsent(c));
-        c->out_len -= c->out_off;
-        c->out_off = 0;
+        if (c->out_off) {
+            memmove(c->out, c->out + c->out_off, unsent(c));
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
         size_t cap = c->out_cap ? c->out_cap : 4096;
         while (cap < c->out_len + len + 2)
             cap *= 2;

@@ -53,6 +53,8 @@ static int qc_fill(struct qc *c)
 /* The next complete line as JSON, or NULL. */
 static json_t *qc_take_line(struct qc *c)
 {
+    if (!c->buf)
+        return NULL;
     char *nl = memchr(c->buf, '\n', c->len);
     if (!nl)
         return NULL;
@@ -71,7 +73,7 @@ static int qc_has_line(struct guest_run *r, const void *arg)
 {
     struct qc *c = (struct qc *)arg;
     qc_fill(c);
-    return memchr(c->buf, '\n', c->len) != NULL || c->eof;
+    return (c->len && memchr(c->buf, '\n', c->len) != NULL) || c->eof;
 }
 
 static int qc_is_eof(struct guest_run *r, const void *arg)
