@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential meson ninja-build pkg-config
-  libuv1-dev libxml2-dev libcunit1-dev libfdt-dev
+  libuv1-dev libxml2-dev libcunit1-dev libfdt-dev libjansson-dev
   # fuzzing and sanitizers
   clang lld libclang-rt-14-dev
   # riscv64 guests: cross compiler, kernel build tools

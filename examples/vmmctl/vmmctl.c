@@ -5,6 +5,8 @@
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
  *              [--firmware FW.bin] [--dtb FILE.dtb] [--net SPEC]...
  *   vmmctl run DOMAIN.xml
+ *   (run also takes --qmp unix:PATH,server[,wait=off]: a QMP control socket)
+ *   vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
  *
@@ -15,6 +17,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 #include <uv.h>
 #include <vmm/vmm.h>
 
+#include "qmp_cmds.h"
 #include "xml_cmds.h"
 
 struct run_ctx {
@@ -41,17 +48,20 @@ static void usage(FILE *f)
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
-            "                  [--incoming file:SNAPSHOT [--incoming-map]]\n"
+            "                  [--incoming file:PATH|tcp:HOST:PORT|unix:PATH [--incoming-map]]\n"
             "                  [--net SPEC]...   (virtio-net NICs, in order)\n"
+            "                  [--qmp unix:PATH,server[,wait=off]]\n"
             "       vmmctl run DOMAIN.xml\n"
+            "       vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
             "       vmmctl version\n"
             "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
             "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
             "--rng a virtio-rng fed by the host's getrandom().\n"
-            "--incoming continues the machine a snapshot holds (same machine arguments as\n"
-            "its source); --incoming-map maps its memory copy-on-write instead of reading it.\n"
+            "--incoming continues the machine a snapshot file holds, or a live migration\n"
+            "coming over TCP or a unix socket (same machine arguments as its source);\n"
+            "--incoming-map maps a snapshot's memory copy-on-write instead of reading it.\n"
             "--net SPEC, each optionally followed by ,mac=52:54:00:xx:xx:xx:\n"
             "  tap=NAME                        an existing tap device\n"
             "  tap=NAME,managed | tap=,managed create the tap (kernel-chosen name when empty);\n"
@@ -62,7 +72,10 @@ static void usage(FILE *f)
             "  stream=server:[ADDR:]PORT       length-prefixed frames on TCP, listening\n"
             "  stream=client:HOST:PORT         ... connecting (retries every second)\n"
             "  stream=server:/PATH | stream=client:/PATH   the same on a unix socket\n"
-            "                                  (QEMU -netdev stream)\n");
+            "                                  (QEMU -netdev stream)\n"
+            "--qmp serves QEMU's QMP on a socket (QEMU's -qmp syntax; tcp:HOST:PORT too);\n"
+            "without wait=off the guest starts once a client connected. `vmmctl qmp`\n"
+            "sends one command to such a socket and prints the reply.\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -409,7 +422,12 @@ static int exit_status(vmm_vm_t *vm, int quit)
     case VMM_OUTCOME_CRASH:
         fprintf(stderr, "vmmctl: guest crashed: %s\n", o.reason);
         return 1;
-    case VMM_OUTCOME_STOPPED: return quit ? 130 : 1;
+    case VMM_OUTCOME_STOPPED:
+        if (strcmp(o.reason, "migrated") == 0) {
+            fprintf(stderr, "vmmctl: the guest went on elsewhere (migrated)\n");
+            return 0;
+        }
+        return quit ? 130 : 1;
     default: return 1;
     }
 }
@@ -418,16 +436,93 @@ static int exit_status(vmm_vm_t *vm, int quit)
 static const char *incoming_uri;
 static unsigned incoming_flags;
 
-/* A new VM from the config, or, with --incoming file:PATH, the one saved in
- * PATH (the config given must describe the same machine). */
+/* Listens on tcp:HOST:PORT or unix:PATH and takes one connection. */
+static int accept_one(const char *uri, int *out)
+{
+    int ls = -1;
+    if (strncmp(uri, "unix:", 5) == 0) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (strlen(uri + 5) >= sizeof(a.sun_path)) {
+            fprintf(stderr, "vmmctl: --incoming '%s': path too long\n", uri);
+            return VMM_EINVAL;
+        }
+        strcpy(a.sun_path, uri + 5);
+        unlink(a.sun_path);
+        ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 1) < 0) {
+            fprintf(stderr, "vmmctl: --incoming '%s': %s\n", uri, strerror(errno));
+            if (ls >= 0)
+                close(ls);
+            return VMM_EIO;
+        }
+    } else {
+        char host[256];
+        const char *colon = strrchr(uri + 4, ':');
+        if (!colon || (size_t)(colon - (uri + 4)) >= sizeof(host)) {
+            fprintf(stderr, "vmmctl: --incoming '%s': expected tcp:HOST:PORT\n", uri);
+            return VMM_EINVAL;
+        }
+        memcpy(host, uri + 4, (size_t)(colon - (uri + 4)));
+        host[colon - (uri + 4)] = '\0';
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+        if (getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res)) {
+            fprintf(stderr, "vmmctl: --incoming '%s': cannot resolve\n", uri);
+            return VMM_EINVAL;
+        }
+        ls = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ls < 0 || bind(ls, res->ai_addr, res->ai_addrlen) < 0 || listen(ls, 1) < 0) {
+            fprintf(stderr, "vmmctl: --incoming '%s': %s\n", uri, strerror(errno));
+            freeaddrinfo(res);
+            if (ls >= 0)
+                close(ls);
+            return VMM_EIO;
+        }
+        freeaddrinfo(res);
+    }
+    int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    close(ls);
+    if (fd < 0) {
+        fprintf(stderr, "vmmctl: --incoming '%s': %s\n", uri, strerror(errno));
+        return VMM_EIO;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* A new VM from the config, or with --incoming the one a snapshot file or
+ * a migration stream carries (the config given must describe the same
+ * machine). file: takes a snapshot or a migration stream written to a file,
+ * told apart by their first bytes. */
 static int create_vm(vmm_host_t *host, vmm_config_t *cfg, vmm_vm_t **vm)
 {
     if (!incoming_uri)
         return vmm_vm_create(host, cfg, vm);
-    if (strncmp(incoming_uri, "file:", 5) == 0)
+    int fd = -1, rc;
+    if (strncmp(incoming_uri, "file:", 5) == 0) {
+        char magic[8] = { 0 };
+        fd = open(incoming_uri + 5, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+            memcmp(magic, "LVMMSNAP", 8) != 0 && lseek(fd, 0, SEEK_SET) == 0) {
+            rc = vmm_vm_incoming(host, fd, cfg, vm);
+            close(fd);
+            return rc;
+        }
+        if (fd >= 0)
+            close(fd);
         return vmm_vm_restore(host, incoming_uri + 5, cfg, incoming_flags, vm);
-    fprintf(stderr, "vmmctl: --incoming '%s': only file:PATH is supported so far\n", incoming_uri);
-    return VMM_ENOTSUP;
+    }
+    if (strncmp(incoming_uri, "tcp:", 4) && strncmp(incoming_uri, "unix:", 5)) {
+        fprintf(stderr, "vmmctl: --incoming '%s': expected file:PATH, tcp:HOST:PORT or "
+                "unix:PATH\n", incoming_uri);
+        return VMM_EINVAL;
+    }
+    if ((rc = accept_one(incoming_uri, &fd)))
+        return rc;
+    rc = vmm_vm_incoming(host, fd, cfg, vm);
+    close(fd);
+    return rc;
 }
 
 static int run_config(vmm_config_t *cfg)
@@ -444,6 +539,12 @@ static int run_config(vmm_config_t *cfg)
     }
     struct run_ctx ctx = { .vm = vm };
     vmm_vm_set_event_cb(vm, on_event, &ctx);
+    /* --qmp: the control socket (qmp_cmds.c) */
+    if ((rc = vmmctl_qmp_listen(host, vm))) {
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return rc;
+    }
     if ((rc = vmm_vm_start(vm))) {
         int status = fail("starting the VM", rc);
         vmm_vm_destroy(vm);
@@ -460,6 +561,10 @@ static int run_config(vmm_config_t *cfg)
         uv_close((uv_handle_t *)ctx.in, NULL);
     }
     int status = exit_status(vm, ctx.quit);
+    /* --qmp: a client's quit ends vmmctl as QEMU's does, with 0 */
+    if (vmmctl_qmp_quit_requested())
+        status = 0;
+    vmmctl_qmp_close();
     vmm_vm_destroy(vm);
     vmm_host_free(host);
     return status;
@@ -482,6 +587,7 @@ static int cmd_run(int argc, char **argv)
         { "incoming", required_argument, NULL, 'I' },
         { "incoming-map", no_argument, NULL, 'M' },
         { "net", required_argument, NULL, 'n' },
+        { "qmp", required_argument, NULL, 'Q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -491,7 +597,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mn:h", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mn:Q:h", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -506,6 +612,7 @@ static int cmd_run(int argc, char **argv)
         case 'R': rc = vmm_config_set_rng(cfg, 1); break;
         case 'I': incoming_uri = optarg; break;
         case 'M': incoming_flags |= VMM_RESTORE_MAP; break;
+        case 'Q': status = vmmctl_qmp_option(optarg); continue;
         case 'm':
             if (parse_size(optarg, &size)) {
                 fprintf(stderr, "vmmctl: --memory '%s' is not a size (e.g. 256M, 1G)\n", optarg);
@@ -564,6 +671,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "qmp") == 0)
+        return vmmctl_cmd_qmp(argc - 1, argv + 1);
     if (strcmp(cmd, "dumpxml") == 0)
         return vmmctl_cmd_dumpxml(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)

@@ -12,6 +12,7 @@
 #include "abi.h"
 #include "caps.h"
 #include "config.h"
+#include "control.h"
 #include "device.h"
 #include "error.h"
 #include "event.h"

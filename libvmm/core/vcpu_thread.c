@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/cpuset.h"
@@ -21,6 +22,7 @@ static void *vcpu_thread_main(void *p)
     free(p);
     struct vmm_vm *vm = arg.vm;
     struct machine *m = &vm->m;
+    __atomic_store_n(&m->vcpus[arg.index].host_tid, (int)gettid(), __ATOMIC_RELAXED);
 
     for (;;) {
         int rc = vm->platform->engine->vcpu_run(m, arg.index);
@@ -43,6 +45,7 @@ static void *vcpu_thread_main(void *p)
         pthread_mutex_unlock(&vm->lock);
     }
 
+    __atomic_store_n(&m->vcpus[arg.index].host_tid, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&vm->lock);
     vm->exited++;
     pthread_cond_broadcast(&vm->cond);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "core/vm_hooks.h"
 #include "devices/host_device.h"
 #include "config/cpu_features.h"
 #include "config/cpuset.h"
@@ -121,9 +122,11 @@ static vmm_lifecycle_action_t action_for(const struct vmm_vm *vm, vmm_outcome_ki
  * zeroed in place and the boot images loaded again, then new vCPU threads.
  * Memory stays mapped and the vCPU array stays allocated, so a thread
  * reading guest memory or vCPU counters meanwhile never touches freed
- * memory. Returns 0, or an error after which the VM is final (CRASHED with
- * the reason). Loop thread, every vCPU thread joined. */
-static int restart_run(struct vmm_vm *vm)
+ * memory. With `paused` (a host reset of a paused VM) the new threads park
+ * before running any guest code and the VM stays PAUSED. Returns 0, or an
+ * error after which the VM is final (CRASHED with the reason). Loop
+ * thread, every vCPU thread joined. */
+static int restart_run(struct vmm_vm *vm, int paused)
 {
     struct machine *m = &vm->m;
     vmm_outcome_t previous = m->outcome;
@@ -137,7 +140,16 @@ static int restart_run(struct vmm_vm *vm)
         rc = boot_guest(vm);
     if (!rc) {
         machine_vcpu_stats_clear(m);
+        if (paused)
+            atomic_store(&m->request, MACHINE_PAUSE);
         rc = vcpu_threads_start(vm);
+    }
+    if (!rc && paused) {
+        /* PAUSED means every vCPU is parked: wait for the new threads. */
+        pthread_mutex_lock(&vm->lock);
+        while (vm->parked + vm->exited < vm->nr_threads)
+            pthread_cond_wait(&vm->cond, &vm->lock);
+        pthread_mutex_unlock(&vm->lock);
     }
     if (rc) {
         char why[256];
@@ -173,8 +185,13 @@ static void finish_if_stopped(struct vmm_vm *vm)
         return;
     vcpu_threads_join(vm);
     flush_console(vm);
-    if (state == VMM_STATE_RUNNING && action_for(vm, vm->m.outcome.kind) == VMM_ACTION_RESTART &&
-        restart_run(vm) == 0)
+    int restart = state == VMM_STATE_RUNNING &&
+                  action_for(vm, vm->m.outcome.kind) == VMM_ACTION_RESTART;
+    /* A reset the host asked for (vm_reset) restarts whatever on_reboot says. */
+    if (vm->host_reset && vm->m.outcome.kind == VMM_OUTCOME_RESET)
+        restart = 1;
+    vm->host_reset = 0;
+    if (restart && restart_run(vm, state == VMM_STATE_PAUSED) == 0)
         return;
     emit_state(vm, vm->m.outcome.kind == VMM_OUTCOME_CRASH ? VMM_STATE_CRASHED
                                                             : VMM_STATE_SHUTOFF);
@@ -398,7 +415,10 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
         free_vm(vm);
         return rc;
     }
-    if ((rc = pick_platform(vm->cfg, &vm->platform))) {
+    if ((rc = pick_platform(vm->cfg, &vm->platform)) ||
+        /* "auto" becomes the engine picked: the VM's config (its domain XML,
+         * a snapshot's, a migration's) names the machine it really is. */
+        (rc = config_set_string(&vm->cfg->engine, vm->platform->engine->name, "engine"))) {
         free_vm(vm);
         return rc;
     }
@@ -485,6 +505,7 @@ int vmm_vm_stop(vmm_vm_t *vm)
     int state = atomic_load(&vm->state);
     if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
         return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
+    vm->host_reset = 0; /* a stop never restarts */
     machine_set_outcome(&vm->m, VMM_OUTCOME_STOPPED, 0, "stopped by the host");
     pthread_mutex_lock(&vm->lock);
     while (vm->exited < vm->nr_threads)
@@ -501,6 +522,7 @@ void vmm_vm_destroy(vmm_vm_t *vm)
     if (vm->ext.destroy)
         vm->ext.destroy(vm, vm->ext.opaque);
     vm->ext.destroy = NULL;
+    vm_observers_detach(vm); /* the control socket lets go of the VM */
     int state = atomic_load(&vm->state);
     if (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED) {
         vm->cb = NULL; /* no events after destroy */
@@ -632,6 +654,23 @@ int vmm_vm_read_phys(vmm_vm_t *vm, uint64_t gpa, void *buf, size_t len)
 int vmm_vm_write_phys(vmm_vm_t *vm, uint64_t gpa, const void *buf, size_t len)
 {
     return guest_mem_write(&vm->m.mem, gpa, buf, len);
+}
+
+/* vm_hooks.h: a reset the host asks for, through the restart path. */
+int vm_reset(struct vmm_vm *vm)
+{
+    int state = atomic_load(&vm->state);
+    if (state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running or paused", vm->cfg->name);
+    int req = atomic_load(&vm->m.request);
+    if (req == MACHINE_STOP)
+        return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
+    vm->host_reset = 1;
+    /* Wakes parked vCPUs and kicks running ones; the last one to end wakes
+     * the loop, which restarts the run (finish_if_stopped). If the guest
+     * recorded another outcome first, that one stands. */
+    machine_set_outcome(&vm->m, VMM_OUTCOME_RESET, 0, VM_HOST_RESET_REASON);
+    return 0;
 }
 
 /* For vm_async.c: the pause it completes changes the state like vmm_vm_pause(). */

@@ -48,6 +48,7 @@ struct vmm_vm {
         void (*destroy)(struct vmm_vm *vm, void *opaque);
     } ext;
     unsigned restarts;              /* lifecycle restarts so far */
+    int host_reset;                 /* vm_reset() asked for this run's end (vm_hooks.h) */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
 };

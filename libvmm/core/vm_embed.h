@@ -11,11 +11,13 @@
 
 struct vmm_vm;
 struct vm_async;
+struct vm_observer;
 
 struct vm_embed {
     vmm_event_cb user_cb; /* the program's event callback (vm->cb is ours) */
     void *user_cb_opaque;
     void *data;           /* vmm_vm_set_data() */
+    struct vm_observer *observers; /* library parts seeing events too (vm_hooks.h) */
 
     int last_error_code;  /* vmm_vm_last_error() */
     char last_error[512];

@@ -9,12 +9,27 @@
 #define CNT_SLP_TYP_SHIFT 10
 #define CNT_SLP_TYP_MASK (7u << CNT_SLP_TYP_SHIFT)
 #define CNT_SLP_EN 0x2000
+#define PWRBTN 0x0100 /* PM1_STS.PWRBTN_STS and PM1_EN.PWRBTN_EN */
 
 struct acpi_pm {
     struct machine *m;
     pthread_mutex_t lock;
     uint16_t sts, en, cnt;
+    int sci_irq;   /* -1 until acpi_pm_connect_sci() */
+    int sci_level; /* what the line was last driven to */
 };
+
+/* The SCI is asserted while an enabled status event is pending. Called
+ * with pm->lock held, so level changes reach the line in order. */
+static void update_sci(struct acpi_pm *pm)
+{
+    int level = (pm->sts & pm->en & PWRBTN) && (pm->cnt & CNT_SCI_EN);
+    if (level == pm->sci_level)
+        return;
+    pm->sci_level = level;
+    if (pm->sci_irq >= 0)
+        machine_set_irq(pm->m, (unsigned)pm->sci_irq, level);
+}
 
 struct acpi_pm *acpi_pm_new(struct machine *m)
 {
@@ -25,8 +40,26 @@ struct acpi_pm *acpi_pm_new(struct machine *m)
     }
     pm->m = m;
     pm->cnt = CNT_SCI_EN;
+    pm->sci_irq = -1;
     pthread_mutex_init(&pm->lock, NULL);
     return pm;
+}
+
+void acpi_pm_connect_sci(struct acpi_pm *pm, unsigned irq)
+{
+    pthread_mutex_lock(&pm->lock);
+    pm->sci_irq = (int)irq;
+    pthread_mutex_unlock(&pm->lock);
+}
+
+int acpi_pm_power_button(void *opaque)
+{
+    struct acpi_pm *pm = opaque;
+    pthread_mutex_lock(&pm->lock);
+    pm->sts |= PWRBTN;
+    update_sci(pm);
+    pthread_mutex_unlock(&pm->lock);
+    return 0;
 }
 
 void acpi_pm_free(void *dev)
@@ -84,6 +117,7 @@ static void acpi_pm_write(void *opaque, uint64_t offset, unsigned size, uint64_t
         power_off = typ == ACPI_PM_S5_TYP;
     }
     pm->cnt |= CNT_SCI_EN;
+    update_sci(pm);
     pthread_mutex_unlock(&pm->lock);
     if (power_off)
         machine_set_outcome(pm->m, VMM_OUTCOME_POWEROFF, 0, "ACPI S5 (soft off)");
@@ -100,12 +134,15 @@ static void acpi_pm_reset(void *opaque)
     pm->sts = 0;
     pm->en = 0;
     pm->cnt = CNT_SCI_EN;
+    update_sci(pm);
     pthread_mutex_unlock(&pm->lock);
 }
 
 /* State layout, version 1:
- *   u16 PM1a_STS   0: this model raises no status event (the guest can only
- *                  clear bits), so any set bit is refused
+ *   u16 PM1a_STS   PWRBTN_STS (0x0100) when the host pressed the power
+ *                  button and the guest has not acknowledged it yet; the
+ *                  model raises no other status event, so any other bit is
+ *                  refused
  *   u16 PM1a_EN    as the guest wrote it
  *   u16 PM1a_CNT   as the guest wrote it, with SCI_EN set and SLP_EN clear
  *                  (SLP_EN is a write-only trigger)
@@ -130,9 +167,9 @@ static int acpi_pm_load(void *opaque, struct state_reader *r, uint32_t version)
     int rc = state_get_u16(r, &cnt);
     if (rc || (rc = state_check_done(r)))
         return rc;
-    if (sts != 0)
+    if (sts & ~PWRBTN)
         return vmm_error(VMM_EFORMAT, "acpi-pm state: PM1a_STS 0x%04x, this device sets no "
-                         "status bit (must be 0)", sts);
+                         "status bit but PWRBTN_STS 0x%04x", sts, PWRBTN);
     if (!(cnt & CNT_SCI_EN))
         return vmm_error(VMM_EFORMAT, "acpi-pm state: PM1a_CNT 0x%04x lacks SCI_EN 0x%04x", cnt,
                          CNT_SCI_EN);
@@ -143,6 +180,8 @@ static int acpi_pm_load(void *opaque, struct state_reader *r, uint32_t version)
     pm->sts = sts;
     pm->en = en;
     pm->cnt = cnt;
+    /* The line's level is the interrupt controller's state, loaded with it. */
+    pm->sci_level = (sts & en & PWRBTN) && (cnt & CNT_SCI_EN);
     pthread_mutex_unlock(&pm->lock);
     return 0;
 }

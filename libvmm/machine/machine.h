@@ -36,6 +36,7 @@ struct machine_vcpu {
      * atomic store (MACHINE_VCPU_STAT_ADD) so readers on other threads
      * (machine_vcpu_stats_read) never race with it. */
     vmm_vcpu_stats_t stats;
+    int host_tid; /* gettid() of the thread running it; atomic, 0 while there is none */
 };
 
 /* Adds n to one counter of v->stats; vCPU thread of v only. */
@@ -92,6 +93,14 @@ struct machine_console_input {
     size_t buffer_size; /* bytes it can hold, for error messages */
 };
 
+/* The board's power button, for a host that asks the guest to power down
+ * (x86: the ACPI fixed power button). Absent on boards without one. Any
+ * thread. */
+struct machine_power_button {
+    int (*press)(void *opaque);
+    void *opaque;
+};
+
 struct machine {
     struct guest_mem mem;
     struct bus pio;   /* x86 port I/O; unused on riscv */
@@ -117,6 +126,7 @@ struct machine {
     struct machine_ioeventfd ioeventfd;
     struct machine_irqfd irqfd;
     struct machine_dirty_log dirty;
+    struct machine_power_button power_button;
 
     const struct machine_host_ops *host;
     void *host_opaque;

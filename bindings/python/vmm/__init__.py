@@ -21,20 +21,30 @@ library path (libvmm.so.0, honouring LD_LIBRARY_PATH), then the directory
 `meson install` put it in. At import the bindings compare the sizes of the
 structs they share with the library (vmm_struct_size()) and refuse to load a
 library they do not match.
+
+A VM can serve QEMU's machine protocol (QMP) on a socket, and QMPClient
+talks to any QMP server (libvmm's or QEMU's):
+
+    ctl = vm.control_listen("unix:/tmp/vm.qmp")
+    qmp = vmm.QMPClient("/tmp/vm.qmp", pump=host.poll)  # same thread: pump the loop
+    qmp.execute("stop")
+    qmp.execute("query-status")   # {'running': False, 'singlestep': False, 'status': 'paused'}
 """
 
 import ctypes
 import ctypes.util
 import enum
+import json
 import os
 import select
+import socket
 import time
 
 __all__ = [
     "Error", "State", "OutcomeKind", "Outcome", "Console", "Placement", "CpuMode",
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
-    "capabilities", "err_name", "strerror", "version",
+    "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -243,6 +253,11 @@ _vm_vcpu_stats = _sig("vmm_vm_vcpu_stats", _c_int, _p, _c_uint, ctypes.POINTER(V
 _vm_vcpu_regs = _sig("vmm_vm_vcpu_regs", _c_int, _p, _c_uint, ctypes.POINTER(VcpuRegs))
 _vm_read_phys = _sig("vmm_vm_read_phys", _c_int, _p, _c_u64, _p, _c_size)
 _vm_write_phys = _sig("vmm_vm_write_phys", _c_int, _p, _c_u64, _c_char_p, _c_size)
+_control_listen = _sig("vmm_control_listen", _c_int, _p, _c_char_p, ctypes.POINTER(_p))
+_control_address = _sig("vmm_control_address", _c_char_p, _p)
+_control_client_count = _sig("vmm_control_client_count", _c_uint, _p)
+_control_quit_requested = _sig("vmm_control_quit_requested", _c_int, _p)
+_control_close = _sig("vmm_control_close", None, _p)
 _caps_new = _sig("vmm_caps_new", _c_int, ctypes.POINTER(_p))
 _caps_free = _sig("vmm_caps_free", None, _p)
 _caps_engine_count = _sig("vmm_caps_engine_count", _c_uint, _p)
@@ -936,6 +951,7 @@ class VM:
         self.on_console = None
         self.on_state = None
         self.on_restart = None
+        self._controls = []
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
@@ -1063,7 +1079,20 @@ class VM:
             raise TimeoutError(f"VM still {self.state.name} after {timeout} s")
         return self.outcome
 
+    def control_listen(self, address):
+        """Serves QMP for this VM on `address`, "unix:PATH" or
+        "tcp:HOST:PORT" (vmm_control_listen()); returns a Control. The
+        server runs on the host's loop: drive it (wait(), wait_for(),
+        poll()) for clients to be answered."""
+        h = _p()
+        _check(_control_listen(self._handle(), _str_in(address), ctypes.byref(h)))
+        ctl = Control(self, h.value)
+        self._controls.append(ctl)
+        return ctl
+
     def destroy(self):
+        for ctl in list(self._controls):
+            ctl.close()
         if self._h:
             _vm_destroy(self._h)  # pending async callbacks run now (canceled)
             self._h = None
@@ -1074,3 +1103,196 @@ class VM:
 
     def __exit__(self, *exc):
         self.destroy()
+
+
+# --- the control socket (vmm/control.h) and a QMP client ---
+
+
+class Control:
+    """A QMP control socket serving a VM (VM.control_listen()). A context
+    manager: leaving it closes the socket and disconnects its clients."""
+
+    def __init__(self, vm, handle):
+        self._vm, self._h = vm, handle
+
+    def _handle(self):
+        if not self._h:
+            raise ValueError("the control socket was closed")
+        return self._h
+
+    @property
+    def address(self):
+        """"unix:PATH" or "tcp:HOST:PORT" with the port actually bound."""
+        return _control_address(self._handle()).decode()
+
+    @property
+    def client_count(self):
+        return _control_client_count(self._handle())
+
+    @property
+    def quit_requested(self):
+        """True once a client's "quit" was accepted."""
+        return bool(_control_quit_requested(self._handle()))
+
+    def close(self):
+        if self._h:
+            _control_close(self._h)
+            self._h = None
+            if self in self._vm._controls:
+                self._vm._controls.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class QMPError(Exception):
+    """An {"error": ...} reply: .cls is the QMP error class
+    ("GenericError", "CommandNotFound"...), .desc the server's text."""
+
+    def __init__(self, cls, desc, reply=None):
+        super().__init__(f"{cls}: {desc}")
+        self.cls, self.desc, self.reply = cls, desc, reply
+
+
+class QMPClient:
+    """A small QMP client: connects to `address` (a Unix socket path,
+    "unix:PATH" or "tcp:HOST:PORT"), reads the greeting (.greeting) and
+    negotiates capabilities. execute() sends a command and returns its
+    "return" value or raises QMPError; events that arrive meanwhile are kept
+    in .events (dicts, oldest first) and wait_event() waits for one.
+
+    When the server runs in this very thread (a libvmm VM driven by this
+    program), pass pump=host.poll: the client calls it while it waits, so
+    the loop serving the socket keeps turning. A context manager."""
+
+    def __init__(self, address, pump=None, timeout=30.0, negotiate=True):
+        self._pump, self.timeout = pump, timeout
+        self._buf = b""
+        self.events = []
+        self._sock = self._connect(address)
+        try:
+            self.greeting = self._read()
+            if "QMP" not in self.greeting:
+                raise QMPError("ProtocolError", f"not a QMP greeting: {self.greeting!r}")
+            if negotiate:
+                self.execute("qmp_capabilities")
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, address):
+        if address.startswith("tcp:"):
+            host, _, port = address[4:].rpartition(":")
+            host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+            sock = socket.create_connection((host, int(port)), self.timeout)
+        else:
+            path = address[5:] if address.startswith("unix:") else address
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(path)
+            except BaseException:
+                sock.close()
+                raise
+        sock.setblocking(False)
+        return sock
+
+    def _wait_readable(self, deadline):
+        """Waits until the socket has data, pumping the loop if asked."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"QMP: no message within {self.timeout} s")
+            step = min(left, 0.01) if self._pump else left
+            if self._pump:
+                self._pump()
+            readable, _, _ = select.select([self._sock], [], [], step)
+            if readable:
+                return
+
+    def _read(self):
+        """The next message from the server (a dict)."""
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self._buf:
+            self._wait_readable(deadline)
+            try:
+                data = self._sock.recv(65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise ConnectionError("QMP: the server closed the connection")
+            self._buf += data
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+    def send_raw(self, data):
+        """Sends bytes as they are (for tests of the server's robustness)."""
+        data = data.encode() if isinstance(data, str) else bytes(data)
+        deadline = time.monotonic() + self.timeout
+        while data:
+            try:
+                sent = self._sock.send(data)
+                data = data[sent:]
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("QMP: the server does not read") from None
+                if self._pump:
+                    self._pump()
+                select.select([], [self._sock], [], 0.01)
+
+    def read_reply(self):
+        """The next reply (a dict with "return" or "error"); events before
+        it go to .events."""
+        while True:
+            msg = self._read()
+            if "event" in msg:
+                self.events.append(msg)
+            else:
+                return msg
+
+    def execute(self, command, arguments=None, id=None):
+        """Runs `command` with `arguments` (a dict); returns the "return"
+        value, or raises QMPError."""
+        req = {"execute": command}
+        if arguments is not None:
+            req["arguments"] = arguments
+        if id is not None:
+            req["id"] = id
+        self.send_raw(json.dumps(req) + "\n")
+        reply = self.read_reply()
+        if "error" in reply:
+            err = reply["error"]
+            raise QMPError(err.get("class", ""), err.get("desc", ""), reply)
+        return reply.get("return")
+
+    def wait_event(self, name, timeout=None):
+        """Removes and returns the first event called `name`, waiting up to
+        `timeout` seconds (the client's timeout by default) for it."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev.get("event") == name:
+                    return self.events.pop(i)
+            saved, self.timeout = self.timeout, max(deadline - time.monotonic(), 0.001)
+            try:
+                msg = self._read()
+            except TimeoutError:
+                raise TimeoutError(f"QMP: no {name} event in time") from None
+            finally:
+                self.timeout = saved
+            if "event" in msg:
+                self.events.append(msg)
+
+    def close(self):
+        if getattr(self, "_sock", None):
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

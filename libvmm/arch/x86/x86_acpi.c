@@ -19,7 +19,6 @@
 #define ACPI_MADT (X86_ACPI_ADDR + 0x200)
 /* The DSDT follows the MADT, whose size depends on the vCPU count. */
 #define ACPI_FADT_LEN 116 /* ACPI 1.0 FADT */
-#define ACPI_SCI_IRQ 9
 
 /* DSDT body, AML: Name (\_S5, Package (4) { 5, 5, 0, 0 }) — the SLP_TYP
  * values for soft-off that devices/acpi_pm.c acts on. */
@@ -132,7 +131,7 @@ static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 
 int x86_acpi_write(struct machine *m)
 {
-    uint32_t madt_len = ACPI_HDR_LEN + 8 + 8 * m->nr_vcpus + 12 + 6;
+    uint32_t madt_len = ACPI_HDR_LEN + 8 + 8 * m->nr_vcpus + 12 + 10 + 6;
     uint64_t acpi_dsdt = (ACPI_MADT + madt_len + 15) & ~15ULL;
     const struct x86_board *board = m->board;
     uint8_t reservations[64 + 12 * VIRTIO_SLOTS_MAX + 32];
@@ -167,6 +166,13 @@ int x86_acpi_write(struct machine *m)
     x86_wr32(e + 4, 0xfec00000u);
     x86_wr32(e + 8, 0); /* GSI base */
     e += 12;
+    e[0] = 2; /* interrupt source override: the SCI, ISA IRQ 9 = GSI 9, */
+    e[1] = 10;
+    e[2] = 0; /* ISA */
+    e[3] = X86_ACPI_SCI_IRQ;
+    x86_wr32(e + 4, X86_ACPI_SCI_IRQ);
+    e[8] = 0x0d; /* active high (01), level-triggered (11 << 2) */
+    e += 10;
     e[0] = 4; /* local APIC NMI: all processors, LINT1 */
     e[1] = 6;
     e[2] = 0xff;
@@ -182,7 +188,7 @@ int x86_acpi_write(struct machine *m)
     uint8_t *fadt = base + (ACPI_FADT - X86_ACPI_ADDR);
     acpi_header(fadt, "FACP", ACPI_FADT_LEN, 1);
     x86_wr32(fadt + 40, (uint32_t)acpi_dsdt);
-    fadt[46] = ACPI_SCI_IRQ;                        /* SCI_INT (16 bits) */
+    fadt[46] = X86_ACPI_SCI_IRQ;                    /* SCI_INT (16 bits) */
     /* SMI_CMD (48) stays 0: no legacy mode, ACPI is always enabled. */
     x86_wr32(fadt + 56, X86_ACPI_PM_PORT);          /* PM1a_EVT_BLK */
     x86_wr32(fadt + 64, X86_ACPI_PM_PORT + 4);      /* PM1a_CNT_BLK */
@@ -192,9 +198,10 @@ int x86_acpi_write(struct machine *m)
     fadt[98] = 0xe9;                                /* P_LVL3_LAT > 1000: no C3 */
     fadt[99] = 0x03;
     fadt[108] = 0x32;                               /* CENTURY: CMOS register */
-    /* Flags: WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON as control methods
-     * (there are no fixed buttons). */
-    x86_wr32(fadt + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5));
+    /* Flags: WBINVD, PROC_C1, SLP_BUTTON as a control method (there is no
+     * sleep button). PWR_BUTTON (bit 4) clear: the power button is the
+     * fixed-feature one of devices/acpi_pm (PWRBTN_STS/EN, on the SCI). */
+    x86_wr32(fadt + 112, (1u << 0) | (1u << 2) | (1u << 5));
     fadt[9] = acpi_checksum(fadt, ACPI_FADT_LEN);
 
     uint8_t *rsdt = base + (ACPI_RSDT - X86_ACPI_ADDR);

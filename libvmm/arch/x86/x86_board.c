@@ -88,6 +88,12 @@ int x86_board_create(struct machine *m, const vmm_config_t *cfg)
         return VMM_ENOMEM;
     if ((rc = component_map(m, c, &m->pio, X86_ACPI_PM_PORT, ACPI_PM_SIZE, &acpi_pm_ops, pm)))
         return rc;
+    /* The SCI and the fixed power button the host may press (QMP
+     * system_powerdown). */
+    if ((rc = component_claim_irq(m, c, X86_ACPI_SCI_IRQ)))
+        return rc;
+    acpi_pm_connect_sci(pm, X86_ACPI_SCI_IRQ);
+    m->power_button = (struct machine_power_button){ acpi_pm_power_button, pm };
 
     if (!(c = add(m, "debug-exit", &debug_exit_component_ops, m)))
         return VMM_ENOMEM;

@@ -39,6 +39,9 @@
 /* Port of the ACPI PM1a event block (PM1a control at +4) the FADT names;
  * core/board.c puts devices/acpi_pm there. */
 #define X86_ACPI_PM_PORT 0x600
+/* The SCI line (FADT SCI_INT; level-triggered, active high by the MADT's
+ * interrupt source override) devices/acpi_pm drives. */
+#define X86_ACPI_SCI_IRQ 9
 /* virtio-mmio windows: in the MMIO gap, clear of the IOAPIC (0xfec00000),
  * the LAPIC (0xfee00000) and KVM's TSS/identity map below 4 GiB. */
 #define X86_VIRTIO_BASE 0xd0000000ULL

@@ -1,0 +1,219 @@
+/* The migration commands of the control socket, on vmm/snapshot.h:
+ *   migrate {"uri": "tcp:HOST:PORT" | "unix:PATH" | "file:PATH"}
+ *       tcp/unix: a live migration to a destination started with
+ *       `vmmctl run ... --incoming URI`; answered at once ({}), progress
+ *       by query-migrate and MIGRATION events, as QEMU does.
+ *       file: a snapshot (doc/snapshot-format.md), QEMU's migration to a
+ *       file: the VM is left paused after it (QEMU's "postmigrate"), and
+ *       `--incoming file:PATH` continues it elsewhere.
+ *   migrate_cancel, query-migrate (QEMU's fields), migrate-set-parameters
+ *   {"downtime-limit": ms, "max-bandwidth": bytes/s}.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control/qmp_cmds.h"
+#include "core/vm.h"
+#include "util/error.h"
+#include "vmm/snapshot.h"
+
+/* The stream fd of the running migration (closed when it ends). */
+struct qmp_migration {
+    int fd;
+    struct vmm_control *ctl;
+};
+
+static const char *status_name(vmm_migrate_status_t s)
+{
+    switch (s) {
+    case VMM_MIGRATE_ACTIVE: return "active";
+    case VMM_MIGRATE_COMPLETED: return "completed";
+    case VMM_MIGRATE_FAILED: return "failed";
+    case VMM_MIGRATE_CANCELLED: return "cancelled";
+    default: return "none";
+    }
+}
+
+static void emit_status(struct vmm_control *ctl, const char *status)
+{
+    if (ctl)
+        qmp_event_emit(ctl, "MIGRATION", json_pack("{s:s}", "status", status));
+}
+
+static int connect_uri(const char *uri, int *out)
+{
+    int fd = -1;
+    if (strncmp(uri, "unix:", 5) == 0) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (strlen(uri + 5) >= sizeof(a.sun_path))
+            return vmm_error(VMM_EINVAL, "unix socket path '%s' is longer than %zu bytes",
+                             uri + 5, sizeof(a.sun_path) - 1);
+        strcpy(a.sun_path, uri + 5);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return vmm_error_errno(e, "connecting to '%s'", uri);
+        }
+    } else if (strncmp(uri, "tcp:", 4) == 0) {
+        char host[256];
+        const char *colon = strrchr(uri + 4, ':');
+        if (!colon || (size_t)(colon - (uri + 4)) >= sizeof(host))
+            return vmm_error(VMM_EINVAL, "'%s': expected tcp:HOST:PORT", uri);
+        memcpy(host, uri + 4, (size_t)(colon - (uri + 4)));
+        host[colon - (uri + 4)] = '\0';
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+        int g = getaddrinfo(host, colon + 1, &hints, &res);
+        if (g)
+            return vmm_error(VMM_EINVAL, "'%s': %s", uri, gai_strerror(g));
+        for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(res);
+        if (fd < 0)
+            return vmm_error_errno(errno, "connecting to '%s'", uri);
+    } else {
+        return vmm_error(VMM_EINVAL, "migration uri '%s': expected tcp:HOST:PORT, unix:PATH or "
+                         "file:PATH", uri);
+    }
+    *out = fd;
+    return 0;
+}
+
+void qmp_migration_forget(struct vmm_control *ctl)
+{
+    if (ctl->migration)
+        ctl->migration->ctl = NULL;
+    ctl->migration = NULL;
+}
+
+static void migration_done(vmm_vm_t *vm, int status, void *opaque)
+{
+    struct qmp_migration *m = opaque;
+    close(m->fd);
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    vmm_vm_migrate_stats(vm, &st);
+    if (m->ctl) {
+        emit_status(m->ctl, status_name(st.status));
+        m->ctl->migration = NULL;
+    }
+    free(m);
+}
+
+static void cmd_migrate(struct qmp_call *call, json_t *args)
+{
+    const char *uri = json_string_value(json_object_get(args, "uri"));
+    if (!uri) {
+        qmp_error(call, "GenericError", "Parameter 'uri' is missing");
+        return;
+    }
+    vmm_vm_t *vm = call->ctl->vm;
+    if (strncmp(uri, "file:", 5) == 0) {
+        emit_status(call->ctl, "active");
+        int rc = vmm_vm_state(vm) == VMM_STATE_RUNNING ? vmm_vm_pause(vm) : 0;
+        if (rc == 0)
+            rc = vmm_vm_save(vm, uri + 5, 0);
+        emit_status(call->ctl, rc ? "failed" : "completed");
+        if (rc)
+            qmp_error(call, "GenericError", "%s", vmm_last_error());
+        else
+            qmp_return(call, NULL);
+        return;
+    }
+    int fd;
+    if (connect_uri(uri, &fd)) {
+        qmp_error(call, "GenericError", "%s", vmm_last_error());
+        return;
+    }
+    struct qmp_migration *m = calloc(1, sizeof(*m));
+    if (!m) {
+        close(fd);
+        qmp_error(call, "GenericError", "out of memory");
+        return;
+    }
+    m->fd = fd;
+    m->ctl = call->ctl;
+    if (call->ctl->migration) /* a previous one still reports here: no more */
+        call->ctl->migration->ctl = NULL;
+    call->ctl->migration = m;
+    if (vmm_vm_migrate_start(vm, fd, NULL, migration_done, m)) {
+        qmp_error(call, "GenericError", "%s", vmm_last_error());
+        close(fd);
+        free(m);
+        return;
+    }
+    emit_status(call->ctl, "active");
+    qmp_return(call, NULL);
+}
+
+static void cmd_migrate_cancel(struct qmp_call *call, json_t *args)
+{
+    (void)args;
+    vmm_vm_migrate_cancel(call->ctl->vm); /* like QEMU: no error when idle */
+    qmp_return(call, NULL);
+}
+
+static void cmd_query_migrate(struct qmp_call *call, json_t *args)
+{
+    (void)args;
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    vmm_vm_migrate_stats(call->ctl->vm, &st);
+    if (st.status == VMM_MIGRATE_NONE) {
+        qmp_return(call, json_object());
+        return;
+    }
+    json_t *ram = json_pack("{s:I,s:I,s:I,s:I}", "transferred", (json_int_t)st.ram_transferred,
+                            "remaining", (json_int_t)st.ram_remaining, "dirty-pages-rate",
+                            (json_int_t)st.dirty_pages_rate, "dirty-sync-count",
+                            (json_int_t)st.rounds);
+    json_t *r = json_pack("{s:s,s:I,s:I,s:o}", "status", status_name(st.status), "total-time",
+                          (json_int_t)st.total_ms, "setup-time", (json_int_t)st.setup_ms, "ram",
+                          ram);
+    if (st.status == VMM_MIGRATE_COMPLETED)
+        json_object_set_new(r, "downtime", json_integer((json_int_t)st.downtime_ms));
+    else
+        json_object_set_new(r, "expected-downtime",
+                            json_integer((json_int_t)st.expected_downtime_ms));
+    qmp_return(call, r);
+}
+
+static void cmd_migrate_set_parameters(struct qmp_call *call, json_t *args)
+{
+    json_t *dl = json_object_get(args, "downtime-limit");
+    json_t *bw = json_object_get(args, "max-bandwidth");
+    if ((dl && (!json_is_integer(dl) || json_integer_value(dl) <= 0)) ||
+        (bw && (!json_is_integer(bw) || json_integer_value(bw) <= 0))) {
+        qmp_error(call, "GenericError",
+                  "Parameter 'downtime-limit' / 'max-bandwidth' expects a positive integer");
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        if (strcmp(key, "downtime-limit") && strcmp(key, "max-bandwidth")) {
+            qmp_error(call, "GenericError", "Parameter '%s' is not supported", key);
+            return;
+        }
+    }
+    vmm_vm_migrate_set(call->ctl->vm, bw ? (uint64_t)json_integer_value(bw) : 0,
+                       dl ? (uint64_t)json_integer_value(dl) : 0);
+    qmp_return(call, NULL);
+}
+
+const struct qmp_command qmp_migrate_commands[] = {
+    { "migrate", cmd_migrate, 0 },
+    { "migrate_cancel", cmd_migrate_cancel, QMP_NO_ARGS },
+    { "query-migrate", cmd_query_migrate, QMP_NO_ARGS },
+    { "migrate-set-parameters", cmd_migrate_set_parameters, 0 },
+    { NULL, NULL, 0 },
+};
