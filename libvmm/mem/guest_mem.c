@@ -77,6 +77,8 @@ void guest_mem_destroy(struct guest_mem *gm)
     guest_mem_dirty_stop(gm);
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
+        free(r->dirty);
+        r->dirty = NULL;
         munmap(r->host, r->size);
         close(r->memfd);
     }
@@ -160,19 +162,22 @@ int guest_mem_zero(struct guest_mem *gm)
     return 0;
 }
 
+/* The bitmaps, once made, live as long as the memory: a writer that saw
+ * logging on may still be setting a bit after it is turned off. */
 int guest_mem_dirty_start(struct guest_mem *gm)
 {
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
-        if (r->dirty)
-            continue;
         size_t words = (size_t)((r->size / 4096 + 63) / 64);
+        if (r->dirty) {
+            for (size_t w = 0; w < words; w++)
+                __atomic_store_n(&r->dirty[w], 0, __ATOMIC_RELAXED);
+            continue;
+        }
         r->dirty = calloc(words, sizeof(uint64_t));
-        if (!r->dirty) {
-            guest_mem_dirty_stop(gm);
+        if (!r->dirty)
             return vmm_error(VMM_ENOMEM, "dirty bitmap for %llu bytes of RAM",
                              (unsigned long long)r->size);
-        }
     }
     __atomic_store_n(&gm->dirty_on, 1, __ATOMIC_SEQ_CST);
     return 0;
@@ -181,10 +186,6 @@ int guest_mem_dirty_start(struct guest_mem *gm)
 void guest_mem_dirty_stop(struct guest_mem *gm)
 {
     __atomic_store_n(&gm->dirty_on, 0, __ATOMIC_SEQ_CST);
-    for (int i = 0; i < gm->nr_regions; i++) {
-        free(gm->regions[i].dirty);
-        gm->regions[i].dirty = NULL;
-    }
 }
 
 static void mark_region(struct guest_region *r, uint64_t off, uint64_t len)
