@@ -269,6 +269,7 @@ typedef enum vmm_net_type {
     VMM_NET_SERVER,  /* type='server': a stream socket server, frames preceded by a
                       * 4-byte big-endian length (QEMU -netdev stream,server=on) */
     VMM_NET_CLIENT,  /* type='client': the same, connecting to a server */
+    VMM_NET_HOST,    /* the host program's own backend (vmm/device.h); no XML form */
 } vmm_net_type_t;
 
 /* A sized struct (vmm/abi.h): set .size = sizeof(vmm_net_config_t) before
@@ -291,6 +292,11 @@ typedef struct vmm_net_config {
     unsigned port;      /* <source port>: 1..65535 (0 with a unix path) */
     const char *local_address; /* UDP <source><local address>: where to bind */
     unsigned local_port;       /* UDP <source><local port> */
+    /* HOST: the host program carries the frames (vmm/device.h): its ops
+     * (copied) and their opaque. No domain XML form: vmm_config_to_xml
+     * leaves such a NIC out. */
+    const vmm_net_backend_ops_t *backend;
+    void *backend_opaque;
 } vmm_net_config_t;
 
 /* Appends an existing tap device NIC (type TAP, managed 0); tap is copied.

@@ -122,6 +122,28 @@ typedef struct vmm_blk_backend_ops {
     void (*destroy)(void *opaque);
 } vmm_blk_backend_ops_t;
 
+/* --- network backends --- */
+
+typedef struct vmm_net_backend_ops {
+    uint64_t size; /* sizeof(vmm_net_backend_ops_t) */
+    /* A frame the guest sent: an Ethernet frame (no virtio header) of `len`
+     * bytes, valid during the call. On the NIC's worker thread, never a vCPU
+     * thread, in the guest's order; returning drops the buffer back to the
+     * guest (copy what you keep). */
+    void (*send)(void *opaque, const void *frame, size_t len);
+    /* The VM is being destroyed. */
+    void (*destroy)(void *opaque);
+} vmm_net_backend_ops_t;
+
+/* Hands an Ethernet frame (14..65550 bytes, no virtio header) to the guest
+ * through NIC `name` ("net0", "net1", ... in the config's order), which must
+ * be served by the host program (vmm_net_config_t type VMM_NET_HOST). The
+ * frame is copied. Any thread. VMM_EBUSY when the NIC's receive queue is
+ * full (the guest is not taking frames): try again later, as a link would
+ * drop or hold back; VMM_EINVAL for a bad length; VMM_ENOENT for no such
+ * NIC. */
+int vmm_vm_net_receive(vmm_vm_t *vm, const char *name, const void *frame, size_t len);
+
 /* Re-reads the size of disk `target` (its image file, or the backend's
  * capacity callback) and, if it changed, tells the guest with a config
  * interrupt (Linux resizes the block device). Any thread. */

@@ -69,6 +69,9 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
         case VMM_NET_UDP:
             rc = net_udp_open(nc->local_address, nc->local_port, nc->address, nc->port, &be);
             break;
+        case VMM_NET_HOST:
+            rc = net_host_open(nc->backend, nc->backend_opaque, &be);
+            break;
         default:
             rc = net_stream_open(nc->type == VMM_NET_SERVER, nc->address, nc->port, &be);
             break;

@@ -52,6 +52,7 @@ void config_net_clear(vmm_net_config_t *n)
     free((char *)n->tap);
     free((char *)n->address);
     free((char *)n->local_address);
+    free((void *)n->backend);
     memset(n, 0, sizeof(*n));
 }
 
@@ -196,6 +197,13 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
             n->nets[i].tap = dup_or_null(c->nets[i].tap, &failed);
             n->nets[i].address = dup_or_null(c->nets[i].address, &failed);
             n->nets[i].local_address = dup_or_null(c->nets[i].local_address, &failed);
+            if (c->nets[i].backend) {
+                vmm_net_backend_ops_t *ops = malloc(sizeof(*ops));
+                if (ops)
+                    *ops = *c->nets[i].backend;
+                n->nets[i].backend = ops;
+                failed |= !ops;
+            }
             n->n_nets = i + 1;
         }
     }

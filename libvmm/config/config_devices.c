@@ -138,10 +138,18 @@ static int unix_path_ok(const char *a)
 
 static int check_nic(const vmm_net_config_t *n)
 {
-    static const char *const names[] = {"tap", "udp", "server", "client"};
+    static const char *const names[] = {"tap", "udp", "server", "client", "host"};
     int is_tap = n->type == VMM_NET_TAP;
-    if ((unsigned)n->type > VMM_NET_CLIENT)
+    if ((unsigned)n->type > VMM_NET_HOST)
         return vmm_error(VMM_EINVAL, "interface type %d unknown", (int)n->type);
+    if ((n->type == VMM_NET_HOST) != (n->backend != NULL))
+        return vmm_error(VMM_EINVAL, "interface: a backend goes with type VMM_NET_HOST, and "
+                         "only there");
+    if (n->type == VMM_NET_HOST) {
+        if (n->tap || n->managed || n->address || n->port || n->local_address || n->local_port)
+            return vmm_error(VMM_EINVAL, "a host interface takes no tap, addresses or ports");
+        return 0;
+    }
     const char *kind = names[n->type];
     if (n->mac[0] & 1)
         return vmm_error(VMM_EINVAL, "MAC address %02x:%02x:%02x:%02x:%02x:%02x is multicast",
@@ -213,6 +221,18 @@ int vmm_config_add_nic(vmm_config_t *c, const vmm_net_config_t *caller_nic)
     n.managed = in.managed ? 1 : 0;
     int failed = 0;
     n.tap = n.address = n.local_address = NULL;
+    n.backend = NULL;
+    if (in.backend) {
+        vmm_net_backend_ops_t *ops = malloc(sizeof(*ops));
+        if (!ops || sized_copy_in(ops, in.backend, sizeof(*ops), "vmm_net_backend_ops_t") ||
+            !ops->send) {
+            free(ops);
+            return ops ? vmm_error(VMM_EINVAL, "vmm_net_backend_ops_t: send is required")
+                       : vmm_error(VMM_ENOMEM, "network backend ops");
+        }
+        ops->size = sizeof(*ops);
+        n.backend = ops;
+    }
     if (in.tap && !(n.tap = strdup(in.tap)))
         failed = 1;
     if (in.address && !(n.address = strdup(in.address)))

@@ -5,6 +5,7 @@
 #include "core/vm.h"
 #include "devices/host_device.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "machine/component.h"
 #include "util/error.h"
 
@@ -21,6 +22,17 @@ uint64_t vmm_vm_device_refused(vmm_vm_t *vm, const char *name)
     if (vm)
         host_device_refused(&vm->m, name, &n);
     return n;
+}
+
+int vmm_vm_net_receive(vmm_vm_t *vm, const char *name, const void *frame, size_t len)
+{
+    if (!vm || !name || !frame)
+        return vmm_error(VMM_EINVAL, "vmm_vm_net_receive: vm, name and frame are required");
+    struct virtio_net *n = virtio_net_of(machine_find_component(&vm->m, name));
+    if (!n)
+        return vmm_error(VMM_ENOENT, "VM '%s' has no network interface '%s'",
+                         vmm_vm_config(vm)->name, name);
+    return net_backend_offer(virtio_net_backend(n), frame, len);
 }
 
 int vmm_vm_disk_refresh(vmm_vm_t *vm, const char *target, uint64_t *new_size)

@@ -254,7 +254,8 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
             add(w, disk, "serial", d->serial);
     }
     for (unsigned i = 0; i < c->n_nets; i++)
-        write_interface(w, devs, &c->nets[i]);
+        if (c->nets[i].type != VMM_NET_HOST) /* the host program's: no XML form */
+            write_interface(w, devs, &c->nets[i]);
     /* The console-events mode with no serial type set (a config built with
      * the setters) is what libvirt calls a pty: a stream the host program
      * attaches to. */

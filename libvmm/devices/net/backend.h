@@ -130,4 +130,11 @@ int net_udp_open(const char *local_addr, unsigned local_port, const char *remote
  * socket path (port 0). */
 int net_stream_open(int server, const char *addr, unsigned port, struct net_backend **out);
 
+/* A backend the host program wrote (devices/net/host.c); ops are copied. */
+struct vmm_net_backend_ops;
+int net_host_open(const struct vmm_net_backend_ops *ops, void *opaque, struct net_backend **out);
+/* Queues a frame from the host program for the guest: VMM_EBUSY when the
+ * queue is full, VMM_EINVAL for a bad length or another kind of backend. */
+int net_backend_offer(struct net_backend *be, const void *frame, size_t len);
+
 #endif

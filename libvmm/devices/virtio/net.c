@@ -354,3 +354,14 @@ void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out)
     out->rx_frames = __atomic_load_n(&n->stats.rx_frames, __ATOMIC_RELAXED);
     out->rx_dropped = __atomic_load_n(&n->stats.rx_dropped, __ATOMIC_RELAXED);
 }
+
+struct virtio_net *virtio_net_of(struct component *c)
+{
+    struct virtio_dev *vd = c ? virtio_dev_of(c) : NULL;
+    return vd && vd->ops == &net_ops ? vd->priv : NULL;
+}
+
+struct net_backend *virtio_net_backend(struct virtio_net *n)
+{
+    return n->be;
+}

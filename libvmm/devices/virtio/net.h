@@ -38,4 +38,9 @@ int virtio_net_create(struct machine *m, const struct virtio_placement *at, cons
 
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);
 
+/* The virtio-net behind component `c`, or NULL; and its backend. */
+struct component;
+struct virtio_net *virtio_net_of(struct component *c);
+struct net_backend *virtio_net_backend(struct virtio_net *n);
+
 #endif
