@@ -40,6 +40,11 @@ struct blk_backend_ops {
     const char *name; /* "file", "host" */
     /* Queues or performs a request; completion as described above. */
     void (*submit)(struct blk_backend *be, struct blk_req *req);
+    /* A read that must not wait for the disk: completes it (returns 0, no
+     * completion call) when every byte is in the host's cache, else returns
+     * 1 and has done nothing visible. NULL: none. Any thread. */
+    int (*try_read)(struct blk_backend *be, const struct iovec *iov, int iovcnt, uint64_t offset,
+                    uint64_t len);
     /* Re-reads the size (a resized image file); returns it in bytes. */
     uint64_t (*refresh_size)(struct blk_backend *be);
     void (*destroy)(struct blk_backend *be);

@@ -138,6 +138,21 @@ static void file_submit(struct blk_backend *be, struct blk_req *req)
     req->complete(req, rc);
 }
 
+/* RWF_NOWAIT: the kernel serves the read from its page cache or says it
+ * would block (EAGAIN), so a vCPU thread can take a cached read itself. */
+static int file_try_read(struct blk_backend *be, const struct iovec *iov, int iovcnt,
+                         uint64_t offset, uint64_t len)
+{
+    struct blk_file *f = (struct blk_file *)be;
+    if (iovcnt > IOV_MAX)
+        return 1;
+    ssize_t n = preadv2(f->fd, iov, iovcnt, (off_t)offset, RWF_NOWAIT);
+    /* Anything short of the whole request goes to the worker, which reads
+     * it again from the start (a partial read into guest buffers is
+     * harmless: the request is not complete until pushed). */
+    return n == (ssize_t)len ? 0 : 1;
+}
+
 static uint64_t file_refresh_size(struct blk_backend *be)
 {
     struct blk_file *f = (struct blk_file *)be;
@@ -155,6 +170,7 @@ static void file_destroy(struct blk_backend *be)
 static const struct blk_backend_ops file_ops = {
     .name = "file",
     .submit = file_submit,
+    .try_read = file_try_read,
     .refresh_size = file_refresh_size,
     .destroy = file_destroy,
 };

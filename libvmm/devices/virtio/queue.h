@@ -78,6 +78,10 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem);
  * consumed, and the queue must not be used until the device is reset. */
 int virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *c);
 
+/* Puts the chain just popped back (the next pop returns it again): for a
+ * request its first taker hands to another thread instead. */
+void virtq_unpop(struct virtq *q);
+
 /* Returns chain `head` to the guest with `written` bytes written to its
  * device-writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);

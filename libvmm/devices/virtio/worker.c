@@ -29,6 +29,8 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&w->lock);
             continue;
         }
+        while (w->busy && !w->stop) /* an inline run (try_run) has the device */
+            pthread_cond_wait(&w->idle, &w->lock);
         w->busy = 1;
         pthread_mutex_unlock(&w->lock);
         for (unsigned q = 0; q < w->nr_queues; q++)
@@ -75,6 +77,23 @@ void virtio_worker_kick(struct virtio_worker *w)
     /* EAGAIN only when the counter is saturated: the worker wakes anyway. */
     ssize_t n = write(w->efd, &one, sizeof(one));
     (void)n;
+}
+
+int virtio_worker_try_run(struct virtio_worker *w, void (*fn)(void *opaque), void *opaque)
+{
+    pthread_mutex_lock(&w->lock);
+    if (!w->started || w->busy || w->paused || w->stop) {
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+    }
+    w->busy = 1;
+    pthread_mutex_unlock(&w->lock);
+    fn(opaque);
+    pthread_mutex_lock(&w->lock);
+    w->busy = 0;
+    pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
+    return 1;
 }
 
 void virtio_worker_quiesce(struct virtio_worker *w)

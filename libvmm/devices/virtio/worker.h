@@ -37,6 +37,13 @@ int virtio_worker_start(struct virtio_worker *w, const char *name, unsigned nr_q
                         void (*process)(void *opaque, unsigned q), void *opaque);
 /* Wakes the worker. Any thread, never blocks. */
 void virtio_worker_kick(struct virtio_worker *w);
+
+/* Runs fn(opaque) on the calling thread in the worker's place when the
+ * worker is idle (not processing, paused or stopping), so work that cannot
+ * block may skip the thread hand-off; returns 1 if it ran, 0 if the worker
+ * was busy (then the caller kicks it instead). While fn runs the worker
+ * waits. */
+int virtio_worker_try_run(struct virtio_worker *w, void (*fn)(void *opaque), void *opaque);
 void virtio_worker_quiesce(struct virtio_worker *w);
 void virtio_worker_resume(struct virtio_worker *w);
 void virtio_worker_stop(struct virtio_worker *w);
