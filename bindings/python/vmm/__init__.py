@@ -113,7 +113,8 @@ class _CDisk(ctypes.Structure):
 class _CNet(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("tap", _c_char_p), ("mac", ctypes.c_uint8 * 6),
                 ("type", _c_int), ("managed", _c_int), ("address", _c_char_p),
-                ("port", _c_uint), ("local_address", _c_char_p), ("local_port", _c_uint)]
+                ("port", _c_uint), ("local_address", _c_char_p), ("local_port", _c_uint),
+                ("backend", ctypes.c_void_p), ("backend_opaque", ctypes.c_void_p)]
 
 
 # vmm_struct_id_t -> (C name, our mirror)
