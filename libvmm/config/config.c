@@ -70,6 +70,7 @@ void vmm_config_free(vmm_config_t *c)
         free((char *)c->nets[i].tap);
     free(c->nets);
     free(c->serial_path);
+    config_vio_free(c);
     free(c);
 }
 
@@ -116,6 +117,7 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
     n->nets = NULL;
     n->n_nets = 0;
     int failed = 0;
+    config_vio_clone(n, c, &failed);
     n->engine = dup_or_null(c->engine, &failed);
     n->name = dup_or_null(c->name, &failed);
     n->kernel = dup_or_null(c->kernel, &failed);

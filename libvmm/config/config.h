@@ -77,7 +77,28 @@ struct vmm_config {
     vmm_chardev_type_t serial;   /* <serial>/<console> type */
     char *serial_path;           /* for VMM_CHARDEV_FILE */
     int rng;                     /* <rng model='virtio'> with /dev/urandom */
+
+    /* --- virtio-console, virtio-vsock (config_vio.c) --- */
+    vmm_chardev_type_t vcon;     /* <console> with target type='virtio'; NONE = none */
+    char *vcon_path;             /* its UNIX socket */
+    struct config_port *ports;   /* <channel> with target type='virtio' */
+    unsigned n_ports;
+    uint32_t vsock_cid;          /* <vsock><cid address>; 0 = no vsock */
+    char *vsock_path;            /* libvmm metadata: the host side's socket */
 };
+
+/* One named virtio-console port. */
+struct config_port {
+    char *name;
+    vmm_chardev_type_t type;
+    char *path;                  /* UNIX only */
+};
+
+/* config_vio.c: copies cfg's console ports and vsock into n (whose fields
+ * hold cfg's pointers from a struct copy), setting *failed on ENOMEM; frees
+ * them. */
+void config_vio_clone(vmm_config_t *n, const vmm_config_t *cfg, int *failed);
+void config_vio_free(vmm_config_t *c);
 
 /* Deep equality of two configs, for the XML round trip and the fuzzer.
  * Returns 1 when equal; otherwise 0 and, if why is non-NULL, the name of the

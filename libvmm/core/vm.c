@@ -80,7 +80,12 @@ static void on_outcome_set(void *opaque)
     uv_async_send(&vm->wakeup);
 }
 
-static const struct machine_host_ops vm_host_ops = { on_console_out, on_outcome_set };
+static const struct machine_host_ops vm_host_ops = {
+    .console_out = on_console_out,
+    .outcome_set = on_outcome_set,
+    .port_out = vm_ports_out,
+    .port_state = vm_ports_state,
+};
 
 /* --- loop side --- */
 
@@ -184,6 +189,7 @@ static void on_wakeup(uv_async_t *handle)
     struct vmm_vm *vm = handle->data;
     vm_embed_note_crash(vm); /* before a restart clears the outcome */
     flush_console(vm);
+    vm_ports_flush(vm);
     finish_if_stopped(vm);
     vm_async_poll(vm);
 }
@@ -317,7 +323,9 @@ static void teardown_machine(struct vmm_vm *vm)
 
 static void free_vm(struct vmm_vm *vm)
 {
+    vm_ports_set_live(vm, 0); /* devices going away deliver nothing more */
     teardown_machine(vm);
+    vm_ports_free(vm);
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->console_lock);
@@ -352,7 +360,8 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->console_lock, NULL);
     atomic_init(&vm->state, VMM_STATE_DEFINED);
-    if ((rc = vmm_config_clone(cfg, &vm->cfg))) {
+    pthread_mutex_init(&vm->ports.lock, NULL);
+    if ((rc = vmm_config_clone(cfg, &vm->cfg)) || (rc = vm_ports_init(vm))) {
         free_vm(vm);
         return rc;
     }
@@ -384,6 +393,7 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out)
     }
     uv_async_init(host->loop, &vm->wakeup, on_wakeup);
     vm->wakeup.data = vm;
+    vm_ports_set_live(vm, 1);
     uv_unref((uv_handle_t *)&vm->wakeup); /* only a running VM keeps the loop alive */
     host->nr_vms++;
     *out = vm;

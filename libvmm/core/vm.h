@@ -12,6 +12,7 @@
 #include "machine/machine.h"
 #include "core/host.h"
 #include "core/vm_embed.h"
+#include "core/vm_ports.h"
 #include "vmm/vm.h"
 
 struct vmm_vm {
@@ -44,6 +45,7 @@ struct vmm_vm {
     unsigned restarts;              /* lifecycle restarts so far */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
+    struct vm_ports ports; /* named console ports (vm_ports.h) */
 };
 
 /* vCPU threads. core/vcpu_thread.c */

@@ -126,14 +126,24 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q)
 
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
 {
-    if (!virtio_dev_queue_live(vd, q))
-        return 0;
-    int rc = virtq_pop(&vd->queues[q], &vd->m->mem, c);
+    /* Under push_lock: a device or queue reset (which takes it) cannot
+     * clear the ring pointers while the chain is read. */
+    pthread_mutex_lock(&vd->push_lock);
+    int rc = virtio_dev_queue_live(vd, q) ? virtq_pop(&vd->queues[q], &vd->m->mem, c) : 0;
+    pthread_mutex_unlock(&vd->push_lock);
     if (rc < 0) {
         virtio_dev_fail(vd, vmm_last_error());
         return 0;
     }
     return rc;
+}
+
+void virtio_dev_update_avail_event(struct virtio_dev *vd, unsigned q)
+{
+    pthread_mutex_lock(&vd->push_lock);
+    if (q < vd->nr_queues)
+        virtq_update_avail_event(&vd->queues[q]);
+    pthread_mutex_unlock(&vd->push_lock);
 }
 
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written)
