@@ -805,8 +805,12 @@ static void *vsock_main(void *arg)
         if (serve_requests(v))
             return NULL;
         int active = atomic_load(&v->active);
-        if (active)
+        if (active) {
             drain_tx(v);
+            for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+                if (v->conns[i].state == C_ESTABLISHED)
+                    check_done(&v->conns[i]);
+        }
         uint64_t now = now_ms();
         expire(v, now, active);
         if (active)
@@ -852,12 +856,6 @@ static void *vsock_main(void *arg)
                 host_io(v, who[i], pfd[i].revents, active);
             }
         }
-        /* Connections with buffered guest bytes but no poll event this time
-         * round (the credit bookkeeping and shutdowns still move). */
-        if (atomic_load(&v->active))
-            for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
-                if (v->conns[i].state == C_ESTABLISHED)
-                    check_done(&v->conns[i]);
     }
 }
 
