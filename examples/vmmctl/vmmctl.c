@@ -4,6 +4,7 @@
  *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
  *              [--firmware FW.bin] [--dtb FILE.dtb]
+ *              [--console uart|virtio] [--port NAME[=SOCKET]]... [--vsock CID[,SOCKET]]
  *   vmmctl run DOMAIN.xml
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
@@ -23,7 +24,10 @@
 #include <uv.h>
 #include <vmm/vmm.h>
 
+#include "relay.h"
 #include "xml_cmds.h"
+
+#define MAX_RELAYS 17 /* the virtio console and 16 named ports */
 
 struct run_ctx {
     vmm_vm_t *vm;
@@ -32,6 +36,9 @@ struct run_ctx {
     uv_stream_t *in;
     int saw_ctrl_a;
     int quit;
+    /* unix-socket relays for the virtio console and named ports */
+    struct relay *relays[MAX_RELAYS];
+    unsigned nr_relays;
 };
 
 static void usage(FILE *f)
@@ -40,11 +47,20 @@ static void usage(FILE *f)
             "usage: vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory SIZE]\n"
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
+            "                  [--console uart|virtio] [--port NAME[=SOCKET]]...\n"
+            "                  [--vsock CID[,SOCKET]]\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
             "       vmmctl version\n"
-            "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n");
+            "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
+            "--console virtio: the console is a virtio-console (hvc) instead of the UART;\n"
+            "  boot the guest with console=hvc0 (hvc1 on riscv64 kernels with the SBI hvc).\n"
+            "--port NAME=SOCKET: a named virtio-console port (/dev/vport*p*), served on the\n"
+            "  unix socket SOCKET; without =SOCKET its output is dropped.\n"
+            "--vsock CID,SOCKET: virtio-vsock with guest CID; the host side listens on SOCKET\n"
+            "  (\"CONNECT <port>\\n\" -> \"OK <hostport>\\n\"; guest connections to host port P\n"
+            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -89,6 +105,19 @@ static int parse_size(const char *s, uint64_t *out)
 
 static void on_event(const vmm_event_t *ev, void *opaque)
 {
+    struct run_ctx *ctx = opaque;
+    if (ev->type == VMM_EVENT_PORT) {
+        struct relay *r = relay_find(ctx->relays, ctx->nr_relays, ev->u.port.name);
+        if (r && ev->u.port.len)
+            relay_guest_output(r, ev->u.port.data, ev->u.port.len);
+        return;
+    }
+    struct relay *con = ev->type == VMM_EVENT_CONSOLE
+                            ? relay_find(ctx->relays, ctx->nr_relays, NULL) : NULL;
+    if (con) {
+        relay_guest_output(con, ev->u.console.data, ev->u.console.len);
+        return;
+    }
     if (ev->type == VMM_EVENT_CONSOLE) {
         const uint8_t *p = ev->u.console.data;
         size_t left = ev->u.console.len;
@@ -239,6 +268,79 @@ static int exit_status(vmm_vm_t *vm, int quit)
     }
 }
 
+/* A relay for the virtio console and each named port of type unix. */
+static int open_relays(struct run_ctx *ctx, const vmm_config_t *cfg, uv_loop_t *loop)
+{
+    const char *path;
+    if (vmm_config_virtio_console(cfg, &path) == VMM_CHARDEV_UNIX &&
+        relay_open(loop, ctx->vm, NULL, path, &ctx->relays[ctx->nr_relays++]))
+        return -1;
+    for (unsigned i = 0; i < vmm_config_port_count(cfg) && ctx->nr_relays < MAX_RELAYS; i++) {
+        vmm_chardev_type_t type;
+        const char *name = vmm_config_port(cfg, i, &type, &path);
+        if (type != VMM_CHARDEV_UNIX)
+            continue;
+        if (relay_open(loop, ctx->vm, name, path, &ctx->relays[ctx->nr_relays++]))
+            return -1;
+    }
+    return 0;
+}
+
+static void close_relays(struct run_ctx *ctx, uv_loop_t *loop)
+{
+    for (unsigned i = 0; i < ctx->nr_relays; i++)
+        relay_close(ctx->relays[i]);
+    if (ctx->nr_relays)
+        uv_run(loop, UV_RUN_NOWAIT); /* runs the close callbacks */
+    ctx->nr_relays = 0;
+}
+
+/* --vsock CID[,SOCKET] */
+static int parse_vsock(vmm_config_t *cfg, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long cid = strtoul(arg, &end, 10);
+    if (errno || end == arg || (*end && *end != ',') || cid > UINT32_MAX) {
+        fprintf(stderr, "vmmctl: --vsock '%s': expected CID[,SOCKET]\n", arg);
+        return 2;
+    }
+    int rc = vmm_config_set_vsock(cfg, (uint32_t)cid, *end ? end + 1 : NULL);
+    return rc ? fail("--vsock", rc) : 0;
+}
+
+/* --port NAME[=SOCKET] */
+static int parse_port(vmm_config_t *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char name[128];
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (n >= sizeof(name)) {
+        fprintf(stderr, "vmmctl: --port '%s': name too long\n", arg);
+        return 2;
+    }
+    memcpy(name, arg, n);
+    name[n] = 0;
+    int rc = vmm_config_add_port(cfg, name, eq ? VMM_CHARDEV_UNIX : VMM_CHARDEV_NULL,
+                                 eq ? eq + 1 : NULL);
+    return rc ? fail("--port", rc) : 0;
+}
+
+/* --console uart|virtio */
+static int parse_console(vmm_config_t *cfg, const char *arg)
+{
+    int rc;
+    if (!strcmp(arg, "virtio"))
+        rc = vmm_config_set_virtio_console(cfg, VMM_CHARDEV_STDIO, NULL);
+    else if (!strcmp(arg, "uart"))
+        rc = vmm_config_set_virtio_console(cfg, VMM_CHARDEV_NONE, NULL);
+    else {
+        fprintf(stderr, "vmmctl: --console '%s': expected uart or virtio\n", arg);
+        return 2;
+    }
+    return rc ? fail("--console", rc) : 0;
+}
+
 static int run_config(vmm_config_t *cfg)
 {
     vmm_host_t *host;
@@ -259,6 +361,15 @@ static int run_config(vmm_config_t *cfg)
         vmm_host_free(host);
         return status;
     }
+    /* The sockets open once the VM runs, so a client's first bytes can be
+     * queued; no event is delivered before vmm_vm_wait() runs the loop. */
+    if (open_relays(&ctx, cfg, vmm_host_loop(host))) {
+        vmm_vm_stop(vm);
+        close_relays(&ctx, vmm_host_loop(host));
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return 2;
+    }
     start_stdin(&ctx, vmm_host_loop(host));
     vmm_vm_wait(vm);
     if (ctx.in) {
@@ -269,6 +380,7 @@ static int run_config(vmm_config_t *cfg)
         uv_close((uv_handle_t *)ctx.in, NULL);
     }
     int status = exit_status(vm, ctx.quit);
+    close_relays(&ctx, vmm_host_loop(host));
     vmm_vm_destroy(vm);
     vmm_host_free(host);
     return status;
@@ -286,6 +398,9 @@ static int cmd_run(int argc, char **argv)
         { "deterministic", no_argument, NULL, 'd' },
         { "firmware", required_argument, NULL, 'f' },
         { "dtb", required_argument, NULL, 'b' },
+        { "console", required_argument, NULL, 'C' },
+        { "port", required_argument, NULL, 'P' },
+        { "vsock", required_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -295,7 +410,7 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:h", opts, NULL)) != -1) {
+    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:C:P:V:h", opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -325,6 +440,9 @@ static int cmd_run(int argc, char **argv)
             rc = vmm_config_set_vcpus(cfg, (unsigned)n);
             break;
         }
+        case 'C': status = parse_console(cfg, optarg); continue;
+        case 'P': status = parse_port(cfg, optarg); continue;
+        case 'V': status = parse_vsock(cfg, optarg); continue;
         case 'h': usage(stdout); vmm_config_free(cfg); return 0;
         default: usage(stderr); status = 2; continue;
         }

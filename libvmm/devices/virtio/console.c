@@ -133,6 +133,8 @@ static void ctrl_handle(struct virtio_console *con, const uint8_t *msg, size_t l
     uint32_t id = (uint32_t)get_le(msg, 4);
     uint16_t event = (uint16_t)get_le(msg + 4, 2);
     uint16_t value = (uint16_t)get_le(msg + 6, 2);
+    log_debug("virtio-console: control from the driver: port %u event %u value %u", id, event,
+              value);
     if (event == CTRL_DEVICE_READY) {
         if (value != 1) {
             log_warn("virtio-console: the driver failed to set up (DEVICE_READY %u)", value);
@@ -205,6 +207,9 @@ static unsigned do_ctrl_rx(struct virtio_console *con)
          * is dropped): only a broken driver posts one. */
         if (con->chain.in_len >= msg->len)
             written = (uint32_t)virtq_chain_write(&con->chain, 0, msg->buf, msg->len);
+        log_debug("virtio-console: control to the driver: port %u event %u (%u bytes, buffer %llu)",
+                  (unsigned)get_le(msg->buf, 4), (unsigned)get_le(msg->buf + 4, 2), msg->len,
+                  (unsigned long long)con->chain.in_len);
         virtio_dev_push(&con->vd, Q_CTRL_RX, con->chain.head, written);
         con->ctrl_head = (con->ctrl_head + 1) % CTRL_PENDING_MAX;
         con->ctrl_len--;
@@ -409,9 +414,10 @@ static void forget_driver(struct virtio_console *con)
         if (port->guest_open && !port->is_console)
             machine_port_state(con->m, p - 1, 0);
         port->ready = port->guest_open = 0;
+        /* Host input stays: the driver resets the device before it first
+         * uses it, and what the host sent meanwhile is for the guest. */
         pthread_mutex_lock(&con->lock);
         port->out_blocked = 0;
-        port->in_head = port->in_len = 0;
         pthread_mutex_unlock(&con->lock);
     }
 }
