@@ -334,6 +334,10 @@ static void guest_packet(struct virtio_vsock *v, const struct virtq_chain *ch)
     }
     if (c->pend & P_RST)
         return; /* already being reset */
+    if (op != OP_RW)
+        log_debug("vsock: %u<->%u: op %u from the guest (flags %u, buf_alloc %u, fwd_cnt %u)",
+                  c->guest_port, c->host_port, op, (unsigned)get_le(hdr + H_FLAGS, 4),
+                  (unsigned)get_le(hdr + H_BUF_ALLOC, 4), (unsigned)get_le(hdr + H_FWD_CNT, 4));
     c->peer_buf_alloc = (uint32_t)get_le(hdr + H_BUF_ALLOC, 4);
     c->peer_fwd_cnt = (uint32_t)get_le(hdr + H_FWD_CNT, 4);
     switch (op) {
@@ -457,6 +461,8 @@ static int send_control(struct virtio_vsock *v, struct conn *c)
     }
     if (!rx_take(v))
         return 0;
+    log_debug("vsock: %u<->%u: op %u to the guest (tx_cnt %u, fwd_cnt %u, credit %u, h_len %zu)",
+              c->guest_port, c->host_port, op, c->tx_cnt, c->fwd_cnt, peer_credit(c), c->h_len);
     fill_hdr(v, hdr, c->host_port, c->guest_port, op, 0, flags, c);
     rx_put(v, hdr, 0);
     c->fwd_told = c->fwd_cnt;
@@ -641,12 +647,23 @@ static void host_handshake(struct virtio_vsock *v, struct conn *c, int active)
     c->peer_buf_alloc = 0;
 }
 
-/* The guest is done both ways, or the host is and the guest said it sends
- * nothing more: a final RST ends the connection. */
-static void check_done(struct conn *c)
+/* What follows from a connection's counters, whatever woke the thread:
+ * freed credit is announced (once a quarter of it is free, or when
+ * everything went out), the guest's SHUTDOWN(SEND) reaches the host socket
+ * once its bytes did, and a connection done both ways ends with an RST. */
+static void conn_progress(struct conn *c)
 {
-    if (c->state != C_ESTABLISHED || (c->pend & P_RST) || c->g_len)
+    if (c->state != C_ESTABLISHED || (c->pend & P_RST))
         return;
+    uint32_t untold = c->fwd_cnt - c->fwd_told;
+    if (untold && (untold >= VSOCK_BUF_ALLOC / 4 || c->g_len == 0))
+        c->pend |= P_CREDIT;
+    if (c->g_len)
+        return;
+    if ((c->guest_shut & SHUT_SEND_F) && !c->host_wr_shut && c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR);
+        c->host_wr_shut = 1;
+    }
     int guest_done = (c->guest_shut & (SHUT_RCV_F | SHUT_SEND_F)) == (SHUT_RCV_F | SHUT_SEND_F);
     int both_eof = c->host_eof && (c->guest_shut & SHUT_SEND_F) && c->h_len == 0 &&
                    !(c->pend & P_SHUT_SEND);
@@ -683,15 +700,6 @@ static void host_io(struct virtio_vsock *v, struct conn *c, short revents, int a
         c->g_len -= (size_t)n;
         c->fwd_cnt += (uint32_t)n;
     }
-    /* Tell the guest about freed credit once a quarter of it is free, or
-     * when everything went out. */
-    uint32_t untold = c->fwd_cnt - c->fwd_told;
-    if (untold && (untold >= VSOCK_BUF_ALLOC / 4 || c->g_len == 0))
-        c->pend |= P_CREDIT;
-    if (c->g_len == 0 && (c->guest_shut & SHUT_SEND_F) && !c->host_wr_shut) {
-        shutdown(c->fd, SHUT_WR);
-        c->host_wr_shut = 1;
-    }
     /* Host bytes for the guest, as far as its credit and our buffer go. */
     if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->host_eof &&
         !(c->guest_shut & SHUT_RCV_F)) {
@@ -713,6 +721,8 @@ static void host_io(struct virtio_vsock *v, struct conn *c, short revents, int a
                 return;
             }
             if (n == 0) {
+                log_debug("vsock: %u<->%u: host EOF (h_len %zu, credit %u)", c->guest_port,
+                          c->host_port, c->h_len, peer_credit(c));
                 c->host_eof = 1;
                 c->pend |= P_SHUT_SEND;
                 break;
@@ -721,7 +731,7 @@ static void host_io(struct virtio_vsock *v, struct conn *c, short revents, int a
             want -= (size_t)n;
         }
     }
-    check_done(c);
+    conn_progress(c);
 }
 
 static short conn_events(const struct conn *c)
@@ -809,7 +819,7 @@ static void *vsock_main(void *arg)
             drain_tx(v);
             for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
                 if (v->conns[i].state == C_ESTABLISHED)
-                    check_done(&v->conns[i]);
+                    conn_progress(&v->conns[i]);
         }
         uint64_t now = now_ms();
         expire(v, now, active);
