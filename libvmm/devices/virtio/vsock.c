@@ -131,7 +131,6 @@ struct virtio_vsock {
     unsigned rst_head, rst_len;
     int transport_reset_pending;
     struct virtq_chain chain;
-    uint8_t pkt[VSOCK_MAX_PAYLOAD];
     uint8_t config[8];
 };
 
