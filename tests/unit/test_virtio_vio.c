@@ -719,6 +719,50 @@ static void test_vsock_guest_connects_to_a_host_listener(void)
     vsock_down(&d);
 }
 
+/* A guest that sends beyond the credit the device gave it is reset; the
+ * device never buffers more than its buf_alloc for a connection. */
+static void test_vsock_guest_beyond_credit_is_reset(void)
+{
+    struct drv d;
+    vsock_up(&d);
+    char lpath[160];
+    snprintf(lpath, sizeof(lpath), "%s_6000", sock_path);
+    int lfd = listen_unix(lpath);
+    struct pkt p = guest_pkt(3000, 6000, 1), r;
+    vsend(&d, &p, NULL, 0);
+    CU_ASSERT_FATAL(vrecv(&d, &r, NULL, 0) && r.op == 2);
+    int cfd = accept(lfd, NULL, NULL); /* and never read: the socket fills */
+    CU_ASSERT_FATAL(cfd >= 0);
+    static uint8_t big[PKT + 65536];
+    int reset = 0;
+    for (int i = 0; i < 32 && !reset; i++) {
+        p = guest_pkt(3000, 6000, 5);
+        p.len = 65536;
+        pkt_put(big, &p);
+        gsend(&d, VQ_TX, big, sizeof(big));
+        /* Take what the device says meanwhile (credit updates, the RST). */
+        for (;;) {
+            uint8_t *u = gp(&d, d.q[VQ_RX].used, 6 + 8 * QSIZE);
+            usleep(20000);
+            if (__atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE) ==
+                d.q[VQ_RX].used_seen)
+                break;
+            CU_ASSERT_FATAL(vrecv(&d, &r, NULL, 0));
+            if (r.op == 3 && r.dst_port == 3000)
+                reset = 1;
+        }
+        /* The ring is small: reuse it once the device took the packets. */
+        if (d.brk > RAM + RAM_SIZE - 2 * sizeof(big))
+            break;
+    }
+    CU_ASSERT(reset);
+    CU_ASSERT_FALSE(needs_reset(&d));
+    close(cfd);
+    close(lfd);
+    unlink(lpath);
+    vsock_down(&d);
+}
+
 static void test_vsock_host_connect_handshake(void)
 {
     struct drv d;
@@ -791,6 +835,7 @@ int main(void)
           test_vsock_hostile_packets_get_rst_or_are_dropped },
         { "vsock: guest connects to a host listener, credit both ways",
           test_vsock_guest_connects_to_a_host_listener },
+        { "vsock: a guest beyond its credit is reset", test_vsock_guest_beyond_credit_is_reset },
         { "vsock: host CONNECT handshake", test_vsock_host_connect_handshake },
         { "vsock: a live socket path is refused, a stale one replaced",
           test_vsock_refuses_a_live_socket_path },
