@@ -410,7 +410,8 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:C:P:V:h", opts, NULL)) != -1) {
+    static const char shortopts[] = "k:i:a:m:c:e:df:b:C:P:V:h";
+    while (!status && (opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {

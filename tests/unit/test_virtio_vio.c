@@ -188,7 +188,10 @@ static void gsend(struct drv *d, unsigned qi, const void *data, uint32_t len)
 }
 
 /* An empty device-writable buffer. */
-static void give(struct drv *d, unsigned qi, uint32_t len) { post(d, qi, galloc(d, len, 8), len, 1); }
+static void give(struct drv *d, unsigned qi, uint32_t len)
+{
+    post(d, qi, galloc(d, len, 8), len, 1);
+}
 
 /* Waits up to 2 s for the next used buffer of queue qi: its bytes (NULL on
  * timeout) and length. */

@@ -18,7 +18,8 @@
 int metadata_is_libvmm(xmlNodePtr n);
 
 /* Serialises the element children of `meta` (each with the namespace
- * declarations it needs; libvmm's own element left out) into a malloc'd blob; *out is NULL when there are
+ * declarations it needs; libvmm's own element left out) into a malloc'd
+ * blob; *out is NULL when there are
  * none. Whitespace-only text between elements is dropped so the blob is the
  * same however the document was indented. VMM_EFORMAT (vmm_last_error()
  * names the problem) for text or an element without a namespace. */

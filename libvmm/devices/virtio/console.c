@@ -481,7 +481,8 @@ static int load_into(struct virtio_console *con, struct virtio_console *st,
             return rc;
         if (in_len > VIRTIO_CONSOLE_IN_BUFFER || (in_len && !con->port[p].exists))
             return vmm_error(VMM_EFORMAT, "virtio-console state: port %u holds %u input bytes, "
-                             "limit %d", p, in_len, con->port[p].exists ? VIRTIO_CONSOLE_IN_BUFFER : 0);
+                             "limit %d", p, in_len,
+                             con->port[p].exists ? VIRTIO_CONSOLE_IN_BUFFER : 0);
         port->ready = pready != 0;
         port->guest_open = open != 0;
         port->in_len = in_len;
