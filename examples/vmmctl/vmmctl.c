@@ -4,6 +4,7 @@
  *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
  *              [--firmware FW.bin] [--dtb FILE.dtb] [--net SPEC]...
+ *              [--console uart|virtio] [--port NAME[=SOCKET]]... [--vsock CID[,SOCKET]]
  *   vmmctl run DOMAIN.xml
  *   (run also takes --qmp unix:PATH,server[,wait=off]: a QMP control socket)
  *   vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]
@@ -30,7 +31,10 @@
 #include <vmm/vmm.h>
 
 #include "qmp_cmds.h"
+#include "relay.h"
 #include "xml_cmds.h"
+
+#define MAX_RELAYS 17 /* the virtio console and 16 named ports */
 
 struct run_ctx {
     vmm_vm_t *vm;
@@ -39,6 +43,9 @@ struct run_ctx {
     uv_stream_t *in;
     int saw_ctrl_a;
     int quit;
+    /* unix-socket relays for the virtio console and named ports */
+    struct relay *relays[MAX_RELAYS];
+    unsigned nr_relays;
 };
 
 static void usage(FILE *f)
@@ -51,6 +58,8 @@ static void usage(FILE *f)
             "                  [--incoming file:PATH|tcp:HOST:PORT|unix:PATH [--incoming-map]]\n"
             "                  [--net SPEC]...   (virtio-net NICs, in order)\n"
             "                  [--qmp unix:PATH,server[,wait=off]]\n"
+            "                  [--console uart|virtio] [--port NAME[=SOCKET]]...\n"
+            "                  [--vsock CID[,SOCKET]]\n"
             "       vmmctl run DOMAIN.xml\n"
             "       vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
@@ -75,7 +84,14 @@ static void usage(FILE *f)
             "                                  (QEMU -netdev stream)\n"
             "--qmp serves QEMU's QMP on a socket (QEMU's -qmp syntax; tcp:HOST:PORT too);\n"
             "without wait=off the guest starts once a client connected. `vmmctl qmp`\n"
-            "sends one command to such a socket and prints the reply.\n");
+            "sends one command to such a socket and prints the reply.\n"
+            "--console virtio: the console is a virtio-console (hvc) instead of the UART;\n"
+            "  boot the guest with console=hvc0 (hvc1 on riscv64 kernels with the SBI hvc).\n"
+            "--port NAME=SOCKET: a named virtio-console port (/dev/vport*p*), served on the\n"
+            "  unix socket SOCKET; without =SOCKET its output is dropped.\n"
+            "--vsock CID,SOCKET: virtio-vsock with guest CID; the host side listens on SOCKET\n"
+            "  (\"CONNECT <port>\\n\" -> \"OK <hostport>\\n\"; guest connections to host port P\n"
+            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n");
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -277,6 +293,19 @@ bad:
 
 static void on_event(const vmm_event_t *ev, void *opaque)
 {
+    struct run_ctx *ctx = opaque;
+    if (ev->type == VMM_EVENT_PORT) {
+        struct relay *r = relay_find(ctx->relays, ctx->nr_relays, ev->u.port.name);
+        if (r && ev->u.port.len)
+            relay_guest_output(r, ev->u.port.data, ev->u.port.len);
+        return;
+    }
+    struct relay *con = ev->type == VMM_EVENT_CONSOLE
+                            ? relay_find(ctx->relays, ctx->nr_relays, NULL) : NULL;
+    if (con) {
+        relay_guest_output(con, ev->u.console.data, ev->u.console.len);
+        return;
+    }
     if (ev->type == VMM_EVENT_CONSOLE) {
         const uint8_t *p = ev->u.console.data;
         size_t left = ev->u.console.len;
@@ -525,6 +554,79 @@ static int create_vm(vmm_host_t *host, vmm_config_t *cfg, vmm_vm_t **vm)
     return rc;
 }
 
+/* A relay for the virtio console and each named port of type unix. */
+static int open_relays(struct run_ctx *ctx, const vmm_config_t *cfg, uv_loop_t *loop)
+{
+    const char *path;
+    if (vmm_config_virtio_console(cfg, &path) == VMM_CHARDEV_UNIX &&
+        relay_open(loop, ctx->vm, NULL, path, &ctx->relays[ctx->nr_relays++]))
+        return -1;
+    for (unsigned i = 0; i < vmm_config_port_count(cfg) && ctx->nr_relays < MAX_RELAYS; i++) {
+        vmm_chardev_type_t type;
+        const char *name = vmm_config_port(cfg, i, &type, &path);
+        if (type != VMM_CHARDEV_UNIX)
+            continue;
+        if (relay_open(loop, ctx->vm, name, path, &ctx->relays[ctx->nr_relays++]))
+            return -1;
+    }
+    return 0;
+}
+
+static void close_relays(struct run_ctx *ctx, uv_loop_t *loop)
+{
+    for (unsigned i = 0; i < ctx->nr_relays; i++)
+        relay_close(ctx->relays[i]);
+    if (ctx->nr_relays)
+        uv_run(loop, UV_RUN_NOWAIT); /* runs the close callbacks */
+    ctx->nr_relays = 0;
+}
+
+/* --vsock CID[,SOCKET] */
+static int parse_vsock(vmm_config_t *cfg, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long cid = strtoul(arg, &end, 10);
+    if (errno || end == arg || (*end && *end != ',') || cid > UINT32_MAX) {
+        fprintf(stderr, "vmmctl: --vsock '%s': expected CID[,SOCKET]\n", arg);
+        return 2;
+    }
+    int rc = vmm_config_set_vsock(cfg, (uint32_t)cid, *end ? end + 1 : NULL);
+    return rc ? fail("--vsock", rc) : 0;
+}
+
+/* --port NAME[=SOCKET] */
+static int parse_named_port(vmm_config_t *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char name[128];
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (n >= sizeof(name)) {
+        fprintf(stderr, "vmmctl: --port '%s': name too long\n", arg);
+        return 2;
+    }
+    memcpy(name, arg, n);
+    name[n] = 0;
+    int rc = vmm_config_add_port(cfg, name, eq ? VMM_CHARDEV_UNIX : VMM_CHARDEV_NULL,
+                                 eq ? eq + 1 : NULL);
+    return rc ? fail("--port", rc) : 0;
+}
+
+/* --console uart|virtio */
+static int parse_console(vmm_config_t *cfg, const char *arg)
+{
+    int rc;
+    if (!strcmp(arg, "virtio"))
+        rc = vmm_config_set_virtio_console(cfg, VMM_CHARDEV_STDIO, NULL);
+    else if (!strcmp(arg, "uart"))
+        rc = vmm_config_set_virtio_console(cfg, VMM_CHARDEV_NONE, NULL);
+    else {
+        fprintf(stderr, "vmmctl: --console '%s': expected uart or virtio\n", arg);
+        return 2;
+    }
+    return rc ? fail("--console", rc) : 0;
+}
+
 static int run_config(vmm_config_t *cfg)
 {
     vmm_host_t *host;
@@ -551,6 +653,15 @@ static int run_config(vmm_config_t *cfg)
         vmm_host_free(host);
         return status;
     }
+    /* The sockets open once the VM runs, so a client's first bytes can be
+     * queued; no event is delivered before vmm_vm_wait() runs the loop. */
+    if (open_relays(&ctx, cfg, vmm_host_loop(host))) {
+        vmm_vm_stop(vm);
+        close_relays(&ctx, vmm_host_loop(host));
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return 2;
+    }
     start_stdin(&ctx, vmm_host_loop(host));
     vmm_vm_wait(vm);
     if (ctx.in) {
@@ -565,6 +676,7 @@ static int run_config(vmm_config_t *cfg)
     if (vmmctl_qmp_quit_requested())
         status = 0;
     vmmctl_qmp_close();
+    close_relays(&ctx, vmm_host_loop(host));
     vmm_vm_destroy(vm);
     vmm_host_free(host);
     return status;
@@ -588,6 +700,9 @@ static int cmd_run(int argc, char **argv)
         { "incoming-map", no_argument, NULL, 'M' },
         { "net", required_argument, NULL, 'n' },
         { "qmp", required_argument, NULL, 'Q' },
+        { "console", required_argument, NULL, 'C' },
+        { "port", required_argument, NULL, 'P' },
+        { "vsock", required_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -597,7 +712,8 @@ static int cmd_run(int argc, char **argv)
         return fail("config", rc);
     int status = 0, opt;
     optind = 1;
-    while (!status && (opt = getopt_long(argc, argv, "k:i:a:m:c:e:df:b:D:RI:Mn:Q:h", opts, NULL)) != -1) {
+    static const char shortopts[] = "k:i:a:m:c:e:df:b:D:RI:Mn:Q:C:P:V:h";
+    while (!status && (opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         uint64_t size;
         char *end;
         switch (opt) {
@@ -633,6 +749,9 @@ static int cmd_run(int argc, char **argv)
             break;
         }
         case 'n': status = add_net_option(cfg, optarg); continue;
+        case 'C': status = parse_console(cfg, optarg); continue;
+        case 'P': status = parse_named_port(cfg, optarg); continue;
+        case 'V': status = parse_vsock(cfg, optarg); continue;
         case 'h': usage(stdout); vmm_config_free(cfg); return 0;
         default: usage(stderr); status = 2; continue;
         }

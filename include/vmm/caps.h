@@ -58,6 +58,9 @@ const char *vmm_caps_engine_arch(const vmm_caps_t *caps, const char *engine);
  *                       (soft) is available
  *   "lifecycle-restart" the config's on_poweroff/on_reboot/on_crash restart
  *   "async-lifecycle"   vmm_vm_pause_async() / vmm_vm_stop_async()
+ *   "virtio-console"    vmm_config_set_virtio_console(), vmm_config_add_port(),
+ *                       VMM_EVENT_PORT and vmm_vm_port_write()
+ *   "vsock"             vmm_config_set_vsock()
  * vmm_caps_has() returns 1 when `feature` is present, 0 when it is not or
  * the name is unknown (a newer name asked of an older library). The list
  * functions give the features present here. Any thread. */

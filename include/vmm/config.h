@@ -324,6 +324,8 @@ typedef enum vmm_chardev_type {
     VMM_CHARDEV_PTY,      /* type='pty' */
     VMM_CHARDEV_STDIO,    /* type='stdio' */
     VMM_CHARDEV_FILE,     /* type='file' <source path=...>: output appended to path */
+    VMM_CHARDEV_UNIX,     /* type='unix' <source mode='bind' path=...>: a unix socket
+                           * the host program serves (virtio console and ports only) */
 } vmm_chardev_type_t;
 /* path is required (absolute) for FILE and must be NULL otherwise. */
 int vmm_config_set_serial(vmm_config_t *cfg, vmm_chardev_type_t type, const char *path);
@@ -333,6 +335,57 @@ vmm_chardev_type_t vmm_config_serial(const vmm_config_t *cfg, const char **path)
 /* [devices/rng model='virtio'] a virtio-rng device fed from /dev/urandom. */
 int vmm_config_set_rng(vmm_config_t *cfg, int on);
 int vmm_config_rng(const vmm_config_t *cfg);
+
+/* --- virtio-console and virtio-vsock ------------------------------------ */
+
+#define VMM_CONFIG_MAX_PORTS 16     /* named virtio-console ports */
+#define VMM_CONFIG_PORT_NAME_MAX 64 /* bytes of a port name */
+
+/* [devices/console type=... with <target type='virtio'/>] the VM's console
+ * on port 0 of a virtio-console device (hvc0 in a Linux guest: put
+ * console=hvc0 on the kernel command line) instead of the UART. Its output
+ * arrives as VMM_EVENT_CONSOLE events exactly like the UART's (the UART
+ * stays, and what the guest still writes there arrives too), and
+ * vmm_vm_console_write() feeds hvc0. `type`: NONE removes it; PTY, STDIO or
+ * UNIX (path: absolute, a socket the host program serves) keep console
+ * events on; NULL discards output. Like vmm_config_set_serial(), it sets
+ * vmm_config_console(). path is required for UNIX and must be NULL
+ * otherwise (VMM_EINVAL). */
+int vmm_config_set_virtio_console(vmm_config_t *cfg, vmm_chardev_type_t type, const char *path);
+/* The type (NONE: no virtio console); *path (if path is non-NULL) gets the
+ * UNIX socket path or NULL. */
+vmm_chardev_type_t vmm_config_virtio_console(const vmm_config_t *cfg, const char **path);
+
+/* [devices/channel type=... with <target type='virtio' name=.../>] a named
+ * virtio-console port: the guest sees /dev/vport<D>p<N> (N = 1 + index),
+ * named `name` in /sys/class/virtio-ports/vport<D>p<N>/name. The host
+ * program reads what the guest writes from VMM_EVENT_PORT events and writes
+ * with vmm_vm_port_write(). `name`: 1..VMM_CONFIG_PORT_NAME_MAX bytes of
+ * A-Z a-z 0-9 . _ -, unique. `type` says how the host program exposes the
+ * port (the library only delivers events): PTY, UNIX (path: absolute; vmmctl
+ * listens there and relays) or NULL. Errors: VMM_EINVAL (bad or duplicate
+ * name, bad type or path), VMM_ERANGE past VMM_CONFIG_MAX_PORTS. */
+int vmm_config_add_port(vmm_config_t *cfg, const char *name, vmm_chardev_type_t type,
+                        const char *path);
+unsigned vmm_config_port_count(const vmm_config_t *cfg);
+/* The name of port `index` (NULL when out of range, owned by the config);
+ * *type and *path (each if non-NULL) get its type and path (or NULL). */
+const char *vmm_config_port(const vmm_config_t *cfg, unsigned index, vmm_chardev_type_t *type,
+                            const char **path);
+
+/* [devices/vsock model='virtio' <cid auto='no' address=.../>] a virtio-vsock
+ * device with guest CID `cid` (3..0xfffffffe; 0 removes the device).
+ * [metadata <libvmm:vsock socket=.../>] `uds_path`: NULL, or the absolute
+ * path of the host side's unix socket, in Firecracker's hybrid convention:
+ * the VM listens there; a host program connects, writes "CONNECT <port>\n"
+ * and, once the guest accepted on vsock port <port>, reads
+ * "OK <hostport>\n" and then has the stream; a guest connection to host
+ * port P connects to the unix socket "<uds_path>_P". At most 96 bytes (a
+ * socket address must fit "_<port>" after it). VMM_EINVAL otherwise. */
+int vmm_config_set_vsock(vmm_config_t *cfg, uint32_t cid, const char *uds_path);
+/* 0 when there is no vsock device. */
+uint32_t vmm_config_vsock_cid(const vmm_config_t *cfg);
+const char *vmm_config_vsock_path(const vmm_config_t *cfg);
 
 /* Checks a config as a whole and against this host: vcpupins within the
  * vCPU count, currentMemory <= memory, a kernel when initrd/cmdline/dtb are

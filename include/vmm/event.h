@@ -62,6 +62,9 @@ typedef enum vmm_event_type {
     VMM_EVENT_RESTART,    /* the run ended and the config's lifecycle action
                            * (on_poweroff/on_reboot/on_crash = restart) booted
                            * the guest again; see .restart. State stays RUNNING. */
+    VMM_EVENT_PORT,       /* a named virtio-console port (vmm_config_add_port()):
+                           * bytes the guest wrote to it, or (len 0) a guest
+                           * program opened or closed it; see .port */
 } vmm_event_type_t;
 
 /* A sized struct (vmm/abi.h) the library fills: .size is the library's
@@ -85,6 +88,13 @@ typedef struct vmm_event {
             vmm_outcome_t previous; /* how the run before the restart ended */
             unsigned count;         /* restarts so far, this one included */
         } restart;
+        struct {
+            const char *name;    /* the port's name, as configured */
+            const uint8_t *data; /* what the guest wrote, in order; valid only
+                                  * during the callback */
+            size_t len;          /* 0: only the open state changed */
+            int open;            /* 1 while a guest program has the port open */
+        } port;
     } u;
 } vmm_event_t;
 

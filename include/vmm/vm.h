@@ -64,6 +64,22 @@ int vmm_vm_outcome(const vmm_vm_t *vm, vmm_outcome_t *out);
  * read some. VMM_ESTATE when the VM is not running or paused. */
 int vmm_vm_console_write(vmm_vm_t *vm, const void *buf, size_t len);
 
+/* Queues bytes for the named virtio-console port `name` (see
+ * vmm_config_add_port()): the guest reads them from /dev/vport<D>p<N> once a
+ * guest program has the port open (until then they wait, across the guest
+ * driver's device resets and guest reboots). Each port buffers 64 KiB.
+ * VMM_EBUSY when they do not all fit (the bytes that fit are queued; the
+ * message says how many): retry after the guest read some. VMM_ENOENT for a name the config has no port
+ * for, VMM_ESTATE when the VM is not running or paused, VMM_EINVAL for NULL
+ * arguments. What the guest writes comes back as VMM_EVENT_PORT events (a
+ * port's output is held in the guest while 1 MiB of it waits for the loop).
+ * Loop thread. */
+int vmm_vm_port_write(vmm_vm_t *vm, const char *name, const void *buf, size_t len);
+
+/* 1 when a guest program has port `name` open, 0 when not (yet);
+ * VMM_ENOENT / VMM_EINVAL as above. Loop thread. */
+int vmm_vm_port_open(const vmm_vm_t *vm, const char *name);
+
 /* Blocking convenience: runs the host loop until this VM is SHUTOFF or
  * CRASHED, then returns its outcome kind (>= 0). */
 int vmm_vm_wait(vmm_vm_t *vm);

@@ -70,6 +70,9 @@ int vmm_caps_new(vmm_caps_t **out)
         caps->features[caps->nr_features++] = "deterministic";
     caps->features[caps->nr_features++] = "lifecycle-restart";
     caps->features[caps->nr_features++] = "async-lifecycle";
+    /* virtio-console (hvc console, named ports) and virtio-vsock */
+    caps->features[caps->nr_features++] = "virtio-console";
+    caps->features[caps->nr_features++] = "vsock";
     vmm_error_clear(); /* a failed probe is an answer, not an error */
     *out = caps;
     return 0;

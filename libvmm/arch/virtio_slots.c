@@ -6,6 +6,8 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/vsock.h"
 #include "util/error.h"
 
 /* Takes the next free slot for a device called name<index>. */
@@ -22,6 +24,38 @@ static int next_slot(const struct virtio_layout *l, struct virtio_slots *out, co
     s->edge = l->edge;
     snprintf(s->name, sizeof(s->name), "%s%u", kind, index);
     *slot = s;
+    return 0;
+}
+
+/* One virtio-console when the config has a virtio console or named ports,
+ * then a virtio-vsock when it has a guest CID. */
+static int virtio_slots_console_vsock(struct machine *m, const vmm_config_t *cfg,
+                                      const struct virtio_layout *layout, struct virtio_slots *out)
+{
+    struct virtio_placement *s = NULL;
+    int rc;
+    unsigned nports = vmm_config_port_count(cfg);
+    if (vmm_config_virtio_console(cfg, NULL) != VMM_CHARDEV_NONE || nports) {
+        const char *names[VIRTIO_CONSOLE_MAX_NAMED];
+        if (nports > VIRTIO_CONSOLE_MAX_NAMED)
+            return vmm_error(VMM_EINVAL, "%u named ports, virtio-console has room for %d", nports,
+                             VIRTIO_CONSOLE_MAX_NAMED);
+        for (unsigned i = 0; i < nports; i++)
+            names[i] = vmm_config_port(cfg, i, NULL, NULL);
+        if ((rc = next_slot(layout, out, "console", 0, &s)) ||
+            (rc = virtio_console_create(m, s,
+                                        vmm_config_virtio_console(cfg, NULL) != VMM_CHARDEV_NONE,
+                                        names, nports, NULL)))
+            return rc;
+        out->nr++;
+    }
+    if (vmm_config_vsock_cid(cfg)) {
+        if ((rc = next_slot(layout, out, "vsock", 0, &s)) ||
+            (rc = virtio_vsock_create(m, s, vmm_config_vsock_cid(cfg),
+                                      vmm_config_vsock_path(cfg), NULL)))
+            return rc;
+        out->nr++;
+    }
     return 0;
 }
 
@@ -80,5 +114,8 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
             return rc;
         out->nr++;
     }
+    /* --- virtio-console (hvc0 and named ports), virtio-vsock --- */
+    if ((rc = virtio_slots_console_vsock(m, cfg, layout, out)))
+        return rc;
     return 0;
 }

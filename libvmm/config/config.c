@@ -90,6 +90,7 @@ void vmm_config_free(vmm_config_t *c)
         config_net_clear(&c->nets[i]);
     free(c->nets);
     free(c->serial_path);
+    config_vio_free(c);
     free(c);
 }
 
@@ -138,6 +139,7 @@ int vmm_config_clone(const vmm_config_t *c, vmm_config_t **out)
     n->devices = NULL;
     n->n_devices = 0;
     int failed = 0;
+    config_vio_clone(n, c, &failed);
     n->engine = dup_or_null(c->engine, &failed);
     n->name = dup_or_null(c->name, &failed);
     n->kernel = dup_or_null(c->kernel, &failed);

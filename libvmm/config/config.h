@@ -79,6 +79,14 @@ struct vmm_config {
     int rng;                     /* <rng model='virtio'> with /dev/urandom */
     vmm_device_config_t *devices; /* host-written raw devices; name and ops owned */
     unsigned n_devices;
+
+    /* --- virtio-console, virtio-vsock (config_vio.c) --- */
+    vmm_chardev_type_t vcon;     /* <console> with target type='virtio'; NONE = none */
+    char *vcon_path;             /* its UNIX socket */
+    struct config_port *ports;   /* <channel> with target type='virtio' */
+    unsigned n_ports;
+    uint32_t vsock_cid;          /* <vsock><cid address>; 0 = no vsock */
+    char *vsock_path;            /* libvmm metadata: the host side's socket */
 };
 
 #define CONFIG_MAX_DEVICES 32
@@ -88,6 +96,19 @@ void config_device_clear(vmm_device_config_t *d);
 
 /* A copy of a disk's backend ops (sized in), or NULL with VMM_ENOMEM set. */
 vmm_blk_backend_ops_t *config_blk_ops_dup(const vmm_blk_backend_ops_t *ops);
+
+/* One named virtio-console port. */
+struct config_port {
+    char *name;
+    vmm_chardev_type_t type;
+    char *path;                  /* UNIX only */
+};
+
+/* config_vio.c: copies cfg's console ports and vsock into n (whose fields
+ * hold cfg's pointers from a struct copy), setting *failed on ENOMEM; frees
+ * them. */
+void config_vio_clone(vmm_config_t *n, const vmm_config_t *cfg, int *failed);
+void config_vio_free(vmm_config_t *c);
 
 /* Deep equality of two configs, for the XML round trip and the fuzzer.
  * Returns 1 when equal; otherwise 0 and, if why is non-NULL, the name of the

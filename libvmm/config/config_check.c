@@ -98,8 +98,31 @@ static void check_cpuset(struct diag *d, const char *what, const config_cpuset_t
                    what, text, last, host_cpus, host_cpus - 1);
 }
 
+/* A socket the VM (or the host program) will create: its directory must
+ * exist. */
+static void check_socket_dir(struct diag *d, const char *what, const char *path)
+{
+    if (!path || path[0] != '/')
+        return;
+    char dir[PATH_MAX];
+    size_t n = (size_t)(strrchr(path, '/') - path);
+    if (n == 0)
+        n = 1;
+    if (n >= sizeof(dir))
+        return;
+    struct stat st;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        diag_error(d, VMM_ENOENT, "%s: directory '%s' of socket '%s' missing", what, dir, path);
+}
+
 static void check_host(const vmm_config_t *c, struct diag *d)
 {
+    check_socket_dir(d, "/domain/metadata/libvmm/vsock", c->vsock_path);
+    check_socket_dir(d, "/domain/devices/console/source", c->vcon_path);
+    for (unsigned i = 0; i < c->n_ports; i++)
+        check_socket_dir(d, "/domain/devices/channel/source", c->ports[i].path);
     check_file(d, "/domain/os/kernel", c->kernel, 0);
     check_file(d, "/domain/os/initrd", c->initrd, 0);
     check_file(d, "/domain/os/dtb", c->dtb, 0);

@@ -88,6 +88,16 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     CHECK(a->serial == b->serial, "serial type");
     CHECK(str_eq(a->serial_path, b->serial_path), "serial path");
     CHECK(a->rng == b->rng, "rng");
+    CHECK(a->vcon == b->vcon, "virtio console type");
+    CHECK(str_eq(a->vcon_path, b->vcon_path), "virtio console path");
+    CHECK(a->n_ports == b->n_ports, "channel count");
+    for (unsigned i = 0; i < a->n_ports; i++) {
+        CHECK(str_eq(a->ports[i].name, b->ports[i].name), "channel name");
+        CHECK(a->ports[i].type == b->ports[i].type, "channel type");
+        CHECK(str_eq(a->ports[i].path, b->ports[i].path), "channel path");
+    }
+    CHECK(a->vsock_cid == b->vsock_cid, "vsock cid");
+    CHECK(str_eq(a->vsock_path, b->vsock_path), "vsock socket");
     return 1;
 }
 

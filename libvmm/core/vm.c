@@ -82,7 +82,12 @@ static void on_outcome_set(void *opaque)
     uv_async_send(&vm->wakeup);
 }
 
-static const struct machine_host_ops vm_host_ops = { on_console_out, on_outcome_set };
+static const struct machine_host_ops vm_host_ops = {
+    .console_out = on_console_out,
+    .outcome_set = on_outcome_set,
+    .port_out = vm_ports_out,
+    .port_state = vm_ports_state,
+};
 
 /* --- loop side --- */
 
@@ -202,6 +207,7 @@ static void on_wakeup(uv_async_t *handle)
     struct vmm_vm *vm = handle->data;
     vm_embed_note_crash(vm); /* before a restart clears the outcome */
     flush_console(vm);
+    vm_ports_flush(vm);
     finish_if_stopped(vm);
     vm_async_poll(vm);
 }
@@ -361,7 +367,9 @@ static void teardown_machine(struct vmm_vm *vm)
 
 static void free_vm(struct vmm_vm *vm)
 {
+    vm_ports_set_live(vm, 0); /* devices going away deliver nothing more */
     teardown_machine(vm);
+    vm_ports_free(vm);
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->console_lock);
@@ -402,7 +410,9 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->console_lock, NULL);
     atomic_init(&vm->state, VMM_STATE_DEFINED);
-    if ((rc = vmm_config_clone(cfg, &vm->cfg)) || (rc = absolute_paths(vm->cfg))) {
+    pthread_mutex_init(&vm->ports.lock, NULL);
+    if ((rc = vmm_config_clone(cfg, &vm->cfg)) || (rc = absolute_paths(vm->cfg)) ||
+        (rc = vm_ports_init(vm))) {
         free_vm(vm);
         return rc;
     }
@@ -437,6 +447,7 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
     }
     uv_async_init(host->loop, &vm->wakeup, on_wakeup);
     vm->wakeup.data = vm;
+    vm_ports_set_live(vm, 1);
     uv_unref((uv_handle_t *)&vm->wakeup); /* only a running VM keeps the loop alive */
     host->nr_vms++;
     *out = vm;

@@ -12,6 +12,7 @@
 #include "machine/machine.h"
 #include "core/host.h"
 #include "core/vm_embed.h"
+#include "core/vm_ports.h"
 #include "vmm/vm.h"
 
 struct vmm_vm {
@@ -51,6 +52,7 @@ struct vmm_vm {
     int host_reset;                 /* vm_reset() asked for this run's end (vm_hooks.h) */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
+    struct vm_ports ports; /* named console ports (vm_ports.h) */
 };
 
 /* How a restore (snapshot/) builds a VM: `memory` runs once the RAM layout

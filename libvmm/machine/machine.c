@@ -148,3 +148,16 @@ size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len
         return 0;
     return m->console_in.receive(m->console_in.opaque, buf, len);
 }
+
+int machine_port_out(struct machine *m, unsigned index, const uint8_t *buf, size_t len)
+{
+    if (m->host && m->host->port_out)
+        return m->host->port_out(m->host_opaque, index, buf, len);
+    return 0;
+}
+
+void machine_port_state(struct machine *m, unsigned index, int open)
+{
+    if (m->host && m->host->port_state)
+        m->host->port_state(m->host_opaque, index, open);
+}

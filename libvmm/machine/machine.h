@@ -51,6 +51,14 @@ struct machine_host_ops {
     void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
     /* The outcome was just recorded: stop every vCPU and tell the loop. */
     void (*outcome_set)(void *opaque);
+    /* --- named console ports (devices/virtio/console.c) --- */
+    /* Bytes the guest wrote to named port `index` (the config's order).
+     * Returns 0, or 1 when the host's buffer for the port is now full: the
+     * device then takes no more of that port's output until the host calls
+     * ports.resume(index). */
+    int (*port_out)(void *opaque, unsigned index, const uint8_t *buf, size_t len);
+    /* The guest opened (1) or closed (0) named port `index`. */
+    void (*port_state)(void *opaque, unsigned index, int open);
 };
 
 /* The interrupt controller the board connected device lines to (the PLIC on
@@ -101,6 +109,16 @@ struct machine_power_button {
     void *opaque;
 };
 
+/* The named ports' device side (the virtio console). Any thread. */
+struct machine_port_io {
+    /* Queues host bytes for port `index`; returns how many it took. */
+    size_t (*receive)(void *opaque, unsigned index, const uint8_t *buf, size_t len);
+    /* The host drained the port's output: the device may send more. */
+    void (*resume)(void *opaque, unsigned index);
+    void *opaque;
+    size_t buffer_size; /* bytes one port's input buffer holds */
+};
+
 struct machine {
     struct guest_mem mem;
     struct bus pio;   /* x86 port I/O; unused on riscv */
@@ -127,6 +145,7 @@ struct machine {
     struct machine_irqfd irqfd;
     struct machine_dirty_log dirty;
     struct machine_power_button power_button;
+    struct machine_port_io ports; /* named ports; receive NULL when none */
 
     const struct machine_host_ops *host;
     void *host_opaque;
@@ -196,5 +215,10 @@ size_t machine_console_receive(struct machine *m, const uint8_t *buf, size_t len
 
 /* Passes console output to the host side. Any thread. */
 void machine_console_out(struct machine *m, const uint8_t *buf, size_t len);
+
+/* Named ports: output to the host (returns port_out's answer, 0 when the
+ * host has no port hooks) and the guest's open/close. Any thread. */
+int machine_port_out(struct machine *m, unsigned index, const uint8_t *buf, size_t len);
+void machine_port_state(struct machine *m, unsigned index, int open);
 
 #endif

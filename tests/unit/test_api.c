@@ -178,6 +178,8 @@ static void caps_features_agree_with_has(void)
         CU_ASSERT_EQUAL(vmm_caps_has(caps, vmm_caps_feature_name(caps, i)), 1);
     CU_ASSERT_PTR_NULL(vmm_caps_feature_name(caps, n));
     CU_ASSERT_EQUAL(vmm_caps_has(caps, "async-lifecycle"), 1);
+    CU_ASSERT_EQUAL(vmm_caps_has(caps, "virtio-console"), 1);
+    CU_ASSERT_EQUAL(vmm_caps_has(caps, "vsock"), 1);
     CU_ASSERT_EQUAL(vmm_caps_has(caps, "deterministic"), 1); /* soft is always there */
     CU_ASSERT_EQUAL(vmm_caps_has(caps, "time-travel"), 0);
     /* "xml" is there exactly when the XML reader works. */

@@ -31,7 +31,7 @@ static int record_irq(void *opaque, unsigned irq, int level)
     return 0;
 }
 
-static const struct machine_host_ops host_ops = { record_console, NULL };
+static const struct machine_host_ops host_ops = { .console_out = record_console };
 
 static void machine_for_test(struct machine *m)
 {

@@ -27,7 +27,7 @@ static void on_console(void *opaque, const uint8_t *buf, size_t len)
     console[console_len] = '\0';
 }
 
-static const struct machine_host_ops host_ops = { on_console, NULL };
+static const struct machine_host_ops host_ops = { .console_out = on_console };
 
 static void setup(void)
 {

@@ -45,6 +45,7 @@ __all__ = [
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
+    "Port",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -83,8 +84,14 @@ class _RestartEv(ctypes.Structure):
     _fields_ = [("previous", _COutcome), ("count", _c_uint)]
 
 
+class _PortEv(ctypes.Structure):
+    _fields_ = [("name", _c_char_p), ("data", ctypes.POINTER(ctypes.c_uint8)), ("len", _c_size),
+                ("open", _c_int)]
+
+
 class _EvUnion(ctypes.Union):
-    _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv)]
+    _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv),
+                ("port", _PortEv)]
 
 
 class _Event(ctypes.Structure):
@@ -259,6 +266,18 @@ _control_address = _sig("vmm_control_address", _c_char_p, _p)
 _control_client_count = _sig("vmm_control_client_count", _c_uint, _p)
 _control_quit_requested = _sig("vmm_control_quit_requested", _c_int, _p)
 _control_close = _sig("vmm_control_close", None, _p)
+# virtio console, named ports, vsock
+_cfg_set_vcon = _sig("vmm_config_set_virtio_console", _c_int, _p, _c_int, _c_char_p)
+_cfg_vcon = _sig("vmm_config_virtio_console", _c_int, _p, ctypes.POINTER(_c_char_p))
+_cfg_add_port = _sig("vmm_config_add_port", _c_int, _p, _c_char_p, _c_int, _c_char_p)
+_cfg_port_count = _sig("vmm_config_port_count", _c_uint, _p)
+_cfg_port = _sig("vmm_config_port", _c_char_p, _p, _c_uint, ctypes.POINTER(_c_int),
+                 ctypes.POINTER(_c_char_p))
+_cfg_set_vsock = _sig("vmm_config_set_vsock", _c_int, _p, ctypes.c_uint32, _c_char_p)
+_cfg_vsock_cid = _sig("vmm_config_vsock_cid", ctypes.c_uint32, _p)
+_cfg_vsock_path = _sig("vmm_config_vsock_path", _c_char_p, _p)
+_vm_port_write = _sig("vmm_vm_port_write", _c_int, _p, _c_char_p, _c_char_p, _c_size)
+_vm_port_open = _sig("vmm_vm_port_open", _c_int, _p, _c_char_p)
 _caps_new = _sig("vmm_caps_new", _c_int, ctypes.POINTER(_p))
 _caps_free = _sig("vmm_caps_free", None, _p)
 _caps_engine_count = _sig("vmm_caps_engine_count", _c_uint, _p)
@@ -386,6 +405,7 @@ class Chardev(enum.IntEnum):
     PTY = 2
     STDIO = 3
     FILE = 4
+    UNIX = 5
 
 
 class RunMode(enum.IntEnum):
@@ -396,7 +416,7 @@ class RunMode(enum.IntEnum):
 
 _XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
 _ECANCELED = -13
-_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART = 1, 2, 3
+_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT = 1, 2, 3, 4
 
 
 class Outcome:
@@ -449,6 +469,19 @@ class Net:
         return (f"Net({self.tap!r}, {self.mac!r}, type={self.type!r}, managed={self.managed}, "
                 f"address={self.address!r}, port={self.port}, "
                 f"local_address={self.local_address!r}, local_port={self.local_port})")
+
+
+class Port:
+    """A named virtio-console port of a Config: name, kind (Chardev), path."""
+
+    def __init__(self, name, kind=Chardev.PTY, path=None):
+        self.name, self.kind, self.path = name, Chardev(kind), path
+
+    def __eq__(self, other):
+        return isinstance(other, Port) and vars(self) == vars(other)
+
+    def __repr__(self):
+        return f"Port({self.name!r}, {self.kind.name}, path={self.path!r})"
 
 
 # --- config ---
@@ -713,6 +746,44 @@ class Config:
         kind = _cfg_serial(self._handle(), ctypes.byref(path))
         return Chardev(kind), _str_out(path.value)
 
+    # virtio console, named ports, vsock
+
+    def set_virtio_console(self, kind, path=None):
+        """The VM's console on a virtio-console (hvc0) instead of the UART: a
+        Chardev (NONE removes it), with a path for Chardev.UNIX."""
+        _check(_cfg_set_vcon(self._handle(), int(kind), _str_in(path)))
+
+    @property
+    def virtio_console(self):
+        path = _c_char_p()
+        kind = _cfg_vcon(self._handle(), ctypes.byref(path))
+        return Chardev(kind), _str_out(path.value)
+
+    def add_port(self, name, kind=Chardev.PTY, path=None):
+        """A named virtio-console port (/dev/vport*p*): VM.port_write() and
+        VM.on_port reach it."""
+        _check(_cfg_add_port(self._handle(), _str_in(name), int(kind), _str_in(path)))
+
+    @property
+    def ports(self):
+        h, out = self._handle(), []
+        for i in range(_cfg_port_count(h)):
+            kind, path = _c_int(), _c_char_p()
+            name = _cfg_port(h, i, ctypes.byref(kind), ctypes.byref(path))
+            out.append(Port(_str_out(name), kind.value, _str_out(path.value)))
+        return out
+
+    def set_vsock(self, cid, path=None):
+        """A virtio-vsock with guest CID `cid` (0 removes it) and the host
+        side's unix socket `path` (Firecracker's CONNECT convention)."""
+        _check(_cfg_set_vsock(self._handle(), cid, _str_in(path)))
+
+    @property
+    def vsock(self):
+        """(cid, path); cid 0 when there is no vsock device."""
+        h = self._handle()
+        return _cfg_vsock_cid(h), _str_out(_cfg_vsock_path(h))
+
     # the config as a whole
 
     def validate(self):
@@ -944,8 +1015,10 @@ _hosts_by_done_key = {}
 
 class VM:
     """A virtual machine. Set on_console (bytes -> None), on_state
-    ((old State, new State) -> None) and on_restart ((Outcome, count) -> None)
-    to receive events. A context manager: leaving it destroys the VM."""
+    ((old State, new State) -> None), on_restart ((Outcome, count) -> None)
+    and on_port ((name, bytes, open) -> None; bytes empty when only the
+    guest's open state changed) to receive events. A context manager:
+    leaving it destroys the VM."""
 
     def __init__(self, host, handle):
         self._host, self._h = host, handle
@@ -953,6 +1026,7 @@ class VM:
         self.on_state = None
         self.on_restart = None
         self._controls = []
+        self.on_port = None
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
@@ -970,6 +1044,10 @@ class VM:
                 self.on_state(State(ev.u.state.old_state), State(ev.u.state.new_state))
             elif ev.type == _EVENT_RESTART and self.on_restart:
                 self.on_restart(Outcome(ev.u.restart.previous), ev.u.restart.count)
+            elif ev.type == _EVENT_PORT and self.on_port:
+                p = ev.u.port
+                data = ctypes.string_at(p.data, p.len) if p.len else b""
+                self.on_port(p.name.decode(errors="replace"), data, bool(p.open))
         except BaseException as exc:  # noqa: B902 - kept and raised from run()
             self._host._keep(exc)
 
@@ -1044,6 +1122,15 @@ class VM:
     def console_write(self, data):
         data = data.encode() if isinstance(data, str) else bytes(data)
         _check(_vm_console_write(self._handle(), data, len(data)))
+
+    def port_write(self, name, data):
+        """Queues bytes for named port `name`; Error VMM_EBUSY when its buffer is full."""
+        data = data.encode() if isinstance(data, str) else bytes(data)
+        _check(_vm_port_write(self._handle(), _str_in(name), data, len(data)))
+
+    def port_open(self, name):
+        """Whether a guest program has port `name` open."""
+        return bool(_check(_vm_port_open(self._handle(), _str_in(name))))
 
     def read_phys(self, gpa, length):
         buf = ctypes.create_string_buffer(length)

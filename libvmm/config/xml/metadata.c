@@ -48,6 +48,12 @@ static int dump_element(xmlNodePtr el, xmlBufferPtr out)
     return n < 0 ? vmm_error(VMM_ENOMEM, "serialising metadata") : 0;
 }
 
+int metadata_is_libvmm(xmlNodePtr n)
+{
+    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           !strcmp((const char *)n->ns->href, LIBVMM_XML_NS);
+}
+
 int metadata_from_node(xmlNodePtr meta, char **out)
 {
     *out = NULL;
@@ -62,7 +68,7 @@ int metadata_from_node(xmlNodePtr meta, char **out)
             rc = vmm_error(VMM_EFORMAT,
                            "metadata element <%.64s> has no XML namespace (libvirt requires one)",
                            (const char *)c->name);
-        else if (c->type == XML_ELEMENT_NODE)
+        else if (c->type == XML_ELEMENT_NODE && !metadata_is_libvmm(c))
             rc = dump_element(c, buf);
     }
     if (!rc && xmlBufferLength(buf) > 0) {
@@ -114,6 +120,12 @@ int vmm_config_set_metadata(vmm_config_t *c, const char *frag)
     xmlDocPtr doc = parse_blob(frag);
     if (!doc)
         return vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
+    for (xmlNodePtr el = xmlDocGetRootElement(doc)->children; el; el = el->next)
+        if (metadata_is_libvmm(el)) {
+            xmlFreeDoc(doc);
+            return vmm_error(VMM_EINVAL, "metadata in libvmm's namespace (%s) comes from the "
+                             "config's own settings (vmm_config_set_vsock)", LIBVMM_XML_NS);
+        }
     char *blob;
     int rc = metadata_from_node(xmlDocGetRootElement(doc), &blob);
     xmlFreeDoc(doc);

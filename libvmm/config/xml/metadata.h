@@ -6,8 +6,20 @@
 
 #include "config/xml/xml_doc.h"
 
+/* libvmm's own XML namespace inside <metadata>: one element,
+ * <libvmm:domain xmlns:libvmm=LIBVMM_XML_NS>, holding host-side choices
+ * libvirt has no element for (<libvmm:vsock socket='PATH'/>). The reader
+ * takes it into the config, the writer makes it from the config: it is
+ * never part of the opaque blob. */
+#define LIBVMM_XML_NS "https://libvmm.org/xmlns/domain/1"
+#define LIBVMM_XML_PREFIX "libvmm"
+
+/* Whether n is an element in libvmm's namespace. */
+int metadata_is_libvmm(xmlNodePtr n);
+
 /* Serialises the element children of `meta` (each with the namespace
- * declarations it needs) into a malloc'd blob; *out is NULL when there are
+ * declarations it needs; libvmm's own element left out) into a malloc'd
+ * blob; *out is NULL when there are
  * none. Whitespace-only text between elements is dropped so the blob is the
  * same however the document was indented. VMM_EFORMAT (vmm_last_error()
  * names the problem) for text or an element without a namespace. */

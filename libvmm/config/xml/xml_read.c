@@ -54,6 +54,7 @@ static void rd_description(struct rd *r, xmlNodePtr n)
 static void rd_metadata(struct rd *r, xmlNodePtr n)
 {
     rd_attrs(r, n, NULL, NULL);
+    rd_metadata_libvmm(r, n);
     char *blob;
     int rc = metadata_from_node(n, &blob);
     if (rc) {
@@ -489,6 +490,7 @@ static void rd_domain(struct rd *r, xmlNodePtr root)
     if (!has_child(root, "os"))
         rd_error(r, root, VMM_EINVAL, "<os> missing");
     rd_children(r, root, domain_children);
+    rd_vio_finish(r, root);
     if (!r->c->arch) {
         /* Spell out what the engine runs, so the config says it. */
         if (!strcmp(r->c->engine, VMM_ENGINE_KVM))

@@ -28,6 +28,11 @@ struct rd {
     struct disk_state *disk;
     struct net_state *net;
     struct chr_state *chr;
+    /* virtio console, channels, vsock (xml_read_vio.c) */
+    struct vio_chr *vio;
+    int vcon_seen, vsock_seen;
+    const char *vsock_socket;     /* <libvmm:vsock socket> from <metadata> */
+    xmlNodePtr vsock_socket_at;
 };
 
 /* What a child element is to its parent. */
@@ -86,6 +91,18 @@ const char *rd_path(struct rd *r, xmlNodePtr n, const char *value);
 void rd_devices(struct rd *r, xmlNodePtr n);
 /* Consistency of <serial>/<console> once all devices are read. */
 void rd_devices_finish(struct rd *r, xmlNodePtr devices);
+
+/* --- virtio console, channels, vsock, libvmm's metadata (xml_read_vio.c) --- */
+
+/* Takes libvmm's elements out of <metadata> (so the rest is kept as the
+ * opaque blob) and reads them. */
+void rd_metadata_libvmm(struct rd *r, xmlNodePtr metadata);
+/* A <console> whose <target type='virtio'>: 1 when it was (read here). */
+int rd_console_virtio(struct rd *r, xmlNodePtr n);
+void rd_channel(struct rd *r, xmlNodePtr n);
+void rd_vsock(struct rd *r, xmlNodePtr n);
+/* After the whole domain: the metadata's vsock socket needs a <vsock>. */
+void rd_vio_finish(struct rd *r, xmlNodePtr root);
 
 #define RD_HANDLER(n, f) {.name = (n), .kind = RD_HANDLE, .fn = (f)}
 #define RD_HANDLER_N(n, f) {.name = (n), .kind = RD_HANDLE, .fn = (f), .repeat = 1}

@@ -427,6 +427,8 @@ static void rd_serial(struct rd *r, xmlNodePtr n)
 
 static void rd_console(struct rd *r, xmlNodePtr n)
 {
+    if (rd_console_virtio(r, n))
+        return; /* hvc0: xml_read_vio.c */
     if (r->console_seen) {
         rd_unsupported(r, n, "more than one console");
         return;
@@ -531,6 +533,9 @@ void rd_devices(struct rd *r, xmlNodePtr n)
                           RD_HANDLER("memballoon", rd_memballoon),
                           RD_IGNORED_N("controller", "libvmm's virtio-mmio devices need no controller"),
                           RD_IGNORED_N("input", "the only input device is the i8042 keyboard controller"),
+                          /* virtio console ports and vsock: xml_read_vio.c */
+                          RD_HANDLER_N("channel", rd_channel),
+                          RD_HANDLER("vsock", rd_vsock),
                           RD_END,
                       });
     rd_devices_finish(r, n);

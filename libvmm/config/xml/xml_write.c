@@ -230,6 +230,9 @@ static void write_interface(struct wr *w, xmlNodePtr devs, const vmm_net_config_
     }
     prop(w, add(w, nic, "model", NULL), "type", "virtio");
 }
+static void write_vio_chardevs(struct wr *w, xmlNodePtr devs, const vmm_config_t *c,
+                               int serial_console);
+static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c);
 
 static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
 {
@@ -259,16 +262,20 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
     /* The console-events mode with no serial type set (a config built with
      * the setters) is what libvirt calls a pty: a stream the host program
      * attaches to. */
-    if (c->serial != VMM_CHARDEV_NONE || c->console == VMM_CONSOLE_EVENTS) {
+    int serial_console = c->serial != VMM_CHARDEV_NONE ||
+                         (c->console == VMM_CONSOLE_EVENTS && c->vcon == VMM_CHARDEV_NONE);
+    if (serial_console) {
         write_chardev(w, devs, c, 0);
         write_chardev(w, devs, c, 1);
     }
+    write_vio_chardevs(w, devs, c, serial_console);
     prop(w, add(w, devs, "memballoon", NULL), "model", "none");
     if (c->rng) {
         xmlNodePtr rng = add(w, devs, "rng", NULL);
         prop(w, rng, "model", "virtio");
         prop(w, add(w, rng, "backend", "/dev/urandom"), "model", "random");
     }
+    write_vsock(w, devs, c);
 }
 
 /* libvirt's schema takes absolute paths only; a relative one can come from
@@ -286,6 +293,8 @@ static int paths_absolute(const vmm_config_t *c)
                              paths[i].what, paths[i].path);
     return 0;
 }
+
+static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c);
 
 static void build(struct wr *w, const vmm_config_t *c)
 {
@@ -308,9 +317,10 @@ static void build(struct wr *w, const vmm_config_t *c)
         add(w, dom, "title", c->title);
     if (c->description)
         add(w, dom, "description", c->description);
-    if (c->metadata && !w->rc) {
+    if ((c->metadata || c->vsock_path) && !w->rc) {
         xmlNodePtr md = add(w, dom, "metadata", NULL);
-        if (md && metadata_append(md, c->metadata))
+        write_libvmm_metadata(w, md, c);
+        if (md && c->metadata && metadata_append(md, c->metadata))
             w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
     }
     add_size(w, dom, "memory", c->memory);
@@ -379,4 +389,98 @@ int vmm_config_to_xml(const vmm_config_t *c, char **out_xml)
     xmlBufferFree(sc.buf);
     *out_xml = s;
     return 0;
+}
+
+/* --- virtio console, channels, vsock, libvmm's metadata ----------------- */
+
+static const char *vio_chardev_name(vmm_chardev_type_t t)
+{
+    switch (t) {
+    case VMM_CHARDEV_NULL: return "null";
+    case VMM_CHARDEV_STDIO: return "stdio";
+    case VMM_CHARDEV_UNIX: return "unix";
+    default: return "pty";
+    }
+}
+
+static xmlNodePtr write_vio_chardev(struct wr *w, xmlNodePtr devs, const char *element,
+                                    vmm_chardev_type_t type, const char *path)
+{
+    xmlNodePtr n = add(w, devs, element, NULL);
+    prop(w, n, "type", vio_chardev_name(type));
+    if (type == VMM_CHARDEV_UNIX) {
+        xmlNodePtr src = add(w, n, "source", NULL);
+        prop(w, src, "mode", "bind");
+        prop(w, src, "path", path);
+    }
+    xmlNodePtr t = add(w, n, "target", NULL);
+    prop(w, t, "type", "virtio");
+    return t;
+}
+
+/* The virtio console after the serial port's console (so its port number
+ * is libvirt's console index), then the named ports. */
+static void write_vio_chardevs(struct wr *w, xmlNodePtr devs, const vmm_config_t *c,
+                               int serial_console)
+{
+    if (c->vcon != VMM_CHARDEV_NONE) {
+        xmlNodePtr t = write_vio_chardev(w, devs, "console", c->vcon, c->vcon_path);
+        prop(w, t, "port", serial_console ? "1" : "0");
+    }
+    for (unsigned i = 0; i < c->n_ports; i++) {
+        xmlNodePtr t = write_vio_chardev(w, devs, "channel", c->ports[i].type, c->ports[i].path);
+        prop(w, t, "name", c->ports[i].name);
+    }
+}
+
+static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c)
+{
+    if (!c->vsock_cid)
+        return;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%u", c->vsock_cid);
+    xmlNodePtr v = add(w, devs, "vsock", NULL);
+    prop(w, v, "model", "virtio");
+    xmlNodePtr cid = add(w, v, "cid", NULL);
+    prop(w, cid, "auto", "no");
+    prop(w, cid, "address", buf);
+}
+
+/* <libvmm:domain xmlns:libvmm=...><libvmm:vsock socket=.../></libvmm:domain>,
+ * made as text and parsed into place like the rest of the metadata. */
+static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c)
+{
+    if (!md || w->rc || !c->vsock_path || check_text(w, "vsock socket", c->vsock_path))
+        return;
+    size_t n = strlen(c->vsock_path);
+    char *esc = malloc(6 * n + 1), *o = esc;
+    if (!esc) {
+        w->rc = vmm_error(VMM_ENOMEM, "writing libvmm's metadata");
+        return;
+    }
+    for (const char *p = c->vsock_path; *p; p++) {
+        const char *e = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;"
+                      : *p == '"' ? "&quot;" : NULL;
+        if (e) {
+            memcpy(o, e, strlen(e));
+            o += strlen(e);
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+    static const char fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX "=\""
+                              LIBVMM_XML_NS "\"><" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/></"
+                              LIBVMM_XML_PREFIX ":domain>";
+    size_t len = sizeof(fmt) + strlen(esc);
+    char *blob = malloc(len);
+    if (blob) {
+        snprintf(blob, len, fmt, esc);
+        if (metadata_append(md, blob))
+            w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
+    } else {
+        w->rc = vmm_error(VMM_ENOMEM, "writing libvmm's metadata");
+    }
+    free(blob);
+    free(esc);
 }

@@ -174,6 +174,14 @@ int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
     return rc;
 }
 
+void virtio_dev_update_avail_event(struct virtio_dev *vd, unsigned q)
+{
+    pthread_mutex_lock(&vd->push_lock);
+    if (q < vd->nr_queues)
+        virtq_update_avail_event(&vd->queues[q]);
+    pthread_mutex_unlock(&vd->push_lock);
+}
+
 void virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t written)
 {
     pthread_mutex_lock(&vd->push_lock);

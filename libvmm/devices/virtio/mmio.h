@@ -26,7 +26,9 @@
 
 #define VIRTIO_MMIO_SIZE 0x1000
 #define VIRTIO_MMIO_CONFIG 0x100
-#define VIRTIO_MMIO_MAX_QUEUES 8
+/* Queues one device may have: virtio-console has two for each port and two
+ * for control (2 + 2 * 17 with its 16 named ports). */
+#define VIRTIO_MMIO_MAX_QUEUES 40
 
 struct virtio_dev;
 
@@ -138,6 +140,9 @@ int virtio_dev_queue_live(struct virtio_dev *vd, unsigned q);
  * more, so a device may simply pop until 0. Any thread; takes push_lock. */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c);
 
+/* virtq_update_avail_event() on queue `q`, safe against a concurrent
+ * reset. */
+void virtio_dev_update_avail_event(struct virtio_dev *vd, unsigned q);
 
 /* Returns a chain to the guest and raises the used-buffer interrupt if the
  * guest asked for one. Any thread. */
