@@ -174,10 +174,11 @@ int guest_mem_dirty_start(struct guest_mem *gm)
                 __atomic_store_n(&r->dirty[w], 0, __ATOMIC_RELAXED);
             continue;
         }
-        r->dirty = calloc(words, sizeof(uint64_t));
-        if (!r->dirty)
+        uint64_t *bits = calloc(words, sizeof(uint64_t));
+        if (!bits)
             return vmm_error(VMM_ENOMEM, "dirty bitmap for %llu bytes of RAM",
                              (unsigned long long)r->size);
+        __atomic_store_n(&r->dirty, bits, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&gm->dirty_on, 1, __ATOMIC_SEQ_CST);
     return 0;
@@ -190,11 +191,12 @@ void guest_mem_dirty_stop(struct guest_mem *gm)
 
 static void mark_region(struct guest_region *r, uint64_t off, uint64_t len)
 {
-    if (!r->dirty || !len)
+    uint64_t *dirty = __atomic_load_n(&r->dirty, __ATOMIC_ACQUIRE);
+    if (!dirty || !len)
         return;
     uint64_t first = off / 4096, last = (off + len - 1) / 4096;
     for (uint64_t p = first; p <= last; p++)
-        __atomic_fetch_or(&r->dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
+        __atomic_fetch_or(&dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
 }
 
 void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len)
@@ -211,7 +213,7 @@ void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 
 void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t len)
 {
-    if (!__atomic_load_n(&gm->dirty_on, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&gm->dirty_on, __ATOMIC_ACQUIRE))
         return;
     const uint8_t *p = host;
     for (int i = 0; i < gm->nr_regions; i++) {

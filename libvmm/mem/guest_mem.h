@@ -59,7 +59,7 @@ void guest_mem_dirty_stop(struct guest_mem *gm);
 void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 static inline void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
-    if (__atomic_load_n(&gm->dirty_on, __ATOMIC_RELAXED))
+    if (__atomic_load_n(&gm->dirty_on, __ATOMIC_ACQUIRE))
         guest_mem_mark_dirty_slow(gm, gpa, len);
 }
 /* The same by host address inside guest RAM (devices hold host pointers). */
