@@ -274,9 +274,9 @@ static int request_pause(struct migration *mg)
     pthread_mutex_unlock(&mg->lock);
     uv_async_send(&mg->async);
     pthread_mutex_lock(&mg->lock);
-    while (!mg->paused && !mg->cancel)
+    while (!mg->paused && !__atomic_load_n(&mg->cancel, __ATOMIC_RELAXED))
         pthread_cond_wait(&mg->cond, &mg->lock);
-    int rc = mg->cancel ? VMM_ECANCELED : mg->pause_rc;
+    int rc = __atomic_load_n(&mg->cancel, __ATOMIC_RELAXED) ? VMM_ECANCELED : mg->pause_rc;
     pthread_mutex_unlock(&mg->lock);
     return rc;
 }
@@ -466,7 +466,7 @@ static void migration_destroy(struct vmm_vm *vm, void *opaque)
 {
     struct migration *mg = opaque;
     pthread_mutex_lock(&mg->lock);
-    mg->cancel = 1;
+    __atomic_store_n(&mg->cancel, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&mg->cond);
     pthread_mutex_unlock(&mg->lock);
     if (mg->thread_started)
@@ -549,7 +549,8 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
     mg->fd = fd;
     mg->cb = cb;
     mg->cb_opaque = opaque;
-    mg->cancel = mg->done = mg->paused = mg->pause_requested = 0;
+    __atomic_store_n(&mg->cancel, 0, __ATOMIC_RELAXED);
+    mg->done = mg->paused = mg->pause_requested = 0;
     mg->rc = 0;
     mg->started_ms = mg->window_ms = now_ms();
     mg->window_bytes = 0;
@@ -570,7 +571,7 @@ int vmm_vm_migrate_cancel(vmm_vm_t *vm)
     if (!mg || !mg->thread_started)
         return vmm_error(VMM_ESTATE, "no migration is running");
     pthread_mutex_lock(&mg->lock);
-    mg->cancel = 1;
+    __atomic_store_n(&mg->cancel, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&mg->cond);
     pthread_mutex_unlock(&mg->lock);
     return 0;
