@@ -60,6 +60,8 @@ typedef enum vmm_struct_id {
     VMM_STRUCT_EVENT,          /* vmm_event_t */
     VMM_STRUCT_DISK_CONFIG,    /* vmm_disk_config_t */
     VMM_STRUCT_NET_CONFIG,     /* vmm_net_config_t */
+    VMM_STRUCT_MIGRATE_PARAMS, /* vmm_migrate_params_t (vmm/snapshot.h) */
+    VMM_STRUCT_MIGRATE_STATS,  /* vmm_migrate_stats_t */
 } vmm_struct_id_t;
 
 /* sizeof() the struct `id` names, as the loaded library was built; 0 for an

@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "vmm/config.h"
 #include "vmm/event.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 
 static int check_size(uint64_t size, const char *type)
@@ -65,6 +66,8 @@ size_t vmm_struct_size(vmm_struct_id_t id)
     case VMM_STRUCT_EVENT: return sizeof(vmm_event_t);
     case VMM_STRUCT_DISK_CONFIG: return sizeof(vmm_disk_config_t);
     case VMM_STRUCT_NET_CONFIG: return sizeof(vmm_net_config_t);
+    case VMM_STRUCT_MIGRATE_PARAMS: return sizeof(vmm_migrate_params_t);
+    case VMM_STRUCT_MIGRATE_STATS: return sizeof(vmm_migrate_stats_t);
     }
     return 0;
 }

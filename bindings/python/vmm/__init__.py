@@ -29,6 +29,13 @@ talks to any QMP server (libvmm's or QEMU's):
     qmp = vmm.QMPClient("/tmp/vm.qmp", pump=host.poll)  # same thread: pump the loop
     qmp.execute("stop")
     qmp.execute("query-status")   # {'running': False, 'singlestep': False, 'status': 'paused'}
+
+Snapshots and live migration (vmm/snapshot.h):
+
+    vm.save("/tmp/vm.snap")                  # paused for the write, then runs on
+    clone = host.restore("/tmp/vm.snap", map=True)   # DEFINED; clone.start() continues
+    vm.migrate(sock.fileno(), callback=lambda vm, err: ...)   # source
+    dest = host.incoming(sock.fileno())      # destination (blocks until the stream ends)
 """
 
 import ctypes
@@ -45,7 +52,7 @@ __all__ = [
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
-    "Port",
+    "Port", "MigrateStatus", "MigrateStats",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -70,6 +77,28 @@ class VcpuRegs(ctypes.Structure):
     """A vCPU's main registers (vmm_vcpu_regs_t): pc, sp, gpr[32], flags, mode."""
     _fields_ = [("size", _c_u64), ("pc", _c_u64), ("sp", _c_u64), ("gpr", _c_u64 * 32),
                 ("flags", _c_u64), ("mode", _c_int)]
+
+
+class MigrateStatus(enum.IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    COMPLETED = 2
+    FAILED = 3
+    CANCELLED = 4
+
+
+class MigrateStats(ctypes.Structure):
+    """Progress of a live migration (vmm_migrate_stats_t); status is a
+    MigrateStatus value."""
+    _fields_ = [("size", _c_u64), ("status", _c_int), ("rounds", _c_uint)] + [
+        (name, _c_u64) for name in (
+            "bytes_sent", "ram_transferred", "ram_remaining", "dirty_pages_rate",
+            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")]
+
+
+class _CMigrateParams(ctypes.Structure):
+    _fields_ = [("size", _c_u64), ("max_bandwidth", _c_u64), ("downtime_limit_ms", _c_u64),
+                ("max_rounds", _c_uint)]
 
 
 class _StateEv(ctypes.Structure):
@@ -132,6 +161,8 @@ _SIZED_STRUCTS = {
     4: ("vmm_event_t", _Event),
     5: ("vmm_disk_config_t", _CDisk),
     6: ("vmm_net_config_t", _CNet),
+    7: ("vmm_migrate_params_t", _CMigrateParams),
+    8: ("vmm_migrate_stats_t", MigrateStats),
 }
 
 
@@ -288,6 +319,16 @@ _caps_engine_max_vcpus = _sig("vmm_caps_engine_max_vcpus", _c_uint, _p, _c_char_
 _caps_engine_arch = _sig("vmm_caps_engine_arch", _c_char_p, _p, _c_char_p)
 _caps_feature_count = _sig("vmm_caps_feature_count", _c_uint, _p)
 _caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
+# snapshots and live migration
+_SAVE_STOP, _RESTORE_MAP = 1, 1
+_vm_save = _sig("vmm_vm_save", _c_int, _p, _c_char_p, _c_uint)
+_vm_restore = _sig("vmm_vm_restore", _c_int, _p, _c_char_p, _p, _c_uint, ctypes.POINTER(_p))
+_vm_migrate_start = _sig("vmm_vm_migrate_start", _c_int, _p, _c_int,
+                         ctypes.POINTER(_CMigrateParams), _DoneCb, _p)
+_vm_migrate_cancel = _sig("vmm_vm_migrate_cancel", _c_int, _p)
+_vm_migrate_stats = _sig("vmm_vm_migrate_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
+_vm_migrate_set = _sig("vmm_vm_migrate_set", _c_int, _p, _c_u64, _c_u64)
+_vm_incoming = _sig("vmm_vm_incoming", _c_int, _p, _c_int, _p, ctypes.POINTER(_p))
 _free = ctypes.CDLL(None).free
 _free.argtypes = [_p]
 
@@ -932,6 +973,33 @@ class Host:
         self._vms.append(vm)
         return vm
 
+    def _adopt(self, rc, h):
+        _check(rc)
+        vm = VM(self, h.value)
+        self._vms.append(vm)
+        return vm
+
+    def restore(self, path, expect=None, map=False):
+        """A VM from the snapshot file at `path` (written by VM.save), in the
+        DEFINED state: start() continues the guest where it was saved.
+        `expect` (a Config) must then equal the saved configuration; map=True
+        maps guest memory copy-on-write from the file (fast; clones share
+        pages). A refused file raises Error naming what is wrong."""
+        h = _p()
+        rc = _vm_restore(self._handle(), os.fsencode(path),
+                         expect._handle() if expect is not None else None,
+                         _RESTORE_MAP if map else 0, ctypes.byref(h))
+        return self._adopt(rc, h)
+
+    def incoming(self, fd, expect=None):
+        """The destination of a live migration: reads the stream from file
+        descriptor `fd` (blocking until the source finishes; the fd stays
+        open) and returns the VM it carried, DEFINED: start() continues it."""
+        h = _p()
+        rc = _vm_incoming(self._handle(), fd,
+                          expect._handle() if expect is not None else None, ctypes.byref(h))
+        return self._adopt(rc, h)
+
     def _keep(self, exc):
         if self._pending is None:
             self._pending = exc
@@ -1069,6 +1137,39 @@ class VM:
 
     def stop(self):
         _check(_vm_stop(self._handle()))
+
+    def save(self, path, stop=False):
+        """Writes the whole machine to the snapshot file `path` (it appears
+        only once complete). A running VM pauses for the write and runs on,
+        or is stopped with stop=True."""
+        _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
+
+    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None):
+        """Starts a live migration over the connected stream fd (socket or
+        file; not closed by the library). callback(vm, error) runs from the
+        loop when it ends: error None means the guest now runs at the
+        destination and this VM is shut off; otherwise the VM runs on here.
+        0 means the default for each limit (no bandwidth cap, 300 ms
+        downtime, 30 rounds)."""
+        params = _CMigrateParams(size=ctypes.sizeof(_CMigrateParams),
+                                 max_bandwidth=max_bandwidth,
+                                 downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds)
+        self._async(lambda h, cb, key: _vm_migrate_start(h, fd, ctypes.byref(params), cb, key),
+                    callback)
+
+    def migrate_cancel(self):
+        """Asks the running migration to stop; the VM keeps running here."""
+        _check(_vm_migrate_cancel(self._handle()))
+
+    def migrate_set(self, max_bandwidth=0, downtime_limit_ms=0):
+        """Changes the limits of a running or future migration (0: unchanged)."""
+        _check(_vm_migrate_set(self._handle(), max_bandwidth, downtime_limit_ms))
+
+    def migrate_stats(self):
+        """MigrateStats of the current or last migration."""
+        s = MigrateStats(size=ctypes.sizeof(MigrateStats))
+        _check(_vm_migrate_stats(self._handle(), ctypes.byref(s)))
+        return s
 
     def _async(self, fn, callback):
         host = self._host
