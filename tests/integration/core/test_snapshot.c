@@ -3,7 +3,8 @@
  * The guest (tests/guest/core/echo-*.S) counts in RAM and echoes console
  * input in upper case. A paused VM is saved; a new host restores the file
  * and the guest goes on counting from the saved value and echoing. Then map
- * mode, clones, and files that must be refused, each with its message. */
+ * mode, clones, files that must be refused, each with its message, and
+ * hostile state streams with valid checksums. */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -350,6 +351,119 @@ static void test_bad_files_are_refused_with_what_is_wrong(void)
     CU_ASSERT_EQUAL(vmm_host_free(host), 0);
 }
 
+/* --- a hostile state stream ---
+ * The checksums keep accidents out; a hostile file has valid ones. Every
+ * byte of every section (its framing and its payload) is changed in turn,
+ * the section, state and header checksums are recomputed, and the file is
+ * restored: each restore must either refuse with a message and leave the
+ * host empty, or give a VM that starts, runs a few milliseconds (crashing
+ * the guest is allowed, the VMM is not) and stops. The sanitizer build
+ * watches every one for out-of-bounds access and leaks. */
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+struct span {
+    size_t start, end; /* what a section's CRC covers: name length .. payload end */
+};
+
+/* The sections of a state stream (format in libvmm/machine/state.h). */
+static unsigned find_sections(const uint8_t *st, size_t len, struct span *out, unsigned max)
+{
+    size_t pos = 16;
+    unsigned n = 0;
+    while (pos + 4 <= len && le32(st + pos) == 0x54434553u && n < max) {
+        size_t start = pos + 4;
+        size_t name_len = st[start];
+        size_t hdr_end = start + 1 + name_len + 4 + 8;
+        if (hdr_end > len)
+            break;
+        uint64_t payload = le64(st + hdr_end - 8);
+        if (payload > len - hdr_end - 4)
+            break;
+        out[n++] = (struct span){ start, hdr_end + (size_t)payload };
+        pos = hdr_end + (size_t)payload + 4;
+    }
+    return n;
+}
+
+static int never(struct guest_run *r, const void *arg)
+{
+    (void)r;
+    (void)arg;
+    return 0;
+}
+
+static void test_hostile_state_sections_are_refused_or_run_safely(void)
+{
+    const char *good = path_of("hostile-good.snap");
+    save_paused(good);
+    const char *bad = path_of("hostile.snap");
+    copy_file(good, bad);
+    uint8_t hdr[160];
+    int fd = open(good, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+    uint64_t state_off = le64(hdr + 96), state_len = le64(hdr + 104);
+    CU_ASSERT_FATAL(state_len > 16 && state_len < (1u << 20));
+    uint8_t *orig = malloc(state_len), *st = malloc(state_len);
+    CU_ASSERT_EQUAL(pread(fd, orig, state_len, (off_t)state_off), (ssize_t)state_len);
+    close(fd);
+    struct span sec[64];
+    unsigned nsec = find_sections(orig, state_len, sec, 64);
+    CU_ASSERT_FATAL(nsec >= 2);
+    size_t bytes = 0;
+    for (unsigned i = 0; i < nsec; i++)
+        bytes += sec[i].end - sec[i].start;
+    /* Each VM the kvm engine creates costs tens of ms on a nested host: a
+     * stride keeps the run to a few hundred restores there. */
+    size_t budget = strcmp(engine, "kvm") == 0 ? 300 : 4000;
+    size_t stride = (bytes * 2 + budget - 1) / budget;
+    if (stride == 0)
+        stride = 1;
+    unsigned refused = 0, ran = 0, tried = 0;
+    size_t k = 0;
+    for (unsigned i = 0; i < nsec; i++) {
+        for (size_t at = sec[i].start; at < sec[i].end; at++) {
+            for (int variant = 0; variant < 2; variant++, k++) {
+                if (k % stride)
+                    continue;
+                memcpy(st, orig, state_len);
+                st[at] = variant ? (uint8_t)(orig[at] ^ 0x80) : (orig[at] == 0xff ? 0 : 0xff);
+                uint32_t crc = crc32c_ref(st + sec[i].start, sec[i].end - sec[i].start);
+                memcpy(st + sec[i].end, &crc, 4);
+                patch(bad, state_off, st, state_len);
+                crc = crc32c_ref(st, state_len);
+                patch_header(bad, 148, &crc, 4);
+                tried++;
+                struct guest_run *r = calloc(1, sizeof(*r));
+                CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+                if (vmm_vm_restore(r->host, bad, NULL, VMM_RESTORE_MAP, &r->vm) < 0) {
+                    refused++;
+                    CU_ASSERT_PTR_NULL(r->vm);
+                    CU_ASSERT(strlen(vmm_last_error()) > 0);
+                    CU_ASSERT_EQUAL(vmm_host_memory_used(r->host), 0);
+                    CU_ASSERT_EQUAL(vmm_host_free(r->host), 0);
+                    free(r);
+                    continue;
+                }
+                ran++;
+                vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+                if (vmm_vm_start(r->vm) == 0)
+                    harness_run_until(r, never, NULL, 5);
+                vmm_vm_stop(r->vm);
+                finish(r);
+            }
+        }
+    }
+    printf("\n  %u sections, %zu bytes, stride %zu: %u restores, %u refused, %u ran\n", nsec,
+           bytes, stride, tried, refused, ran);
+    CU_ASSERT(refused > 0);
+    free(orig);
+    free(st);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -383,6 +497,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "twenty map-mode clones share memory", test_twenty_map_mode_clones_share_memory);
     CU_add_test(s, "bad files are refused with what is wrong",
                 test_bad_files_are_refused_with_what_is_wrong);
+    CU_add_test(s, "hostile state sections are refused or run safely",
+                test_hostile_state_sections_are_refused_or_run_safely);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
