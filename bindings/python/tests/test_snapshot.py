@@ -2,9 +2,11 @@
 with the echo guest from tests/guest/core ($VMM_TEST_GUEST): the guest counts
 at COUNTER and echoes console input upper-cased, so a restored or migrated
 guest shows both that its memory came along (the count goes on from where
-it was) and that its devices work (the echo)."""
+it was) and that its devices work (the echo). LinuxSnapshotTest does the
+same with riscv64 Linux in the middle of a shell loop."""
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -15,6 +17,8 @@ import unittest
 import vmm
 
 GUEST = os.environ.get("VMM_TEST_GUEST", "")
+CACHE = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
+IMAGE, INITRD = f"{CACHE}/riscv/Image", f"{CACHE}/riscv/initramfs.cpio.gz"
 COUNTER = 0x80100000
 MEMORY = 64 << 20
 
@@ -181,6 +185,74 @@ class MigrateTest(GuestTest):
         before = count(vm)
         self.assertTrue(vm.wait_for(lambda: count(vm) > before, 20))
         src.close()
+
+
+# A shell loop in guest user space, printing every 2000th value.
+COUNT_LOOP = b"i=0; while :; do i=$((i+1)); [ $((i%2000)) = 0 ] && echo n=$i; done\n"
+STEP = 2000
+
+
+def counts(text):
+    return [int(m) for m in re.findall(rb"^n=(\d+)\r?$", bytes(text), re.M)]
+
+
+class LinuxSnapshotTest(unittest.TestCase):
+    """riscv64 Linux (scripts/guest/all.sh builds it) saved in the middle of
+    a user-space loop: restored copies print the loop's next values, not a
+    boot, and take shell commands."""
+
+    def setUp(self):
+        if not (os.path.isfile(IMAGE) and os.path.isfile(INITRD)):
+            why = f"no riscv64 Linux in {CACHE}/riscv (scripts/guest/all.sh builds it)"
+            if os.environ.get("CI") == "true":
+                self.fail(f"CI=true, must run: {why}")
+            self.skipTest(why)
+        self.host = vmm.Host()
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        if hasattr(self, "host"):
+            self.host.close()
+            self.dir.cleanup()
+
+    def test_a_linux_guest_continues_its_loop_after_restore(self):
+        cfg = vmm.Config(kernel=IMAGE, initrd=INITRD, memory=128 << 20,
+                         cmdline="console=ttyS0 libvmm.test=shell")
+        vm = self.host.create_vm(cfg)
+        out = bytearray()
+        vm.on_console = out.extend
+        vm.start()
+        self.assertTrue(vm.wait_for(lambda: b"libvmm-guest: shell" in out, 120), out[-2000:])
+        vm.console_write(COUNT_LOOP)
+        self.assertTrue(vm.wait_for(lambda: len(counts(out)) >= 3, 120), out[-2000:])
+        vm.pause()
+        self.host.poll()  # what the guest printed before the pause
+        saved = max(counts(out))
+        path = os.path.join(self.dir.name, "linux.snap")
+        vm.save(path)
+        vm.stop()
+        vm.destroy()
+        # Two restores of one file side by side: read into memory, and mapped.
+        copies = []
+        for mapped in (False, True):
+            back = self.host.restore(path, expect=cfg, map=mapped)
+            text = bytearray()
+            back.on_console = text.extend
+            back.start()
+            copies.append((back, text))
+        cfg.close()
+        for back, text in copies:
+            self.assertTrue(back.wait_for(lambda: len(counts(text)) >= 3, 120), text[-2000:])
+            seen = counts(text)
+            self.assertGreater(min(seen), saved, text[-2000:])
+            self.assertLessEqual(min(seen), saved + 2 * STEP, text[-2000:])
+            self.assertEqual(seen, sorted(seen))
+            self.assertNotIn(b"Linux version", text)  # no reboot
+            self.assertNotIn(b"init started", text)
+            back.console_write(b"\x03")  # ^C ends the loop; the shell takes a command
+            back.console_write(b"echo restored-$((6*7))\n")
+            self.assertTrue(back.wait_for(lambda: b"restored-42" in text, 120), text[-2000:])
+            back.stop()
 
 
 if __name__ == "__main__":
