@@ -3,7 +3,8 @@ with the echo guest from tests/guest/core ($VMM_TEST_GUEST): the guest counts
 at COUNTER and echoes console input upper-cased, so a restored or migrated
 guest shows both that its memory came along (the count goes on from where
 it was) and that its devices work (the echo). LinuxSnapshotTest does the
-same with riscv64 Linux in the middle of a shell loop."""
+same with riscv64 Linux in the middle of a shell loop, on 1 and 2 harts,
+with a virtio disk written before the save and after each restore."""
 
 import os
 import re
@@ -216,32 +217,42 @@ class LinuxSnapshotTest(unittest.TestCase):
             self.dir.cleanup()
 
     def test_a_linux_guest_continues_its_loop_after_restore(self):
-        cfg = vmm.Config(kernel=IMAGE, initrd=INITRD, memory=128 << 20,
+        for vcpus in (1, 2):
+            with self.subTest(vcpus=vcpus):
+                self.linux_round_trip(vcpus)
+
+    def linux_round_trip(self, vcpus):
+        disk = os.path.join(self.dir.name, f"disk{vcpus}.img")
+        with open(disk, "wb") as f:
+            f.truncate(4 << 20)
+        cfg = vmm.Config(kernel=IMAGE, initrd=INITRD, memory=128 << 20, vcpus=vcpus,
                          cmdline="console=ttyS0 libvmm.test=shell")
+        cfg.add_disk(disk, "vda")
         vm = self.host.create_vm(cfg)
         out = bytearray()
         vm.on_console = out.extend
         vm.start()
         self.assertTrue(vm.wait_for(lambda: b"libvmm-guest: shell" in out, 120), out[-2000:])
-        vm.console_write(COUNT_LOOP)
+        # The guest writes its disk during the run, then loops.
+        vm.console_write(b"printf before-save | dd of=/dev/vda conv=fsync 2>/dev/null; "
+                         + COUNT_LOOP)
         self.assertTrue(vm.wait_for(lambda: len(counts(out)) >= 3, 120), out[-2000:])
         vm.pause()
         self.host.poll()  # what the guest printed before the pause
         saved = max(counts(out))
-        path = os.path.join(self.dir.name, "linux.snap")
+        path = os.path.join(self.dir.name, f"linux{vcpus}.snap")
         vm.save(path)
         vm.stop()
         vm.destroy()
-        # Two restores of one file side by side: read into memory, and mapped.
-        copies = []
+        with open(disk, "rb") as f:
+            self.assertEqual(f.read(11), b"before-save")
+        # Restores of one file: read into memory, then mapped. They share the
+        # disk, so they run one after the other.
         for mapped in (False, True):
             back = self.host.restore(path, expect=cfg, map=mapped)
             text = bytearray()
             back.on_console = text.extend
             back.start()
-            copies.append((back, text))
-        cfg.close()
-        for back, text in copies:
             self.assertTrue(back.wait_for(lambda: len(counts(text)) >= 3, 120), text[-2000:])
             seen = counts(text)
             self.assertGreater(min(seen), saved, text[-2000:])
@@ -249,11 +260,17 @@ class LinuxSnapshotTest(unittest.TestCase):
             self.assertEqual(seen, sorted(seen))
             self.assertNotIn(b"Linux version", text)  # no reboot
             self.assertNotIn(b"init started", text)
-            back.console_write(b"\x03")  # ^C ends the loop; the shell takes a command
-            back.console_write(b"echo restored-$((6*7))\n")
+            back.console_write(b"\x03")  # ^C ends the loop; the shell takes commands
+            tag = b"mapped" if mapped else b"read"
+            back.console_write(b"printf after-" + tag + b" | dd of=/dev/vda bs=512 seek=1 "
+                               b"conv=fsync 2>/dev/null; echo restored-$((6*7))\n")
             self.assertTrue(back.wait_for(lambda: b"restored-42" in text, 120), text[-2000:])
+            with open(disk, "rb") as f:
+                f.seek(512)
+                self.assertEqual(f.read(6 + len(tag)), b"after-" + tag)
             back.stop()
-
+            back.destroy()
+        cfg.close()
 
 if __name__ == "__main__":
     unittest.main()
