@@ -1178,6 +1178,30 @@ def dd_seconds(path, nbytes):
     return t, mib << 20
 
 
+def snapshot_clones(ctx, snap, n):
+    """Runs bench/snapshot_clones.py on a libvmm snapshot: n map-mode
+    restores in one process through the Python bindings."""
+    if not os.path.exists(snap):
+        return {"error": "no libvmm snapshot to clone"}
+    lib = os.path.join(ctx.build, "libvmm.so.0")
+    if not os.path.exists(lib):
+        lib = os.path.join(ctx.build, "libvmm", "libvmm.so.0")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python"),
+               LIBVMM_LIBRARY=lib)
+    try:
+        r = subprocess.run([sys.executable, os.path.join(HERE, "snapshot_clones.py"), snap,
+                            str(n)], env=env, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"error": str(e)}
+    if r.returncode != 0:
+        tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or [""]
+        return {"error": "exit %d: %s" % (r.returncode, tail[0][:160])}
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as e:
+        return {"error": "bad output: %s" % e}
+
+
 def bench_snapshot(ctx):
     """9. soft engine: snapshot save and restore of a paused riscv64 Linux
     guest (256 MiB) against QEMU TCG, both driven over QMP."""
@@ -1267,8 +1291,10 @@ def bench_snapshot(ctx):
                             "q-restore", q_argv + ["-incoming", "exec:cat " + snap]))
                 except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                     errors[side] = "%s: %s" % (type(e).__name__, e)
+        clones = snapshot_clones(ctx, os.path.join(work, "lib.snap"), 3 if ctx.quick else 100)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    res["clones"] = clones
     res["times_s"] = t
     res["sizes"] = sizes
     res["errors"] = errors
@@ -1321,6 +1347,17 @@ def bench_snapshot(ctx):
     row("restore: spawn to running, libvmm --incoming-map (copy-on-write)",
         fmt(med("lib_map"), "ms"), fmt(med("q_restore"), "ms"),
         pair("lib_map", "q_restore"), "lower is better")
+    if clones.get("error"):
+        rows.append(["map-mode clones in one Python process", "FAILED", "", "", clones["error"]])
+    else:
+        rows.append(["%d map-mode clones, one Python process (restored, not started)"
+                     % clones["clones"],
+                     "%s total, %s each" % (fmt(clones["total_s"], "ms"),
+                                            fmt(clones["per_clone_s"], "ms")), "", "", ""])
+        rows.append(["  RSS increase for those clones",
+                     "%.1f MB (%.0f KB each)" % (clones["rss_increase_kb"] / 1024.0,
+                                                 clones["rss_increase_kb"] / clones["clones"]),
+                     "", "", "lower is better"])
     for side, err in sorted(errors.items()):
         rows.append(["ERROR " + ("libvmm" if side == "lib" else "QEMU"), "", "", "", err[:160]])
     res["medians"] = {k: med(k) for k in keys}
@@ -1338,6 +1375,8 @@ def bench_snapshot(ctx):
         "restore: process spawn -> query-status running (QMP polled every 1 ms; includes "
         "the VMM's start-up and QEMU's cat pipe); after each restore the guest shell is asked "
         "to print $((6*7)) (checked, not timed)",
+        "clones: bench/snapshot_clones.py, vmm.Host(memory_limit=...) raised above physical "
+        "memory (the pool counts nominal RAM); RSS = VmRSS after minus before the n restores",
         "a restored libvmm VM runs at once; QEMU comes up paused (its source was stopped) and "
         "gets a QMP cont, inside the timed span",
         "ratio = libvmm / QEMU, median of run-by-run ratios (interleaved, %d rounds)" % reps,
