@@ -4,7 +4,8 @@
 usage: bench/run.sh [--build DIR] [--runs N] [--out FILE] [--quick] [WHAT ...]
 
 WHAT selects benchmarks: all (default), kvm (launch create io rss), soft
-(mips linux net), or names: launch create io rss mips linux net. Each benchmark
+(mips linux net blk snapshot), or names: launch create io rss mips linux net
+blk snapshot. Each benchmark
 prints one table: what was measured, the libvmm figure, the QEMU (or raw
 KVM) figure, their ratio, and the target. Every figure is also written to a
 JSON file (default BUILD/bench/results.json; the path is printed).
@@ -1031,6 +1032,364 @@ def bench_blk(ctx):
 BENCHES["blk"] = bench_blk
 GROUPS["soft"].append("blk")
 ALL.append("blk")
+
+
+# ---------------------------------------------------------------- 9. snapshot
+# Registered below like blk, so that other branches' benchmarks merge cleanly.
+
+SNAP_APPEND = "console=ttyS0 libvmm.test=shell"
+SNAP_READY = "libvmm-guest: shell"
+
+
+class QmpClient:
+    """A minimal QMP client on a unix socket (connects with retries while the
+    VMM creates it; skips events while waiting for a reply)."""
+
+    def __init__(self, path, timeout=30.0):
+        import socket
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no QMP socket at %s" % path)
+                time.sleep(0.001)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.read_msg()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def read_msg(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("QMP connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name, args=None):
+        msg = {"execute": name}
+        if args is not None:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            m = self.read_msg()
+            if "return" in m:
+                return m["return"]
+            if "error" in m:
+                raise RuntimeError("QMP %s: %s" % (name, m["error"].get("desc", m["error"])))
+
+    def close(self):
+        self.sock.close()
+
+
+class SnapVm:
+    """One VMM process with a console file, stdin kept open and a QMP socket."""
+
+    def __init__(self, argv, work, tag):
+        self.console = os.path.join(work, tag + ".console")
+        self.qmp_path = os.path.join(work, tag + ".qmp")
+        if os.path.exists(self.qmp_path):
+            os.unlink(self.qmp_path)
+        self.argv = argv + ["-qmp" if "qemu" in os.path.basename(argv[0]) else "--qmp",
+                            "unix:%s,server=on,wait=off" % self.qmp_path]
+        self.out = open(self.console, "wb")
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        self.qmp = None
+
+    def text(self):
+        with open(self.console, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def connect(self, timeout=30.0):
+        self.qmp = QmpClient(self.qmp_path, timeout)
+
+    def wait_console(self, needle, timeout):
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            if self.proc.poll() is not None:
+                raise RuntimeError("exited %d before '%s': %s" % (
+                    self.proc.returncode, needle, self.text().strip()[-200:]))
+            if time.monotonic() > deadline:
+                raise RuntimeError("no '%s' on the console in %.0f s" % (needle, timeout))
+            time.sleep(0.01)
+
+    def wait_running(self, timeout=60.0):
+        """Polls query-status until the VM runs (sending cont once if it comes
+        up paused, as QEMU does after an incoming migration from a stopped
+        source); returns seconds since spawn."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.qmp.cmd("query-status")
+            if st.get("running"):
+                return time.monotonic() - self.t0
+            if st.get("status") in ("paused", "postmigrate"):
+                self.qmp.cmd("cont")
+                continue
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("never running (status %s)" % st.get("status"))
+            time.sleep(0.001)
+
+    def check_shell(self, timeout=30.0):
+        """Proves the guest runs: its shell computes 6*7 for us."""
+        self.proc.stdin.write(b"echo snap$((6*7))ok\n")
+        self.proc.stdin.flush()
+        self.wait_console("snap42ok", timeout)
+
+    def stop(self):
+        try:
+            if self.qmp:
+                try:
+                    self.qmp.cmd("quit")
+                except (RuntimeError, OSError):
+                    pass
+                self.qmp.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            self.out.close()
+
+
+def file_blocks(path):
+    """Bytes allocated on disk (what du reports) and the apparent size."""
+    st = os.stat(path)
+    return st.st_blocks * 512, st.st_size
+
+
+def dd_seconds(path, nbytes):
+    """Wall time of dd writing nbytes of zeros (1 MiB blocks, to the page
+    cache like both savers: no fsync)."""
+    mib = max(1, (nbytes + (1 << 20) - 1) >> 20)
+    t0 = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", "of=" + path, "bs=1M", "count=%d" % mib],
+                   check=True, capture_output=True)
+    t = time.monotonic() - t0
+    os.unlink(path)
+    return t, mib << 20
+
+
+def snapshot_clones(ctx, snap, n):
+    """Runs bench/snapshot_clones.py on a libvmm snapshot: n map-mode
+    restores in one process through the Python bindings."""
+    if not os.path.exists(snap):
+        return {"error": "no libvmm snapshot to clone"}
+    lib = os.path.join(ctx.build, "libvmm.so.0")
+    if not os.path.exists(lib):
+        lib = os.path.join(ctx.build, "libvmm", "libvmm.so.0")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python"),
+               LIBVMM_LIBRARY=lib)
+    try:
+        r = subprocess.run([sys.executable, os.path.join(HERE, "snapshot_clones.py"), snap,
+                            str(n)], env=env, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"error": str(e)}
+    if r.returncode != 0:
+        tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or [""]
+        return {"error": "exit %d: %s" % (r.returncode, tail[0][:160])}
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as e:
+        return {"error": "bad output: %s" % e}
+
+
+def bench_snapshot(ctx):
+    """9. soft engine: snapshot save and restore of a paused riscv64 Linux
+    guest (256 MiB) against QEMU TCG, both driven over QMP."""
+    cache = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
+    image = os.environ.get("LIBVMM_RISCV_KERNEL") or os.path.join(cache, "riscv", "Image")
+    initrd = (os.environ.get("LIBVMM_RISCV_INITRD")
+              or os.path.join(cache, "riscv", "initramfs.cpio.gz"))
+    res = {"kernel": image, "initrd": initrd, "append": SNAP_APPEND, "mem_mib": 256}
+    ctx.results["snapshot"] = res
+    missing = ctx.missing(image, initrd, ctx.vmmctl)
+    if missing:
+        print("\n== 9. snapshot: skipped (missing %s)" % ", ".join(missing))
+        res["skipped"] = "missing " + ", ".join(missing)
+        return
+    reps = 3 if ctx.quick else ctx.runs
+    lib_argv = [ctx.vmmctl, "run", "--engine", "soft", "--memory", "256M", "--kernel", image,
+                "--initrd", initrd, "--append", SNAP_APPEND]
+    q_argv = ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic", "-bios",
+              "default", "-kernel", image, "-initrd", initrd, "-append", SNAP_APPEND]
+    keys = ["lib_save", "q_save", "lib_read", "lib_map", "q_restore",
+            "lib_dd", "q_dd"]
+    t = {k: [] for k in keys}
+    sizes = {"lib": [], "q": []}
+    errors = {}
+    work = tempfile.mkdtemp(prefix="bench-snap-")
+    load_before = os.getloadavg()[0]
+
+    def save(tag, argv, uri_of):
+        snap = os.path.join(work, tag + ".snap")
+        if os.path.exists(snap):
+            os.unlink(snap)
+        vm = SnapVm(argv, work, tag + "-src")
+        try:
+            vm.wait_console(SNAP_READY, 300)
+            time.sleep(0.3)  # let the shell reach its prompt
+            vm.connect()
+            vm.qmp.cmd("stop")
+            t0 = time.monotonic()
+            vm.qmp.cmd("migrate", {"uri": uri_of(snap)})
+            while True:
+                st = vm.qmp.cmd("query-migrate").get("status")
+                # libvmm's file: migrate answers once the file is written and
+                # then reports no migration ({}); QEMU's runs in the background.
+                if st == "completed" or st is None:
+                    break
+                if st in ("failed", "cancelled"):
+                    raise RuntimeError("migration %s" % st)
+                time.sleep(0.001)
+            dt = time.monotonic() - t0
+        finally:
+            vm.stop()
+        return snap, dt
+
+    def restore(tag, argv):
+        vm = SnapVm(argv, work, tag)
+        try:
+            vm.connect()
+            dt = vm.wait_running()
+            vm.check_shell()
+        finally:
+            vm.stop()
+        return dt
+
+    try:
+        for _ in range(reps):
+            for side in ("lib", "q"):
+                if side in errors:
+                    continue
+                try:
+                    if side == "lib":
+                        snap, dt = save("lib", lib_argv, lambda p: "file:" + p)
+                    else:
+                        snap, dt = save("q", q_argv, lambda p: "exec:cat > " + p)
+                    t[side + "_save"].append(dt)
+                    on_disk, apparent = file_blocks(snap)
+                    sizes[side].append((on_disk, apparent))
+                    ddt, ddb = dd_seconds(os.path.join(work, "dd.out"), on_disk)
+                    t[side + "_dd"].append((ddt, ddb))
+                    if side == "lib":
+                        t["lib_read"].append(restore(
+                            "lib-read", lib_argv + ["--incoming", "file:" + snap]))
+                        t["lib_map"].append(restore(
+                            "lib-map", lib_argv + ["--incoming", "file:" + snap,
+                                                   "--incoming-map"]))
+                    else:
+                        t["q_restore"].append(restore(
+                            "q-restore", q_argv + ["-incoming", "exec:cat " + snap]))
+                except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                    errors[side] = "%s: %s" % (type(e).__name__, e)
+        clones = snapshot_clones(ctx, os.path.join(work, "lib.snap"), 3 if ctx.quick else 100)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res["clones"] = clones
+    res["times_s"] = t
+    res["sizes"] = sizes
+    res["errors"] = errors
+    res["loadavg"] = [load_before, os.getloadavg()[0]]
+
+    def med(k):
+        vals = [x[0] if isinstance(x, tuple) else x for x in t[k]]
+        return statistics.median(vals) if vals else None
+
+    def pair(a, b):
+        if not t[a] or len(t[a]) != len(t[b]):
+            return None
+        return statistics.median(x / y for x, y in zip(t[a], t[b]))
+
+    def mb_s(side):
+        if not sizes[side] or not t[side + "_save"]:
+            return None
+        return statistics.median(sz[0] / dt / 1e6 for sz, dt in zip(sizes[side],
+                                                                  t[side + "_save"]))
+
+    def dd_mb_s(k):
+        return statistics.median(b / x / 1e6 for x, b in t[k]) if t[k] else None
+
+    def msz(side, i):
+        return statistics.median(s[i] for s in sizes[side]) / 1e6 if sizes[side] else None
+
+    rows = []
+
+    def row(what, a, b, r, extra=""):
+        rows.append([what, a, b, "%.2f" % r if r is not None else "-", extra])
+
+    row("save (QMP stop, then migrate until completed)", fmt(med("lib_save"), "ms"),
+        fmt(med("q_save"), "ms"), pair("lib_save", "q_save"), "lower is better")
+    lib_mbs, q_mbs = mb_s("lib"), mb_s("q")
+    row("  save rate, on-disk MB / s", "%.0f MB/s" % lib_mbs if lib_mbs else "-",
+        "%.0f MB/s" % q_mbs if q_mbs else "-",
+        lib_mbs / q_mbs if lib_mbs and q_mbs else None, "higher is better")
+    row("  file size on disk (du) / apparent, MB",
+        "%.1f / %.1f" % (msz("lib", 0), msz("lib", 1)) if sizes["lib"] else "-",
+        "%.1f / %.1f" % (msz("q", 0), msz("q", 1)) if sizes["q"] else "-",
+        msz("lib", 0) / msz("q", 0) if sizes["lib"] and sizes["q"] else None,
+        "on disk; lower is better")
+    ld, qd = dd_mb_s("lib_dd"), dd_mb_s("q_dd")
+    rows.append(["  floor: dd of the same on-disk size, 1 MiB blocks",
+                 "%.0f MB/s, %s" % (ld, fmt(med("lib_dd"), "ms")) if ld else "-",
+                 "%.0f MB/s, %s" % (qd, fmt(med("q_dd"), "ms")) if qd else "-", "", ""])
+    row("restore: spawn to running, read (libvmm) / -incoming exec:cat (QEMU)",
+        fmt(med("lib_read"), "ms"), fmt(med("q_restore"), "ms"),
+        pair("lib_read", "q_restore"), "lower is better")
+    row("restore: spawn to running, libvmm --incoming-map (copy-on-write)",
+        fmt(med("lib_map"), "ms"), fmt(med("q_restore"), "ms"),
+        pair("lib_map", "q_restore"), "lower is better")
+    if clones.get("error"):
+        rows.append(["map-mode clones in one Python process", "FAILED", "", "", clones["error"]])
+    else:
+        rows.append(["%d map-mode clones, one Python process (restored, not started)"
+                     % clones["clones"],
+                     "%s total, %s each" % (fmt(clones["total_s"], "ms"),
+                                            fmt(clones["per_clone_s"], "ms")), "", "", ""])
+        rows.append(["  RSS increase for those clones",
+                     "%.1f MB (%.0f KB each)" % (clones["rss_increase_kb"] / 1024.0,
+                                                 clones["rss_increase_kb"] / clones["clones"]),
+                     "", "", "lower is better"])
+    for side, err in sorted(errors.items()):
+        rows.append(["ERROR " + ("libvmm" if side == "lib" else "QEMU"), "", "", "", err[:160]])
+    res["medians"] = {k: med(k) for k in keys}
+    res["ratios"] = {"save": pair("lib_save", "q_save"),
+                     "restore_read": pair("lib_read", "q_restore"),
+                     "restore_map": pair("lib_map", "q_restore")}
+    notes = [
+        "guest: riscv64 Linux + initramfs, %s, 256 MiB, 1 vCPU, paused (QMP stop) at its shell "
+        "prompt; libvmm: vmmctl run --engine soft --qmp, migrate {\"uri\": \"file:PATH\"}; "
+        "QEMU %s: -M virt -bios default (OpenSBI, TCG), migrate {\"uri\": \"exec:cat > PATH\"}"
+        % (SNAP_APPEND, "7.2" if "7.2" in host_info()["qemu"] else ""),
+        "save: QMP migrate sent -> query-migrate says completed (libvmm answers migrate "
+        "after writing; QEMU polled every 1 ms); written to the page cache, no fsync, "
+        "on %s" % tempfile.gettempdir(),
+        "restore: process spawn -> query-status running (QMP polled every 1 ms; includes "
+        "the VMM's start-up and QEMU's cat pipe); after each restore the guest shell is asked "
+        "to print $((6*7)) (checked, not timed)",
+        "clones: bench/snapshot_clones.py, vmm.Host(memory_limit=...) raised above physical "
+        "memory (the pool counts nominal RAM); RSS = VmRSS after minus before the n restores",
+        "a restored libvmm VM runs at once; QEMU comes up paused (its source was stopped) and "
+        "gets a QMP cont, inside the timed span",
+        "ratio = libvmm / QEMU, median of run-by-run ratios (interleaved, %d rounds)" % reps,
+        "host load average (1 min) before / after: %.1f / %.1f on %d CPUs"
+        % (load_before, os.getloadavg()[0], os.cpu_count()),
+    ]
+    print_table("9. soft engine: snapshot save / restore, riscv64 Linux 256 MiB, libvmm vs QEMU",
+                ["what", "libvmm", "QEMU", "libvmm/QEMU", "better"], rows, notes)
+
+
+BENCHES["snapshot"] = bench_snapshot
+GROUPS["soft"].append("snapshot")
+ALL.append("snapshot")
 
 
 # ---------------------------------------------------------------- main
