@@ -71,6 +71,12 @@ struct vmm_control {
     struct qmp_call *deferred; /* commands answered later (qmp_cmds.c) */
     struct qmp_pause *pause;   /* a stop waiting for the vCPUs (qmp_cmds.c) */
     struct qmp_migration *migration; /* a migration to report on (qmp_migrate.c) */
+    /* The last migrate to a file: (it ran to the end inside the command), so
+     * query-migrate reports it until a stream migration starts. */
+    struct {
+        int valid, failed;
+        uint64_t total_ms, bytes;
+    } file_migrate;
 };
 
 #define CONTROL_READ_BUF 65536

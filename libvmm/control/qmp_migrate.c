@@ -13,6 +13,8 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -37,6 +39,13 @@ static const char *status_name(vmm_migrate_status_t s)
     case VMM_MIGRATE_CANCELLED: return "cancelled";
     default: return "none";
     }
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void emit_status(struct vmm_control *ctl, const char *status)
@@ -120,9 +129,17 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
     vmm_vm_t *vm = call->ctl->vm;
     if (strncmp(uri, "file:", 5) == 0) {
         emit_status(call->ctl, "active");
+        uint64_t start = mono_ms();
         int rc = vmm_vm_state(vm) == VMM_STATE_RUNNING ? vmm_vm_pause(vm) : 0;
         if (rc == 0)
             rc = vmm_vm_save(vm, uri + 5, 0);
+        struct stat st;
+        call->ctl->file_migrate.valid = 1;
+        call->ctl->file_migrate.failed = rc != 0;
+        call->ctl->file_migrate.total_ms = mono_ms() - start;
+        /* Bytes on disk: the file is sparse, zero pages take none. */
+        call->ctl->file_migrate.bytes =
+            rc == 0 && stat(uri + 5, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
         emit_status(call->ctl, rc ? "failed" : "completed");
         if (rc)
             qmp_error(call, "GenericError", "%s", vmm_last_error());
@@ -130,7 +147,7 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
             qmp_return(call, NULL);
         return;
     }
-    int fd;
+    int fd = -1;
     if (connect_uri(uri, &fd)) {
         qmp_error(call, "GenericError", "%s", vmm_last_error());
         return;
@@ -143,15 +160,16 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
     }
     m->fd = fd;
     m->ctl = call->ctl;
-    if (call->ctl->migration) /* a previous one still reports here: no more */
-        call->ctl->migration->ctl = NULL;
-    call->ctl->migration = m;
     if (vmm_vm_migrate_start(vm, fd, NULL, migration_done, m)) {
         qmp_error(call, "GenericError", "%s", vmm_last_error());
         close(fd);
         free(m);
         return;
     }
+    call->ctl->file_migrate.valid = 0;
+    if (call->ctl->migration) /* a previous one still reports here: no more */
+        call->ctl->migration->ctl = NULL;
+    call->ctl->migration = m;
     emit_status(call->ctl, "active");
     qmp_return(call, NULL);
 }
@@ -168,6 +186,13 @@ static void cmd_query_migrate(struct qmp_call *call, json_t *args)
     (void)args;
     vmm_migrate_stats_t st = { .size = sizeof(st) };
     vmm_vm_migrate_stats(call->ctl->vm, &st);
+    if (call->ctl->file_migrate.valid) {
+        /* A file: migrate: the VM was paused for all of it. */
+        memset(&st, 0, sizeof(st));
+        st.status = call->ctl->file_migrate.failed ? VMM_MIGRATE_FAILED : VMM_MIGRATE_COMPLETED;
+        st.total_ms = st.downtime_ms = call->ctl->file_migrate.total_ms;
+        st.ram_transferred = call->ctl->file_migrate.bytes;
+    }
     if (st.status == VMM_MIGRATE_NONE) {
         qmp_return(call, json_object());
         return;

@@ -128,6 +128,11 @@ def main():
         rc, reply = qmp(src_qmp, "query-status")
         check((reply or {}).get("return", {}).get("status") == "paused",
               f"file: the source is left paused ({reply})")
+        rc, reply = qmp(src_qmp, "query-migrate")
+        info = (reply or {}).get("return", {})
+        check(info.get("status") == "completed" and info.get("total-time", -1) >= 0
+              and info.get("ram", {}).get("transferred", 0) > 0,
+              f"file: query-migrate reports the snapshot as completed ({reply})")
         qmp(src_qmp, "quit")
         check(src.wait(30) is not None, "file: the source vmmctl ends on quit")
         check(os.path.getsize(snap) > 0, "file: the snapshot exists")
