@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "control/qmp_cmds.h"
 #include "core/vm.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "vmm/snapshot.h"
 
@@ -39,13 +39,6 @@ static const char *status_name(vmm_migrate_status_t s)
     case VMM_MIGRATE_CANCELLED: return "cancelled";
     default: return "none";
     }
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void emit_status(struct vmm_control *ctl, const char *status)
@@ -129,14 +122,14 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
     vmm_vm_t *vm = call->ctl->vm;
     if (strncmp(uri, "file:", 5) == 0) {
         emit_status(call->ctl, "active");
-        uint64_t start = mono_ms();
+        uint64_t start = clock_monotonic_ms();
         int rc = vmm_vm_state(vm) == VMM_STATE_RUNNING ? vmm_vm_pause(vm) : 0;
         if (rc == 0)
             rc = vmm_vm_save(vm, uri + 5, 0);
         struct stat st;
         call->ctl->file_migrate.valid = 1;
         call->ctl->file_migrate.failed = rc != 0;
-        call->ctl->file_migrate.total_ms = mono_ms() - start;
+        call->ctl->file_migrate.total_ms = clock_monotonic_ms() - start;
         /* Bytes on disk: the file is sparse, zero pages take none. */
         call->ctl->file_migrate.bytes =
             rc == 0 && stat(uri + 5, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;

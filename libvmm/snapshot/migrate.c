@@ -23,6 +23,7 @@
 #include "machine/component.h"
 #include "machine/state.h"
 #include "util/crc32c.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/sized.h"
@@ -41,13 +42,6 @@
 #define MAX_STATE (256ULL << 20)
 
 static const char stream_magic[8] = { 'L', 'V', 'M', 'M', 'M', 'I', 'G', 'R' };
-
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static void le_put(uint8_t *p, uint64_t v, unsigned n)
 {
@@ -113,14 +107,14 @@ static int send_all(struct migration *mg, const void *buf, size_t len)
         /* Bandwidth limit: keep bytes/second of the current window under it. */
         if (mg->max_bandwidth) {
             mg->window_bytes += (uint64_t)n;
-            uint64_t elapsed = now_ms() - mg->window_ms;
+            uint64_t elapsed = clock_monotonic_ms() - mg->window_ms;
             uint64_t allowed = mg->max_bandwidth * (elapsed + 1) / 1000;
             if (mg->window_bytes > allowed) {
                 uint64_t wait = (mg->window_bytes - allowed) * 1000 / mg->max_bandwidth;
                 usleep((useconds_t)(wait > 1000 ? 1000000 : wait * 1000));
             }
             if (elapsed > 1000) {
-                mg->window_ms = now_ms();
+                mg->window_ms = clock_monotonic_ms();
                 mg->window_bytes = 0;
             }
         }
@@ -307,7 +301,7 @@ static int migrate_body(struct migration *mg)
     if (rc)
         return rc;
     pthread_mutex_lock(&mg->lock);
-    mg->stats.setup_ms = now_ms() - mg->started_ms;
+    mg->stats.setup_ms = clock_monotonic_ms() - mg->started_ms;
     pthread_mutex_unlock(&mg->lock);
 
     /* First pass: everything that is not zero; meanwhile the guest runs
@@ -324,9 +318,9 @@ static int migrate_body(struct migration *mg)
 
     unsigned rounds = 0;
     uint64_t prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
-    uint64_t round_start = now_ms();
+    uint64_t round_start = clock_monotonic_ms();
     while (rc == 0) {
-        uint64_t elapsed = now_ms() - round_start + 1;
+        uint64_t elapsed = clock_monotonic_ms() - round_start + 1;
         uint64_t sent = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED) - prev_bytes;
         uint64_t bandwidth = sent * 1000 / elapsed + 1; /* bytes a second */
         if (mg->max_bandwidth && bandwidth > mg->max_bandwidth)
@@ -354,7 +348,7 @@ static int migrate_body(struct migration *mg)
             break;
         }
         prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
-        round_start = now_ms();
+        round_start = clock_monotonic_ms();
         uint64_t pages;
         rc = send_dirty(mg, &pages);
         rounds++;
@@ -366,7 +360,7 @@ static int migrate_body(struct migration *mg)
         return rc;
 
     /* Stop and copy. */
-    uint64_t paused_at = now_ms();
+    uint64_t paused_at = clock_monotonic_ms();
     if ((rc = request_pause(mg)))
         return rc;
     uint64_t pages;
@@ -376,7 +370,7 @@ static int migrate_body(struct migration *mg)
     if (rc == 0)
         rc = send_record(mg, REC_END, NULL, 0, NULL, 0);
     pthread_mutex_lock(&mg->lock);
-    mg->stats.downtime_ms = now_ms() - paused_at;
+    mg->stats.downtime_ms = clock_monotonic_ms() - paused_at;
     mg->stats.ram_remaining = 0;
     mg->stats.rounds = rounds;
     pthread_mutex_unlock(&mg->lock);
@@ -433,7 +427,7 @@ static void on_async(uv_async_t *a)
     uv_unref((uv_handle_t *)&mg->async);
     int rc = mg->rc;
     pthread_mutex_lock(&mg->lock);
-    mg->stats.total_ms = now_ms() - mg->started_ms;
+    mg->stats.total_ms = clock_monotonic_ms() - mg->started_ms;
     mg->stats.status = rc == 0 ? VMM_MIGRATE_COMPLETED
                        : rc == VMM_ECANCELED ? VMM_MIGRATE_CANCELLED
                                              : VMM_MIGRATE_FAILED;
@@ -552,7 +546,7 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
     __atomic_store_n(&mg->cancel, 0, __ATOMIC_RELAXED);
     mg->done = mg->paused = mg->pause_requested = 0;
     mg->rc = 0;
-    mg->started_ms = mg->window_ms = now_ms();
+    mg->started_ms = mg->window_ms = clock_monotonic_ms();
     mg->window_bytes = 0;
     pthread_mutex_unlock(&mg->lock);
     uv_ref((uv_handle_t *)&mg->async);
@@ -587,7 +581,7 @@ int vmm_vm_migrate_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out)
         pthread_mutex_lock(&mg->lock);
         s = mg->stats;
         if (s.status == VMM_MIGRATE_ACTIVE)
-            s.total_ms = now_ms() - mg->started_ms;
+            s.total_ms = clock_monotonic_ms() - mg->started_ms;
         pthread_mutex_unlock(&mg->lock);
     }
     s.size = sizeof(s);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/mmio.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -146,13 +147,6 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
     for (unsigned i = 0; i < n; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void kick(struct virtio_vsock *v)
@@ -570,7 +564,7 @@ static void host_accept(struct virtio_vsock *v)
             continue;
         }
         c->state = C_HANDSHAKE;
-        c->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+        c->deadline = clock_monotonic_ms() + HANDSHAKE_TIMEOUT_MS;
     }
 }
 
@@ -640,7 +634,7 @@ static void host_handshake(struct virtio_vsock *v, struct conn *c, int active)
     } while (port_taken(v, c->host_port));
     c->guest_port = (uint32_t)port;
     c->state = C_CONNECTING;
-    c->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+    c->deadline = clock_monotonic_ms() + HANDSHAKE_TIMEOUT_MS;
     c->pend = P_REQUEST;
     /* The guest's credit is unknown until its RESPONSE. */
     c->peer_buf_alloc = 0;
@@ -820,7 +814,7 @@ static void *vsock_main(void *arg)
                 if (v->conns[i].state == C_ESTABLISHED)
                     conn_progress(&v->conns[i]);
         }
-        uint64_t now = now_ms();
+        uint64_t now = clock_monotonic_ms();
         expire(v, now, active);
         if (active)
             fill_rx(v);

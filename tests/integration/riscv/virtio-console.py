@@ -20,29 +20,11 @@ import tempfile
 import threading
 import time
 
+from guest_images import initramfs_has, skip
+
 # The riscv64 test kernel has the SBI console driver, which takes hvc0; the
 # virtio console is the next hvc device (hvc0 on kernels without it).
 HVC = os.environ.get("LIBVMM_TEST_HVC", "hvc1")
-
-
-def initramfs_has(path, *names):
-    """Whether the gzip'd cpio at `path` holds every file in `names` (an
-    initramfs built before a test script or tool was added lacks it)."""
-    import gzip
-    try:
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return all(name.encode() + b"\0" in data for name in names)
-
-
-def skip(why):
-    if os.environ.get("CI") == "true":
-        print(f"FAIL (CI=true, must run): {why}")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 def main():

@@ -21,27 +21,9 @@ import tempfile
 import threading
 import time
 
+from guest_images import initramfs_has, skip
+
 SIZE = 1 << 20
-
-
-def initramfs_has(path, *names):
-    """Whether the gzip'd cpio at `path` holds every file in `names` (an
-    initramfs built before a test script or tool was added lacks it)."""
-    import gzip
-    try:
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return all(name.encode() + b"\0" in data for name in names)
-
-
-def skip(why):
-    if os.environ.get("CI") == "true":
-        print(f"FAIL (CI=true, must run): {why}")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 def echo_server(listener, failures):
