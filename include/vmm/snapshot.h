@@ -60,15 +60,28 @@ int vmm_vm_restore(vmm_host_t *host, const char *path, const vmm_config_t *expec
  * pages and every component's state go, and the source VM stops. The
  * destination (vmm_vm_incoming) checks the stream as a snapshot reader
  * does and continues the guest. A guest that dirties memory faster than
- * the link carries it does not converge: after max_rounds the migration
- * fails cleanly and the VM runs on at the source. Stream format:
- * doc/snapshot-format.md, "Migration stream". */
+ * the link carries it is throttled ("auto-converge", on unless turned off):
+ * from the third round on, while it dirties more than half of what the
+ * link carries, its vCPUs are held for throttle_initial percent of the
+ * time, then throttle_increment more each round, up to throttle_max (the
+ * guest runs 10 ms, then is held 10 * pct / (100 - pct) ms; the VM stays
+ * RUNNING). If it still does not converge, after max_rounds the migration
+ * fails cleanly, the throttle ends and the VM runs on at the source.
+ * Stream format: doc/snapshot-format.md, "Migration stream". */
 
 typedef struct vmm_migrate_params {
     uint64_t size;             /* sizeof(vmm_migrate_params_t) (vmm/abi.h) */
     uint64_t max_bandwidth;    /* bytes a second; 0: as fast as the fd takes */
     uint64_t downtime_limit_ms; /* 0: 300 ms, QEMU's default */
     unsigned max_rounds;       /* dirty-page rounds before giving up; 0: 30 */
+    /* Added later (older callers pass a smaller size: all 0). For each field
+     * 0 keeps what was set before (vmm_vm_migrate_configure), initially
+     * the default. */
+    int auto_converge;          /* 1 throttle a guest that does not converge
+                                 * (default), -1 never */
+    unsigned throttle_initial;  /* percent of time held at first; default 20 */
+    unsigned throttle_increment; /* added each round it still does not; 10 */
+    unsigned throttle_max;      /* at most, 1..99; default 99 */
 } vmm_migrate_params_t;
 
 typedef enum vmm_migrate_status {
@@ -91,6 +104,10 @@ typedef struct vmm_migrate_stats {
     uint64_t downtime_ms;      /* pause to end of stream (when completed) */
     uint64_t setup_ms;         /* start to the first page sent */
     uint64_t total_ms;         /* start to now / to the end */
+    /* Added later (absent for callers built before). */
+    unsigned throttle_pct;     /* share of time the vCPUs are held now
+                                * (auto-converge; 0 when not throttled) */
+    unsigned throttle_max_reached; /* the highest share this migration used */
 } vmm_migrate_stats_t;
 
 /* Starts migrating `vm` (running or paused) over `fd`, which the library
@@ -108,6 +125,11 @@ int vmm_vm_migrate_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out);
 /* Changes the bandwidth limit / downtime limit of a running or future
  * migration (QMP migrate-set-parameters). 0 leaves a value as it is. */
 int vmm_vm_migrate_set(vmm_vm_t *vm, uint64_t max_bandwidth, uint64_t downtime_limit_ms);
+/* The same for every parameter: each field of `params` that is not 0 replaces
+ * the current value for a running or future migration (QMP
+ * migrate-set-parameters / migrate-set-capabilities auto-converge).
+ * VMM_EINVAL names a throttle percentage outside 1..99. */
+int vmm_vm_migrate_configure(vmm_vm_t *vm, const vmm_migrate_params_t *params);
 
 /* The destination: reads a migration stream from `fd` (blocking until the
  * source finishes) and returns the VM it carried, DEFINED: vmm_vm_start()

@@ -6,8 +6,11 @@
  *       file: a snapshot (doc/snapshot-format.md), QEMU's migration to a
  *       file: the VM is left paused after it (QEMU's "postmigrate"), and
  *       `--incoming file:PATH` continues it elsewhere.
- *   migrate_cancel, query-migrate (QEMU's fields), migrate-set-parameters
- *   {"downtime-limit": ms, "max-bandwidth": bytes/s}.
+ *   migrate_cancel, query-migrate (QEMU's fields, cpu-throttle-percentage
+ *   while auto-converge holds the guest), migrate-set-parameters
+ *   {"downtime-limit": ms, "max-bandwidth": bytes/s, "cpu-throttle-initial",
+ *   "cpu-throttle-increment", "max-cpu-throttle": percent},
+ *   migrate-set-capabilities [{"capability": "auto-converge", "state": b}].
  */
 #include <errno.h>
 #include <netdb.h>
@@ -197,6 +200,9 @@ static void cmd_query_migrate(struct qmp_call *call, json_t *args)
     json_t *r = json_pack("{s:s,s:I,s:I,s:o}", "status", status_name(st.status), "total-time",
                           (json_int_t)st.total_ms, "setup-time", (json_int_t)st.setup_ms, "ram",
                           ram);
+    if (st.throttle_pct)
+        json_object_set_new(r, "cpu-throttle-percentage",
+                            json_integer((json_int_t)st.throttle_pct));
     if (st.status == VMM_MIGRATE_COMPLETED)
         json_object_set_new(r, "downtime", json_integer((json_int_t)st.downtime_ms));
     else
@@ -205,26 +211,81 @@ static void cmd_query_migrate(struct qmp_call *call, json_t *args)
     qmp_return(call, r);
 }
 
+/* migrate-set-parameters: QEMU's names for the fields of
+ * vmm_migrate_params_t. Every value is a positive integer; the
+ * percentages are checked by the library (1..99). */
 static void cmd_migrate_set_parameters(struct qmp_call *call, json_t *args)
 {
-    json_t *dl = json_object_get(args, "downtime-limit");
-    json_t *bw = json_object_get(args, "max-bandwidth");
-    if ((dl && (!json_is_integer(dl) || json_integer_value(dl) <= 0)) ||
-        (bw && (!json_is_integer(bw) || json_integer_value(bw) <= 0))) {
-        qmp_error(call, "GenericError",
-                  "Parameter 'downtime-limit' / 'max-bandwidth' expects a positive integer");
-        return;
-    }
+    static const char *const names[] = { "downtime-limit", "max-bandwidth",
+                                         "cpu-throttle-initial", "cpu-throttle-increment",
+                                         "max-cpu-throttle" };
+    uint64_t val[5] = { 0 };
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
-        if (strcmp(key, "downtime-limit") && strcmp(key, "max-bandwidth")) {
+        unsigned i = 0;
+        while (i < 5 && strcmp(key, names[i]))
+            i++;
+        if (i == 5) {
             qmp_error(call, "GenericError", "Parameter '%s' is not supported", key);
             return;
         }
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            qmp_error(call, "GenericError", "Parameter '%s' expects a positive integer", key);
+            return;
+        }
+        val[i] = (uint64_t)json_integer_value(v);
     }
-    vmm_vm_migrate_set(call->ctl->vm, bw ? (uint64_t)json_integer_value(bw) : 0,
-                       dl ? (uint64_t)json_integer_value(dl) : 0);
+    for (unsigned i = 2; i < 5; i++)
+        if (val[i] > 99) {
+            qmp_error(call, "GenericError", "Parameter '%s' expects a percentage 1..99, got %llu",
+                      names[i], (unsigned long long)val[i]);
+            return;
+        }
+    vmm_migrate_params_t p = { .size = sizeof(p), .downtime_limit_ms = val[0],
+                               .max_bandwidth = val[1], .throttle_initial = (unsigned)val[2],
+                               .throttle_increment = (unsigned)val[3],
+                               .throttle_max = (unsigned)val[4] };
+    if (vmm_vm_migrate_configure(call->ctl->vm, &p)) {
+        qmp_error(call, "GenericError", "%s", vmm_last_error());
+        return;
+    }
+    qmp_return(call, NULL);
+}
+
+/* migrate-set-capabilities: only auto-converge means something here (on by
+ * default in libvmm, unlike QEMU); other capabilities QEMU knows are refused
+ * by name. */
+static void cmd_migrate_set_capabilities(struct qmp_call *call, json_t *args)
+{
+    json_t *caps = json_object_get(args, "capabilities");
+    if (!json_is_array(caps) || json_object_size(args) != 1) {
+        qmp_error(call, "GenericError",
+                  "migrate-set-capabilities takes 'capabilities': [{capability, state}]");
+        return;
+    }
+    int auto_converge = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c) {
+        json_t *name = json_object_get(c, "capability"), *state = json_object_get(c, "state");
+        if (!json_is_string(name) || !json_is_boolean(state)) {
+            qmp_error(call, "GenericError",
+                      "capabilities[%zu] needs 'capability' (string) and 'state' (bool)", i);
+            return;
+        }
+        if (strcmp(json_string_value(name), "auto-converge")) {
+            qmp_error(call, "GenericError", "Capability '%s' is not supported (libvmm has "
+                      "auto-converge only)", json_string_value(name));
+            return;
+        }
+        auto_converge = json_is_true(state) ? 1 : -1;
+    }
+    vmm_migrate_params_t p = { .size = sizeof(p), .auto_converge = auto_converge };
+    if (vmm_vm_migrate_configure(call->ctl->vm, &p)) {
+        qmp_error(call, "GenericError", "%s", vmm_last_error());
+        return;
+    }
     qmp_return(call, NULL);
 }
 
@@ -233,5 +294,6 @@ const struct qmp_command qmp_migrate_commands[] = {
     { "migrate_cancel", cmd_migrate_cancel, QMP_NO_ARGS },
     { "query-migrate", cmd_query_migrate, QMP_NO_ARGS },
     { "migrate-set-parameters", cmd_migrate_set_parameters, 0 },
+    { "migrate-set-capabilities", cmd_migrate_set_capabilities, 0 },
     { NULL, NULL, 0 },
 };

@@ -482,9 +482,13 @@ int vmm_vm_pause(vmm_vm_t *vm)
 {
     if (atomic_load(&vm->state) != VMM_STATE_RUNNING)
         return vmm_error(VMM_ESTATE, "VM '%s' is not running", vm->cfg->name);
-    int expect = MACHINE_RUN;
-    if (!atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_PAUSE))
+    pthread_mutex_lock(&vm->lock);
+    if (!machine_request_pause(&vm->m)) {
+        pthread_mutex_unlock(&vm->lock);
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
+    }
+    pthread_cond_broadcast(&vm->cond); /* vCPUs held by a throttle see PAUSE */
+    pthread_mutex_unlock(&vm->lock);
     vcpu_threads_kick(vm);
     pthread_mutex_lock(&vm->lock);
     while (vm->parked + vm->exited < vm->nr_threads)

@@ -9,6 +9,7 @@ with a virtio disk written before the save and after each restore."""
 import os
 import re
 import socket
+import threading
 import struct
 import subprocess
 import sys
@@ -21,7 +22,7 @@ GUEST = os.environ.get("VMM_TEST_GUEST", "")
 CACHE = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
 IMAGE, INITRD = f"{CACHE}/riscv/Image", f"{CACHE}/riscv/initramfs.cpio.gz"
 COUNTER = 0x80100000
-MEMORY = 64 << 20
+MEMORY = 128 << 20  # the echo guest's dirty mode writes 64 MiB from 0x81000000
 
 
 def count(vm):
@@ -186,6 +187,36 @@ class MigrateTest(GuestTest):
         before = count(vm)
         self.assertTrue(vm.wait_for(lambda: count(vm) > before, 20))
         src.close()
+
+
+    def test_a_dirtying_guest_converges_by_throttling(self):
+        vm = self.boot()
+        # The echo guest's dirty mode: each count goes to the next of 16384
+        # pages, then it spins 3000 times (about 100k pages a second here).
+        vm.write_phys(COUNTER + 0x20, struct.pack("<Q", 3000))
+        vm.console_write("d")
+        self.assertTrue(vm.wait_for(lambda: count(vm) > 2 * 16384, 60))
+        with self.assertRaisesRegex(vmm.Error, "throttle_max 100%: limit 1..99"):
+            vm.migrate_configure(throttle_max=100)
+        vm.migrate_configure(throttle_initial=60, throttle_increment=20, auto_converge=True)
+        src, dst = socket.socketpair()
+        drained = []
+        reader = threading.Thread(target=lambda: drained.append(
+            sum(iter(lambda: len(dst.recv(1 << 16)), 0))))
+        reader.start()
+        ended = []
+        # A link far slower than the guest: only holding it converges.
+        vm.migrate(src.fileno(), max_bandwidth=32 << 20, downtime_limit_ms=100,
+                   callback=lambda _vm, err: ended.append(err))
+        self.assertTrue(self.host.wait_for(lambda: ended, 120), "the migration did not end")
+        self.assertIsNone(ended[0])
+        stats = vm.migrate_stats()
+        self.assertEqual(stats.status, vmm.MigrateStatus.COMPLETED)
+        self.assertGreaterEqual(stats.throttle_max_reached, 60)
+        self.assertEqual(stats.throttle_pct, 0)
+        src.close()
+        reader.join(30)
+        self.assertGreaterEqual(drained[0], 64 << 20)
 
 
 # A shell loop in guest user space, printing every 2000th value.

@@ -93,12 +93,24 @@ class MigrateStats(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("status", _c_int), ("rounds", _c_uint)] + [
         (name, _c_u64) for name in (
             "bytes_sent", "ram_transferred", "ram_remaining", "dirty_pages_rate",
-            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")]
+            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")] + [
+        ("throttle_pct", _c_uint), ("throttle_max_reached", _c_uint)]
 
 
 class _CMigrateParams(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("max_bandwidth", _c_u64), ("downtime_limit_ms", _c_u64),
-                ("max_rounds", _c_uint)]
+                ("max_rounds", _c_uint), ("auto_converge", _c_int), ("throttle_initial", _c_uint),
+                ("throttle_increment", _c_uint), ("throttle_max", _c_uint)]
+
+
+def _migrate_params(max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, auto_converge=None,
+                    throttle_initial=0, throttle_increment=0, throttle_max=0):
+    return _CMigrateParams(size=ctypes.sizeof(_CMigrateParams), max_bandwidth=max_bandwidth,
+                           downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds,
+                           auto_converge=0 if auto_converge is None else
+                           (1 if auto_converge else -1),
+                           throttle_initial=throttle_initial,
+                           throttle_increment=throttle_increment, throttle_max=throttle_max)
 
 
 class _StateEv(ctypes.Structure):
@@ -328,6 +340,8 @@ _vm_migrate_start = _sig("vmm_vm_migrate_start", _c_int, _p, _c_int,
 _vm_migrate_cancel = _sig("vmm_vm_migrate_cancel", _c_int, _p)
 _vm_migrate_stats = _sig("vmm_vm_migrate_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_migrate_set = _sig("vmm_vm_migrate_set", _c_int, _p, _c_u64, _c_u64)
+_vm_migrate_configure = _sig("vmm_vm_migrate_configure", _c_int, _p,
+                             ctypes.POINTER(_CMigrateParams))
 _vm_incoming = _sig("vmm_vm_incoming", _c_int, _p, _c_int, _p, ctypes.POINTER(_p))
 _free = ctypes.CDLL(None).free
 _free.argtypes = [_p]
@@ -1144,16 +1158,18 @@ class VM:
         or is stopped with stop=True."""
         _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
 
-    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None):
+    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None,
+                auto_converge=None, throttle_initial=0, throttle_increment=0, throttle_max=0):
         """Starts a live migration over the connected stream fd (socket or
         file; not closed by the library). callback(vm, error) runs from the
         loop when it ends: error None means the guest now runs at the
         destination and this VM is shut off; otherwise the VM runs on here.
-        0 means the default for each limit (no bandwidth cap, 300 ms
-        downtime, 30 rounds)."""
-        params = _CMigrateParams(size=ctypes.sizeof(_CMigrateParams),
-                                 max_bandwidth=max_bandwidth,
-                                 downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds)
+        0 (None for auto_converge) keeps each setting as it was, initially the
+        default: no bandwidth cap, 300 ms downtime, 30 rounds, auto-converge
+        on (a guest dirtying faster than the link is held 20 %, then 10 % more
+        a round, up to 99 % of the time)."""
+        params = _migrate_params(max_bandwidth, downtime_limit_ms, max_rounds, auto_converge,
+                                 throttle_initial, throttle_increment, throttle_max)
         self._async(lambda h, cb, key: _vm_migrate_start(h, fd, ctypes.byref(params), cb, key),
                     callback)
 
@@ -1164,6 +1180,12 @@ class VM:
     def migrate_set(self, max_bandwidth=0, downtime_limit_ms=0):
         """Changes the limits of a running or future migration (0: unchanged)."""
         _check(_vm_migrate_set(self._handle(), max_bandwidth, downtime_limit_ms))
+
+    def migrate_configure(self, **settings):
+        """Changes any setting migrate() takes (same names, same meaning) for a
+        running or future migration."""
+        params = _migrate_params(**settings)
+        _check(_vm_migrate_configure(self._handle(), ctypes.byref(params)))
 
     def migrate_stats(self):
         """MigrateStats of the current or last migration."""
