@@ -33,6 +33,31 @@ typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
  * the time the write takes. */
 int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags);
 
+/* vmm_vm_save() without blocking the loop thread: a running VM pauses,
+ * the library writes the snapshot from a thread of its own, then the VM
+ * resumes (or stops with VMM_SAVE_STOP) and cb(vm, status, opaque) runs on
+ * the loop: 0, VMM_ECANCELED (vmm_vm_save_cancel) or an error, with
+ * vmm_last_error() saying why; a file that was not completed is removed.
+ * Meanwhile VMM_EVENT_PROGRESS events (kind VMM_PROGRESS_SAVE, every
+ * 100 ms and once at the end) report guest memory written out of the
+ * total, and the VM stays paused: vmm_vm_resume, vmm_vm_start and resets
+ * answer VMM_EBUSY. The destination is `path` (the file appears there only
+ * once complete, as with vmm_vm_save) or `fd`: exactly one of them. An fd
+ * must be a regular file open for writing; it is written from offset 0,
+ * truncated to the snapshot's size, synced and never closed. VMM_EBUSY when
+ * a save or a live migration of the VM is running. Loop thread. */
+int vmm_vm_save_start(vmm_vm_t *vm, const char *path, int fd, unsigned flags, vmm_vm_done_cb cb,
+                      void *opaque);
+/* Stops a running vmm_vm_save_start(); its callback gets VMM_ECANCELED and
+ * the VM resumes as after a save. Loop thread. */
+int vmm_vm_save_cancel(vmm_vm_t *vm);
+
+typedef struct vmm_migrate_stats vmm_migrate_stats_t;
+/* Progress of the running or last vmm_vm_save_start(), in the migration
+ * statistics' terms: status, ram_transferred (guest memory written out),
+ * ram_remaining, total_ms. Loop thread. */
+int vmm_vm_save_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out);
+
 /* Flags for vmm_vm_restore(). */
 #define VMM_RESTORE_MAP 1u /* map guest memory copy-on-write from the file
                             * (pages load on first touch; restore takes
@@ -92,7 +117,7 @@ typedef enum vmm_migrate_status {
     VMM_MIGRATE_CANCELLED,
 } vmm_migrate_status_t;
 
-typedef struct vmm_migrate_stats {
+struct vmm_migrate_stats {
     uint64_t size;             /* sizeof(vmm_migrate_stats_t), set by the caller */
     vmm_migrate_status_t status;
     unsigned rounds;           /* dirty-page rounds done */
@@ -108,7 +133,7 @@ typedef struct vmm_migrate_stats {
     unsigned throttle_pct;     /* share of time the vCPUs are held now
                                 * (auto-converge; 0 when not throttled) */
     unsigned throttle_max_reached; /* the highest share this migration used */
-} vmm_migrate_stats_t;
+};
 
 /* Starts migrating `vm` (running or paused) over `fd`, which the library
  * uses from a thread of its own until the migration ends and never closes.

@@ -29,8 +29,9 @@
 
 /* The stream fd of the running migration (closed when it ends). */
 struct qmp_migration {
-    int fd;
-    struct vmm_control *ctl;
+    int fd;                  /* the stream (-1 for a file: migrate) */
+    char *path;              /* file: migrate: the snapshot's path */
+    struct vmm_control *ctl; /* NULL once the control socket went away */
 };
 
 static const char *status_name(vmm_migrate_status_t s)
@@ -115,6 +116,25 @@ static void migration_done(vmm_vm_t *vm, int status, void *opaque)
     free(m);
 }
 
+/* A file: migrate ended (vmm_vm_save_start's callback). */
+static void file_done(vmm_vm_t *vm, int status, void *opaque)
+{
+    struct qmp_migration *m = opaque;
+    if (m->ctl) {
+        struct stat st;
+        /* Bytes on disk: the file is sparse, zero pages take none. */
+        m->ctl->file_migrate.bytes =
+            status == 0 && stat(m->path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+        m->ctl->file_migrate.failed = status != 0;
+        m->ctl->file_migrate.done = 1;
+        emit_status(m->ctl, status == 0 ? "completed" : "failed");
+        m->ctl->migration = NULL;
+    }
+    (void)vm;
+    free(m->path);
+    free(m);
+}
+
 static void cmd_migrate(struct qmp_call *call, json_t *args)
 {
     const char *uri = json_string_value(json_object_get(args, "uri"));
@@ -124,23 +144,32 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
     }
     vmm_vm_t *vm = call->ctl->vm;
     if (strncmp(uri, "file:", 5) == 0) {
-        emit_status(call->ctl, "active");
-        uint64_t start = clock_monotonic_ms();
-        int rc = vmm_vm_state(vm) == VMM_STATE_RUNNING ? vmm_vm_pause(vm) : 0;
-        if (rc == 0)
-            rc = vmm_vm_save(vm, uri + 5, 0);
-        struct stat st;
-        call->ctl->file_migrate.valid = 1;
-        call->ctl->file_migrate.failed = rc != 0;
-        call->ctl->file_migrate.total_ms = clock_monotonic_ms() - start;
-        /* Bytes on disk: the file is sparse, zero pages take none. */
-        call->ctl->file_migrate.bytes =
-            rc == 0 && stat(uri + 5, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
-        emit_status(call->ctl, rc ? "failed" : "completed");
-        if (rc)
+        /* As QEMU: the guest stops for a migration to a file and stays
+         * paused after; the write runs off the loop (query-migrate, events). */
+        struct qmp_migration *m = calloc(1, sizeof(*m));
+        char *path = strdup(uri + 5);
+        int rc = m && path ? 0 : vmm_error(VMM_ENOMEM, "out of memory");
+        if (rc == 0 && vmm_vm_state(vm) == VMM_STATE_RUNNING)
+            rc = vmm_vm_pause(vm);
+        if (rc == 0) {
+            m->fd = -1;
+            m->path = path;
+            m->ctl = call->ctl;
+            rc = vmm_vm_save_start(vm, path, -1, 0, file_done, m);
+        }
+        if (rc) {
             qmp_error(call, "GenericError", "%s", vmm_last_error());
-        else
-            qmp_return(call, NULL);
+            free(path);
+            free(m);
+            return;
+        }
+        if (call->ctl->migration)
+            call->ctl->migration->ctl = NULL;
+        call->ctl->migration = m;
+        memset(&call->ctl->file_migrate, 0, sizeof(call->ctl->file_migrate));
+        call->ctl->file_migrate.valid = 1;
+        emit_status(call->ctl, "active");
+        qmp_return(call, NULL);
         return;
     }
     int fd = -1;
@@ -173,7 +202,11 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
 static void cmd_migrate_cancel(struct qmp_call *call, json_t *args)
 {
     (void)args;
-    vmm_vm_migrate_cancel(call->ctl->vm); /* like QEMU: no error when idle */
+    /* Like QEMU: no error when idle. */
+    if (call->ctl->file_migrate.valid)
+        vmm_vm_save_cancel(call->ctl->vm);
+    else
+        vmm_vm_migrate_cancel(call->ctl->vm);
     qmp_return(call, NULL);
 }
 
@@ -183,11 +216,11 @@ static void cmd_query_migrate(struct qmp_call *call, json_t *args)
     vmm_migrate_stats_t st = { .size = sizeof(st) };
     vmm_vm_migrate_stats(call->ctl->vm, &st);
     if (call->ctl->file_migrate.valid) {
-        /* A file: migrate: the VM was paused for all of it. */
-        memset(&st, 0, sizeof(st));
-        st.status = call->ctl->file_migrate.failed ? VMM_MIGRATE_FAILED : VMM_MIGRATE_COMPLETED;
-        st.total_ms = st.downtime_ms = call->ctl->file_migrate.total_ms;
-        st.ram_transferred = call->ctl->file_migrate.bytes;
+        /* A file: migrate: the VM is paused for all of it; once done,
+         * "transferred" is what the file takes on disk. */
+        vmm_vm_save_stats(call->ctl->vm, &st);
+        if (call->ctl->file_migrate.done)
+            st.ram_transferred = call->ctl->file_migrate.bytes;
     }
     if (st.status == VMM_MIGRATE_NONE) {
         qmp_return(call, json_object());

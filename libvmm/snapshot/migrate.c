@@ -82,6 +82,8 @@ struct migration {
     uint64_t started_ms, window_ms, window_bytes;
 
     uv_async_t async;  /* thread -> loop: pause now / finished */
+    uv_timer_t timer;  /* progress events while it runs */
+    int handles;       /* open handles (freed at 0) */
     uint64_t *bits[GUEST_MEM_MAX_REGIONS]; /* dirty pages taken, not yet sent */
     uint8_t copy[RUN_PAGES * PAGE]; /* pages as sent: the guest may write
                                      * them while they go out */
@@ -446,9 +448,33 @@ static void *migrate_main(void *arg)
 static void migration_free(uv_handle_t *h)
 {
     struct migration *mg = h->data;
+    if (--mg->handles)
+        return;
     pthread_mutex_destroy(&mg->lock);
     pthread_cond_destroy(&mg->cond);
     free(mg);
+}
+
+static void emit_progress(struct migration *mg)
+{
+    struct vmm_vm *vm = mg->vm;
+    if (!vm->cb)
+        return;
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    vmm_vm_migrate_stats(vm, &st);
+    vmm_event_t ev = { .size = sizeof(ev), .type = VMM_EVENT_PROGRESS, .vm = vm };
+    ev.u.progress.kind = VMM_PROGRESS_MIGRATE;
+    ev.u.progress.status = st.status;
+    ev.u.progress.bytes_done = st.bytes_sent;
+    ev.u.progress.round = st.rounds;
+    ev.u.progress.dirty_pages_rate = st.dirty_pages_rate;
+    ev.u.progress.expected_downtime_ms = st.expected_downtime_ms;
+    vm->cb(&ev, vm->cb_opaque);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    emit_progress(t->data);
 }
 
 static void on_async(uv_async_t *a)
@@ -474,6 +500,7 @@ static void on_async(uv_async_t *a)
     pthread_join(mg->thread, NULL);
     mg->thread_started = 0;
     uv_unref((uv_handle_t *)&mg->async);
+    uv_timer_stop(&mg->timer);
     int rc = mg->rc;
     pthread_mutex_lock(&mg->lock);
     mg->stats.total_ms = clock_monotonic_ms() - mg->started_ms;
@@ -490,6 +517,7 @@ static void on_async(uv_async_t *a)
     }
     if (rc && rc != VMM_ECANCELED)
         log_warn("VM '%s': %s", vm->cfg->name, mg->error);
+    emit_progress(mg);
     if (mg->cb) {
         vmm_vm_done_cb cb = mg->cb;
         mg->cb = NULL;
@@ -501,7 +529,7 @@ static void on_async(uv_async_t *a)
 
 static struct migration *migration_of(struct vmm_vm *vm)
 {
-    return vm->ext.opaque;
+    return vm->ext[VM_EXT_MIGRATE].opaque;
 }
 
 /* The VM goes away: cancel, wait for the thread, free. */
@@ -517,8 +545,9 @@ static void migration_destroy(struct vmm_vm *vm, void *opaque)
     mg->thread_started = 0;
     vm_throttle_fini(&mg->throttle);
     mg->cb = NULL;
-    vm->ext.opaque = NULL;
+    vm->ext[VM_EXT_MIGRATE].opaque = NULL;
     uv_close((uv_handle_t *)&mg->async, migration_free);
+    uv_close((uv_handle_t *)&mg->timer, migration_free);
 }
 
 static struct migration *migration_get(struct vmm_vm *vm)
@@ -541,10 +570,12 @@ static struct migration *migration_get(struct vmm_vm *vm)
     vm_throttle_init(&mg->throttle, vm);
     mg->stats.size = sizeof(mg->stats);
     uv_async_init(vm->host->loop, &mg->async, on_async);
-    mg->async.data = mg;
+    uv_timer_init(vm->host->loop, &mg->timer);
+    mg->async.data = mg->timer.data = mg;
+    mg->handles = 2;
     uv_unref((uv_handle_t *)&mg->async);
-    vm->ext.opaque = mg;
-    vm->ext.destroy = migration_destroy;
+    vm->ext[VM_EXT_MIGRATE].opaque = mg;
+    vm->ext[VM_EXT_MIGRATE].destroy = migration_destroy;
     return mg;
 }
 
@@ -655,6 +686,7 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
         return vmm_error_errno(rc, "starting the migration thread");
     }
     mg->thread_started = 1;
+    uv_timer_start(&mg->timer, on_timer, 100, 100);
     return 0;
 }
 

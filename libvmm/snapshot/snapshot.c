@@ -107,15 +107,39 @@ static uint32_t page_crc(uint32_t crc, uint64_t page_no, const uint8_t *p)
 
 /* --- writing --- */
 
+/* The writer (snapshot.h): prepared on the loop thread while the VM
+ * cannot change, written on any thread, committed on the loop thread. */
+struct snapshot_writer {
+    char *path;      /* the final name (path mode), or NULL (fd mode) */
+    char *tmp;       /* the temporary file being written (path mode) */
+    int fd;
+    int own_fd;      /* path mode: the writer opened fd and closes it */
+    int committed;
+    char *xml;
+    struct state_buffer state;
+    const char *engine, *arch;
+    uint64_t ram_bytes;
+    int nr;
+    struct guest_region regions[GUEST_MEM_MAX_REGIONS]; /* copies: gpa, size, host */
+};
+
 /* Writes one region's non-zero pages (runs of them in one pwrite each) at
  * data_offset; zero pages stay holes. Returns the CRC and page count. */
 static int write_region(int fd, const struct guest_region *r, uint64_t data_offset,
-                        const char *path, uint32_t *crc_out, uint32_t *pages_out)
+                        const char *path, uint32_t *crc_out, uint32_t *pages_out,
+                        _Atomic uint64_t *done, const _Atomic int *cancel)
 {
     uint32_t crc = 0, pages = 0;
     uint64_t n = r->size / PAGE;
     uint64_t run_start = 0, run_len = 0;
     for (uint64_t i = 0; i <= n; i++) {
+        if (i && (i % 256 == 0 || i == n)) { /* progress, every 1 MiB examined */
+            if (done)
+                atomic_fetch_add_explicit(done, (i % 256 ? i % 256 : 256) * PAGE,
+                                          memory_order_relaxed);
+            if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
+                return vmm_error(VMM_ECANCELED, "saving '%s' was cancelled", path);
+        }
         int data = i < n && !page_is_zero(r->host + i * PAGE);
         if (data) {
             crc = page_crc(crc, i, r->host + i * PAGE);
@@ -154,65 +178,122 @@ static int fsync_dir_of(const char *path)
     return 0;
 }
 
-static int write_file(struct vmm_vm *vm, const char *path)
+void snapshot_writer_free(struct snapshot_writer *w)
 {
+    if (!w)
+        return;
+    if (w->own_fd && w->fd >= 0)
+        close(w->fd);
+    if (w->tmp && !w->committed)
+        unlink(w->tmp);
+    free(w->tmp);
+    free(w->path);
+    free(w->xml);
+    state_buffer_free(&w->state);
+    free(w);
+}
+
+uint64_t snapshot_writer_total(const struct snapshot_writer *w)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < w->nr; i++)
+        total += w->regions[i].size;
+    return total;
+}
+
+int snapshot_writer_new(struct vmm_vm *vm, const char *path, int fd, struct snapshot_writer **out)
+{
+    *out = NULL;
     struct machine *m = &vm->m;
+    if ((path == NULL) == (fd < 0))
+        return vmm_error(VMM_EINVAL, "a snapshot goes to a path or to an fd (exactly one)");
     for (unsigned i = 0; i < vmm_config_disk_count(vm->cfg); i++)
         if (vmm_config_disk(vm->cfg, i)->backend)
             return vmm_error(VMM_ENOTSUP,
                              "disk '%s' is served by the host program: its contents cannot go "
                              "into a snapshot", vmm_config_disk(vm->cfg, i)->target);
-    char *xml = NULL;
-    int rc = vmm_config_to_xml(vm->cfg, &xml);
-    if (rc)
-        return rc;
-    struct state_buffer state = { 0 };
-    struct state_sink sink = state_buffer_sink(&state);
-    struct state_writer *w = NULL;
-    rc = state_writer_new(&w, &sink);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return vmm_error_errno(errno, "snapshot fd %d", fd);
+        if (!S_ISREG(st.st_mode))
+            return vmm_error(VMM_EINVAL, "snapshot fd %d is not a regular file (a snapshot is "
+                             "written at offsets; stream a VM with live migration instead)", fd);
+    }
+    struct snapshot_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return vmm_error(VMM_ENOMEM, "snapshot writer");
+    w->fd = fd;
+    w->engine = vmm_vm_engine(vm);
+    w->arch = vm->platform->arch;
+    w->ram_bytes = m->mem.ram_bytes;
+    w->nr = m->mem.nr_regions;
+    memcpy(w->regions, m->mem.regions, sizeof(struct guest_region) * (size_t)w->nr);
+    int rc = vmm_config_to_xml(vm->cfg, &w->xml);
+    struct state_sink sink = state_buffer_sink(&w->state);
+    struct state_writer *sw = NULL;
     if (rc == 0)
-        rc = machine_save_components(m, w);
+        rc = state_writer_new(&sw, &sink);
     if (rc == 0)
-        rc = state_writer_finish(w);
-    state_writer_free(w);
+        rc = machine_save_components(m, sw);
+    if (rc == 0)
+        rc = state_writer_finish(sw);
+    state_writer_free(sw);
+    if (rc == 0 && path) {
+        size_t tmp_len = strlen(path) + 16;
+        w->path = strdup(path);
+        w->tmp = malloc(tmp_len);
+        if (!w->path || !w->tmp) {
+            rc = vmm_error(VMM_ENOMEM, "snapshot path");
+        } else {
+            snprintf(w->tmp, tmp_len, "%s.tmp-XXXXXX", path);
+            w->fd = mkstemp(w->tmp);
+            if (w->fd < 0) {
+                rc = vmm_error_errno(errno, "creating snapshot '%s'", path);
+                free(w->tmp);
+                w->tmp = NULL;
+            } else {
+                w->own_fd = 1;
+                fcntl(w->fd, F_SETFD, FD_CLOEXEC);
+            }
+        }
+    }
     if (rc) {
-        free(xml);
-        state_buffer_free(&state);
+        snapshot_writer_free(w);
         return rc;
     }
+    *out = w;
+    return 0;
+}
 
-    size_t tmp_len = strlen(path) + 16;
-    char *tmp = malloc(tmp_len);
-    int fd = -1;
-    if (tmp) {
-        snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", path);
-        fd = mkstemp(tmp);
-    }
-    if (fd < 0) {
-        rc = tmp ? vmm_error_errno(errno, "creating snapshot '%s'", path)
-                 : vmm_error(VMM_ENOMEM, "snapshot path");
-        free(tmp);
-        free(xml);
-        state_buffer_free(&state);
-        return rc;
-    }
-
-    uint64_t xml_len = strlen(xml);
+int snapshot_writer_write(struct snapshot_writer *w, _Atomic uint64_t *done,
+                          const _Atomic int *cancel)
+{
+    char fdname[32];
+    snprintf(fdname, sizeof(fdname), "fd %d", w->fd);
+    const char *name = w->tmp ? w->tmp : fdname;
+    uint64_t xml_len = strlen(w->xml);
     uint64_t config_offset = HDR_SIZE;
     uint64_t state_offset = config_offset + xml_len;
-    uint64_t regions_offset = align_up(state_offset + state.len, PAGE);
-    int nr = m->mem.nr_regions;
+    uint64_t regions_offset = align_up(state_offset + w->state.len, PAGE);
+    int nr = w->nr;
     uint64_t data = align_up(regions_offset + (uint64_t)nr * REGION_ENTRY, PAGE);
     uint8_t table[REGION_ENTRY * GUEST_MEM_MAX_REGIONS];
     memset(table, 0, sizeof(table));
 
-    rc = pwrite_all(fd, xml, xml_len, config_offset, tmp);
+    /* An fd may hold an older, larger file: what lies beyond the new size
+     * goes, and the memory area must read back as holes, not old bytes. */
+    int rc = 0;
+    if (!w->tmp && ftruncate(w->fd, 0) < 0)
+        rc = vmm_error_errno(errno, "emptying snapshot %s", name);
     if (rc == 0)
-        rc = pwrite_all(fd, state.data, state.len, state_offset, tmp);
+        rc = pwrite_all(w->fd, w->xml, xml_len, config_offset, name);
+    if (rc == 0)
+        rc = pwrite_all(w->fd, w->state.data, w->state.len, state_offset, name);
     for (int i = 0; rc == 0 && i < nr; i++) {
-        const struct guest_region *r = &m->mem.regions[i];
+        const struct guest_region *r = &w->regions[i];
         uint32_t crc = 0, pages = 0;
-        rc = write_region(fd, r, data, tmp, &crc, &pages);
+        rc = write_region(w->fd, r, data, name, &crc, &pages, done, cancel);
         uint8_t *e = table + i * REGION_ENTRY;
         le_put(e, r->gpa, 8);
         le_put(e + 8, r->size, 8);
@@ -223,9 +304,9 @@ static int write_file(struct vmm_vm *vm, const char *path)
     }
     uint64_t file_size = data;
     if (rc == 0)
-        rc = pwrite_all(fd, table, (size_t)nr * REGION_ENTRY, regions_offset, tmp);
-    if (rc == 0 && ftruncate(fd, (off_t)file_size) < 0)
-        rc = vmm_error_errno(errno, "sizing snapshot '%s' to %llu bytes", path,
+        rc = pwrite_all(w->fd, table, (size_t)nr * REGION_ENTRY, regions_offset, name);
+    if (rc == 0 && ftruncate(w->fd, (off_t)file_size) < 0)
+        rc = vmm_error_errno(errno, "sizing snapshot %s to %llu bytes", name,
                              (unsigned long long)file_size);
 
     uint8_t hdr[HDR_SIZE];
@@ -234,35 +315,53 @@ static int write_file(struct vmm_vm *vm, const char *path)
     le_put(hdr + 8, SNAPSHOT_FORMAT_VERSION, 4);
     le_put(hdr + 12, HDR_SIZE, 4);
     snprintf((char *)hdr + 16, 32, "%s", vmm_version());
-    snprintf((char *)hdr + 48, 16, "%s", vmm_vm_engine(vm));
-    snprintf((char *)hdr + 64, 16, "%s", vm->platform->arch);
+    snprintf((char *)hdr + 48, 16, "%s", w->engine);
+    snprintf((char *)hdr + 64, 16, "%s", w->arch);
     le_put(hdr + 80, config_offset, 8);
     le_put(hdr + 88, xml_len, 8);
     le_put(hdr + 96, state_offset, 8);
-    le_put(hdr + 104, state.len, 8);
+    le_put(hdr + 104, w->state.len, 8);
     le_put(hdr + 112, regions_offset, 8);
     le_put(hdr + 120, (uint64_t)nr, 4);
     le_put(hdr + 124, 0, 4);
-    le_put(hdr + 128, m->mem.ram_bytes, 8);
+    le_put(hdr + 128, w->ram_bytes, 8);
     le_put(hdr + 136, file_size, 8);
-    le_put(hdr + 144, crc32c(0, xml, xml_len), 4);
-    le_put(hdr + 148, crc32c(0, state.data, state.len), 4);
+    le_put(hdr + 144, crc32c(0, w->xml, xml_len), 4);
+    le_put(hdr + 148, crc32c(0, w->state.data, w->state.len), 4);
     le_put(hdr + 152, crc32c(0, table, (size_t)nr * REGION_ENTRY), 4);
     le_put(hdr + HDR_CRC_OFFSET, crc32c(0, hdr, HDR_CRC_OFFSET), 4);
     if (rc == 0)
-        rc = pwrite_all(fd, hdr, sizeof(hdr), 0, tmp);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = vmm_error_errno(errno, "syncing snapshot '%s'", path);
-    close(fd);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = vmm_error_errno(errno, "renaming the snapshot to '%s'", path);
+        rc = pwrite_all(w->fd, hdr, sizeof(hdr), 0, name);
+    if (rc == 0 && fsync(w->fd) < 0)
+        rc = vmm_error_errno(errno, "syncing snapshot %s", name);
+    return rc;
+}
+
+int snapshot_writer_commit(struct snapshot_writer *w)
+{
+    if (!w->tmp)
+        return 0; /* fd mode: the caller's file is complete and synced */
+    if (w->own_fd) {
+        close(w->fd);
+        w->fd = -1;
+        w->own_fd = 0;
+    }
+    if (rename(w->tmp, w->path) < 0)
+        return vmm_error_errno(errno, "renaming the snapshot to '%s'", w->path);
+    w->committed = 1;
+    fsync_dir_of(w->path);
+    return 0;
+}
+
+static int write_file(struct vmm_vm *vm, const char *path, int fd)
+{
+    struct snapshot_writer *w;
+    int rc = snapshot_writer_new(vm, path, fd, &w);
     if (rc == 0)
-        fsync_dir_of(path);
-    else
-        unlink(tmp);
-    free(tmp);
-    free(xml);
-    state_buffer_free(&state);
+        rc = snapshot_writer_write(w, NULL, NULL);
+    if (rc == 0)
+        rc = snapshot_writer_commit(w);
+    snapshot_writer_free(w);
     return rc;
 }
 
@@ -276,10 +375,12 @@ int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags)
     if (state != VMM_STATE_DEFINED && state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
         return vmm_error(VMM_ESTATE, "VM '%s' is shut off or crashed: nothing to save",
                          vm->cfg->name);
+    if (vm->hold_paused)
+        return vmm_error(VMM_EBUSY, "VM '%s': %s", vm->cfg->name, vm->hold_reason);
     int rc = 0, was_running = state == VMM_STATE_RUNNING;
     if (was_running && (rc = vmm_vm_pause(vm)))
         return rc;
-    rc = write_file(vm, path);
+    rc = write_file(vm, path, -1);
     char msg[512];
     snprintf(msg, sizeof(msg), "%s", vmm_last_error());
     int after = 0;

@@ -143,6 +143,54 @@ with vmm.Host() as host:
 """ % (MEMORY, COUNTER, COUNTER)
 
 
+class SaveAsyncTest(GuestTest):
+    def test_save_async_reports_progress_and_resumes(self):
+        vm = self.boot()
+        events, ended = [], []
+        vm.on_progress = events.append
+        path = os.path.join(self.dir.name, "async.snap")
+        vm.save_async(path, callback=lambda _vm, err: ended.append(err))
+        self.assertEqual(vm.state, vmm.State.PAUSED)
+        with self.assertRaisesRegex(vmm.Error, "being written"):
+            vm.resume()
+        self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertEqual(vm.state, vmm.State.RUNNING)
+        self.assertTrue(events and all(e.kind == "save" for e in events))
+        last = events[-1]
+        self.assertEqual(last.status, vmm.MigrateStatus.COMPLETED)
+        self.assertEqual(last.bytes_done, last.bytes_total)
+        self.assertEqual(last.bytes_total, MEMORY)
+        self.assertEqual(vm.save_stats().status, vmm.MigrateStatus.COMPLETED)
+        vm.stop()
+        with vmm.Host() as host2:
+            vm2 = host2.restore(path, expect=None)
+            before = count(vm2)
+            vm2.start()
+            self.assertTrue(vm2.wait_for(lambda: count(vm2) > before + 1000, 20))
+            vm2.stop()
+
+    def test_save_async_to_an_fd_and_errors(self):
+        vm = self.boot()
+        ended = []
+        path = os.path.join(self.dir.name, "fd.snap")
+        with open(path, "wb+") as f:
+            vm.save_async(fd=f.fileno(), stop=True, callback=lambda _vm, err: ended.append(err))
+            self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertEqual(vm.state, vmm.State.SHUTOFF)
+        self.assertGreater(os.path.getsize(path), MEMORY)
+        with self.assertRaises(ValueError):
+            vm.save_async()
+        r, w = os.pipe()
+        vm2 = self.boot()
+        with self.assertRaisesRegex(vmm.Error, "not a regular file"):
+            vm2.save_async(fd=w)
+        os.close(r)
+        os.close(w)
+        vm2.stop()
+
+
 class MigrateTest(GuestTest):
     def test_live_migration_to_another_process(self):
         vm = self.boot()
@@ -216,6 +264,7 @@ class MigrateTest(GuestTest):
         self.assertEqual(stats.throttle_pct, 0)
         src.close()
         reader.join(30)
+        dst.close()
         self.assertGreaterEqual(drained[0], 64 << 20)
 
 

@@ -52,7 +52,7 @@ __all__ = [
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
-    "Port", "MigrateStatus", "MigrateStats",
+    "Port", "MigrateStatus", "MigrateStats", "Progress",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -130,9 +130,21 @@ class _PortEv(ctypes.Structure):
                 ("open", _c_int)]
 
 
+class Progress(ctypes.Structure):
+    """A VMM_EVENT_PROGRESS: kind is "save" or "migrate" (property), status a
+    MigrateStatus value (ACTIVE until the last event of the operation)."""
+    _fields_ = [("_kind", _c_int), ("status", _c_int), ("bytes_done", _c_u64),
+                ("bytes_total", _c_u64), ("round", _c_uint), ("dirty_pages_rate", _c_u64),
+                ("expected_downtime_ms", _c_u64)]
+
+    @property
+    def kind(self):
+        return {1: "save", 2: "migrate"}.get(self._kind, str(self._kind))
+
+
 class _EvUnion(ctypes.Union):
     _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv),
-                ("port", _PortEv)]
+                ("port", _PortEv), ("progress", Progress)]
 
 
 class _Event(ctypes.Structure):
@@ -334,6 +346,9 @@ _caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
 # snapshots and live migration
 _SAVE_STOP, _RESTORE_MAP = 1, 1
 _vm_save = _sig("vmm_vm_save", _c_int, _p, _c_char_p, _c_uint)
+_vm_save_start = _sig("vmm_vm_save_start", _c_int, _p, _c_char_p, _c_int, _c_uint, _DoneCb, _p)
+_vm_save_cancel = _sig("vmm_vm_save_cancel", _c_int, _p)
+_vm_save_stats = _sig("vmm_vm_save_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_restore = _sig("vmm_vm_restore", _c_int, _p, _c_char_p, _p, _c_uint, ctypes.POINTER(_p))
 _vm_migrate_start = _sig("vmm_vm_migrate_start", _c_int, _p, _c_int,
                          ctypes.POINTER(_CMigrateParams), _DoneCb, _p)
@@ -471,7 +486,7 @@ class RunMode(enum.IntEnum):
 
 _XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
 _ECANCELED = -13
-_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT = 1, 2, 3, 4
+_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT, _EVENT_PROGRESS = 1, 2, 3, 4, 5
 
 
 class Outcome:
@@ -1098,8 +1113,9 @@ _hosts_by_done_key = {}
 class VM:
     """A virtual machine. Set on_console (bytes -> None), on_state
     ((old State, new State) -> None), on_restart ((Outcome, count) -> None)
-    and on_port ((name, bytes, open) -> None; bytes empty when only the
-    guest's open state changed) to receive events. A context manager:
+    on_port ((name, bytes, open) -> None; bytes empty when only the
+    guest's open state changed) and on_progress (Progress -> None: a save or
+    migration moving on; a copy) to receive events. A context manager:
     leaving it destroys the VM."""
 
     def __init__(self, host, handle):
@@ -1109,6 +1125,7 @@ class VM:
         self.on_restart = None
         self._controls = []
         self.on_port = None
+        self.on_progress = None
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
@@ -1130,6 +1147,10 @@ class VM:
                 p = ev.u.port
                 data = ctypes.string_at(p.data, p.len) if p.len else b""
                 self.on_port(p.name.decode(errors="replace"), data, bool(p.open))
+            elif ev.type == _EVENT_PROGRESS and self.on_progress:
+                copy = Progress()
+                ctypes.pointer(copy)[0] = ev.u.progress
+                self.on_progress(copy)
         except BaseException as exc:  # noqa: B902 - kept and raised from run()
             self._host._keep(exc)
 
@@ -1157,6 +1178,30 @@ class VM:
         only once complete). A running VM pauses for the write and runs on,
         or is stopped with stop=True."""
         _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
+
+    def save_async(self, path=None, fd=None, stop=False, callback=None):
+        """save() without blocking the loop: the VM pauses, a library thread
+        writes the snapshot to `path` or to the regular file open as `fd`
+        (exactly one), then the VM resumes (or stops with stop=True) and
+        callback(vm, error) runs from the loop (error None on success).
+        on_progress sees the bytes written meanwhile."""
+        if (path is None) == (fd is None):
+            raise ValueError("give path or fd")
+        cpath = os.fsencode(path) if path is not None else None
+        cfd = -1 if fd is None else fd
+        flags = _SAVE_STOP if stop else 0
+        self._async(lambda h, cb, key: _vm_save_start(h, cpath, cfd, flags, cb, key), callback)
+
+    def save_cancel(self):
+        """Stops a running save_async(); its callback gets the cancellation."""
+        _check(_vm_save_cancel(self._handle()))
+
+    def save_stats(self):
+        """MigrateStats of the running or last save_async() (ram_transferred:
+        guest memory written out so far)."""
+        s = MigrateStats(size=ctypes.sizeof(MigrateStats))
+        _check(_vm_save_stats(self._handle(), ctypes.byref(s)))
+        return s
 
     def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None,
                 auto_converge=None, throttle_initial=0, throttle_increment=0, throttle_max=0):

@@ -30,8 +30,9 @@ def check(cond, what):
 def wait_for(pred, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return True
+        got = pred()
+        if got:
+            return got
         time.sleep(0.05)
     return pred()
 
@@ -124,15 +125,26 @@ def main():
         src = Run(tmp, "snap-src", "--qmp", f"unix:{src_qmp},server=on,wait=off")
         check(wait_for(lambda: "ready" in src.console()), "file: the source guest booted")
         rc, reply = qmp(src_qmp, "migrate", json.dumps({"uri": "file:" + snap}))
-        check(rc == 0 and (reply or {}).get("return") == {}, f"file: migrate done ({reply})")
+        check(rc == 0 and (reply or {}).get("return") == {}, f"file: migrate started ({reply})")
+        rc, reply = qmp(src_qmp, "query-status")
+        check((reply or {}).get("return", {}).get("status") == "paused",
+              f"file: the source is paused ({reply})")
+        # The write runs off the loop: the socket answers meanwhile, and
+        # query-migrate goes from active to completed.
+        seen = []
+
+        def completed():
+            rc, reply = qmp(src_qmp, "query-migrate")
+            info = (reply or {}).get("return", {})
+            seen.append(info.get("status"))
+            return info if info.get("status") not in ("active", None) else None
+        info = wait_for(completed)
+        check(info and info.get("status") == "completed" and info.get("total-time", -1) >= 0
+              and info.get("ram", {}).get("transferred", 0) > 0,
+              f"file: query-migrate reports the snapshot as completed ({info}, seen {seen})")
         rc, reply = qmp(src_qmp, "query-status")
         check((reply or {}).get("return", {}).get("status") == "paused",
               f"file: the source is left paused ({reply})")
-        rc, reply = qmp(src_qmp, "query-migrate")
-        info = (reply or {}).get("return", {})
-        check(info.get("status") == "completed" and info.get("total-time", -1) >= 0
-              and info.get("ram", {}).get("transferred", 0) > 0,
-              f"file: query-migrate reports the snapshot as completed ({reply})")
         qmp(src_qmp, "quit")
         check(src.wait(30) is not None, "file: the source vmmctl ends on quit")
         check(os.path.getsize(snap) > 0, "file: the snapshot exists")
