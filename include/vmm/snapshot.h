@@ -22,6 +22,17 @@ typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
 /* Flags for vmm_vm_save(). */
 #define VMM_SAVE_STOP 1u /* stop the VM after saving (default: a VM that was
                           * running runs on) */
+#define VMM_SAVE_TRACK 2u /* start a chain of diff snapshots: from this save
+                           * on, the pages written (by the guest, devices or
+                           * the host) are logged */
+#define VMM_SAVE_DIFF 4u  /* write only the pages written since the last
+                           * TRACK or DIFF save of this VM, naming that file as
+                           * the parent (relative to the diff's directory when
+                           * both are in the same one); the chain goes on.
+                           * VMM_ESTATE without a chain: a live migration, an
+                           * untracked save or a failed save ends one. A diff
+                           * restores with every file of its chain in place
+                           * (each is checked against what its child recorded). */
 
 /* Writes VM `vm` to `path`. A running VM is paused for the save (its
  * devices finish in-flight requests first), then resumed, or stopped with

@@ -23,6 +23,7 @@
 #include "core/vm_throttle.h"
 #include "machine/component.h"
 #include "machine/state.h"
+#include "snapshot/snapshot.h"
 #include "util/crc32c.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -662,6 +663,9 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
         return vmm_error(VMM_ENOMEM, "migration state");
     if (mg->thread_started)
         return vmm_error(VMM_EBUSY, "VM '%s' is already migrating", vm->cfg->name);
+    if (vm->hold_paused)
+        return vmm_error(VMM_EBUSY, "VM '%s': %s", vm->cfg->name, vm->hold_reason);
+    save_tracking_interrupt(vm);
     pthread_mutex_lock(&mg->lock);
     if ((rc = apply_params(mg, &p))) {
         pthread_mutex_unlock(&mg->lock);

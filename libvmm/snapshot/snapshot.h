@@ -27,6 +27,14 @@ int snapshot_writer_new(struct vmm_vm *vm, const char *path, int fd, struct snap
  * `*cancel` stops the write with VMM_ECANCELED. */
 int snapshot_writer_write(struct snapshot_writer *w, _Atomic uint64_t *done,
                           const _Atomic int *cancel);
+/* Makes the writer write a diff: only the pages set in only[region] (one
+ * bit a page; the writer takes the bitmaps and sets only[] to NULL), with
+ * `parent_path` and `parent_id` (the parent's snapshot_writer_id) naming
+ * the snapshot it applies to. Before snapshot_writer_write. */
+void snapshot_writer_set_diff(struct snapshot_writer *w, uint64_t **only, const char *parent_path,
+                              uint32_t parent_id);
+/* The written file's identity (its header checksum), after the write. */
+uint32_t snapshot_writer_id(const struct snapshot_writer *w);
 /* Guest memory bytes snapshot_writer_write examines in all. */
 uint64_t snapshot_writer_total(const struct snapshot_writer *w);
 /* Path mode: renames the file into place (it appears complete or not at
@@ -34,5 +42,9 @@ uint64_t snapshot_writer_total(const struct snapshot_writer *w);
 int snapshot_writer_commit(struct snapshot_writer *w);
 /* Frees; removes the temporary file of a write that was not committed. */
 void snapshot_writer_free(struct snapshot_writer *w);
+
+/* save.c: a live migration takes over the dirty log; a diff chain of the
+ * VM ends there. */
+void save_tracking_interrupt(struct vmm_vm *vm);
 
 #endif

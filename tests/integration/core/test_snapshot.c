@@ -296,6 +296,118 @@ static void test_a_cancelled_save_leaves_no_file(void)
     finish(r);
 }
 
+/* --- diff snapshots --- */
+
+static uint64_t scratch_gpa(unsigned page)
+{
+    return (strcmp(engine, "kvm") == 0 ? 0x1000000ULL : 0x81000000ULL) + page * 4096ULL;
+}
+
+static void fill_page(vmm_vm_t *vm, unsigned page, int byte)
+{
+    static uint8_t buf[4096];
+    memset(buf, byte, sizeof(buf));
+    CU_ASSERT_EQUAL(vmm_vm_write_phys(vm, scratch_gpa(page), buf, sizeof(buf)), 0);
+}
+
+static int page_is(vmm_vm_t *vm, unsigned page, int byte)
+{
+    static uint8_t buf[4096];
+    if (vmm_vm_read_phys(vm, scratch_gpa(page), buf, sizeof(buf)))
+        return 0;
+    for (size_t i = 0; i < sizeof(buf); i++)
+        if (buf[i] != (uint8_t)byte)
+            return 0;
+    return 1;
+}
+
+static uint64_t on_disk(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+/* Restores `path` (a diff chain), checks pages 0..2 hold a, b, c, and the
+ * counter `saved`; then the guest counts on. */
+static void restore_diff(const char *path, unsigned flags, uint64_t saved, int a, int b, int c)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    int rc = vmm_vm_restore(r->host, path, NULL, flags, &r->vm);
+    if (rc)
+        printf("restore %s: %s\n", path, vmm_last_error());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(counter(r->vm), saved);
+    CU_ASSERT_TRUE(page_is(r->vm, 0, a));
+    CU_ASSERT_TRUE(page_is(r->vm, 1, b));
+    CU_ASSERT_TRUE(page_is(r->vm, 2, c));
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    struct counter_past past = { saved };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static void test_diff_snapshots_hold_only_what_changed(void)
+{
+    /* Copies: path_of() reuses its buffers. */
+    char base[256], d1[256], d2[256], moved[256];
+    snprintf(base, sizeof(base), "%s", path_of("base.snap"));
+    snprintf(d1, sizeof(d1), "%s", path_of("d1.snap"));
+    snprintf(d2, sizeof(d2), "%s", path_of("d2.snap"));
+    snprintf(moved, sizeof(moved), "%s", path_of("d1.moved"));
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, base, VMM_SAVE_DIFF), VMM_ESTATE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "no snapshot to diff against"));
+    fill_page(r->vm, 0, 0xa1);
+    /* 8 MiB of other data: in the base, not in the diffs. */
+    for (unsigned p = 100; p < 100 + 2048; p++)
+        fill_page(r->vm, p, 0x77);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, base, VMM_SAVE_TRACK), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    fill_page(r->vm, 1, 0xb2);
+    struct counter_past past = { counter(r->vm) };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t at_d1 = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, d1, VMM_SAVE_DIFF), 0);
+    CU_ASSERT_EQUAL(vmm_vm_resume(r->vm), 0);
+    fill_page(r->vm, 2, 0xc3);
+    fill_page(r->vm, 0, 0x00); /* back to zero: the diff must carry that */
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t at_d2 = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, d2, VMM_SAVE_DIFF | VMM_SAVE_STOP), 0);
+    finish(r);
+    printf("(base %llu KiB, diffs %llu and %llu KiB on disk) ",
+           (unsigned long long)(on_disk(base) >> 10), (unsigned long long)(on_disk(d1) >> 10),
+           (unsigned long long)(on_disk(d2) >> 10));
+    CU_ASSERT(on_disk(base) >= 8u << 20);
+    CU_ASSERT(on_disk(d1) < 1u << 20);
+    CU_ASSERT(on_disk(d2) < 1u << 20);
+    restore_diff(d2, 0, at_d2, 0x00, 0xb2, 0xc3);
+    restore_diff(d2, VMM_RESTORE_MAP, at_d2, 0x00, 0xb2, 0xc3);
+    restore_diff(d1, 0, at_d1, 0xa1, 0xb2, 0x00);
+
+    /* A chain with a missing or replaced link is refused, naming it. */
+    vmm_host_t *h;
+    vmm_vm_t *vm = NULL;
+    int rc;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&h, NULL), 0);
+    CU_ASSERT_EQUAL(rename(d1, moved), 0);
+    CU_ASSERT_EQUAL(vmm_vm_restore(h, d2, NULL, 0, &vm), VMM_ENOENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "applies to 'd1.snap'"));
+    CU_ASSERT_EQUAL(rename(moved, d1), 0);
+    save_paused(base); /* another full snapshot under the base's name */
+    rc = vmm_vm_restore(h, d2, NULL, 0, &vm);
+    if (rc != VMM_EFORMAT)
+        printf("replaced base: %d %s\n", rc, vmm_last_error());
+    CU_ASSERT_EQUAL(rc, VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "the parent was replaced"));
+    CU_ASSERT_PTR_NULL(vm);
+    CU_ASSERT_EQUAL(vmm_host_free(h), 0);
+}
+
 static long private_dirty_kib(void)
 {
     FILE *f = fopen("/proc/self/smaps_rollup", "r");
@@ -643,6 +755,8 @@ int main(int argc, char **argv)
                 test_an_async_save_keeps_the_loop_and_resumes);
     CU_add_test(s, "an async save to an fd", test_an_async_save_to_an_fd);
     CU_add_test(s, "a cancelled save leaves no file", test_a_cancelled_save_leaves_no_file);
+    CU_add_test(s, "diff snapshots hold only what changed",
+                test_diff_snapshots_hold_only_what_changed);
     CU_add_test(s, "bad files are refused with what is wrong",
                 test_bad_files_are_refused_with_what_is_wrong);
     CU_add_test(s, "hostile state sections are refused or run safely",
