@@ -135,6 +135,72 @@ static void file_done(vmm_vm_t *vm, int status, void *opaque)
     free(m);
 }
 
+/* A migration to a file, i.e. a snapshot: as QEMU, the guest stops and
+ * stays paused after; the write runs off the loop (query-migrate, events). */
+static void start_file_save(struct qmp_call *call, const char *file, unsigned flags)
+{
+    vmm_vm_t *vm = call->ctl->vm;
+    struct qmp_migration *m = calloc(1, sizeof(*m));
+    char *path = strdup(file);
+    int rc = m && path ? 0 : vmm_error(VMM_ENOMEM, "out of memory");
+    if (rc == 0 && vmm_vm_state(vm) == VMM_STATE_RUNNING)
+        rc = vmm_vm_pause(vm);
+    if (rc == 0) {
+        m->fd = -1;
+        m->path = path;
+        m->ctl = call->ctl;
+        rc = vmm_vm_save_start(vm, path, -1, flags, file_done, m);
+    }
+    if (rc) {
+        qmp_error(call, "GenericError", "%s", vmm_last_error());
+        free(path);
+        free(m);
+        return;
+    }
+    if (call->ctl->migration)
+        call->ctl->migration->ctl = NULL;
+    call->ctl->migration = m;
+    memset(&call->ctl->file_migrate, 0, sizeof(call->ctl->file_migrate));
+    call->ctl->file_migrate.valid = 1;
+    emit_status(call->ctl, "active");
+    qmp_return(call, NULL);
+}
+
+/* x-libvmm-save {"file": PATH, "mode": "full" | "track" | "diff"}: a
+ * snapshot like migrate file:, and the diff snapshots QEMU's migrate has no
+ * words for (vmm_vm_save_start with VMM_SAVE_TRACK / VMM_SAVE_DIFF). */
+static void cmd_libvmm_save(struct qmp_call *call, json_t *args)
+{
+    const char *file = json_string_value(json_object_get(args, "file"));
+    json_t *mode_j = json_object_get(args, "mode");
+    const char *mode = mode_j ? json_string_value(mode_j) : "full";
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        if (strcmp(key, "file") && strcmp(key, "mode")) {
+            qmp_error(call, "GenericError", "Parameter '%s' is unexpected", key);
+            return;
+        }
+    }
+    if (!file || !*file) {
+        qmp_error(call, "GenericError", "Parameter 'file' is missing");
+        return;
+    }
+    unsigned flags;
+    if (mode && strcmp(mode, "full") == 0)
+        flags = 0;
+    else if (mode && strcmp(mode, "track") == 0)
+        flags = VMM_SAVE_TRACK;
+    else if (mode && strcmp(mode, "diff") == 0)
+        flags = VMM_SAVE_DIFF;
+    else {
+        qmp_error(call, "GenericError", "Parameter 'mode' expects \"full\", \"track\" or "
+                  "\"diff\"");
+        return;
+    }
+    start_file_save(call, file, flags);
+}
+
 static void cmd_migrate(struct qmp_call *call, json_t *args)
 {
     const char *uri = json_string_value(json_object_get(args, "uri"));
@@ -144,32 +210,7 @@ static void cmd_migrate(struct qmp_call *call, json_t *args)
     }
     vmm_vm_t *vm = call->ctl->vm;
     if (strncmp(uri, "file:", 5) == 0) {
-        /* As QEMU: the guest stops for a migration to a file and stays
-         * paused after; the write runs off the loop (query-migrate, events). */
-        struct qmp_migration *m = calloc(1, sizeof(*m));
-        char *path = strdup(uri + 5);
-        int rc = m && path ? 0 : vmm_error(VMM_ENOMEM, "out of memory");
-        if (rc == 0 && vmm_vm_state(vm) == VMM_STATE_RUNNING)
-            rc = vmm_vm_pause(vm);
-        if (rc == 0) {
-            m->fd = -1;
-            m->path = path;
-            m->ctl = call->ctl;
-            rc = vmm_vm_save_start(vm, path, -1, 0, file_done, m);
-        }
-        if (rc) {
-            qmp_error(call, "GenericError", "%s", vmm_last_error());
-            free(path);
-            free(m);
-            return;
-        }
-        if (call->ctl->migration)
-            call->ctl->migration->ctl = NULL;
-        call->ctl->migration = m;
-        memset(&call->ctl->file_migrate, 0, sizeof(call->ctl->file_migrate));
-        call->ctl->file_migrate.valid = 1;
-        emit_status(call->ctl, "active");
-        qmp_return(call, NULL);
+        start_file_save(call, uri + 5, 0);
         return;
     }
     int fd = -1;
@@ -328,5 +369,6 @@ const struct qmp_command qmp_migrate_commands[] = {
     { "query-migrate", cmd_query_migrate, QMP_NO_ARGS },
     { "migrate-set-parameters", cmd_migrate_set_parameters, 0 },
     { "migrate-set-capabilities", cmd_migrate_set_capabilities, 0 },
+    { "x-libvmm-save", cmd_libvmm_save, 0 },
     { NULL, NULL, 0 },
 };

@@ -191,6 +191,32 @@ class SaveAsyncTest(GuestTest):
         vm2.stop()
 
 
+class DiffSnapshotTest(GuestTest):
+    def test_a_diff_chain_restores_to_its_last_link(self):
+        vm = self.boot()
+        base, d1 = (os.path.join(self.dir.name, n) for n in ("base.snap", "d1.snap"))
+        with self.assertRaisesRegex(vmm.Error, "no snapshot to diff against"):
+            vm.save(d1, diff=True)
+        vm.write_phys(0x81000000, b"\xa1" * 4096)
+        vm.save(base, track=True)
+        vm.write_phys(0x81001000, b"\xb2" * 4096)
+        vm.pause()
+        at = count(vm)
+        ended = []
+        vm.save_async(d1, diff=True, stop=True, callback=lambda _vm, err: ended.append(err))
+        self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertLess(os.stat(d1).st_blocks * 512, 1 << 20)
+        with vmm.Host() as host2:
+            vm2 = host2.restore(d1)
+            self.assertEqual(count(vm2), at)
+            self.assertEqual(vm2.read_phys(0x81000000, 4096), b"\xa1" * 4096)
+            self.assertEqual(vm2.read_phys(0x81001000, 4096), b"\xb2" * 4096)
+            vm2.start()
+            self.assertTrue(vm2.wait_for(lambda: count(vm2) > at + 1000, 20))
+            vm2.stop()
+
+
 class MigrateTest(GuestTest):
     def test_live_migration_to_another_process(self):
         vm = self.boot()

@@ -344,7 +344,11 @@ _caps_engine_arch = _sig("vmm_caps_engine_arch", _c_char_p, _p, _c_char_p)
 _caps_feature_count = _sig("vmm_caps_feature_count", _c_uint, _p)
 _caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
 # snapshots and live migration
-_SAVE_STOP, _RESTORE_MAP = 1, 1
+_SAVE_STOP, _SAVE_TRACK, _SAVE_DIFF, _RESTORE_MAP = 1, 2, 4, 1
+
+
+def _save_flags(stop, track, diff):
+    return (_SAVE_STOP if stop else 0) | (_SAVE_TRACK if track else 0) | (_SAVE_DIFF if diff else 0)
 _vm_save = _sig("vmm_vm_save", _c_int, _p, _c_char_p, _c_uint)
 _vm_save_start = _sig("vmm_vm_save_start", _c_int, _p, _c_char_p, _c_int, _c_uint, _DoneCb, _p)
 _vm_save_cancel = _sig("vmm_vm_save_cancel", _c_int, _p)
@@ -1173,13 +1177,16 @@ class VM:
     def stop(self):
         _check(_vm_stop(self._handle()))
 
-    def save(self, path, stop=False):
+    def save(self, path, stop=False, track=False, diff=False):
         """Writes the whole machine to the snapshot file `path` (it appears
         only once complete). A running VM pauses for the write and runs on,
-        or is stopped with stop=True."""
-        _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
+        or is stopped with stop=True. track=True starts a chain of diff
+        snapshots; diff=True writes only the pages written since the last
+        track/diff save, naming that file as its parent (restore needs the
+        whole chain in place)."""
+        _check(_vm_save(self._handle(), os.fsencode(path), _save_flags(stop, track, diff)))
 
-    def save_async(self, path=None, fd=None, stop=False, callback=None):
+    def save_async(self, path=None, fd=None, stop=False, callback=None, track=False, diff=False):
         """save() without blocking the loop: the VM pauses, a library thread
         writes the snapshot to `path` or to the regular file open as `fd`
         (exactly one), then the VM resumes (or stops with stop=True) and
@@ -1189,7 +1196,7 @@ class VM:
             raise ValueError("give path or fd")
         cpath = os.fsencode(path) if path is not None else None
         cfd = -1 if fd is None else fd
-        flags = _SAVE_STOP if stop else 0
+        flags = _save_flags(stop, track, diff)
         self._async(lambda h, cb, key: _vm_save_start(h, cpath, cfd, flags, cb, key), callback)
 
     def save_cancel(self):
