@@ -304,6 +304,7 @@ _vm_pause = _sig("vmm_vm_pause", _c_int, _p)
 _vm_resume = _sig("vmm_vm_resume", _c_int, _p)
 _vm_stop = _sig("vmm_vm_stop", _c_int, _p)
 _vm_pause_async = _sig("vmm_vm_pause_async", _c_int, _p, _DoneCb, _p)
+_vm_pause_at = _sig("vmm_vm_pause_at", _c_int, _p, _c_u64, _DoneCb, _p)
 _vm_stop_async = _sig("vmm_vm_stop_async", _c_int, _p, _DoneCb, _p)
 _vm_destroy = _sig("vmm_vm_destroy", None, _p)
 _vm_state = _sig("vmm_vm_state", _c_int, _p)
@@ -1261,6 +1262,12 @@ class VM:
         """Starts pausing; callback(vm, error) runs from the loop once every
         vCPU is parked (error None) or the run ended first (an Error)."""
         self._async(_vm_pause_async, callback)
+
+    def pause_at(self, instructions, callback=None):
+        """Pauses once vCPU 0 retired `instructions` (soft engine): at the
+        first block end at or after it, the same one in every deterministic
+        run. callback(vm, error) runs from the loop when it paused."""
+        self._async(lambda h, cb, key: _vm_pause_at(h, instructions, cb, key), callback)
 
     def stop_async(self, callback=None):
         """Starts a forced stop; callback(vm, error) runs from the loop once
