@@ -368,6 +368,14 @@ static void balloon_notify(struct virtio_dev *vd, unsigned q)
     virtio_worker_kick(&b->worker);
 }
 
+/* Linux primes the stats queue (and may inflate) before it sets DRIVER_OK,
+ * when the queues are not live yet: look at every queue once they are. */
+static void balloon_driver_ok(struct virtio_dev *vd)
+{
+    struct virtio_balloon *b = vd->priv;
+    virtio_worker_kick(&b->worker);
+}
+
 /* The driver's view goes (its buffers and its balloon are gone with it);
  * the host's target stays, as the host set it. */
 static void balloon_reset(struct virtio_dev *vd)
@@ -472,6 +480,7 @@ static const struct virtio_device_ops balloon_ops = {
     .config_read = balloon_config_read,
     .config_write = balloon_config_write,
     .queue_notify = balloon_notify,
+    .driver_ok = balloon_driver_ok,
     .reset = balloon_reset,
     .save = balloon_save,
     .load = balloon_load,

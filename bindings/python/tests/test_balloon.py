@@ -1,0 +1,159 @@
+"""Memory overcommit end to end: riscv64 Linux on the soft engine with a
+virtio-balloon, driven through the bindings, running
+tests/guest/linux/tests/balloon.sh:
+
+  - the guest touches nearly all its free memory (~200 MiB) with memhog and
+    frees it: the VM's committed guest RAM (touched) grows by as much;
+  - the host inflates the balloon by 200 MiB: touched drops by >= 190 MiB
+    (the pages went back to the host by hole punching), the guest sees
+    MemTotal shrink by 200 MiB;
+  - the guest's statistics arrive and agree with its /proc/meminfo;
+  - the host deflates the balloon: the guest's MemTotal comes back and it
+    can touch that memory again;
+  - during that second hog the host shrinks its memory pool below what the
+    guest is taking: the VM is paused with a POOL_EXHAUSTED memory event;
+    the host lifts the limit, resumes it, and the guest finishes.
+
+Skipped without the guest images ($LIBVMM_CACHE/riscv, scripts/guest/all.sh),
+a failure under CI=true."""
+
+import os
+import re
+import unittest
+
+import vmm
+
+CACHE = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
+IMAGE, INITRD = f"{CACHE}/riscv/Image", f"{CACHE}/riscv/initramfs.cpio.gz"
+MiB = 1 << 20
+GUEST_RAM = 256 * MiB
+BALLOON = 200 * MiB
+
+
+def initramfs_has(path, *names):
+    import gzip
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return all(name.encode() + b"\0" in data for name in names)
+
+
+def skip_or_fail(test, why):
+    if os.environ.get("CI") == "true":
+        test.fail(f"CI=true, must run: {why}")
+    test.skipTest(why)
+
+
+class Console:
+    """The guest's console as text, with the lines seen so far."""
+
+    def __init__(self):
+        self.text = ""
+
+    def feed(self, data):
+        self.text += data.decode(errors="replace")
+
+    def line(self, pattern):
+        m = re.search(pattern, self.text)
+        return m
+
+
+class BalloonLinuxTest(unittest.TestCase):
+    def setUp(self):
+        if not (os.path.isfile(IMAGE) and os.path.isfile(INITRD)):
+            skip_or_fail(self, f"no riscv64 Linux in {CACHE}/riscv (scripts/guest/all.sh)")
+        if not initramfs_has(INITRD, "tests/balloon.sh", "bin/memhog"):
+            skip_or_fail(self, f"{INITRD} predates balloon.sh (rebuild: scripts/guest/all.sh)")
+
+    def wait_line(self, host, console, pattern, timeout=240):
+        ok = host.wait_for(lambda: console.line(pattern) or "FAIL" in console.text, timeout)
+        self.assertNotIn("FAIL", console.text, console.text[-2000:])
+        self.assertTrue(ok, f"no console line /{pattern}/ in {timeout} s:\n{console.text[-2000:]}")
+        return console.line(pattern)
+
+    def test_inflate_deflate_stats_and_pool_exhaustion(self):
+        console = Console()
+        memory_events = []
+        # The pool: 4x overcommitted so it can later be shrunk below what
+        # the VM was admitted with.
+        with vmm.Host(overcommit=4.0) as host, \
+                vmm.Config(engine="soft", kernel=IMAGE, initrd=INITRD, memory=GUEST_RAM,
+                           cmdline="console=ttyS0 libvmm.test=run:balloon") as cfg:
+            cfg.set_balloon(stats_period=1)
+            vm = host.create_vm(cfg)
+            vm.on_console = console.feed
+            vm.on_memory = lambda what, info: memory_events.append((what, info))
+            vm.start()
+
+            self.wait_line(host, console, r"balloon: ok driver bound")
+            before = vm.memory_stats()
+            self.assertEqual(before.configured, GUEST_RAM)
+            self.assertTrue(before.has_balloon)
+            idle = self.wait_line(host, console, r"balloon: idle total=(\d+) free=(\d+)")
+            guest_total, guest_free = int(idle.group(1)) * 1024, int(idle.group(2)) * 1024
+            touched_hog = vm.memory_stats().touched
+            hog = int(self.wait_line(host, console, r"hog=(\d+)").group(1))
+            print(f"\nguest hogged {hog} MiB: touched {before.touched / MiB:.1f} -> "
+                  f"{touched_hog / MiB:.1f} MiB")
+            self.assertGreater(touched_hog, before.touched + (hog - 10) * MiB)
+
+            # Statistics: fresh ones on request, matching /proc/meminfo.
+            updates = vm.memory_stats().stats_updates
+            vm.balloon_request_stats()
+            self.assertTrue(host.wait_for(lambda: vm.memory_stats().stats_updates > updates, 30),
+                            "no statistics report after balloon_request_stats()")
+            s = vm.memory_stats()
+            print(f"guest stats: total {s.total / MiB:.1f} MiB (meminfo {guest_total / MiB:.1f}),"
+                  f" free {s.free / MiB:.1f} MiB (meminfo {guest_free / MiB:.1f})")
+            self.assertEqual(s.total, guest_total)
+            self.assertLess(abs(s.free - guest_free), 16 * MiB)
+            self.assertNotEqual(s.available, vmm.UNSET)
+            self.assertTrue(any(w == vmm.MemoryEvent.STATS for w, _ in memory_events))
+
+            # Inflate by 200 MiB.
+            vm.set_balloon_target(GUEST_RAM - BALLOON)
+            self.assertEqual(vm.balloon_target, GUEST_RAM - BALLOON)
+            self.assertTrue(host.wait_for(lambda: vm.memory_stats().ballooned == BALLOON, 240),
+                            f"balloon never reached {BALLOON} bytes: {vm.memory_stats().as_dict()}")
+            self.wait_line(host, console, r"balloon: ok inflated")
+            inflated = vm.memory_stats()
+            drop = touched_hog - inflated.touched
+            print(f"inflated 200 MiB: touched {touched_hog / MiB:.1f} -> "
+                  f"{inflated.touched / MiB:.1f} MiB (drop {drop / MiB:.1f} MiB), resident "
+                  f"{inflated.resident / MiB:.1f} MiB")
+            self.assertGreaterEqual(drop, 190 * MiB)
+            self.assertGreaterEqual(inflated.inflated, BALLOON)
+            self.assertEqual(inflated.balloon_errors, 0)
+            self.assertTrue(any(w == vmm.MemoryEvent.BALLOON and i["ballooned"] == BALLOON
+                                for w, i in memory_events))
+
+            # Deflate; the guest hogs again, and the pool runs out under it.
+            vm.set_balloon_target(GUEST_RAM)
+            self.assertTrue(host.wait_for(lambda: vm.memory_stats().ballooned == 0, 240))
+            self.wait_line(host, console, r"balloon: ok deflated")
+            self.assertGreaterEqual(vm.memory_stats().deflated, BALLOON)
+            self.wait_line(host, console, r"balloon: hog again")
+            now = host.memory_touched
+            host.memory_limit = now + 64 * MiB
+            paused = lambda: any(w == vmm.MemoryEvent.POOL_EXHAUSTED for w, _ in memory_events)
+            self.assertTrue(host.wait_for(paused, 240),
+                            f"never paused: touched {host.memory_touched / MiB:.1f} MiB")
+            info = next(i for w, i in memory_events if w == vmm.MemoryEvent.POOL_EXHAUSTED)
+            print(f"paused: pool touched {info['pool_touched'] / MiB:.1f} MiB above its limit "
+                  f"{info['limit'] / MiB:.1f} MiB")
+            self.assertEqual(vm.state, vmm.State.PAUSED)
+            self.assertGreater(info["pool_touched"], info["limit"])
+            self.assertEqual(info["limit"], now + 64 * MiB)
+            self.assertNotIn("after deflation", console.text)
+            host.memory_limit = 0  # the host's physical memory again
+            vm.resume()
+            self.wait_line(host, console, r"balloon: ok touched \d+ MiB after deflation")
+            out = vm.wait(timeout=120)
+            self.assertIn(out.kind, (vmm.OutcomeKind.POWEROFF, vmm.OutcomeKind.DEBUG_EXIT), out)
+            self.assertEqual(out.exit_code, 0, console.text[-2000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
