@@ -19,6 +19,7 @@ a failure under CI=true."""
 
 import os
 import re
+import tempfile
 import unittest
 
 import vmm
@@ -85,7 +86,10 @@ class BalloonLinuxTest(unittest.TestCase):
             vm = host.create_vm(cfg)
             vm.on_console = console.feed
             vm.on_memory = lambda what, info: memory_events.append((what, info))
+            sock = os.path.join(tempfile.mkdtemp(prefix="balloon-qmp-"), "qmp.sock")
+            ctl = vm.control_listen("unix:" + sock)
             vm.start()
+            qmp = vmm.QMPClient(sock, pump=host.poll, timeout=60)
 
             self.wait_line(host, console, r"balloon: ok driver bound")
             before = vm.memory_stats()
@@ -128,9 +132,23 @@ class BalloonLinuxTest(unittest.TestCase):
             self.assertEqual(inflated.balloon_errors, 0)
             self.assertTrue(any(w == vmm.MemoryEvent.BALLOON and i["ballooned"] == BALLOON
                                 for w, i in memory_events))
+            self.assertEqual(qmp.execute("query-balloon"), {"actual": GUEST_RAM - BALLOON})
+            while qmp.wait_event("BALLOON_CHANGE")["data"]["actual"] != GUEST_RAM - BALLOON:
+                pass
+            q = qmp.execute("x-query-memory-stats")
+            self.assertEqual(q["balloon"]["actual"], GUEST_RAM - BALLOON)
+            self.assertLessEqual(q["stats"]["stat-total-memory"], s.total)  # shrinking
+            self.assertEqual(q["touched"], vm.memory_stats().touched)
+            for bad, why in ((0, "above 0"), (GUEST_RAM + 4096, "above VM"), (4096, "minimum")):
+                with self.assertRaises(vmm.QMPError) as e:
+                    qmp.execute("balloon", {"value": bad})
+                self.assertIn(why, e.exception.desc)
 
-            # Deflate; the guest hogs again, and the pool runs out under it.
-            vm.set_balloon_target(GUEST_RAM)
+            # Deflate (through QMP); the guest hogs again, and the pool runs
+            # out under it.
+            self.assertEqual(qmp.execute("balloon", {"value": GUEST_RAM}), {})
+            while qmp.wait_event("BALLOON_CHANGE")["data"]["actual"] != GUEST_RAM:
+                pass
             self.assertTrue(host.wait_for(lambda: vm.memory_stats().ballooned == 0, 240))
             self.wait_line(host, console, r"balloon: ok deflated")
             self.assertGreaterEqual(vm.memory_stats().deflated, BALLOON)
@@ -147,9 +165,14 @@ class BalloonLinuxTest(unittest.TestCase):
             self.assertGreater(info["pool_touched"], info["limit"])
             self.assertEqual(info["limit"], now + 64 * MiB)
             self.assertNotIn("after deflation", console.text)
+            ev = qmp.wait_event("MEMORY_POOL_EXHAUSTED")["data"]
+            self.assertEqual(ev["limit"], now + 64 * MiB)
+            self.assertEqual(qmp.execute("query-status")["status"], "paused")
             host.memory_limit = 0  # the host's physical memory again
             vm.resume()
             self.wait_line(host, console, r"balloon: ok touched \d+ MiB after deflation")
+            qmp.close()
+            ctl.close()
             out = vm.wait(timeout=120)
             self.assertIn(out.kind, (vmm.OutcomeKind.POWEROFF, vmm.OutcomeKind.DEBUG_EXIT), out)
             self.assertEqual(out.exit_code, 0, console.text[-2000:])
