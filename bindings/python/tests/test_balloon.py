@@ -26,6 +26,8 @@ import vmm
 
 CACHE = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
 IMAGE, INITRD = f"{CACHE}/riscv/Image", f"{CACHE}/riscv/initramfs.cpio.gz"
+GUEST = os.environ.get("VMM_TEST_GUEST", "")          # tests/guest/core echo, riscv64
+GUEST_X86 = os.environ.get("VMM_TEST_GUEST_X86", "")  # the same for x86 (kvm)
 MiB = 1 << 20
 GUEST_RAM = 256 * MiB
 BALLOON = 200 * MiB
@@ -177,6 +179,110 @@ class BalloonLinuxTest(unittest.TestCase):
             self.assertIn(out.kind, (vmm.OutcomeKind.POWEROFF, vmm.OutcomeKind.DEBUG_EXIT), out)
             self.assertEqual(out.exit_code, 0, console.text[-2000:])
 
+
+
+def require_kvm(test):
+    """As test_vmm.require_kvm: skip without /dev/kvm, fail under CI=true
+    when it is there but does not open."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+    except FileNotFoundError as e:
+        test.skipTest(f"/dev/kvm: {e.strerror} \u2014 kvm tests skipped")
+    except OSError as e:
+        why = f"/dev/kvm: {e.strerror} (exists but does not open read-write)"
+        if os.environ.get("CI") == "true":
+            test.fail(f"CI=true, must run: {why}")
+        test.skipTest(why)
+
+
+class MemoryApiTest(unittest.TestCase):
+    """Per-VM memory figures and limits on a small bare-metal guest (the
+    echo guest of tests/guest/core), on both engines."""
+
+    def boot(self, host, engine, guest, balloon=False, memory=64 * MiB):
+        if not os.path.exists(guest):
+            self.skipTest(f"guest {guest!r} not built")
+        cfg = vmm.Config(kernel=guest, memory=memory, engine=engine)
+        if balloon:
+            cfg.set_balloon(stats_period=2)
+        vm = host.create_vm(cfg)
+        cfg.close()
+        self.console = bytearray()
+        vm.on_console = self.console.extend
+        vm.start()
+        self.assertTrue(vm.wait_for(lambda: b"ready\n" in self.console, 20))
+        return vm
+
+    def check_without_balloon(self, engine, guest, memory):
+        with vmm.Host() as host:
+            vm = self.boot(host, engine, guest, memory=memory)
+            s = vm.memory_stats()
+            self.assertEqual(s.configured, memory)
+            self.assertFalse(s.has_balloon)
+            # Committed only when touched: a guest that touched a few pages.
+            self.assertGreater(s.touched, 0)
+            self.assertLess(s.touched, 4 * MiB)
+            self.assertEqual(s.free, vmm.UNSET)
+            self.assertEqual(vm.balloon_target, memory)
+            for call in (lambda: vm.set_balloon_target(32 * MiB), vm.balloon_request_stats):
+                with self.assertRaises(vmm.Error) as e:
+                    call()
+                self.assertEqual(e.exception.name, "VMM_ENOTSUP")
+                self.assertIn("no balloon", str(e.exception))
+            with self.assertRaises(vmm.Error) as e:
+                vm.set_memory_limit(4097)
+            self.assertIn("4097", str(e.exception))
+            self.assertEqual(host.memory_touched, s.touched)
+
+    def check_limit_pauses(self, engine, guest):
+        events = []
+        with vmm.Host() as host:
+            vm = self.boot(host, engine, guest)
+            vm.on_memory = lambda what, info: events.append((what, info))
+            vm.set_memory_limit(4096)  # below what the guest already holds
+            self.assertTrue(host.wait_for(lambda: events, 10), "no memory event")
+            what, info = events[0]
+            self.assertEqual(what, vmm.MemoryEvent.LIMIT_REACHED)
+            self.assertEqual(info["limit"], 4096)
+            self.assertGreater(info["touched"], 4096)
+            self.assertEqual(vm.state, vmm.State.PAUSED)
+            self.assertEqual(vm.memory_stats().limit, 4096)
+            vm.set_memory_limit(0)
+            vm.resume()
+            vm.console_write("ok")
+            self.assertTrue(vm.wait_for(lambda: b"OK" in self.console, 20))
+            self.assertEqual(len(events), 1)
+
+    def test_soft_memory_stats_without_a_balloon(self):
+        self.check_without_balloon("soft", GUEST, 64 * MiB)
+
+    def test_soft_memory_limit_pauses_the_vm_with_an_event(self):
+        self.check_limit_pauses("soft", GUEST)
+
+    def test_kvm_memory_stats_without_a_balloon(self):
+        require_kvm(self)
+        self.check_without_balloon("kvm", GUEST_X86, 1 << 30)
+
+    def test_kvm_memory_limit_pauses_the_vm_with_an_event(self):
+        require_kvm(self)
+        self.check_limit_pauses("kvm", GUEST_X86)
+
+    def test_kvm_board_has_the_balloon_and_takes_a_target(self):
+        # The x86 board places the device (virtio_slots); a bare-metal guest
+        # has no driver, so the target waits in config space.
+        require_kvm(self)
+        with vmm.Host() as host:
+            vm = self.boot(host, "kvm", GUEST_X86, balloon=True)
+            s = vm.memory_stats()
+            self.assertTrue(s.has_balloon)
+            self.assertFalse(s.balloon_driver)
+            self.assertEqual(s.ballooned, 0)
+            vm.set_balloon_target(40 * MiB)
+            self.assertEqual(vm.balloon_target, 40 * MiB)
+            self.assertEqual(vm.memory_stats().balloon_target, 24 * MiB)
+            with self.assertRaises(vmm.Error) as e:
+                vm.set_balloon_target(65 * MiB)
+            self.assertIn("above", str(e.exception))
 
 if __name__ == "__main__":
     unittest.main()

@@ -489,7 +489,7 @@ static const struct virtio_device_ops balloon_ops = {
 
 struct virtio_balloon *virtio_balloon_of(struct component *c)
 {
-    struct virtio_dev *vd = virtio_dev_of(c);
+    struct virtio_dev *vd = c ? virtio_dev_of(c) : NULL;
     return vd && vd->ops == &balloon_ops ? vd->priv : NULL;
 }
 

@@ -61,7 +61,7 @@ struct virtio_balloon;
 int virtio_balloon_create(struct machine *m, const struct virtio_placement *at,
                           const struct virtio_balloon_options *opt);
 
-/* The balloon behind component `c`, or NULL when c is not one. */
+/* The balloon behind component `c`, or NULL when c is NULL or not one. */
 struct virtio_balloon *virtio_balloon_of(struct component *c);
 
 /* Asks the guest to hold `pages` 4 KiB pages in the balloon (config
