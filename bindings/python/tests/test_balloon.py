@@ -140,7 +140,7 @@ class BalloonLinuxTest(unittest.TestCase):
             q = qmp.execute("x-query-memory-stats")
             self.assertEqual(q["balloon"]["actual"], GUEST_RAM - BALLOON)
             self.assertLessEqual(q["stats"]["stat-total-memory"], s.total)  # shrinking
-            self.assertEqual(q["touched"], vm.memory_stats().touched)
+            self.assertLess(abs(q["touched"] - vm.memory_stats().touched), MiB)  # the guest runs
             for bad, why in ((0, "above 0"), (GUEST_RAM + 4096, "above VM"), (4096, "minimum")):
                 with self.assertRaises(vmm.QMPError) as e:
                     qmp.execute("balloon", {"value": bad})
