@@ -284,5 +284,21 @@ class MemoryApiTest(unittest.TestCase):
                 vm.set_balloon_target(65 * MiB)
             self.assertIn("above", str(e.exception))
 
+    def test_a_snapshot_keeps_the_balloon_target(self):
+        with vmm.Host() as host:
+            vm = self.boot(host, "soft", GUEST, balloon=True)
+            vm.set_balloon_target(40 * MiB)
+            path = os.path.join(tempfile.mkdtemp(prefix="balloon-snap-"), "vm.snap")
+            vm.save(path, stop=True)
+            back = host.restore(path)
+            self.assertEqual(back.balloon_target, 40 * MiB)
+            self.assertTrue(back.memory_stats().has_balloon)
+            self.console = bytearray()
+            back.on_console = self.console.extend
+            back.start()
+            back.console_write("ok")
+            self.assertTrue(back.wait_for(lambda: b"OK" in self.console, 20))
+            os.unlink(path)
+
 if __name__ == "__main__":
     unittest.main()
