@@ -301,3 +301,20 @@ void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *re
     if (resident)
         *resident = res;
 }
+
+int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = guest_mem_ptr(gm, gpa, len);
+    if (!p)
+        return vmm_error(VMM_ERANGE, "clearing 0x%llx+0x%llx: not inside one RAM region",
+                         (unsigned long long)gpa, (unsigned long long)len);
+    uint64_t first = (gpa + PAGE_MASK_4K) & ~PAGE_MASK_4K, end = gpa + len;
+    uint64_t last = end & ~PAGE_MASK_4K;
+    if (first >= last) { /* no whole page inside */
+        memset(p, 0, len);
+        return 0;
+    }
+    memset(p, 0, first - gpa);
+    memset(p + (last - gpa), 0, end - last);
+    return guest_mem_discard(gm, first, last - first);
+}

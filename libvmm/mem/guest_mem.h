@@ -78,6 +78,12 @@ void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap);
  * range otherwise (guest-supplied values are checked here). Any thread. */
 int guest_mem_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
+/* Makes [gpa, gpa + len) (inside one RAM region: VMM_ERANGE otherwise)
+ * read as zeros without committing host memory for it: the whole pages
+ * are discarded (guest_mem_discard), only the partial pages at either end
+ * are written. For loaders zero-filling a segment's bss. */
+int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* What guest RAM costs the host now, in bytes: `touched` is what the host
  * has committed to it (the memfds' allocated blocks, swapped pages
  * included; for a region mapped from a snapshot file, its resident pages),
