@@ -183,6 +183,32 @@ class BalloonLinuxTest(unittest.TestCase):
             self.assertEqual(out.exit_code, 0, console.text[-2000:])
 
 
+    def test_deflate_on_oom_gives_memory_back_instead_of_killing(self):
+        if not initramfs_has(INITRD, "tests/balloonoom.sh"):
+            skip_or_fail(self, f"{INITRD} predates balloonoom.sh (rebuild: scripts/guest/all.sh)")
+        console = Console()
+        events = []
+        with vmm.Host() as host, \
+                vmm.Config(engine="soft", kernel=IMAGE, initrd=INITRD, memory=GUEST_RAM,
+                           current_memory=64 * MiB,
+                           cmdline="console=ttyS0 libvmm.test=run:balloonoom") as cfg:
+            cfg.set_balloon(deflate_on_oom=True)
+            vm = host.create_vm(cfg)
+            vm.on_console = console.feed
+            vm.on_memory = lambda what, info: events.append((what, info))
+            vm.start()
+            self.assertEqual(vm.balloon_target, 64 * MiB)
+            self.wait_line(host, console, r"oom: inflated")
+            held = vm.memory_stats().ballooned
+            self.assertGreater(held, 100 * MiB)
+            self.wait_line(host, console, r"oom: ok touched")
+            out = vm.wait(timeout=120)
+            self.assertEqual(out.exit_code, 0, console.text[-2000:])
+            s = vm.memory_stats()
+            print(f"\nballoon held {held / MiB:.0f} MiB; deflated {s.deflated / MiB:.0f} MiB on OOM")
+            self.assertGreater(s.deflated, 0)
+            self.assertNotIn("Killed process", console.text)
+
 
 def require_kvm(test):
     """As test_vmm.require_kvm: skip without /dev/kvm, fail under CI=true
