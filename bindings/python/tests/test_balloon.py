@@ -209,6 +209,32 @@ class BalloonLinuxTest(unittest.TestCase):
             self.assertGreater(s.deflated, 0)
             self.assertNotIn("Killed process", console.text)
 
+    def test_free_page_reporting_returns_what_the_guest_freed(self):
+        if not initramfs_has(INITRD, "tests/memidle.sh"):
+            skip_or_fail(self, f"{INITRD} predates memidle.sh (rebuild: scripts/guest/all.sh)")
+        console = Console()
+        with vmm.Host() as host, \
+                vmm.Config(engine="soft", kernel=IMAGE, initrd=INITRD, memory=GUEST_RAM,
+                           cmdline="console=ttyS0 libvmm.test=run:memidle memidle.mib=160") as cfg:
+            cfg.set_balloon(free_page_reporting=True)
+            vm = host.create_vm(cfg)
+            vm.on_console = console.feed
+            vm.start()
+            self.wait_line(host, console, r"memhog: touched 160 MiB")
+            peak = vm.memory_stats().touched
+            self.wait_line(host, console, r"memidle: idle")
+            # Linux reports free blocks of 2 MiB and more, 2 s after they
+            # gather; no balloon target was set.
+            ok = host.wait_for(lambda: vm.memory_stats().touched < peak - 128 * MiB, 60)
+            s = vm.memory_stats()
+            print(f"\nfree page reporting: touched {peak / MiB:.1f} -> {s.touched / MiB:.1f} MiB,"
+                  f" {s.reported / MiB:.0f} MiB reported")
+            self.assertTrue(ok, f"touched stayed at {s.touched / MiB:.1f} MiB")
+            self.assertGreaterEqual(s.reported, 128 * MiB)
+            self.assertEqual(s.ballooned, 0)
+            self.assertEqual(s.balloon_errors, 0)
+            vm.stop()
+
 
 def require_kvm(test):
     """As test_vmm.require_kvm: skip without /dev/kvm, fail under CI=true
