@@ -10,6 +10,7 @@
 
 static uint64_t pool_limit;   /* --memory-pool, 0 = leave the default */
 static double overcommit = 1; /* --overcommit */
+static uint64_t vm_limit;     /* --memory-limit, 0 = the config's (memtune) */
 
 /* SIZE with K/M/G/T suffixes (powers of 1024). */
 static int size_arg(const char *s, uint64_t *out)
@@ -74,13 +75,21 @@ int vmmctl_mem_option(vmm_config_t *cfg, int opt, const char *arg)
     case VMMCTL_OPT_BALLOON: return balloon_option(cfg, arg);
     case VMMCTL_OPT_CURRENT_MEMORY:
     case VMMCTL_OPT_MEMORY_POOL:
+    case VMMCTL_OPT_MEMORY_LIMIT:
         if (size_arg(arg, &size)) {
             fprintf(stderr, "vmmctl: --%s '%s' is not a size (e.g. 256M, 1G)\n",
-                    opt == VMMCTL_OPT_MEMORY_POOL ? "memory-pool" : "current-memory", arg);
+                    opt == VMMCTL_OPT_MEMORY_POOL    ? "memory-pool"
+                    : opt == VMMCTL_OPT_MEMORY_LIMIT ? "memory-limit"
+                                                     : "current-memory",
+                    arg);
             return 2;
         }
         if (opt == VMMCTL_OPT_MEMORY_POOL) {
             pool_limit = size;
+            return 0;
+        }
+        if (opt == VMMCTL_OPT_MEMORY_LIMIT) {
+            vm_limit = size;
             return 0;
         }
         int rc = vmm_config_set_current_memory(cfg, size);
@@ -108,6 +117,14 @@ int vmmctl_mem_host(vmm_host_t *host)
         return fail_rc("--overcommit", rc);
     if (pool_limit && (rc = vmm_host_set_memory_limit(host, pool_limit)))
         return fail_rc("--memory-pool", rc);
+    return 0;
+}
+
+int vmmctl_mem_vm(vmm_vm_t *vm)
+{
+    int rc;
+    if (vm_limit && (rc = vmm_vm_set_memory_limit(vm, vm_limit)))
+        return fail_rc("--memory-limit", rc);
     return 0;
 }
 

@@ -12,13 +12,15 @@ enum {
     VMMCTL_OPT_CURRENT_MEMORY,    /* --current-memory SIZE */
     VMMCTL_OPT_MEMORY_POOL,       /* --memory-pool SIZE */
     VMMCTL_OPT_OVERCOMMIT,        /* --overcommit RATIO */
+    VMMCTL_OPT_MEMORY_LIMIT,      /* --memory-limit SIZE */
 };
 
 #define VMMCTL_MEM_LONGOPTS                                                                        \
     { "balloon", optional_argument, NULL, VMMCTL_OPT_BALLOON },                                   \
         { "current-memory", required_argument, NULL, VMMCTL_OPT_CURRENT_MEMORY },                 \
         { "memory-pool", required_argument, NULL, VMMCTL_OPT_MEMORY_POOL },                       \
-        { "overcommit", required_argument, NULL, VMMCTL_OPT_OVERCOMMIT }
+        { "overcommit", required_argument, NULL, VMMCTL_OPT_OVERCOMMIT },                         \
+        { "memory-limit", required_argument, NULL, VMMCTL_OPT_MEMORY_LIMIT }
 
 #define VMMCTL_MEM_USAGE                                                                           \
     "--balloon[=reporting,autodeflate,stats=N]: a virtio-balloon (free page reporting,\n"         \
@@ -26,7 +28,8 @@ enum {
     "  starts with the balloon holding memory - SIZE (QMP `balloon` moves it later).\n"           \
     "--memory-pool SIZE: the host's guest-RAM pool (default: host memory);\n"                      \
     "--overcommit RATIO: admit RATIO x the pool (1..64); a VM that commits more than\n"           \
-    "  the pool holds is paused with a message (resume with QMP `cont`).\n"                      \
+    "  the pool holds is paused with a message (resume with QMP `cont`);\n"                      \
+    "--memory-limit SIZE: the same for this VM's own committed guest RAM.\n"                    \
     "`vmmctl memstat ADDRESS` prints a VM's memory figures from its QMP socket.\n"
 
 /* Handles one of the options above for the VM's config (balloon,
@@ -36,6 +39,9 @@ int vmmctl_mem_option(vmm_config_t *cfg, int opt, const char *arg);
 
 /* Applies --memory-pool and --overcommit to the host. 0 or 2 (message). */
 int vmmctl_mem_host(vmm_host_t *host);
+
+/* Applies --memory-limit to the VM. 0 or 2 (message). */
+int vmmctl_mem_vm(vmm_vm_t *vm);
 
 /* Says on stderr what a VMM_EVENT_MEMORY that paused the VM means. */
 void vmmctl_mem_event(const vmm_event_t *ev);

@@ -646,6 +646,11 @@ static int run_config(vmm_config_t *cfg)
         vmm_host_free(host);
         return status;
     }
+    if ((rc = vmmctl_mem_vm(vm))) {
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return rc;
+    }
     struct run_ctx ctx = { .vm = vm };
     vmm_vm_set_event_cb(vm, on_event, &ctx);
     /* --qmp: the control socket (qmp_cmds.c) */
@@ -764,7 +769,8 @@ static int cmd_run(int argc, char **argv)
         case VMMCTL_OPT_BALLOON:
         case VMMCTL_OPT_CURRENT_MEMORY:
         case VMMCTL_OPT_MEMORY_POOL:
-        case VMMCTL_OPT_OVERCOMMIT: status = vmmctl_mem_option(cfg, opt, optarg); continue;
+        case VMMCTL_OPT_OVERCOMMIT:
+        case VMMCTL_OPT_MEMORY_LIMIT: status = vmmctl_mem_option(cfg, opt, optarg); continue;
         default: usage(stderr); status = 2; continue;
         }
         if (rc)
