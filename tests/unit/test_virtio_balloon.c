@@ -427,6 +427,25 @@ static void test_discard_refuses_ranges_outside_ram(void)
     guest_mem_destroy(&gm);
 }
 
+static void test_a_huge_pfn_buffer_is_cut_at_the_limit(void)
+{
+    struct drv d;
+    up(&d, &plain, 1u << VIRTIO_BALLOON_F_STATS_VQ, 3);
+    /* 2 MiB of PFNs (524288), all of RAM's first page: only the first
+     * 65536 are looked at, and the chain comes back. */
+    uint64_t buf = RAM + (6u << 20);
+    uint32_t pfn = (uint32_t)(VICTIM >> 12);
+    uint32_t *p = gp(&d, buf, 2u << 20);
+    for (unsigned i = 0; i < (2u << 20) / 4; i++)
+        p[i] = pfn;
+    post(&d, 0, buf, 2u << 20, 0);
+    CU_ASSERT_TRUE(used(&d, 0));
+    CU_ASSERT_EQUAL(info_of(&d).inflated_pages, 65536);
+    CU_ASSERT_EQUAL(info_of(&d).errors, 1);
+    CU_ASSERT_FALSE(needs_reset(&d));
+    down(&d);
+}
+
 static const struct unit_test tests[] = {
     { "inflated pages go back to the host", test_inflated_pages_go_back_to_the_host },
     { "PFNs outside RAM are skipped and counted", test_pfns_outside_ram_are_skipped_and_counted },
@@ -437,6 +456,7 @@ static const struct unit_test tests[] = {
     { "reported pages go back, whole pages only", test_reported_pages_go_back_whole_pages_only },
     { "queues move down without the stats feature", test_queues_move_down_without_the_stats_feature },
     { "discard refuses ranges outside RAM", test_discard_refuses_ranges_outside_ram },
+    { "a huge PFN buffer is cut at the limit", test_a_huge_pfn_buffer_is_cut_at_the_limit },
     { NULL, NULL },
 };
 

@@ -19,6 +19,10 @@
 #define BALLOON_CONFIG_SIZE 16 /* num_pages, actual, free_page_hint_cmd_id, poison_val */
 #define BALLOON_PAGE 4096ULL
 #define BALLOON_PFN_BATCH 256  /* PFNs read from a chain at a time */
+/* PFNs taken from one chain (Linux sends 256): a hostile chain of a
+ * gigabyte of PFNs must not keep the worker, and a VM being destroyed,
+ * busy for minutes. The rest of such a chain is skipped. */
+#define BALLOON_PFNS_PER_CHAIN 65536
 #define STAT_RECORD 10         /* le16 tag, le64 value, packed */
 #define STAT_RECORDS_MAX 64    /* records read from one buffer; more are ignored */
 
@@ -113,8 +117,14 @@ static void process_pfns(struct virtio_balloon *b, unsigned q, int inflate)
         if (c->out_len % sizeof(uint32_t))
             bad_entry(b, "%s buffer of %llu bytes is not whole 4-byte PFNs", what,
                       (unsigned long long)c->out_len);
+        if (c->out_len > (uint64_t)BALLOON_PFNS_PER_CHAIN * sizeof(uint32_t))
+            bad_entry(b, "%s buffer of %llu PFNs exceeds the limit of %d a buffer; the rest is "
+                         "skipped",
+                      what, (unsigned long long)(c->out_len / sizeof(uint32_t)),
+                      BALLOON_PFNS_PER_CHAIN);
         size_t off = 0, n;
-        while ((n = virtq_chain_read(c, off, pfns, sizeof(pfns))) >= sizeof(uint32_t)) {
+        while (off < (size_t)BALLOON_PFNS_PER_CHAIN * sizeof(uint32_t) &&
+               (n = virtq_chain_read(c, off, pfns, sizeof(pfns))) >= sizeof(uint32_t)) {
             for (size_t i = 0; i < n / sizeof(uint32_t); i++) {
                 uint64_t gpa = (uint64_t)le32toh(pfns[i]) * BALLOON_PAGE;
                 if (!guest_mem_ptr(gm, gpa, BALLOON_PAGE)) {
@@ -287,7 +297,10 @@ static void *stats_timer(void *opaque)
         if (b->timer_stop)
             break;
         pthread_mutex_unlock(&b->lock);
-        virtio_balloon_request_stats(b);
+        /* Not while the VM is paused (a snapshot may be saving the rings):
+         * the next period asks. */
+        if (!machine_should_exit(b->vd.m))
+            virtio_balloon_request_stats(b);
         pthread_mutex_lock(&b->lock);
     }
     pthread_mutex_unlock(&b->lock);
