@@ -51,8 +51,8 @@ uint64_t vmm_host_memory_used(const vmm_host_t *host);
  * in limit x ratio), betting that guests do not touch all of it; guest RAM
  * is committed only when touched, and the balloon and free page reporting
  * give pages back. The limit itself stays the bound on what the VMs may
- * commit together: every VMM_MEMORY_CHECK_MS (and whenever a guest
- * deflates its balloon) the host sums each running VM's touched RAM
+ * commit together: with a ratio above 1, every VMM_MEMORY_CHECK_MS (and
+ * whenever a guest deflates its balloon) the host sums each VM's touched RAM
  * (vmm_memory_stats_t.touched); if the sum is above the limit, the VMs
  * that grew since the previous check — the ones asking for more — are
  * paused, each with VMM_EVENT_MEMORY (VMM_MEMORY_POOL_EXHAUSTED), instead

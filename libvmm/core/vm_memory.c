@@ -83,13 +83,22 @@ static void pause_for_memory(struct vmm_vm *vm, vmm_memory_event_t what, uint64_
  * took pages back from its balloon. */
 static void pool_check(vmm_host_t *h, struct vmm_vm *asker)
 {
+    /* Without overcommit the admission check already keeps the VMs'
+     * configured RAM, and so what they can commit, within the limit: only
+     * per-VM limits need looking at (and only their VMs measuring). */
+    int pool_matters = vmm_host_memory_overcommit(h) > 1.0;
+    int any_limit = 0;
+    for (struct vmm_vm *vm = h->vms; vm && !any_limit; vm = vm->host_next)
+        any_limit = vm->mem_limit != 0;
+    if (!pool_matters && !any_limit)
+        return;
     enum { MAX_CHECKED = 256 };
     struct vmm_vm *grown[MAX_CHECKED];
     uint64_t grown_touched[MAX_CHECKED];
     unsigned nr_grown = 0;
     uint64_t total = 0;
     for (struct vmm_vm *vm = h->vms; vm; vm = vm->host_next) {
-        if (!vm_live(vm))
+        if (!vm_live(vm) || (!pool_matters && !vm->mem_limit))
             continue;
         uint64_t t = vm_touched(vm);
         total += t;
@@ -107,7 +116,7 @@ static void pool_check(vmm_host_t *h, struct vmm_vm *asker)
         }
     }
     uint64_t limit = vmm_host_memory_limit(h);
-    if (total <= limit)
+    if (!pool_matters || total <= limit)
         return;
     for (unsigned i = 0; i < nr_grown; i++)
         pause_for_memory(grown[i], VMM_MEMORY_POOL_EXHAUSTED, grown_touched[i], limit, total);
