@@ -1392,11 +1392,11 @@ GROUPS["soft"].append("snapshot")
 ALL.append("snapshot")
 
 
-# ---------------------------------------------------------------- 10. memory
+# ---------------------------------------------------------------- 11. memory
 
 
 def bench_memory(ctx):
-    """10. memory overcommit: bench/memory.py (an idle 4 GiB guest on both
+    """11. memory overcommit: bench/memory.py (an idle 4 GiB guest on both
     engines; 10 idle 1 GiB guests with and without free page reporting,
     libvmm vs QEMU, each with a virtio-balloon), in a process of its own."""
     out = os.path.join(ctx.bench_dir, "memory.json")
