@@ -15,6 +15,9 @@
 #include "core/vm_ports.h"
 #include "vmm/vm.h"
 
+/* vmm_vm.ext slots. */
+enum vm_ext_slot { VM_EXT_MIGRATE = 0, VM_EXT_SAVE = 1, VM_EXT_SLOTS };
+
 struct vmm_vm {
     vmm_host_t *host;
     vmm_config_t *cfg;
@@ -42,18 +45,36 @@ struct vmm_vm {
     size_t console_len, console_cap;
 
     uint64_t pool_charge;           /* bytes taken from the host pool */
-    /* A layer above core that keeps per-VM state (a live migration) hangs
-     * it here; destroy runs first in vmm_vm_destroy (loop thread). */
+    /* Layers above core that keep per-VM state (a live migration, a save
+     * being written) hang it here, one slot each; destroy runs first in
+     * vmm_vm_destroy (loop thread). */
     struct {
         void *opaque;
         void (*destroy)(struct vmm_vm *vm, void *opaque);
-    } ext;
+    } ext[VM_EXT_SLOTS];
+    /* > 0 while something reads the paused machine from another thread
+     * (an asynchronous save): vmm_vm_resume / start refuse with VMM_EBUSY
+     * and this reason. */
+    int hold_paused;
+    const char *hold_reason;
     unsigned restarts;              /* lifecycle restarts so far */
     int host_reset;                 /* vm_reset() asked for this run's end (vm_hooks.h) */
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
     struct vm_ports ports; /* named console ports (vm_ports.h) */
+
+    /* --- memory overcommit (vm_memory.c) --- */
+    struct vmm_vm *host_next;    /* the host's list of VMs */
+    uint64_t mem_limit;          /* vmm_vm_set_memory_limit(); 0 = none */
+    uint64_t mem_last_touched;   /* touched at the previous pool check */
+    atomic_uint mem_events;      /* MACHINE_MEM_* bits waiting for the loop */
 };
+
+/* vm_memory.c: the machine's memory_changed hook (any thread) and what the
+ * loop does with it (emits VMM_EVENT_MEMORY, checks the pool after a
+ * deflate). */
+void vm_memory_changed(void *opaque, unsigned what);
+void vm_memory_on_wakeup(struct vmm_vm *vm);
 
 /* How a restore (snapshot/) builds a VM: `memory` runs once the RAM layout
  * exists and before the engine maps it (to back RAM by a file), `load`

@@ -27,6 +27,10 @@ enum machine_request {
     MACHINE_RUN = 0,
     MACHINE_PAUSE = 1, /* return from vcpu_run; core parks the thread */
     MACHINE_STOP = 2,  /* return from vcpu_run; core ends the thread */
+    MACHINE_THROTTLE = 3, /* return from vcpu_run; core holds the thread
+                           * until the request is RUN again (a live
+                           * migration slowing the guest: core/vm_throttle.h);
+                           * the VM stays RUNNING */
 };
 
 struct machine_vcpu {
@@ -59,7 +63,15 @@ struct machine_host_ops {
     int (*port_out)(void *opaque, unsigned index, const uint8_t *buf, size_t len);
     /* The guest opened (1) or closed (0) named port `index`. */
     void (*port_state)(void *opaque, unsigned index, int open);
+    /* --- guest memory (devices/virtio/balloon.c) --- */
+    /* The balloon changed (MACHINE_MEM_* bits): the driver's actual size,
+     * pages the guest took back (deflate), fresh guest statistics. */
+    void (*memory_changed)(void *opaque, unsigned what);
 };
+
+#define MACHINE_MEM_BALLOON_ACTUAL 1u
+#define MACHINE_MEM_BALLOON_DEFLATE 2u
+#define MACHINE_MEM_BALLOON_STATS 4u
 
 /* The interrupt controller the board connected device lines to (the PLIC on
  * riscv, KVM's in-kernel IOAPIC/PIC on x86). Any thread. */
@@ -177,6 +189,17 @@ static inline int machine_should_exit(struct machine *m)
     return atomic_load_explicit(&m->request, memory_order_acquire) != MACHINE_RUN;
 }
 
+/* RUN or THROTTLE -> PAUSE. 0 when the request was something else (the
+ * run is ending). Any thread. */
+static inline int machine_request_pause(struct machine *m)
+{
+    int expect = MACHINE_RUN;
+    while (!atomic_compare_exchange_strong(&m->request, &expect, MACHINE_PAUSE))
+        if (expect != MACHINE_THROTTLE)
+            return 0;
+    return 1;
+}
+
 /* Records how the run ended — the first call wins, later ones are ignored —
  * then asks every vCPU to stop. Called by devices (debug-exit, i8042 reset,
  * SiFive test), engines (crash, SBI SRST) and core. Any thread. */
@@ -220,5 +243,8 @@ void machine_console_out(struct machine *m, const uint8_t *buf, size_t len);
  * host has no port hooks) and the guest's open/close. Any thread. */
 int machine_port_out(struct machine *m, unsigned index, const uint8_t *buf, size_t len);
 void machine_port_state(struct machine *m, unsigned index, int open);
+
+/* Tells the host side the balloon changed (MACHINE_MEM_* bits). Any thread. */
+void machine_memory_changed(struct machine *m, unsigned what);
 
 #endif

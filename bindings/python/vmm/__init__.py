@@ -52,7 +52,7 @@ __all__ = [
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
-    "Port", "MigrateStatus", "MigrateStats",
+    "Port", "MigrateStatus", "MigrateStats", "Progress",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -93,12 +93,24 @@ class MigrateStats(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("status", _c_int), ("rounds", _c_uint)] + [
         (name, _c_u64) for name in (
             "bytes_sent", "ram_transferred", "ram_remaining", "dirty_pages_rate",
-            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")]
+            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")] + [
+        ("throttle_pct", _c_uint), ("throttle_max_reached", _c_uint)]
 
 
 class _CMigrateParams(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("max_bandwidth", _c_u64), ("downtime_limit_ms", _c_u64),
-                ("max_rounds", _c_uint)]
+                ("max_rounds", _c_uint), ("auto_converge", _c_int), ("throttle_initial", _c_uint),
+                ("throttle_increment", _c_uint), ("throttle_max", _c_uint)]
+
+
+def _migrate_params(max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, auto_converge=None,
+                    throttle_initial=0, throttle_increment=0, throttle_max=0):
+    return _CMigrateParams(size=ctypes.sizeof(_CMigrateParams), max_bandwidth=max_bandwidth,
+                           downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds,
+                           auto_converge=0 if auto_converge is None else
+                           (1 if auto_converge else -1),
+                           throttle_initial=throttle_initial,
+                           throttle_increment=throttle_increment, throttle_max=throttle_max)
 
 
 class _StateEv(ctypes.Structure):
@@ -118,9 +130,59 @@ class _PortEv(ctypes.Structure):
                 ("open", _c_int)]
 
 
+class Progress(ctypes.Structure):
+    """A VMM_EVENT_PROGRESS: kind is "save" or "migrate" (property), status a
+    MigrateStatus value (ACTIVE until the last event of the operation)."""
+    _fields_ = [("_kind", _c_int), ("status", _c_int), ("bytes_done", _c_u64),
+                ("bytes_total", _c_u64), ("round", _c_uint), ("dirty_pages_rate", _c_u64),
+                ("expected_downtime_ms", _c_u64)]
+
+    @property
+    def kind(self):
+        return {1: "save", 2: "migrate"}.get(self._kind, str(self._kind))
+
+
+class _MemoryEv(ctypes.Structure):
+    _fields_ = [("what", _c_int), ("touched", _c_u64), ("limit", _c_u64),
+                ("pool_touched", _c_u64), ("ballooned", _c_u64)]
+
+
 class _EvUnion(ctypes.Union):
     _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv),
-                ("port", _PortEv)]
+                ("port", _PortEv), ("progress", Progress), ("memory", _MemoryEv)]
+
+
+class MemoryEvent(enum.IntEnum):
+    """What a memory event (VM.on_memory) says (vmm_memory_event_t)."""
+    BALLOON = 1          # the guest's balloon changed size
+    STATS = 2            # fresh guest memory statistics arrived
+    POOL_EXHAUSTED = 3   # the host pool ran out; this VM was paused
+    LIMIT_REACHED = 4    # the VM passed its own limit and was paused
+
+
+UNSET = (1 << 64) - 1  # a guest statistic the guest did not report (VMM_MEMSTAT_UNSET)
+
+
+class MemoryStats(ctypes.Structure):
+    """vmm_memory_stats_t: bytes unless the name says otherwise; guest
+    figures are UNSET until the guest reports them."""
+    _fields_ = [("size", _c_u64), ("configured", _c_u64), ("touched", _c_u64),
+                ("resident", _c_u64), ("limit", _c_u64), ("has_balloon", _c_int),
+                ("balloon_driver", _c_int), ("balloon_target", _c_u64), ("ballooned", _c_u64),
+                ("inflated", _c_u64), ("deflated", _c_u64), ("reported", _c_u64),
+                ("balloon_errors", _c_u64), ("stats_updates", _c_u64), ("stats_age_ms", _c_u64),
+                ("swap_in", _c_u64), ("swap_out", _c_u64), ("major_faults", _c_u64),
+                ("minor_faults", _c_u64), ("free", _c_u64), ("total", _c_u64),
+                ("available", _c_u64), ("disk_caches", _c_u64), ("hugetlb_allocs", _c_u64),
+                ("hugetlb_failures", _c_u64)]
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name, _ in self._fields_ if name != "size"}
+
+
+# vmm_config_set_balloon() flags
+BALLOON_DEFLATE_ON_OOM = 1
+BALLOON_FREE_PAGE_REPORTING = 2
 
 
 class _Event(ctypes.Structure):
@@ -163,6 +225,7 @@ _SIZED_STRUCTS = {
     6: ("vmm_net_config_t", _CNet),
     7: ("vmm_migrate_params_t", _CMigrateParams),
     8: ("vmm_migrate_stats_t", MigrateStats),
+    9: ("vmm_memory_stats_t", MemoryStats),
 }
 
 
@@ -238,6 +301,18 @@ _host_backend_fd = _sig("vmm_host_backend_fd", _c_int, _p)
 _host_backend_timeout = _sig("vmm_host_backend_timeout", _c_int, _p, ctypes.POINTER(_c_int))
 _host_set_limit = _sig("vmm_host_set_memory_limit", _c_int, _p, _c_u64)
 _host_used = _sig("vmm_host_memory_used", _c_u64, _p)
+_host_set_overcommit = _sig("vmm_host_set_memory_overcommit", _c_int, _p, ctypes.c_double)
+_host_overcommit = _sig("vmm_host_memory_overcommit", ctypes.c_double, _p)
+_host_limit = _sig("vmm_host_memory_limit", _c_u64, _p)
+_host_touched = _sig("vmm_host_memory_touched", _c_u64, _p)
+_cfg_set_balloon = _sig("vmm_config_set_balloon", _c_int, _p, _c_int, _c_uint, _c_uint)
+_cfg_balloon = _sig("vmm_config_balloon", _c_int, _p, ctypes.POINTER(_c_uint),
+                    ctypes.POINTER(_c_uint))
+_vm_memory_stats = _sig("vmm_vm_memory_stats", _c_int, _p, ctypes.POINTER(MemoryStats))
+_vm_set_balloon_target = _sig("vmm_vm_set_balloon_target", _c_int, _p, _c_u64)
+_vm_balloon_target = _sig("vmm_vm_balloon_target", _c_u64, _p)
+_vm_balloon_request_stats = _sig("vmm_vm_balloon_request_stats", _c_int, _p)
+_vm_set_memory_limit = _sig("vmm_vm_set_memory_limit", _c_int, _p, _c_u64)
 _cfg_new = _sig("vmm_config_new", _c_int, ctypes.POINTER(_p))
 _cfg_free = _sig("vmm_config_free", None, _p)
 _cfg_clone = _sig("vmm_config_clone", _c_int, _p, ctypes.POINTER(_p))
@@ -280,6 +355,7 @@ _vm_pause = _sig("vmm_vm_pause", _c_int, _p)
 _vm_resume = _sig("vmm_vm_resume", _c_int, _p)
 _vm_stop = _sig("vmm_vm_stop", _c_int, _p)
 _vm_pause_async = _sig("vmm_vm_pause_async", _c_int, _p, _DoneCb, _p)
+_vm_pause_at = _sig("vmm_vm_pause_at", _c_int, _p, _c_u64, _DoneCb, _p)
 _vm_stop_async = _sig("vmm_vm_stop_async", _c_int, _p, _DoneCb, _p)
 _vm_destroy = _sig("vmm_vm_destroy", None, _p)
 _vm_state = _sig("vmm_vm_state", _c_int, _p)
@@ -320,14 +396,23 @@ _caps_engine_arch = _sig("vmm_caps_engine_arch", _c_char_p, _p, _c_char_p)
 _caps_feature_count = _sig("vmm_caps_feature_count", _c_uint, _p)
 _caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
 # snapshots and live migration
-_SAVE_STOP, _RESTORE_MAP = 1, 1
+_SAVE_STOP, _SAVE_TRACK, _SAVE_DIFF, _RESTORE_MAP = 1, 2, 4, 1
+
+
+def _save_flags(stop, track, diff):
+    return (_SAVE_STOP if stop else 0) | (_SAVE_TRACK if track else 0) | (_SAVE_DIFF if diff else 0)
 _vm_save = _sig("vmm_vm_save", _c_int, _p, _c_char_p, _c_uint)
+_vm_save_start = _sig("vmm_vm_save_start", _c_int, _p, _c_char_p, _c_int, _c_uint, _DoneCb, _p)
+_vm_save_cancel = _sig("vmm_vm_save_cancel", _c_int, _p)
+_vm_save_stats = _sig("vmm_vm_save_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_restore = _sig("vmm_vm_restore", _c_int, _p, _c_char_p, _p, _c_uint, ctypes.POINTER(_p))
 _vm_migrate_start = _sig("vmm_vm_migrate_start", _c_int, _p, _c_int,
                          ctypes.POINTER(_CMigrateParams), _DoneCb, _p)
 _vm_migrate_cancel = _sig("vmm_vm_migrate_cancel", _c_int, _p)
 _vm_migrate_stats = _sig("vmm_vm_migrate_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_migrate_set = _sig("vmm_vm_migrate_set", _c_int, _p, _c_u64, _c_u64)
+_vm_migrate_configure = _sig("vmm_vm_migrate_configure", _c_int, _p,
+                             ctypes.POINTER(_CMigrateParams))
 _vm_incoming = _sig("vmm_vm_incoming", _c_int, _p, _c_int, _p, ctypes.POINTER(_p))
 _free = ctypes.CDLL(None).free
 _free.argtypes = [_p]
@@ -457,7 +542,8 @@ class RunMode(enum.IntEnum):
 
 _XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
 _ECANCELED = -13
-_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT = 1, 2, 3, 4
+_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT, _EVENT_PROGRESS = 1, 2, 3, 4, 5
+_EVENT_MEMORY = 6
 
 
 class Outcome:
@@ -814,6 +900,24 @@ class Config:
             out.append(Port(_str_out(name), kind.value, _str_out(path.value)))
         return out
 
+    def set_balloon(self, on=True, deflate_on_oom=False, free_page_reporting=False,
+                    stats_period=0):
+        """A virtio-balloon (<memballoon model='virtio'>); on=False removes it.
+        stats_period: seconds between the guest's statistics reports."""
+        flags = ((BALLOON_DEFLATE_ON_OOM if deflate_on_oom else 0)
+                 | (BALLOON_FREE_PAGE_REPORTING if free_page_reporting else 0))
+        _check(_cfg_set_balloon(self._handle(), int(bool(on)), flags, stats_period))
+
+    @property
+    def balloon(self):
+        """None without a balloon, else a dict of its settings."""
+        flags, period = _c_uint(), _c_uint()
+        if not _cfg_balloon(self._handle(), ctypes.byref(flags), ctypes.byref(period)):
+            return None
+        return {"deflate_on_oom": bool(flags.value & BALLOON_DEFLATE_ON_OOM),
+                "free_page_reporting": bool(flags.value & BALLOON_FREE_PAGE_REPORTING),
+                "stats_period": period.value}
+
     def set_vsock(self, cid, path=None):
         """A virtio-vsock with guest CID `cid` (0 removes it) and the host
         side's unix socket `path` (Firecracker's CONNECT convention)."""
@@ -934,7 +1038,7 @@ class Host:
     """A host context with its own event loop and memory pool. A context
     manager: leaving it destroys the VMs and frees the host."""
 
-    def __init__(self, memory_limit=0):
+    def __init__(self, memory_limit=0, overcommit=1.0):
         h = _p()
         _check(_host_new(ctypes.byref(h), None))
         self._h = h.value
@@ -944,6 +1048,8 @@ class Host:
         self._next_done = 1
         if memory_limit:
             _check(_host_set_limit(self._h, memory_limit))
+        if overcommit != 1.0:
+            _check(_host_set_overcommit(self._h, overcommit))
 
     def _handle(self):
         if not self._h:
@@ -953,6 +1059,29 @@ class Host:
     @property
     def memory_used(self):
         return _host_used(self._handle())
+
+    @property
+    def memory_limit(self):
+        """The pool's limit in bytes (what the VMs may commit together)."""
+        return _host_limit(self._handle())
+
+    @memory_limit.setter
+    def memory_limit(self, value):
+        _check(_host_set_limit(self._handle(), value))
+
+    @property
+    def overcommit(self):
+        """How many times its limit the pool hands out as guest RAM (1.0: none)."""
+        return _host_overcommit(self._handle())
+
+    @overcommit.setter
+    def overcommit(self, ratio):
+        _check(_host_set_overcommit(self._handle(), float(ratio)))
+
+    @property
+    def memory_touched(self):
+        """Guest RAM all VMs of the host have committed now, bytes."""
+        return _host_touched(self._handle())
 
     @property
     def backend_fd(self):
@@ -1084,8 +1213,11 @@ _hosts_by_done_key = {}
 class VM:
     """A virtual machine. Set on_console (bytes -> None), on_state
     ((old State, new State) -> None), on_restart ((Outcome, count) -> None)
-    and on_port ((name, bytes, open) -> None; bytes empty when only the
-    guest's open state changed) to receive events. A context manager:
+    on_port ((name, bytes, open) -> None; bytes empty when only the
+    guest's open state changed), on_progress (Progress -> None: a save or
+    migration moving on; a copy) and on_memory ((MemoryEvent, dict of
+    touched, limit, pool_touched, ballooned) -> None) to receive events. A
+    context manager:
     leaving it destroys the VM."""
 
     def __init__(self, host, handle):
@@ -1095,6 +1227,8 @@ class VM:
         self.on_restart = None
         self._controls = []
         self.on_port = None
+        self.on_memory = None
+        self.on_progress = None
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
@@ -1116,6 +1250,15 @@ class VM:
                 p = ev.u.port
                 data = ctypes.string_at(p.data, p.len) if p.len else b""
                 self.on_port(p.name.decode(errors="replace"), data, bool(p.open))
+            elif ev.type == _EVENT_MEMORY and self.on_memory:
+                m = ev.u.memory
+                self.on_memory(MemoryEvent(m.what), {
+                    "touched": m.touched, "limit": m.limit, "pool_touched": m.pool_touched,
+                    "ballooned": m.ballooned})
+            elif ev.type == _EVENT_PROGRESS and self.on_progress:
+                copy = Progress()
+                ctypes.pointer(copy)[0] = ev.u.progress
+                self.on_progress(copy)
         except BaseException as exc:  # noqa: B902 - kept and raised from run()
             self._host._keep(exc)
 
@@ -1138,22 +1281,51 @@ class VM:
     def stop(self):
         _check(_vm_stop(self._handle()))
 
-    def save(self, path, stop=False):
+    def save(self, path, stop=False, track=False, diff=False):
         """Writes the whole machine to the snapshot file `path` (it appears
         only once complete). A running VM pauses for the write and runs on,
-        or is stopped with stop=True."""
-        _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
+        or is stopped with stop=True. track=True starts a chain of diff
+        snapshots; diff=True writes only the pages written since the last
+        track/diff save, naming that file as its parent (restore needs the
+        whole chain in place)."""
+        _check(_vm_save(self._handle(), os.fsencode(path), _save_flags(stop, track, diff)))
 
-    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None):
+    def save_async(self, path=None, fd=None, stop=False, callback=None, track=False, diff=False):
+        """save() without blocking the loop: the VM pauses, a library thread
+        writes the snapshot to `path` or to the regular file open as `fd`
+        (exactly one), then the VM resumes (or stops with stop=True) and
+        callback(vm, error) runs from the loop (error None on success).
+        on_progress sees the bytes written meanwhile."""
+        if (path is None) == (fd is None):
+            raise ValueError("give path or fd")
+        cpath = os.fsencode(path) if path is not None else None
+        cfd = -1 if fd is None else fd
+        flags = _save_flags(stop, track, diff)
+        self._async(lambda h, cb, key: _vm_save_start(h, cpath, cfd, flags, cb, key), callback)
+
+    def save_cancel(self):
+        """Stops a running save_async(); its callback gets the cancellation."""
+        _check(_vm_save_cancel(self._handle()))
+
+    def save_stats(self):
+        """MigrateStats of the running or last save_async() (ram_transferred:
+        guest memory written out so far)."""
+        s = MigrateStats(size=ctypes.sizeof(MigrateStats))
+        _check(_vm_save_stats(self._handle(), ctypes.byref(s)))
+        return s
+
+    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None,
+                auto_converge=None, throttle_initial=0, throttle_increment=0, throttle_max=0):
         """Starts a live migration over the connected stream fd (socket or
         file; not closed by the library). callback(vm, error) runs from the
         loop when it ends: error None means the guest now runs at the
         destination and this VM is shut off; otherwise the VM runs on here.
-        0 means the default for each limit (no bandwidth cap, 300 ms
-        downtime, 30 rounds)."""
-        params = _CMigrateParams(size=ctypes.sizeof(_CMigrateParams),
-                                 max_bandwidth=max_bandwidth,
-                                 downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds)
+        0 (None for auto_converge) keeps each setting as it was, initially the
+        default: no bandwidth cap, 300 ms downtime, 30 rounds, auto-converge
+        on (a guest dirtying faster than the link is held 20 %, then 10 % more
+        a round, up to 99 % of the time)."""
+        params = _migrate_params(max_bandwidth, downtime_limit_ms, max_rounds, auto_converge,
+                                 throttle_initial, throttle_increment, throttle_max)
         self._async(lambda h, cb, key: _vm_migrate_start(h, fd, ctypes.byref(params), cb, key),
                     callback)
 
@@ -1164,6 +1336,12 @@ class VM:
     def migrate_set(self, max_bandwidth=0, downtime_limit_ms=0):
         """Changes the limits of a running or future migration (0: unchanged)."""
         _check(_vm_migrate_set(self._handle(), max_bandwidth, downtime_limit_ms))
+
+    def migrate_configure(self, **settings):
+        """Changes any setting migrate() takes (same names, same meaning) for a
+        running or future migration."""
+        params = _migrate_params(**settings)
+        _check(_vm_migrate_configure(self._handle(), ctypes.byref(params)))
 
     def migrate_stats(self):
         """MigrateStats of the current or last migration."""
@@ -1187,6 +1365,12 @@ class VM:
         """Starts pausing; callback(vm, error) runs from the loop once every
         vCPU is parked (error None) or the run ended first (an Error)."""
         self._async(_vm_pause_async, callback)
+
+    def pause_at(self, instructions, callback=None):
+        """Pauses once vCPU 0 retired `instructions` (soft engine): at the
+        first block end at or after it, the same one in every deterministic
+        run. callback(vm, error) runs from the loop when it paused."""
+        self._async(lambda h, cb, key: _vm_pause_at(h, instructions, cb, key), callback)
 
     def stop_async(self, callback=None):
         """Starts a forced stop; callback(vm, error) runs from the loop once
@@ -1241,6 +1425,30 @@ class VM:
     def write_phys(self, gpa, data):
         data = bytes(data)
         _check(_vm_write_phys(self._handle(), gpa, data, len(data)))
+
+    def memory_stats(self):
+        """The VM's memory figures (a MemoryStats; .as_dict() for a dict)."""
+        s = MemoryStats(size=ctypes.sizeof(MemoryStats))
+        _check(_vm_memory_stats(self._handle(), ctypes.byref(s)))
+        return s
+
+    def set_balloon_target(self, guest_bytes):
+        """Asks the guest to keep `guest_bytes` of RAM and balloon the rest
+        (QMP's `balloon`)."""
+        _check(_vm_set_balloon_target(self._handle(), guest_bytes))
+
+    @property
+    def balloon_target(self):
+        return _vm_balloon_target(self._handle())
+
+    def balloon_request_stats(self):
+        """Asks the guest for fresh memory statistics (on_memory STATS follows)."""
+        _check(_vm_balloon_request_stats(self._handle()))
+
+    def set_memory_limit(self, limit):
+        """The VM's own limit on committed guest RAM (0: none); the VM is
+        paused with on_memory LIMIT_REACHED when it passes it."""
+        _check(_vm_set_memory_limit(self._handle(), limit))
 
     def vcpu_count(self):
         return _vm_vcpu_count(self._handle())
