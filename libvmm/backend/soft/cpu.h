@@ -176,6 +176,7 @@ struct rv_cpu {
      * of one address must drop every 4 KiB entry taken from the superpage
      * containing it (0: only 4 KiB pages cached). */
     uint64_t super_mask;
+    struct rv_jit *jit; /* the translator's state, made on first use (jit/jit.h) */
 };
 
 #define RV_FLUSH_TLB 1

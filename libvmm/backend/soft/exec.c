@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "backend/soft/cpu.h"
+#include "backend/soft/jit/jit.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* Keep one dispatch jump per handler (threaded code): merged tails would
@@ -74,6 +75,8 @@ void rv_exec(struct rv_hart *h)
     static void *const stop_labels[RV_OP_COUNT * 2] = {
         [0 ... RV_OP_COUNT * 2 - 1] = &&stop_here,
     };
+    if (h->jit && rv_jit_exec(h))
+        return; /* ran translated code (jit/jit.c) */
     void *const *tbl = labels;
     struct rv_cpu *c = rv_cpu(h);
     uint64_t *const X = h->x;

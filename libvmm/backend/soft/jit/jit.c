@@ -1,0 +1,267 @@
+/* The translator's dispatcher and block table (design: doc/jit.md).
+ *
+ * rv_jit_exec runs the hart for up to RV_JIT_BUDGET instructions, like one
+ * rv_exec of the interpreter: it finds the block for h->pc (fetch TLB ->
+ * guest-physical page -> hash of (virtual pc, physical page)), translates
+ * it if there is none, links the jump that led there when that jump asked
+ * for it, and enters it. Translated code comes back here only on a jump it
+ * could not follow by itself, at the end of the budget, or when a helper
+ * ended the run (trap, CSR or system instruction, device stop, a store
+ * into translated code); the last two return to rv_hart_run, which checks
+ * interrupts, flush requests and the run request as for the interpreter.
+ *
+ * Validity: a translation lives as long as the decoded page it was made
+ * from (mmu.c calls rv_jit_page_evict / rv_jit_code_store), and all of
+ * them go when icache_gen moves (fence.i, remote fences, state loads) or
+ * the code cache, block table or instruction pool is full. A dropped
+ * block's entry is overwritten with a jump to its "dead" stub, so jumps
+ * already linked to it return to the lookup instead of running stale code.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/soft/jit/emit.h"
+#include "backend/soft/jit/jit_internal.h"
+#include "util/log.h"
+
+int rv_jit_supported(void)
+{
+    return 1;
+}
+
+int rv_jit_default(void)
+{
+    const char *e = getenv("LIBVMM_SOFT_JIT");
+    return !(e && e[0] == '0' && e[1] == 0);
+}
+
+static void jit_free(struct rv_jit *j)
+{
+    if (!j)
+        return;
+    rv_jcache_destroy(&j->cache);
+    free(j->blocks);
+    free(j->insn_pool);
+    free(j->cold);
+    free(j);
+}
+
+static struct rv_jit *jit_create(void)
+{
+    struct rv_jit *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->cache.fd = -1;
+    j->blocks = calloc(RV_JIT_MAX_BLOCKS, sizeof(*j->blocks));
+    j->insn_pool = calloc(RV_JIT_INSN_POOL, sizeof(*j->insn_pool));
+    j->cold = malloc(RV_JIT_COLD_BYTES);
+    if (!j->blocks || !j->insn_pool || !j->cold || rv_jcache_init(&j->cache, RV_JIT_CODE_BYTES)) {
+        jit_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void rv_jit_destroy(struct rv_cpu *c)
+{
+    jit_free(c->jit);
+    c->jit = NULL;
+}
+
+static void flush_all(struct rv_jit *j)
+{
+    memset(j->hash, 0, sizeof(j->hash));
+    memset(j->page_head, 0, sizeof(j->page_head));
+    j->nblocks = 0;
+    j->ninsn = 0;
+    j->patch_site = 0;
+    rv_jcache_reset(&j->cache);
+    j->stats.flushes++;
+}
+
+static unsigned hash_of(uint64_t vpc, uint64_t gpage)
+{
+    uint64_t k = (vpc >> 1) ^ (gpage >> 12) * 0x9e3779b97f4a7c15ULL;
+    return (unsigned)(k ^ (k >> 29)) & (RV_JIT_HASH - 1);
+}
+
+static struct rv_jblock *lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
+{
+    for (struct rv_jblock *b = j->hash[hash_of(vpc, gpage)]; b; b = b->hnext)
+        if (b->vpc == vpc && b->gpage == gpage)
+            return b;
+    return NULL;
+}
+
+static void insert(struct rv_jit *j, struct rv_jblock *b)
+{
+    unsigned h = hash_of(b->vpc, b->gpage);
+    b->hnext = j->hash[h];
+    j->hash[h] = b;
+    unsigned slot = (unsigned)(b->gpage >> 12) & (RV_DC_SLOTS - 1);
+    b->pnext = j->page_head[slot];
+    j->page_head[slot] = b;
+}
+
+/* Removes b from the lookup and sends its entry to its dead stub. */
+static void drop_block(struct rv_jit *j, struct rv_jblock *b)
+{
+    struct rv_jblock **pp = &j->hash[hash_of(b->vpc, b->gpage)];
+    while (*pp && *pp != b)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = b->hnext;
+    b->alive = 0;
+    b->entry_rw[0] = 0xe9; /* jmp rel32: the entry's 8 bytes leave room */
+    jx_patch_rel32(b->entry_rw + 1, b->dead_rw);
+    j->stats.invalidations++;
+}
+
+/* Drops the blocks of guest-physical page gpage covering bytes [lo, hi). */
+static int drop_range(struct rv_jit *j, uint64_t gpage, unsigned lo, unsigned hi)
+{
+    int dropped = 0;
+    struct rv_jblock **pp = &j->page_head[(gpage >> 12) & (RV_DC_SLOTS - 1)];
+    while (*pp) {
+        struct rv_jblock *b = *pp;
+        if (b->gpage == gpage && b->start < hi && lo < b->end) {
+            *pp = b->pnext;
+            drop_block(j, b);
+            dropped = 1;
+        } else {
+            pp = &b->pnext;
+        }
+    }
+    return dropped;
+}
+
+void rv_jit_code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
+{
+    struct rv_jit *j = c->jit;
+    if (!j)
+        return;
+    unsigned off = (unsigned)(gpa & 0xfff);
+    if (drop_range(j, gpa & ~0xfffULL, off, off + size))
+        j->smc = 1; /* the running block may be one of them: leave it */
+}
+
+void rv_jit_page_evict(struct rv_cpu *c, uint64_t gpage)
+{
+    if (c->jit)
+        drop_range(c->jit, gpage, 0, 4096);
+}
+
+void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out)
+{
+    const struct rv_jit *j = rv_cpu(h)->jit;
+    if (j)
+        *out = j->stats;
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+/* An instruction whose second half is on the next page: run by the step
+ * helper from the dispatcher. Returns 1 when the run must end. */
+static int step_cross(struct rv_hart *h, struct rv_jit *j, const struct rv_dpage *dp)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t pc = h->pc;
+    uint16_t lo, hi;
+    memcpy(&lo, dp->host + 4094, 2);
+    if (rv_mmu_fetch16(h, pc + 2, &hi)) {
+        rv_trap(h, c->trap_cause, c->trap_tval);
+        return 1;
+    }
+    struct rv_insn in;
+    rv_decode(lo | (uint32_t)hi << 16, &in);
+    c->pending_insns = (uint64_t)(j->lim - j->budget);
+    enum rv_step r = rv_jit_step_insn(h, &in, pc);
+    c->pending_insns = 0;
+    j->smc = 0;
+    if (r == RV_STEP_TRAP) {
+        h->pc = pc;
+        rv_trap(h, c->trap_cause, c->trap_tval);
+        return 1;
+    }
+    j->budget--;
+    if (r == RV_STEP_EXIT)
+        return 1;
+    h->pc = pc + 4;
+    return 0;
+}
+
+int rv_jit_exec(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    struct rv_jit *j = c->jit;
+    if (!h->jit)
+        return 0;
+    if (!j) {
+        j = c->jit = jit_create();
+        if (!j) {
+            log_warn("soft engine: hart %u: no code cache for the translator, interpreting",
+                     h->hartid);
+            h->jit = 0;
+            return 0;
+        }
+    }
+    j->lim = j->budget = RV_JIT_BUDGET;
+    j->smc = 0;
+    j->patch_site = 0;
+    uint64_t flushes = j->stats.flushes;
+    while (j->budget > 0) {
+        if (j->gen != c->icache_gen) {
+            flush_all(j);
+            j->gen = c->icache_gen;
+        }
+        uint64_t pc = h->pc;
+        const struct rv_ftlbe *fe = &c->ftlb[(pc >> 12) & (RV_TLB_SIZE - 1)];
+        struct rv_dpage *dp = fe->dp;
+        if (RV_UNLIKELY(fe->tag != (pc & ~0xfffULL) || fe->gen != c->icache_gen)) {
+            uint64_t vbase;
+            dp = rv_mmu_fetch_page(h, pc, &vbase);
+            if (!dp) {
+                rv_trap(h, c->trap_cause, c->trap_tval);
+                break;
+            }
+        }
+        uint64_t gpage = dp->key & ~1ULL;
+        struct rv_jblock *b = lookup(j, pc, gpage);
+        if (!b) {
+            int cross;
+            b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+            if (!b && cross) {
+                j->patch_site = 0;
+                if (step_cross(h, j, dp))
+                    break;
+                continue;
+            }
+            if (!b) { /* full: start over with an empty cache */
+                flush_all(j);
+                b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+                if (!b)
+                    break; /* cannot happen with an empty cache; never loop */
+            }
+            insert(j, b);
+        }
+        if (j->patch_site && j->stats.flushes == flushes) {
+            uint8_t *site = j->cache.rw + (j->patch_site - (uintptr_t)j->cache.rx);
+            jx_patch_rel32(site, b->entry_rw);
+            j->stats.chain_patches++;
+        }
+        j->patch_site = 0;
+        flushes = j->stats.flushes;
+        j->stats.dispatches++;
+        uint64_t why = j->cache.enter(h, rv_jcache_rx(&j->cache, b->entry_rw));
+        if (why == RV_JIT_EXIT_HELPER || why == RV_JIT_EXIT_BUDGET)
+            break;
+        if (why != RV_JIT_EXIT_CHAIN)
+            j->patch_site = 0;
+    }
+    rv_fpu_sync(c);
+    c->pending_insns = 0;
+    c->tlb_hits += j->memops;
+    j->memops = 0;
+    MACHINE_VCPU_STAT_ADD(h->vcpu, instructions, (uint64_t)(j->lim - j->budget));
+    return 1;
+}

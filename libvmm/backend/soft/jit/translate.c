@@ -1,0 +1,537 @@
+/* The translator: one guest basic block (straight-line code up to a branch
+ * or jump, an instruction that always ends the run, the end of the page or
+ * RV_JIT_BLOCK_INSNS instructions) becomes one piece of x86-64 code.
+ *
+ * Register use in translated code:
+ *   rbx  = &h->x[16]: guest x[i] is [rbx + 8*i - 128], one-byte offsets
+ *   r12  = the CPU core's state (struct rv_cpu: TLB set pointers)
+ *   r13  = the translator's state (struct rv_jit: budget, patch site)
+ *   rax, rcx, rdx, rsi, rdi, r8, r9 = scratch; helpers are plain C calls.
+ * Guest registers live in struct rv_hart between instructions, so every
+ * exit, helper call and trap sees them as the interpreter leaves them.
+ *
+ * Layout of a block: the hot path (entry, the instructions, the exits as
+ * patchable jumps) first, then its out-of-line code (TLB-miss calls, exit
+ * stubs), written into a scratch buffer while the hot path is emitted and
+ * copied after it, with the jumps between them fixed up at the end.
+ *
+ * Entry: `sub qword [r13 + budget], N; js out-of-budget`. The budget is
+ * charged for the whole block up front; a helper that ends the block early
+ * gives back what did not run (jit_internal.h). The entry is 8 bytes, so a
+ * dropped block can have it overwritten by a 5-byte jump to its "dead"
+ * stub, which sends whoever still jumps there back to the lookup.
+ *
+ * Exits: a direct jump or branch to the same guest virtual page is a
+ * `jmp/jcc rel32` to a stub that asks the dispatcher to translate the
+ * target and patch the rel32 to it (chaining). Targets on other pages and
+ * indirect jumps go through the dispatcher's lookup, which re-checks the
+ * fetch translation, so a chain never survives a change of page mapping.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "backend/soft/jit/emit.h"
+#include "backend/soft/jit/jit_internal.h"
+
+#define X_BIAS 128
+#define XOFF(i) ((int32_t)(8 * (int)(i)) - X_BIAS)
+#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+
+enum { TO_MAIN, TO_COLD, TO_ABS };
+
+struct fixup {
+    uint8_t from_cold, to;
+    uint32_t pos;    /* rel32 field in its buffer */
+    uintptr_t target; /* offset in the target buffer, or an rw address */
+};
+
+#define MAX_FIXUPS 640
+
+struct tr {
+    struct rv_hart *h;
+    struct rv_jit *j;
+    struct jx_buf m, c; /* hot path (in the cache), out-of-line (scratch) */
+    struct fixup fx[MAX_FIXUPS];
+    unsigned nfx;
+    int full;
+    uint64_t vpage;
+};
+
+static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
+{
+    if (t->nfx == MAX_FIXUPS) {
+        t->full = 1;
+        return;
+    }
+    t->fx[t->nfx++] = (struct fixup){ (uint8_t)from_cold, (uint8_t)to, (uint32_t)pos, target };
+}
+
+static void ld_x(struct jx_buf *b, int w, int reg, unsigned i)
+{
+    if (i == 0)
+        jx_alu_rr(b, 0, ALU_XOR, reg, reg);
+    else
+        jx_load(b, w, reg, RBX, XOFF(i));
+}
+
+static void st_x(struct jx_buf *b, unsigned i, int reg)
+{
+    jx_store(b, 1, RBX, XOFF(i), reg);
+}
+
+static void call_fn(struct jx_buf *b, const void *fn)
+{
+    jx_mov_imm(b, RAX, (uint64_t)(uintptr_t)fn);
+    jx_call_r(b, RAX);
+}
+
+/* test eax, eax; jnz exit (the helper ended the run; eax is the reason). */
+static void exit_if_nonzero(struct tr *t, int cold)
+{
+    struct jx_buf *b = cold ? &t->c : &t->m;
+    jx_test_rr(b, 0, RAX, RAX);
+    fix(t, cold, jx_jcc32(b, CC_NE), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+}
+
+/* An out-of-line stub that leaves for guest pc `target`; the hot-path
+ * rel32 at `field` jumps to it. Same-page targets ask to be chained. */
+static void exit_stub(struct tr *t, size_t field, uint64_t target)
+{
+    int chain = (target & ~0xfffULL) == t->vpage;
+    fix(t, 0, field, TO_COLD, jx_pos(&t->c));
+    jx_mov_imm(&t->c, RAX, target);
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    if (chain) {
+        uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
+        jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
+        jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    }
+    jx_mov_imm(&t->c, RAX, chain ? RV_JIT_EXIT_CHAIN : RV_JIT_EXIT_LOOKUP);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+}
+
+static void goto_pc(struct tr *t, uint64_t target)
+{
+    exit_stub(t, jx_jmp32(&t->m), target);
+}
+
+/* rdi = h */
+static void arg_h(struct jx_buf *b)
+{
+    jx_lea(b, RDI, RBX, -X_BIAS);
+}
+
+/* The universal path: the step helper runs the instruction. */
+static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    struct rv_jit *j = t->j;
+    if (j->ninsn == RV_JIT_INSN_POOL) {
+        t->full = 1;
+        return;
+    }
+    struct rv_insn *copy = &j->insn_pool[j->ninsn++];
+    *copy = *in;
+    arg_h(&t->m);
+    jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->m, RDX, pc);
+    jx_mov_imm(&t->m, RCX, adj);
+    call_fn(&t->m, (const void *)rv_jh_step);
+    exit_if_nonzero(t, 0);
+}
+
+/* Effective address rs1 + imm into rsi, and the TLB entry for it into rax
+ * (from the set at rv_cpu offset `set_off`); compares the tag and jumps to
+ * the returned out-of-line position when it does not match. */
+static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned size,
+                             int32_t set_off)
+{
+    struct jx_buf *b = &t->m;
+    ld_x(b, 1, RSI, in->rs1);
+    if (in->imm)
+        jx_alu_ri(b, 1, ALU_ADD, RSI, in->imm);
+    jx_mov_rr(b, RAX, RSI);
+    jx_shift_ri(b, 0, SH_SHR, RAX, 12 - 4); /* (va >> 12) * sizeof(struct rv_tlbe) */
+    jx_alu_ri(b, 0, ALU_AND, RAX, (RV_TLB_SIZE - 1) << 4);
+    jx_alu_rm(b, 1, ALU_ADD, RAX, R12, set_off);
+    jx_mov_rr(b, RDX, RSI);
+    jx_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(~0xfffLL | (int64_t)(size - 1)));
+    jx_alu_rm(b, 1, ALU_CMP, RDX, RAX, 0);
+    size_t miss = jx_jcc32(b, CC_NE);
+    jx_load(b, 1, RAX, RAX, 8); /* addend */
+    return miss;
+}
+
+_Static_assert(sizeof(struct rv_tlbe) == 16, "TLB entry is 16 bytes");
+
+static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                      unsigned size, int sign)
+{
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb));
+    jx_load_ext(&t->m, RAX, RAX, RSI, size, sign);
+    st_x(&t->m, in->rd, RAX);
+    size_t back = jx_pos(&t->m);
+    /* miss, MMIO, misaligned: the helper (rsi = va already) */
+    fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
+    arg_h(&t->c);
+    jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, in->len));
+    jx_mov_imm(&t->c, RCX, pc);
+    jx_mov_imm(&t->c, R8, adj);
+    call_fn(&t->c, (const void *)rv_jh_load);
+    exit_if_nonzero(t, 1);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                       unsigned size)
+{
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb));
+    ld_x(&t->m, 1, RCX, in->rs2);
+    jx_store_sized(&t->m, RAX, RSI, size, RCX);
+    size_t back = jx_pos(&t->m);
+    /* miss, MMIO, misaligned, a page holding code: the helper */
+    fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
+    arg_h(&t->c);
+    ld_x(&t->c, 1, RDX, in->rs2);
+    jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
+    jx_mov_imm(&t->c, R8, pc);
+    jx_mov_imm(&t->c, R9, adj);
+    call_fn(&t->c, (const void *)rv_jh_store);
+    exit_if_nonzero(t, 1);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+/* rd = rs1 OP imm (64-bit) */
+static void emit_alu_imm(struct tr *t, const struct rv_insn *in, enum jx_alu op)
+{
+    if (op == ALU_ADD && in->rs1 == 0) { /* li */
+        jx_store_imm(&t->m, RBX, XOFF(in->rd), in->imm);
+        return;
+    }
+    ld_x(&t->m, 1, RAX, in->rs1);
+    if (in->imm || op == ALU_AND)
+        jx_alu_ri(&t->m, 1, op, RAX, in->imm);
+    st_x(&t->m, in->rd, RAX);
+}
+
+static void emit_alu_reg(struct tr *t, const struct rv_insn *in, enum jx_alu op, int w)
+{
+    ld_x(&t->m, w, RAX, in->rs1);
+    jx_alu_rm(&t->m, w, op, RAX, RBX, XOFF(in->rs2));
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    st_x(&t->m, in->rd, RAX);
+}
+
+static void emit_shift_imm(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
+{
+    ld_x(&t->m, w, RAX, in->rs1);
+    jx_shift_ri(&t->m, w, op, RAX, (uint8_t)in->imm);
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    st_x(&t->m, in->rd, RAX);
+}
+
+static void emit_shift_reg(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
+{
+    ld_x(&t->m, w, RAX, in->rs1);
+    jx_load(&t->m, 0, RCX, RBX, XOFF(in->rs2));
+    jx_shift_rcl(&t->m, w, op, RAX); /* x86 masks the count as RISC-V does */
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    st_x(&t->m, in->rd, RAX);
+}
+
+static void emit_set(struct tr *t, const struct rv_insn *in, enum jx_cc cc, int imm)
+{
+    ld_x(&t->m, 1, RAX, in->rs1);
+    jx_alu_rr(&t->m, 0, ALU_XOR, RCX, RCX);
+    if (imm)
+        jx_alu_ri(&t->m, 1, ALU_CMP, RAX, in->imm);
+    else
+        jx_alu_rm(&t->m, 1, ALU_CMP, RAX, RBX, XOFF(in->rs2));
+    jx_setcc(&t->m, cc, RCX);
+    st_x(&t->m, in->rd, RCX);
+}
+
+static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
+{
+    ld_x(&t->m, 1, RDI, in->rs1);
+    ld_x(&t->m, 1, RSI, in->rs2);
+    jx_mov_imm(&t->m, RDX, in->op);
+    call_fn(&t->m, (const void *)rv_jh_muldiv);
+    st_x(&t->m, in->rd, RAX);
+}
+
+static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
+{
+    ld_x(&t->m, 1, RAX, in->rs1);
+    jx_alu_rm(&t->m, 1, ALU_CMP, RAX, RBX, XOFF(in->rs2));
+    size_t taken = jx_jcc32(&t->m, cc);
+    size_t not_taken = jx_jmp32(&t->m);
+    exit_stub(t, taken, pc + (uint64_t)(int64_t)in->imm);
+    exit_stub(t, not_taken, pc + in->len);
+}
+
+/* Does this operation always end the run (the step helper returns 1)? */
+static int ends_run(unsigned op)
+{
+    switch (op) {
+    case RV_OP_ILLEGAL: case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET:
+    case RV_OP_SRET: case RV_OP_WFI: case RV_OP_SFENCE_VMA: case RV_OP_FENCE_I:
+        return 1;
+    }
+    return 0;
+}
+
+static int is_memop(unsigned op)
+{
+    return op >= RV_OP_LB && op <= RV_OP_SD;
+}
+
+static int is_jump(unsigned op)
+{
+    return (op >= RV_OP_JAL && op <= RV_OP_BGEU);
+}
+
+/* Emits one instruction; returns 1 when it ended the block (a jump). */
+static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    struct jx_buf *b = &t->m;
+    switch (in->op) {
+    case RV_OP_NOP:
+    case RV_OP_FENCE: return 0;
+    case RV_OP_LUI: jx_store_imm(b, RBX, XOFF(in->rd), in->imm); return 0;
+    case RV_OP_AUIPC:
+        jx_mov_imm(b, RAX, pc + (uint64_t)(int64_t)in->imm);
+        st_x(b, in->rd, RAX);
+        return 0;
+    case RV_OP_JAL:
+        if (in->rd != RV_REG_SINK) {
+            jx_mov_imm(b, RAX, pc + in->len);
+            st_x(b, in->rd, RAX);
+        }
+        goto_pc(t, pc + (uint64_t)(int64_t)in->imm);
+        return 1;
+    case RV_OP_JALR:
+        ld_x(b, 1, RAX, in->rs1);
+        if (in->imm)
+            jx_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
+        jx_alu_ri(b, 1, ALU_AND, RAX, -2);
+        if (in->rd != RV_REG_SINK) {
+            jx_mov_imm(b, RCX, pc + in->len);
+            st_x(b, in->rd, RCX);
+        }
+        jx_store(b, 1, RBX, PC_OFF, RAX);
+        jx_mov_imm(b, RAX, RV_JIT_EXIT_LOOKUP);
+        fix(t, 0, jx_jmp32(b), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+        return 1;
+    case RV_OP_BEQ: emit_branch(t, in, pc, CC_E); return 1;
+    case RV_OP_BNE: emit_branch(t, in, pc, CC_NE); return 1;
+    case RV_OP_BLT: emit_branch(t, in, pc, CC_L); return 1;
+    case RV_OP_BGE: emit_branch(t, in, pc, CC_GE); return 1;
+    case RV_OP_BLTU: emit_branch(t, in, pc, CC_B); return 1;
+    case RV_OP_BGEU: emit_branch(t, in, pc, CC_AE); return 1;
+    case RV_OP_LB: emit_load(t, in, pc, adj, 1, 1); return 0;
+    case RV_OP_LH: emit_load(t, in, pc, adj, 2, 1); return 0;
+    case RV_OP_LW: emit_load(t, in, pc, adj, 4, 1); return 0;
+    case RV_OP_LD: emit_load(t, in, pc, adj, 8, 0); return 0;
+    case RV_OP_LBU: emit_load(t, in, pc, adj, 1, 0); return 0;
+    case RV_OP_LHU: emit_load(t, in, pc, adj, 2, 0); return 0;
+    case RV_OP_LWU: emit_load(t, in, pc, adj, 4, 0); return 0;
+    case RV_OP_SB: emit_store(t, in, pc, adj, 1); return 0;
+    case RV_OP_SH: emit_store(t, in, pc, adj, 2); return 0;
+    case RV_OP_SW: emit_store(t, in, pc, adj, 4); return 0;
+    case RV_OP_SD: emit_store(t, in, pc, adj, 8); return 0;
+    case RV_OP_ADDI: emit_alu_imm(t, in, ALU_ADD); return 0;
+    case RV_OP_XORI: emit_alu_imm(t, in, ALU_XOR); return 0;
+    case RV_OP_ORI: emit_alu_imm(t, in, ALU_OR); return 0;
+    case RV_OP_ANDI: emit_alu_imm(t, in, ALU_AND); return 0;
+    case RV_OP_SLTI: emit_set(t, in, CC_L, 1); return 0;
+    case RV_OP_SLTIU: emit_set(t, in, CC_B, 1); return 0;
+    case RV_OP_SLLI: emit_shift_imm(t, in, SH_SHL, 1); return 0;
+    case RV_OP_SRLI: emit_shift_imm(t, in, SH_SHR, 1); return 0;
+    case RV_OP_SRAI: emit_shift_imm(t, in, SH_SAR, 1); return 0;
+    case RV_OP_ADD: emit_alu_reg(t, in, ALU_ADD, 1); return 0;
+    case RV_OP_SUB: emit_alu_reg(t, in, ALU_SUB, 1); return 0;
+    case RV_OP_XOR: emit_alu_reg(t, in, ALU_XOR, 1); return 0;
+    case RV_OP_OR: emit_alu_reg(t, in, ALU_OR, 1); return 0;
+    case RV_OP_AND: emit_alu_reg(t, in, ALU_AND, 1); return 0;
+    case RV_OP_SLL: emit_shift_reg(t, in, SH_SHL, 1); return 0;
+    case RV_OP_SRL: emit_shift_reg(t, in, SH_SHR, 1); return 0;
+    case RV_OP_SRA: emit_shift_reg(t, in, SH_SAR, 1); return 0;
+    case RV_OP_SLT: emit_set(t, in, CC_L, 0); return 0;
+    case RV_OP_SLTU: emit_set(t, in, CC_B, 0); return 0;
+    case RV_OP_ADDIW:
+        ld_x(b, 0, RAX, in->rs1);
+        if (in->imm)
+            jx_alu_ri(b, 0, ALU_ADD, RAX, in->imm);
+        jx_movsxd(b, RAX, RAX);
+        st_x(b, in->rd, RAX);
+        return 0;
+    case RV_OP_SLLIW: emit_shift_imm(t, in, SH_SHL, 0); return 0;
+    case RV_OP_SRLIW: emit_shift_imm(t, in, SH_SHR, 0); return 0;
+    case RV_OP_SRAIW: emit_shift_imm(t, in, SH_SAR, 0); return 0;
+    case RV_OP_ADDW: emit_alu_reg(t, in, ALU_ADD, 0); return 0;
+    case RV_OP_SUBW: emit_alu_reg(t, in, ALU_SUB, 0); return 0;
+    case RV_OP_SLLW: emit_shift_reg(t, in, SH_SHL, 0); return 0;
+    case RV_OP_SRLW: emit_shift_reg(t, in, SH_SHR, 0); return 0;
+    case RV_OP_SRAW: emit_shift_reg(t, in, SH_SAR, 0); return 0;
+    case RV_OP_MUL:
+        ld_x(b, 1, RAX, in->rs1);
+        jx_imul_rm(b, 1, RAX, RBX, XOFF(in->rs2));
+        st_x(b, in->rd, RAX);
+        return 0;
+    case RV_OP_MULW:
+        ld_x(b, 0, RAX, in->rs1);
+        jx_imul_rm(b, 0, RAX, RBX, XOFF(in->rs2));
+        jx_movsxd(b, RAX, RAX);
+        st_x(b, in->rd, RAX);
+        return 0;
+    case RV_OP_MULH:
+    case RV_OP_MULHU:
+        ld_x(b, 1, RAX, in->rs1);
+        jx_mul_m(b, in->op == RV_OP_MULH, RBX, XOFF(in->rs2));
+        st_x(b, in->rd, RDX);
+        return 0;
+    case RV_OP_MULHSU: case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
+    case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
+        emit_muldiv_call(t, in);
+        return 0;
+    default:
+        emit_step(t, in, pc, adj);
+        return 0;
+    }
+}
+
+/* The decoded instruction at byte offset off of the page, decoding it into
+ * the shared decode cache if needed (as the interpreter's DECODE does).
+ * NULL for an instruction that crosses into the next page. */
+static const struct rv_insn *insn_at(struct rv_dpage *dp, unsigned off)
+{
+    struct rv_insn *in = &dp->insn[off >> 1];
+    if (in->op == RV_OP_DECODE) {
+        uint16_t lo;
+        memcpy(&lo, dp->host + off, 2);
+        if ((lo & 3) != 3) {
+            rv_decode(lo, in);
+        } else if (off == 4094) {
+            return NULL;
+        } else {
+            uint32_t raw;
+            memcpy(&raw, dp->host + off, 4);
+            rv_decode(raw, in);
+        }
+    }
+    return in->op == RV_OP_CROSS ? NULL : in;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
+                                   uint64_t gpage, struct rv_dpage *dp, int *cross)
+{
+    uint64_t t0 = now_ns();
+    *cross = 0;
+    const struct rv_insn *ins[RV_JIT_BLOCK_INSNS];
+    unsigned n = 0, off = (unsigned)(vpc & 0xfff), start = off;
+    while (off < 4096 && n < RV_JIT_BLOCK_INSNS) {
+        const struct rv_insn *in = insn_at(dp, off);
+        if (!in)
+            break;
+        ins[n++] = in;
+        off += in->len;
+        if (is_jump(in->op) || ends_run(in->op))
+            break;
+    }
+    if (n == 0) {
+        *cross = 1;
+        return NULL;
+    }
+    if (j->nblocks == RV_JIT_MAX_BLOCKS)
+        return NULL;
+
+    struct rv_jcache *cc = &j->cache;
+    size_t at = (cc->used + 15) & ~(size_t)15;
+    if (at + 256 > cc->size)
+        return NULL;
+    struct tr *t = &(struct tr){ 0 };
+    t->h = h;
+    t->j = j;
+    t->vpage = vpc & ~0xfffULL;
+    jx_buf_init(&t->m, cc->rw + at, cc->size - at);
+    jx_buf_init(&t->c, j->cold, RV_JIT_COLD_BYTES);
+    unsigned ninsn_before = j->ninsn;
+
+    /* inline loads and stores after each instruction */
+    unsigned memrem[RV_JIT_BLOCK_INSNS], mem = 0;
+    for (unsigned k = n; k-- > 0;) {
+        memrem[k] = mem;
+        mem += is_memop(ins[k]->op);
+    }
+
+    /* entry: charge the budget for the whole block */
+    jx_alu_m32i8(&t->m, ALU_SUB, R13, RV_JIT_BUDGET_OFF, (int8_t)n);
+    size_t broke = jx_jcc32(&t->m, CC_S);
+    if (mem)
+        jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_MEMOPS_OFF, (int8_t)mem);
+
+    uint64_t pc = vpc;
+    int ended = 0;
+    for (unsigned k = 0; k < n; k++) {
+        ended = emit_insn(t, ins[k], pc, RV_JIT_ADJ(n - k, memrem[k]));
+        pc += ins[k]->len;
+    }
+    if (!ended)
+        goto_pc(t, pc);
+
+    /* out of budget: give it back and leave at the block's start */
+    fix(t, 0, broke, TO_COLD, jx_pos(&t->c));
+    jx_alu_m32i8(&t->c, ALU_ADD, R13, RV_JIT_BUDGET_OFF, (int8_t)n);
+    jx_mov_imm(&t->c, RAX, vpc);
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_BUDGET);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+    /* dropped: back to the lookup, which finds the new translation */
+    size_t dead = jx_pos(&t->c);
+    jx_mov_imm(&t->c, RAX, vpc);
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_LOOKUP);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+
+    /* the out-of-line part goes right after the hot path */
+    size_t mlen = jx_pos(&t->m), clen = jx_pos(&t->c);
+    if (t->full || t->m.overflow || t->c.overflow || mlen + clen > cc->size - at) {
+        j->ninsn = ninsn_before;
+        return NULL;
+    }
+    uint8_t *mstart = t->m.start, *cstart = mstart + mlen;
+    memcpy(cstart, t->c.start, clen);
+    for (unsigned i = 0; i < t->nfx; i++) {
+        const struct fixup *f = &t->fx[i];
+        uint8_t *field = (f->from_cold ? cstart : mstart) + f->pos;
+        const uint8_t *target = f->to == TO_MAIN   ? mstart + f->target
+                                : f->to == TO_COLD ? cstart + f->target
+                                                   : (const uint8_t *)f->target;
+        jx_patch_rel32(field, target);
+    }
+    cc->used = at + mlen + clen;
+
+    struct rv_jblock *blk = &j->blocks[j->nblocks++];
+    blk->vpc = vpc;
+    blk->gpage = gpage;
+    blk->entry_rw = mstart;
+    blk->dead_rw = cstart + dead;
+    blk->start = (uint16_t)start;
+    blk->end = (uint16_t)off;
+    blk->ninsns = (uint16_t)n;
+    blk->alive = 1;
+    j->stats.blocks++;
+    j->stats.code_bytes += mlen + clen;
+    j->stats.translate_ns += now_ns() - t0;
+    return blk;
+}
