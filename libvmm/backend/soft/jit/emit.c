@@ -207,6 +207,18 @@ void jx_imul_rm(struct jx_buf *b, int w, int reg, int base, int32_t disp)
     mem_op(b, w, 0, opc, 2, reg, base, -1, disp, 0, 0);
 }
 
+void jx_imul_rr(struct jx_buf *b, int w, int reg, int src)
+{
+    static const uint8_t opc[] = { 0x0f, 0xaf };
+    reg_op(b, w, opc, 2, reg, src, 0);
+}
+
+void jx_mul_r(struct jx_buf *b, int sign, int src)
+{
+    static const uint8_t opc[] = { 0xf7 };
+    reg_op(b, 1, opc, 1, sign ? 5 : 4, src, 0);
+}
+
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp)
 {
     static const uint8_t opc[] = { 0xf7 };

@@ -82,6 +82,10 @@ void jx_shift_ri(struct jx_buf *b, int w, enum jx_shift op, int reg, uint8_t n);
 void jx_shift_rcl(struct jx_buf *b, int w, enum jx_shift op, int reg);
 /* imul reg, [base + disp] */
 void jx_imul_rm(struct jx_buf *b, int w, int reg, int base, int32_t disp);
+/* imul reg, src (registers) */
+void jx_imul_rr(struct jx_buf *b, int w, int reg, int src);
+/* mul / imul src: rdx:rax = rax * src (64-bit) */
+void jx_mul_r(struct jx_buf *b, int sign, int src);
 /* mul / imul qword [base + disp]: rdx:rax = rax * m */
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp);
 /* movsxd dst, src32 */

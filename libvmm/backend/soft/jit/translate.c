@@ -55,6 +55,9 @@ struct tr {
     unsigned nfx;
     int full;
     uint64_t vpage;
+    /* the register cache: guest register -> host register and back */
+    int8_t host_of[33], guest_in[16];
+    uint32_t last_use[16], stamp;
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -66,17 +69,113 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
     t->fx[t->nfx++] = (struct fixup){ (uint8_t)from_cold, (uint8_t)to, (uint32_t)pos, target };
 }
 
-static void ld_x(struct jx_buf *b, int w, int reg, unsigned i)
+/* --- guest registers cached in host registers ---
+ *
+ * Within a block, guest registers read or written are kept in a pool of
+ * host registers, write-through: every result is also stored to h->x at
+ * once, so the memory copy is exact at every instruction boundary (a trap,
+ * a helper or an exit never needs a write-back) while the chain of
+ * dependent instructions runs register to register. Blocks start with an
+ * empty cache (they are entered from anywhere); after a helper call the
+ * registers it may have changed or clobbered are reloaded or forgotten.
+ */
+static const int pool[] = { RBP, R14, R15, R8, R9, R10, R11 };
+#define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
+
+static int callee_saved(int r)
 {
-    if (i == 0)
-        jx_alu_rr(b, 0, ALU_XOR, reg, reg);
-    else
-        jx_load(b, w, reg, RBX, XOFF(i));
+    return r == RBP || r == R14 || r == R15;
 }
 
-static void st_x(struct jx_buf *b, unsigned i, int reg)
+static void cache_reset(struct tr *t)
 {
-    jx_store(b, 1, RBX, XOFF(i), reg);
+    for (int g = 0; g < 33; g++)
+        t->host_of[g] = -1;
+    for (int r = 0; r < 16; r++) {
+        t->guest_in[r] = -1;
+        t->last_use[r] = 0;
+    }
+}
+
+/* A pool register for guest register g, evicting the least recently used
+ * one not used by the current instruction (nothing to write back). */
+static int alloc_reg(struct tr *t, unsigned g)
+{
+    int best = -1;
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] < 0) {
+            best = r;
+            break;
+        }
+        if (t->last_use[r] != t->stamp && (best < 0 || t->last_use[r] < t->last_use[best]))
+            best = r;
+    }
+    if (t->guest_in[best] >= 0)
+        t->host_of[t->guest_in[best]] = -1;
+    t->guest_in[best] = (int8_t)g;
+    t->host_of[g] = (int8_t)best;
+    t->last_use[best] = t->stamp;
+    return best;
+}
+
+/* The host register holding guest register g (g != 0), loading it. */
+static int get(struct tr *t, unsigned g)
+{
+    int r = t->host_of[g];
+    if (r < 0) {
+        r = alloc_reg(t, g);
+        jx_load(&t->m, 1, r, RBX, XOFF(g));
+    }
+    t->last_use[r] = t->stamp;
+    return r;
+}
+
+/* Guest register g as an operand: its host register, or `zero` cleared for x0. */
+static int opnd(struct tr *t, unsigned g, int zero)
+{
+    if (g == 0) {
+        jx_alu_rr(&t->m, 0, ALU_XOR, zero, zero);
+        return zero;
+    }
+    return get(t, g);
+}
+
+/* rd = src: stored to h->x and kept in rd's host register. */
+static void commit(struct tr *t, unsigned g, int src)
+{
+    jx_store(&t->m, 1, RBX, XOFF(g), src);
+    if (g == RV_REG_SINK)
+        return;
+    int r = t->host_of[g];
+    if (r < 0)
+        r = alloc_reg(t, g);
+    t->last_use[r] = t->stamp;
+    jx_mov_rr(&t->m, r, src);
+}
+
+/* After a call: forget what the callee may have clobbered (all = 1: and
+ * what it may have written to h->x, i.e. everything). */
+static void cache_forget(struct tr *t, int all)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] >= 0 && (all || !callee_saved(r))) {
+            t->host_of[t->guest_in[r]] = -1;
+            t->guest_in[r] = -1;
+        }
+    }
+}
+
+/* Out of line, after a helper call that returns to the hot path: reload
+ * every cached register, so the hot path's cache state holds again. */
+static void cache_reload_cold(struct tr *t)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] >= 0)
+            jx_load(&t->c, 1, r, RBX, XOFF(t->guest_in[r]));
+    }
 }
 
 static void call_fn(struct jx_buf *b, const void *fn)
@@ -136,19 +235,21 @@ static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->m, RDX, pc);
     jx_mov_imm(&t->m, RCX, adj);
     call_fn(&t->m, (const void *)rv_jh_step);
+    cache_forget(t, 1);
     exit_if_nonzero(t, 0);
 }
 
 /* Effective address rs1 + imm into rsi, and the TLB entry for it into rax
- * (from the set at rv_cpu offset `set_off`); compares the tag and jumps to
- * the returned out-of-line position when it does not match. */
+ * (from the set at rv_cpu offset `set_off`); compares the tag and returns
+ * the jump taken when it does not match. rax ends as the entry's addend. */
 static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned size,
                              int32_t set_off)
 {
     struct jx_buf *b = &t->m;
-    ld_x(b, 1, RSI, in->rs1);
-    if (in->imm)
-        jx_alu_ri(b, 1, ALU_ADD, RSI, in->imm);
+    if (in->rs1 == 0)
+        jx_mov_imm(b, RSI, (uint64_t)(int64_t)in->imm);
+    else
+        jx_lea(b, RSI, get(t, in->rs1), in->imm);
     jx_mov_rr(b, RAX, RSI);
     jx_shift_ri(b, 0, SH_SHR, RAX, 12 - 4); /* (va >> 12) * sizeof(struct rv_tlbe) */
     jx_alu_ri(b, 0, ALU_AND, RAX, (RV_TLB_SIZE - 1) << 4);
@@ -168,7 +269,7 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
 {
     size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb));
     jx_load_ext(&t->m, RAX, RAX, RSI, size, sign);
-    st_x(&t->m, in->rd, RAX);
+    commit(t, in->rd, RAX);
     size_t back = jx_pos(&t->m);
     /* miss, MMIO, misaligned: the helper (rsi = va already) */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
@@ -178,94 +279,122 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->c, R8, adj);
     call_fn(&t->c, (const void *)rv_jh_load);
     exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
 }
 
 static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
                        unsigned size)
 {
+    /* the value first: the out-of-line path needs it loaded too */
+    int v = opnd(t, in->rs2, RCX);
     size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb));
-    ld_x(&t->m, 1, RCX, in->rs2);
-    jx_store_sized(&t->m, RAX, RSI, size, RCX);
+    jx_store_sized(&t->m, RAX, RSI, size, v);
     size_t back = jx_pos(&t->m);
     /* miss, MMIO, misaligned, a page holding code: the helper */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
     arg_h(&t->c);
-    ld_x(&t->c, 1, RDX, in->rs2);
+    if (in->rs2 == 0)
+        jx_alu_rr(&t->c, 0, ALU_XOR, RDX, RDX);
+    else
+        jx_mov_rr(&t->c, RDX, v); /* before r8/r9 (maybe v) are arguments */
     jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
     jx_mov_imm(&t->c, R8, pc);
     jx_mov_imm(&t->c, R9, adj);
     call_fn(&t->c, (const void *)rv_jh_store);
     exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+/* rax = guest register g (0 for x0) */
+static void to_rax(struct tr *t, unsigned g)
+{
+    if (g == 0)
+        jx_alu_rr(&t->m, 0, ALU_XOR, RAX, RAX);
+    else
+        jx_mov_rr(&t->m, RAX, get(t, g));
 }
 
 /* rd = rs1 OP imm (64-bit) */
 static void emit_alu_imm(struct tr *t, const struct rv_insn *in, enum jx_alu op)
 {
-    if (op == ALU_ADD && in->rs1 == 0) { /* li */
-        jx_store_imm(&t->m, RBX, XOFF(in->rd), in->imm);
-        return;
-    }
-    ld_x(&t->m, 1, RAX, in->rs1);
-    if (in->imm || op == ALU_AND)
+    if (in->rs1 == 0) { /* li and friends: a constant */
+        int64_t imm = in->imm;
+        uint64_t v = op == ALU_AND ? 0 : (uint64_t)imm;
+        jx_mov_imm(&t->m, RAX, v);
+    } else if (op == ALU_ADD) {
+        jx_lea(&t->m, RAX, get(t, in->rs1), in->imm);
+    } else {
+        to_rax(t, in->rs1);
         jx_alu_ri(&t->m, 1, op, RAX, in->imm);
-    st_x(&t->m, in->rd, RAX);
+    }
+    commit(t, in->rd, RAX);
 }
 
 static void emit_alu_reg(struct tr *t, const struct rv_insn *in, enum jx_alu op, int w)
 {
-    ld_x(&t->m, w, RAX, in->rs1);
-    jx_alu_rm(&t->m, w, op, RAX, RBX, XOFF(in->rs2));
+    int b = opnd(t, in->rs2, RCX);
+    to_rax(t, in->rs1);
+    jx_alu_rr(&t->m, w, op, RAX, b);
     if (!w)
         jx_movsxd(&t->m, RAX, RAX);
-    st_x(&t->m, in->rd, RAX);
+    commit(t, in->rd, RAX);
 }
 
 static void emit_shift_imm(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
 {
-    ld_x(&t->m, w, RAX, in->rs1);
+    to_rax(t, in->rs1);
     jx_shift_ri(&t->m, w, op, RAX, (uint8_t)in->imm);
     if (!w)
         jx_movsxd(&t->m, RAX, RAX);
-    st_x(&t->m, in->rd, RAX);
+    commit(t, in->rd, RAX);
 }
 
 static void emit_shift_reg(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
 {
-    ld_x(&t->m, w, RAX, in->rs1);
-    jx_load(&t->m, 0, RCX, RBX, XOFF(in->rs2));
+    int b = opnd(t, in->rs2, RCX);
+    if (b != RCX)
+        jx_mov_rr(&t->m, RCX, b);
+    to_rax(t, in->rs1);
     jx_shift_rcl(&t->m, w, op, RAX); /* x86 masks the count as RISC-V does */
     if (!w)
         jx_movsxd(&t->m, RAX, RAX);
-    st_x(&t->m, in->rd, RAX);
+    commit(t, in->rd, RAX);
 }
 
 static void emit_set(struct tr *t, const struct rv_insn *in, enum jx_cc cc, int imm)
 {
-    ld_x(&t->m, 1, RAX, in->rs1);
+    int a = opnd(t, in->rs1, RAX);
+    int b = imm ? -1 : opnd(t, in->rs2, RDX);
     jx_alu_rr(&t->m, 0, ALU_XOR, RCX, RCX);
     if (imm)
-        jx_alu_ri(&t->m, 1, ALU_CMP, RAX, in->imm);
+        jx_alu_ri(&t->m, 1, ALU_CMP, a, in->imm);
     else
-        jx_alu_rm(&t->m, 1, ALU_CMP, RAX, RBX, XOFF(in->rs2));
+        jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
     jx_setcc(&t->m, cc, RCX);
-    st_x(&t->m, in->rd, RCX);
+    commit(t, in->rd, RCX);
 }
 
 static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
 {
-    ld_x(&t->m, 1, RDI, in->rs1);
-    ld_x(&t->m, 1, RSI, in->rs2);
+    int a = opnd(t, in->rs1, RDI);
+    int b = opnd(t, in->rs2, RSI);
+    if (a != RDI)
+        jx_mov_rr(&t->m, RDI, a);
+    if (b != RSI)
+        jx_mov_rr(&t->m, RSI, b);
     jx_mov_imm(&t->m, RDX, in->op);
     call_fn(&t->m, (const void *)rv_jh_muldiv);
-    st_x(&t->m, in->rd, RAX);
+    cache_forget(t, 0);
+    commit(t, in->rd, RAX);
 }
 
 static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
 {
-    ld_x(&t->m, 1, RAX, in->rs1);
-    jx_alu_rm(&t->m, 1, ALU_CMP, RAX, RBX, XOFF(in->rs2));
+    int a = opnd(t, in->rs1, RAX);
+    int b = opnd(t, in->rs2, RDX);
+    jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
     size_t taken = jx_jcc32(&t->m, cc);
     size_t not_taken = jx_jmp32(&t->m);
     exit_stub(t, taken, pc + (uint64_t)(int64_t)in->imm);
@@ -297,29 +426,33 @@ static int is_jump(unsigned op)
 static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
 {
     struct jx_buf *b = &t->m;
+    t->stamp++;
     switch (in->op) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return 0;
-    case RV_OP_LUI: jx_store_imm(b, RBX, XOFF(in->rd), in->imm); return 0;
+    case RV_OP_LUI:
+        jx_mov_imm(b, RAX, (uint64_t)(int64_t)in->imm);
+        commit(t, in->rd, RAX);
+        return 0;
     case RV_OP_AUIPC:
         jx_mov_imm(b, RAX, pc + (uint64_t)(int64_t)in->imm);
-        st_x(b, in->rd, RAX);
+        commit(t, in->rd, RAX);
         return 0;
     case RV_OP_JAL:
         if (in->rd != RV_REG_SINK) {
             jx_mov_imm(b, RAX, pc + in->len);
-            st_x(b, in->rd, RAX);
+            commit(t, in->rd, RAX);
         }
         goto_pc(t, pc + (uint64_t)(int64_t)in->imm);
         return 1;
     case RV_OP_JALR:
-        ld_x(b, 1, RAX, in->rs1);
+        to_rax(t, in->rs1);
         if (in->imm)
             jx_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
         jx_alu_ri(b, 1, ALU_AND, RAX, -2);
         if (in->rd != RV_REG_SINK) {
             jx_mov_imm(b, RCX, pc + in->len);
-            st_x(b, in->rd, RCX);
+            commit(t, in->rd, RCX);
         }
         jx_store(b, 1, RBX, PC_OFF, RAX);
         jx_mov_imm(b, RAX, RV_JIT_EXIT_LOOKUP);
@@ -362,11 +495,11 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_SLT: emit_set(t, in, CC_L, 0); return 0;
     case RV_OP_SLTU: emit_set(t, in, CC_B, 0); return 0;
     case RV_OP_ADDIW:
-        ld_x(b, 0, RAX, in->rs1);
+        to_rax(t, in->rs1);
         if (in->imm)
             jx_alu_ri(b, 0, ALU_ADD, RAX, in->imm);
         jx_movsxd(b, RAX, RAX);
-        st_x(b, in->rd, RAX);
+        commit(t, in->rd, RAX);
         return 0;
     case RV_OP_SLLIW: emit_shift_imm(t, in, SH_SHL, 0); return 0;
     case RV_OP_SRLIW: emit_shift_imm(t, in, SH_SHR, 0); return 0;
@@ -377,22 +510,24 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_SRLW: emit_shift_reg(t, in, SH_SHR, 0); return 0;
     case RV_OP_SRAW: emit_shift_reg(t, in, SH_SAR, 0); return 0;
     case RV_OP_MUL:
-        ld_x(b, 1, RAX, in->rs1);
-        jx_imul_rm(b, 1, RAX, RBX, XOFF(in->rs2));
-        st_x(b, in->rd, RAX);
+    case RV_OP_MULW: {
+        int w = in->op == RV_OP_MUL;
+        int m = opnd(t, in->rs2, RCX);
+        to_rax(t, in->rs1);
+        jx_imul_rr(b, w, RAX, m);
+        if (!w)
+            jx_movsxd(b, RAX, RAX);
+        commit(t, in->rd, RAX);
         return 0;
-    case RV_OP_MULW:
-        ld_x(b, 0, RAX, in->rs1);
-        jx_imul_rm(b, 0, RAX, RBX, XOFF(in->rs2));
-        jx_movsxd(b, RAX, RAX);
-        st_x(b, in->rd, RAX);
-        return 0;
+    }
     case RV_OP_MULH:
-    case RV_OP_MULHU:
-        ld_x(b, 1, RAX, in->rs1);
-        jx_mul_m(b, in->op == RV_OP_MULH, RBX, XOFF(in->rs2));
-        st_x(b, in->rd, RDX);
+    case RV_OP_MULHU: {
+        int m = opnd(t, in->rs2, RCX);
+        to_rax(t, in->rs1);
+        jx_mul_r(b, in->op == RV_OP_MULH, m);
+        commit(t, in->rd, RDX);
         return 0;
+    }
     case RV_OP_MULHSU: case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
     case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
         emit_muldiv_call(t, in);
@@ -463,6 +598,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->h = h;
     t->j = j;
     t->vpage = vpc & ~0xfffULL;
+    cache_reset(t);
     jx_buf_init(&t->m, cc->rw + at, cc->size - at);
     jx_buf_init(&t->c, j->cold, RV_JIT_COLD_BYTES);
     unsigned ninsn_before = j->ninsn;
