@@ -36,6 +36,7 @@
 #define X_BIAS 128
 #define XOFF(i) ((int32_t)(8 * (int)(i)) - X_BIAS)
 #define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+#define FOFF(i) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (size_t)(i)) - X_BIAS)
 
 enum { TO_MAIN, TO_COLD, TO_ABS };
 
@@ -220,22 +221,46 @@ static void arg_h(struct jx_buf *b)
     jx_lea(b, RDI, RBX, -X_BIAS);
 }
 
-/* The universal path: the step helper runs the instruction. */
-static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+/* A copy of *in the step helper can read as long as the block lives. */
+static const struct rv_insn *insn_copy(struct tr *t, const struct rv_insn *in)
 {
     struct rv_jit *j = t->j;
     if (j->ninsn == RV_JIT_INSN_POOL) {
         t->full = 1;
-        return;
+        return in;
     }
     struct rv_insn *copy = &j->insn_pool[j->ninsn++];
     *copy = *in;
+    return copy;
+}
+
+/* The universal path: the step helper runs the instruction. */
+static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
     arg_h(&t->m);
     jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->m, RDX, pc);
     jx_mov_imm(&t->m, RCX, adj);
     call_fn(&t->m, (const void *)rv_jh_step);
     cache_forget(t, 1);
+    exit_if_nonzero(t, 0);
+}
+
+/* F/D arithmetic: a direct call of the FPU; it may write x[rd]. */
+static void emit_fp(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
+    arg_h(&t->m);
+    jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->m, RDX, pc);
+    jx_mov_imm(&t->m, RCX, adj);
+    call_fn(&t->m, (const void *)rv_jh_fp);
+    cache_forget(t, 0);
+    if (t->host_of[in->rd] >= 0) {
+        t->guest_in[(int)t->host_of[in->rd]] = -1;
+        t->host_of[in->rd] = -1;
+    }
     exit_if_nonzero(t, 0);
 }
 
@@ -263,6 +288,49 @@ static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned si
 }
 
 _Static_assert(sizeof(struct rv_tlbe) == 16, "TLB entry is 16 bytes");
+
+/* FLW/FLD/FSW/FSD: inline when the FP state is already dirty (else the
+ * step helper sets it, or raises illegal-instruction) and the TLB hits;
+ * everything else out of line through the step helper. */
+static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                      unsigned size, int store)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
+    struct jx_buf *b = &t->m;
+    if (in->rs1)
+        get(t, in->rs1); /* loaded before the branches: both paths have it */
+    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
+    jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
+    jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
+    size_t not_dirty = jx_jcc32(b, CC_NE);
+    if (store)
+        jx_load(b, 1, RCX, RBX, FOFF(in->rs2));
+    size_t miss = emit_tlb_probe(t, in, size,
+                                 (int32_t)(store ? offsetof(struct rv_cpu, stlb)
+                                                 : offsetof(struct rv_cpu, ltlb)));
+    if (store) {
+        jx_store_sized(b, RAX, RSI, size, RCX);
+    } else {
+        jx_load_ext(b, RAX, RAX, RSI, size, 0);
+        if (size == 4) { /* NaN-boxed single */
+            jx_mov_imm(b, RCX, 0xffffffff00000000ULL);
+            jx_alu_rr(b, 1, ALU_OR, RAX, RCX);
+        }
+        jx_store(b, 1, RBX, FOFF(in->rd), RAX);
+    }
+    size_t back = jx_pos(b);
+    size_t cold = jx_pos(&t->c);
+    fix(t, 0, not_dirty, TO_COLD, cold);
+    fix(t, 0, miss, TO_COLD, cold);
+    arg_h(&t->c);
+    jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->c, RDX, pc);
+    jx_mov_imm(&t->c, RCX, adj);
+    call_fn(&t->c, (const void *)rv_jh_step);
+    exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
 
 static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
                       unsigned size, int sign)
@@ -532,6 +600,11 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
         emit_muldiv_call(t, in);
         return 0;
+    case RV_OP_FP: emit_fp(t, in, pc, adj); return 0;
+    case RV_OP_FLW: emit_fmem(t, in, pc, adj, 4, 0); return 0;
+    case RV_OP_FLD: emit_fmem(t, in, pc, adj, 8, 0); return 0;
+    case RV_OP_FSW: emit_fmem(t, in, pc, adj, 4, 1); return 0;
+    case RV_OP_FSD: emit_fmem(t, in, pc, adj, 8, 1); return 0;
     default:
         emit_step(t, in, pc, adj);
         return 0;
