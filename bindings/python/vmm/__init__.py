@@ -548,6 +548,7 @@ _SETTINGS = {
     "cmdline": (_c_char_p, _str_in, _str_out),
     "console": (_c_int, int, Console),
     "deterministic": (_c_int, int, bool),
+    "jit": (_c_int, int, bool),
     "uuid": (_c_char_p, _str_in, _str_out),
     "title": (_c_char_p, _str_in, _str_out),
     "description": (_c_char_p, _str_in, _str_out),

@@ -317,7 +317,7 @@ static void build(struct wr *w, const vmm_config_t *c)
         add(w, dom, "title", c->title);
     if (c->description)
         add(w, dom, "description", c->description);
-    if ((c->metadata || c->vsock_path) && !w->rc) {
+    if ((c->metadata || c->vsock_path || c->no_jit) && !w->rc) {
         xmlNodePtr md = add(w, dom, "metadata", NULL);
         write_libvmm_metadata(w, md, c);
         if (md && c->metadata && metadata_append(md, c->metadata))
@@ -446,19 +446,21 @@ static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c)
     prop(w, cid, "address", buf);
 }
 
-/* <libvmm:domain xmlns:libvmm=...><libvmm:vsock socket=.../></libvmm:domain>,
- * made as text and parsed into place like the rest of the metadata. */
+/* <libvmm:domain xmlns:libvmm=...><libvmm:vsock socket=.../><libvmm:jit
+ * enabled='no'/></libvmm:domain>, made as text and parsed into place like
+ * the rest of the metadata. Only the settings that differ from the default. */
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c)
 {
-    if (!md || w->rc || !c->vsock_path || check_text(w, "vsock socket", c->vsock_path))
+    if (!md || w->rc || (!c->vsock_path && !c->no_jit) ||
+        (c->vsock_path && check_text(w, "vsock socket", c->vsock_path)))
         return;
-    size_t n = strlen(c->vsock_path);
+    size_t n = c->vsock_path ? strlen(c->vsock_path) : 0;
     char *esc = malloc(6 * n + 1), *o = esc;
     if (!esc) {
         w->rc = vmm_error(VMM_ENOMEM, "writing libvmm's metadata");
         return;
     }
-    for (const char *p = c->vsock_path; *p; p++) {
+    for (const char *p = c->vsock_path ? c->vsock_path : ""; *p; p++) {
         const char *e = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;"
                       : *p == '"' ? "&quot;" : NULL;
         if (e) {
@@ -470,12 +472,14 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
     }
     *o = 0;
     static const char fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX "=\""
-                              LIBVMM_XML_NS "\"><" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/></"
-                              LIBVMM_XML_PREFIX ":domain>";
-    size_t len = sizeof(fmt) + strlen(esc);
+                              LIBVMM_XML_NS "\">%s%s%s%s</" LIBVMM_XML_PREFIX ":domain>";
+    static const char vs_open[] = "<" LIBVMM_XML_PREFIX ":vsock socket=\"", vs_close[] = "\"/>";
+    static const char jit_off[] = "<" LIBVMM_XML_PREFIX ":jit enabled=\"no\"/>";
+    size_t len = sizeof(fmt) + sizeof(vs_open) + sizeof(vs_close) + sizeof(jit_off) + strlen(esc);
     char *blob = malloc(len);
     if (blob) {
-        snprintf(blob, len, fmt, esc);
+        snprintf(blob, len, fmt, c->vsock_path ? vs_open : "", esc, c->vsock_path ? vs_close : "",
+                 c->no_jit ? jit_off : "");
         if (metadata_append(md, blob))
             w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
     } else {

@@ -72,6 +72,7 @@ static void flush_all(struct rv_jit *j)
 {
     memset(j->hash, 0, sizeof(j->hash));
     memset(j->page_head, 0, sizeof(j->page_head));
+    memset(j->code_mask, 0, sizeof(j->code_mask));
     j->nblocks = 0;
     j->ninsn = 0;
     j->patch_site = 0;
@@ -83,6 +84,14 @@ static unsigned hash_of(uint64_t vpc, uint64_t gpage)
 {
     uint64_t k = (vpc >> 1) ^ (gpage >> 12) * 0x9e3779b97f4a7c15ULL;
     return (unsigned)(k ^ (k >> 29)) & (RV_JIT_HASH - 1);
+}
+
+/* The 64-byte chunks of a page that bytes [lo, hi) touch, as a mask. */
+static uint64_t chunks(unsigned lo, unsigned hi)
+{
+    unsigned first = lo >> 6, last = (hi - 1) >> 6;
+    uint64_t upto = last >= 63 ? ~0ULL : (2ULL << last) - 1;
+    return upto & ~((1ULL << first) - 1);
 }
 
 static struct rv_jblock *lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
@@ -101,6 +110,7 @@ static void insert(struct rv_jit *j, struct rv_jblock *b)
     unsigned slot = (unsigned)(b->gpage >> 12) & (RV_DC_SLOTS - 1);
     b->pnext = j->page_head[slot];
     j->page_head[slot] = b;
+    j->code_mask[slot] |= chunks(b->start, b->end);
 }
 
 /* Removes b from the lookup and sends its entry to its dead stub. */
@@ -121,7 +131,12 @@ static void drop_block(struct rv_jit *j, struct rv_jblock *b)
 static int drop_range(struct rv_jit *j, uint64_t gpage, unsigned lo, unsigned hi)
 {
     int dropped = 0;
-    struct rv_jblock **pp = &j->page_head[(gpage >> 12) & (RV_DC_SLOTS - 1)];
+    unsigned slot = (unsigned)(gpage >> 12) & (RV_DC_SLOTS - 1);
+    if (!(j->code_mask[slot] & chunks(lo, hi)))
+        return 0; /* data beside code: no block there */
+    if (lo == 0 && hi == 4096)
+        j->code_mask[slot] = 0; /* the whole page goes */
+    struct rv_jblock **pp = &j->page_head[slot];
     while (*pp) {
         struct rv_jblock *b = *pp;
         if (b->gpage == gpage && b->start < hi && lo < b->end) {
@@ -141,7 +156,8 @@ void rv_jit_code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
     if (!j)
         return;
     unsigned off = (unsigned)(gpa & 0xfff);
-    if (drop_range(j, gpa & ~0xfffULL, off, off + size))
+    unsigned end = off + size > 4096 ? 4096 : off + size;
+    if (drop_range(j, gpa & ~0xfffULL, off, end))
         j->smc = 1; /* the running block may be one of them: leave it */
 }
 

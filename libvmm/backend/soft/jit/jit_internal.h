@@ -66,6 +66,10 @@ struct rv_jit {
     unsigned nblocks;
     struct rv_jblock *hash[RV_JIT_HASH];
     struct rv_jblock *page_head[RV_DC_SLOTS];
+    /* Per decode-cache slot: which 64-byte chunks of its page some block
+     * covers (or covered: bits are only cleared with the whole page), so a
+     * store to data sharing a page with code skips the block list. */
+    uint64_t code_mask[RV_DC_SLOTS];
     struct rv_insn *insn_pool;
     unsigned ninsn;
     uint8_t *cold;        /* scratch for a block's out-of-line code */
