@@ -278,6 +278,15 @@ int rv_jit_exec(struct rv_hart *h)
     c->pending_insns = 0;
     c->tlb_hits += j->memops;
     j->memops = 0;
+    j->stats.block_runs += j->runs;
+    j->runs = 0;
+    struct machine_vcpu *v = h->vcpu;
+    MACHINE_VCPU_STAT_SET(v, jit_blocks, j->stats.blocks);
+    MACHINE_VCPU_STAT_SET(v, jit_translate_ns, j->stats.translate_ns);
+    MACHINE_VCPU_STAT_SET(v, jit_code_bytes, j->stats.code_bytes);
+    MACHINE_VCPU_STAT_SET(v, jit_flushes, j->stats.flushes);
+    MACHINE_VCPU_STAT_SET(v, jit_block_runs, j->stats.block_runs);
+    MACHINE_VCPU_STAT_SET(v, jit_lookups, j->stats.dispatches);
     MACHINE_VCPU_STAT_ADD(h->vcpu, instructions, (uint64_t)(j->lim - j->budget));
     return 1;
 }

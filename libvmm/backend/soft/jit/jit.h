@@ -57,6 +57,7 @@ struct rv_jit_stats {
     uint64_t chain_patches; /* direct jumps linked block to block */
     uint64_t dispatches;    /* block entries through the lookup (not chained) */
     uint64_t fallbacks;     /* instructions run by the step helper */
+    uint64_t block_runs;    /* blocks entered (chained or not) */
 };
 void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out);
 

@@ -57,6 +57,7 @@ struct rv_jit {
     uint64_t patch_site;  /* rx address of a rel32 to link (EXIT_CHAIN) */
     uint64_t memops;      /* loads and stores entered inline: TLB hits once
                            * the helpers take out those that missed */
+    uint64_t runs;        /* block entries (stats.block_runs) */
     /* --- C only --- */
     int64_t lim;          /* budget at the start of this rv_exec */
     uint64_t gen;         /* icache_gen the translations were made under */
@@ -79,6 +80,7 @@ struct rv_jit {
 #define RV_JIT_BUDGET_OFF 0
 #define RV_JIT_PATCH_OFF 8
 #define RV_JIT_MEMOPS_OFF 16
+#define RV_JIT_RUNS_OFF 24
 /* The `adj` argument of the helpers: instructions from the current one to
  * the block's end, and inline loads/stores after the current one. */
 #define RV_JIT_ADJ(insns, memops) ((uint64_t)(insns) | (uint64_t)(memops) << 32)

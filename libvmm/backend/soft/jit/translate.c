@@ -288,6 +288,11 @@ static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned si
 }
 
 _Static_assert(sizeof(struct rv_tlbe) == 16, "TLB entry is 16 bytes");
+_Static_assert(offsetof(struct rv_jit, budget) == RV_JIT_BUDGET_OFF &&
+                   offsetof(struct rv_jit, patch_site) == RV_JIT_PATCH_OFF &&
+                   offsetof(struct rv_jit, memops) == RV_JIT_MEMOPS_OFF &&
+                   offsetof(struct rv_jit, runs) == RV_JIT_RUNS_OFF,
+               "translated code's view of struct rv_jit");
 
 /* FLW/FLD/FSW/FSD: inline when the FP state is already dirty (else the
  * step helper sets it, or raises illegal-instruction) and the TLB hits;
@@ -688,6 +693,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     size_t broke = jx_jcc32(&t->m, CC_S);
     if (mem)
         jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_MEMOPS_OFF, (int8_t)mem);
+    jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
 
     uint64_t pc = vpc;
     int ended = 0;
