@@ -225,6 +225,27 @@ void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp)
     mem_op(b, 1, 0, opc, 1, sign ? 5 : 4, base, -1, disp, 0, 0);
 }
 
+void jx_sse_m(struct jx_buf *b, uint8_t prefix, uint8_t op, int xmm, int base, int32_t disp)
+{
+    uint8_t opc[] = { 0x0f, op };
+    jx_byte(b, prefix); /* before any REX */
+    mem_op(b, 0, 0, opc, 2, xmm, base, -1, disp, 0, 0);
+}
+
+void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg)
+{
+    static const uint8_t opc[] = { 0x0f, 0x2a };
+    jx_byte(b, 0xf2);
+    reg_op(b, 1, opc, 2, xmm, reg, 0);
+}
+
+void jx_ucomisd(struct jx_buf *b, int xa, int xb)
+{
+    static const uint8_t opc[] = { 0x0f, 0x2e };
+    jx_byte(b, 0x66);
+    reg_op(b, 0, opc, 2, xa, xb, 0);
+}
+
 void jx_movsxd(struct jx_buf *b, int dst, int src)
 {
     static const uint8_t opc[] = { 0x63 };

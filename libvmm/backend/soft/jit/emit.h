@@ -88,6 +88,14 @@ void jx_imul_rr(struct jx_buf *b, int w, int reg, int src);
 void jx_mul_r(struct jx_buf *b, int sign, int src);
 /* mul / imul qword [base + disp]: rdx:rax = rax * m */
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp);
+/* SSE2 scalar double: `prefix 0F op` with xmm and [base + disp]
+ * (F2 0F 10 movsd load, F2 0F 11 movsd store, F2 0F 58 addsd, 59 mulsd,
+ * 5C subsd, 5E divsd). */
+void jx_sse_m(struct jx_buf *b, uint8_t prefix, uint8_t op, int xmm, int base, int32_t disp);
+/* cvtsi2sd xmm, r64 */
+void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg);
+/* ucomisd xmm_a, xmm_b (parity set: unordered, i.e. a NaN) */
+void jx_ucomisd(struct jx_buf *b, int xa, int xb);
 /* movsxd dst, src32 */
 void jx_movsxd(struct jx_buf *b, int dst, int src);
 /* setcc reg8 (reg must be RAX..RBX or use a REX-safe register) */
