@@ -40,6 +40,38 @@ static void emit_trampoline(struct rv_jcache *cc)
     for (int i = 5; i >= 0; i--)
         jx_pop(&b, saved[i]);
     jx_ret(&b);
+
+    /* Indirect jump to guest pc rax: the jump cache, validated against the
+     * fetch TLB, or back to the dispatcher's lookup. */
+    cc->ijmp_rw = b.p;
+    jx_store(&b, 1, RBX, (int32_t)offsetof(struct rv_hart, pc) - X_BIAS, RAX);
+    jx_mov_rr(&b, RCX, RAX);
+    jx_shift_ri(&b, 0, SH_SHR, RCX, 1);
+    jx_alu_ri(&b, 0, ALU_AND, RCX, RV_JIT_JC_SIZE - 1);
+    jx_shift_ri(&b, 0, SH_SHL, RCX, 5);
+    jx_alu_rr(&b, 1, ALU_ADD, RCX, R13);
+    jx_alu_rm(&b, 1, ALU_CMP, RAX, RCX, RV_JIT_JC_OFF);
+    size_t miss1 = jx_jcc32(&b, CC_NE);
+    jx_mov_rr(&b, RDX, RAX);
+    jx_shift_ri(&b, 1, SH_SHR, RDX, 12);
+    jx_alu_ri(&b, 0, ALU_AND, RDX, RV_TLB_SIZE - 1);
+    jx_imul_ri8(&b, RDX, RDX, (int8_t)sizeof(struct rv_ftlbe));
+    jx_alu_rm(&b, 1, ALU_ADD, RDX, R12, (int32_t)offsetof(struct rv_cpu, ftlb));
+    jx_mov_rr(&b, RSI, RAX);
+    jx_alu_ri(&b, 1, ALU_AND, RSI, -4096);
+    jx_alu_rm(&b, 1, ALU_CMP, RSI, RDX, (int32_t)offsetof(struct rv_ftlbe, tag));
+    size_t miss2 = jx_jcc32(&b, CC_NE);
+    jx_load(&b, 1, RSI, RDX, (int32_t)offsetof(struct rv_ftlbe, gpage));
+    jx_alu_rm(&b, 1, ALU_CMP, RSI, RCX, RV_JIT_JC_OFF + 8);
+    size_t miss3 = jx_jcc32(&b, CC_NE);
+    jx_jmp_m(&b, RCX, RV_JIT_JC_OFF + 16);
+    uint8_t *miss = b.p;
+    jx_mov_imm(&b, RAX, RV_JIT_EXIT_LOOKUP);
+    size_t to_exit = jx_jmp32(&b);
+    jx_patch_rel32(b.start + miss1, miss);
+    jx_patch_rel32(b.start + miss2, miss);
+    jx_patch_rel32(b.start + miss3, miss);
+    jx_patch_rel32(b.start + to_exit, cc->exit_rw);
     cc->fixed = (jx_pos(&b) + 63) & ~(size_t)63;
     cc->used = cc->fixed;
     cc->enter = (uint64_t(*)(struct rv_hart *, const uint8_t *))(void *)cc->rx;

@@ -5,26 +5,6 @@
  */
 #include "backend/soft/jit/emit.h"
 
-void jx_byte(struct jx_buf *b, uint8_t v)
-{
-    if (b->p < b->end)
-        *b->p++ = v;
-    else
-        b->overflow = 1;
-}
-
-void jx_u32(struct jx_buf *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        jx_byte(b, (uint8_t)(v >> (8 * i)));
-}
-
-void jx_u64(struct jx_buf *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        jx_byte(b, (uint8_t)(v >> (8 * i)));
-}
-
 static int fits8(int32_t v)
 {
     return v >= -128 && v <= 127;
@@ -279,6 +259,19 @@ size_t jx_jcc32(struct jx_buf *b, enum jx_cc cc)
     size_t at = jx_pos(b);
     jx_u32(b, 0);
     return at;
+}
+
+void jx_imul_ri8(struct jx_buf *b, int dst, int src, int8_t imm)
+{
+    static const uint8_t opc[] = { 0x6b };
+    reg_op(b, 0, opc, 1, dst, src, 0);
+    jx_byte(b, (uint8_t)imm);
+}
+
+void jx_jmp_m(struct jx_buf *b, int base, int32_t disp)
+{
+    static const uint8_t opc[] = { 0xff };
+    mem_op(b, 0, 0, opc, 1, 4, base, -1, disp, 0, 0);
 }
 
 void jx_call_r(struct jx_buf *b, int reg)

@@ -49,9 +49,29 @@ static inline size_t jx_pos(const struct jx_buf *b)
     return (size_t)(b->p - b->start);
 }
 
-void jx_byte(struct jx_buf *b, uint8_t v);
-void jx_u32(struct jx_buf *b, uint32_t v);
-void jx_u64(struct jx_buf *b, uint64_t v);
+static inline void jx_byte(struct jx_buf *b, uint8_t v)
+{
+    if (b->p < b->end)
+        *b->p++ = v;
+    else
+        b->overflow = 1;
+}
+
+static inline void jx_u32(struct jx_buf *b, uint32_t v)
+{
+    if (b->end - b->p >= 4) {
+        for (int i = 0; i < 4; i++)
+            *b->p++ = (uint8_t)(v >> (8 * i));
+    } else {
+        b->overflow = 1;
+    }
+}
+
+static inline void jx_u64(struct jx_buf *b, uint64_t v)
+{
+    jx_u32(b, (uint32_t)v);
+    jx_u32(b, (uint32_t)(v >> 32));
+}
 
 /* mov r64, [base + disp] / mov [base + disp], r64 (w = 1) or their 32-bit
  * forms (w = 0: a 32-bit load zero-extends). */
@@ -106,6 +126,10 @@ void jx_test_rr(struct jx_buf *b, int w, int a, int c);
  * field, to be filled by jx_patch_rel32 once the target is known. */
 size_t jx_jmp32(struct jx_buf *b);
 size_t jx_jcc32(struct jx_buf *b, enum jx_cc cc);
+/* imul dst32, src32, imm8 */
+void jx_imul_ri8(struct jx_buf *b, int dst, int src, int8_t imm);
+/* jmp qword [base + disp] */
+void jx_jmp_m(struct jx_buf *b, int base, int32_t disp);
 /* call reg / jmp reg */
 void jx_call_r(struct jx_buf *b, int reg);
 void jx_jmp_r(struct jx_buf *b, int reg);

@@ -43,6 +43,7 @@ static void jit_free(struct rv_jit *j)
     free(j->blocks);
     free(j->insn_pool);
     free(j->cold);
+    free(j->tr);
     free(j);
 }
 
@@ -52,10 +53,13 @@ static struct rv_jit *jit_create(void)
     if (!j)
         return NULL;
     j->cache.fd = -1;
+    for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
+        j->jc[i].vpc = ~0ULL;
     j->blocks = calloc(RV_JIT_MAX_BLOCKS, sizeof(*j->blocks));
     j->insn_pool = calloc(RV_JIT_INSN_POOL, sizeof(*j->insn_pool));
     j->cold = malloc(RV_JIT_COLD_BYTES);
-    if (!j->blocks || !j->insn_pool || !j->cold || rv_jcache_init(&j->cache, RV_JIT_CODE_BYTES)) {
+    j->tr = calloc(1, rv_jit_tr_size());
+    if (!j->blocks || !j->insn_pool || !j->cold || !j->tr || rv_jcache_init(&j->cache, RV_JIT_CODE_BYTES)) {
         jit_free(j);
         return NULL;
     }
@@ -73,6 +77,9 @@ static void flush_all(struct rv_jit *j)
     memset(j->hash, 0, sizeof(j->hash));
     memset(j->page_head, 0, sizeof(j->page_head));
     memset(j->code_mask, 0, sizeof(j->code_mask));
+    memset(j->jc, 0, sizeof(j->jc)); /* vpc 0 never matches a live entry's code */
+    for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
+        j->jc[i].vpc = ~0ULL; /* an odd pc: no jump target */
     j->nblocks = 0;
     j->ninsn = 0;
     j->patch_site = 0;
@@ -176,6 +183,22 @@ void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out)
         memset(out, 0, sizeof(*out));
 }
 
+/* fence.i (or a remote one, or a state load): unlink every chained jump
+ * and empty the jump cache, so each block is entered through the lookup
+ * once more and checks its guest bytes there (struct rv_jblock). */
+static void unchain_all(struct rv_jit *j)
+{
+    for (unsigned i = 0; i < j->nblocks; i++) {
+        struct rv_jblock *b = &j->blocks[i];
+        for (unsigned k = 0; b->alive && k < b->nsites; k++)
+            jx_patch_rel32(b->site_rw[k], b->stub_rw[k]);
+    }
+    for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
+        j->jc[i].vpc = ~0ULL;
+    j->patch_site = 0;
+    j->stats.unchains++;
+}
+
 /* An instruction whose second half is on the next page: run by the step
  * helper from the dispatcher. Returns 1 when the run must end. */
 static int step_cross(struct rv_hart *h, struct rv_jit *j, const struct rv_dpage *dp)
@@ -221,13 +244,15 @@ int rv_jit_exec(struct rv_hart *h)
             return 0;
         }
     }
+    if (j->stats.blocks == 0 && j->nblocks == 0)
+        j->gen = c->icache_gen; /* nothing translated yet: nothing to check */
     j->lim = j->budget = RV_JIT_BUDGET;
     j->smc = 0;
     j->patch_site = 0;
     uint64_t flushes = j->stats.flushes;
     while (j->budget > 0) {
         if (j->gen != c->icache_gen) {
-            flush_all(j);
+            unchain_all(j);
             j->gen = c->icache_gen;
         }
         uint64_t pc = h->pc;
@@ -243,6 +268,15 @@ int rv_jit_exec(struct rv_hart *h)
         }
         uint64_t gpage = dp->key & ~1ULL;
         struct rv_jblock *b = lookup(j, pc, gpage);
+        if (b && RV_UNLIKELY(b->vgen != j->gen)) { /* made before a fence.i */
+            if (rv_jit_hash(dp->host + b->start, b->end - b->start) == b->hash) {
+                b->vgen = j->gen;
+            } else {
+                drop_range(j, gpage, b->start, b->end);
+                j->stats.rechecks_failed++;
+                b = NULL;
+            }
+        }
         if (!b) {
             int cross;
             b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
@@ -268,6 +302,10 @@ int rv_jit_exec(struct rv_hart *h)
         j->patch_site = 0;
         flushes = j->stats.flushes;
         j->stats.dispatches++;
+        struct rv_jc_entry *jc = &j->jc[(pc >> 1) & (RV_JIT_JC_SIZE - 1)];
+        jc->vpc = pc;
+        jc->gpage = gpage;
+        jc->code_rx = rv_jcache_rx(&j->cache, b->entry_rw);
         uint64_t why = j->cache.enter(h, rv_jcache_rx(&j->cache, b->entry_rw));
         if (why == RV_JIT_EXIT_HELPER || why == RV_JIT_EXIT_BUDGET)
             break;

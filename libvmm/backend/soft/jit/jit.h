@@ -58,6 +58,8 @@ struct rv_jit_stats {
     uint64_t dispatches;    /* block entries through the lookup (not chained) */
     uint64_t fallbacks;     /* instructions run by the step helper */
     uint64_t block_runs;    /* blocks entered (chained or not) */
+    uint64_t unchains;      /* fence.i: chains undone, blocks re-checked */
+    uint64_t rechecks_failed; /* blocks found changed at that check */
 };
 void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out);
 

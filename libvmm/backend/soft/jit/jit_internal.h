@@ -28,15 +28,30 @@ enum rv_jit_exit {
 #define RV_JIT_HASH 8192
 #define RV_JIT_INSN_POOL 65536   /* rv_insn copies the step helper reads */
 #define RV_JIT_COLD_BYTES 65536  /* one block's out-of-line code, before copying */
+#define RV_JIT_JC_SIZE 1024      /* jump cache entries (indirect and cross-page jumps) */
 
 /* The code cache: one memfd mapped twice, read-write for the translator
  * and read-execute for the CPU, never both on one mapping (cache.c). */
+struct tr; /* translate.c */
+
 struct rv_jcache {
     int fd;
     uint8_t *rw, *rx;
     size_t size, used, fixed; /* [0, fixed): the entry/exit trampoline, kept on flush */
     uint64_t (*enter)(struct rv_hart *h, const uint8_t *code); /* in rx */
     uint8_t *exit_rw; /* the shared exit sequence (eax = reason) */
+    uint8_t *ijmp_rw; /* the shared indirect jump (rax = guest target pc) */
+};
+
+/* Jump cache: guest virtual pc -> block entry, for jumps whose target the
+ * translator does not know or that leave the page. Translated code takes
+ * an entry only if the fetch TLB (current context) still maps pc's page
+ * to the entry's guest-physical page; a dropped block's entry leads to its
+ * dead stub; a flush empties the cache. */
+struct rv_jc_entry {
+    uint64_t vpc, gpage;
+    const uint8_t *code_rx;
+    uint64_t pad;
 };
 
 struct rv_jblock {
@@ -46,9 +61,27 @@ struct rv_jblock {
     uint16_t start, end;      /* guest bytes [start, end) of the page it covers */
     uint16_t ninsns;
     uint8_t alive;
+    uint8_t nsites;
     struct rv_jblock *hnext;  /* hash chain */
     struct rv_jblock *pnext;  /* blocks of the same decode-cache slot */
+    /* fence.i does not drop translations: it unlinks every chain and makes
+     * each block prove, at its next lookup, that the guest bytes it was
+     * made from are unchanged (hash), since another hart may have written
+     * them without this hart seeing the store. vgen: the icache_gen it was
+     * last proven under. */
+    uint64_t hash, vgen;
+    uint8_t *site_rw[2];      /* its chainable jumps' rel32 fields */
+    uint8_t *stub_rw[2];      /* and where they go when not linked */
 };
+
+/* The hash a block's guest bytes are checked against (FNV-1a). */
+static inline uint64_t rv_jit_hash(const uint8_t *p, unsigned n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
 
 struct rv_jit {
     /* --- read and written by translated code through r13 --- */
@@ -58,6 +91,7 @@ struct rv_jit {
     uint64_t memops;      /* loads and stores entered inline: TLB hits once
                            * the helpers take out those that missed */
     uint64_t runs;        /* block entries (stats.block_runs) */
+    struct rv_jc_entry jc[RV_JIT_JC_SIZE];
     /* --- C only --- */
     int64_t lim;          /* budget at the start of this rv_exec */
     uint64_t gen;         /* icache_gen the translations were made under */
@@ -74,6 +108,7 @@ struct rv_jit {
     struct rv_insn *insn_pool;
     unsigned ninsn;
     uint8_t *cold;        /* scratch for a block's out-of-line code */
+    struct tr *tr;        /* the translator's working state (translate.c) */
     struct rv_jit_stats stats;
 };
 
@@ -81,6 +116,7 @@ struct rv_jit {
 #define RV_JIT_PATCH_OFF 8
 #define RV_JIT_MEMOPS_OFF 16
 #define RV_JIT_RUNS_OFF 24
+#define RV_JIT_JC_OFF 32
 /* The `adj` argument of the helpers: instructions from the current one to
  * the block's end, and inline loads/stores after the current one. */
 #define RV_JIT_ADJ(insns, memops) ((uint64_t)(insns) | (uint64_t)(memops) << 32)
@@ -104,6 +140,7 @@ static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *r
  * the code cache, block table or instruction pool is full (the caller
  * flushes and retries) or the first instruction crosses the page end
  * (*cross set: the caller steps it). */
+size_t rv_jit_tr_size(void);
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
                                    uint64_t gpage, struct rv_dpage *dp, int *cross);
 

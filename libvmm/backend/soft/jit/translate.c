@@ -56,6 +56,9 @@ struct tr {
     unsigned nfx;
     int full;
     uint64_t vpage;
+    /* chainable exits: rel32 field in the hot path, stub in the cold part */
+    size_t site[2], stub[2];
+    unsigned nsites;
     /* the register cache: guest register -> host register and back */
     int8_t host_of[33], guest_in[16];
     uint32_t last_use[16], stamp;
@@ -198,15 +201,24 @@ static void exit_if_nonzero(struct tr *t, int cold)
 static void exit_stub(struct tr *t, size_t field, uint64_t target)
 {
     int chain = (target & ~0xfffULL) == t->vpage;
-    fix(t, 0, field, TO_COLD, jx_pos(&t->c));
+    size_t stub = jx_pos(&t->c);
+    fix(t, 0, field, TO_COLD, stub);
     jx_mov_imm(&t->c, RAX, target);
-    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
-    if (chain) {
-        uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
-        jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
-        jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    if (!chain) { /* another page: through the jump cache */
+        fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.ijmp_rw);
+        return;
     }
-    jx_mov_imm(&t->c, RAX, chain ? RV_JIT_EXIT_CHAIN : RV_JIT_EXIT_LOOKUP);
+    if (t->nsites < 2) {
+        t->site[t->nsites] = field;
+        t->stub[t->nsites++] = stub;
+    } else {
+        t->full = 1;
+    }
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
+    jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
+    jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_CHAIN);
     fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
 }
 
@@ -351,7 +363,8 @@ _Static_assert(sizeof(struct rv_tlbe) == 16, "TLB entry is 16 bytes");
 _Static_assert(offsetof(struct rv_jit, budget) == RV_JIT_BUDGET_OFF &&
                    offsetof(struct rv_jit, patch_site) == RV_JIT_PATCH_OFF &&
                    offsetof(struct rv_jit, memops) == RV_JIT_MEMOPS_OFF &&
-                   offsetof(struct rv_jit, runs) == RV_JIT_RUNS_OFF,
+                   offsetof(struct rv_jit, runs) == RV_JIT_RUNS_OFF &&
+                   offsetof(struct rv_jit, jc) == RV_JIT_JC_OFF && sizeof(struct rv_jc_entry) == 32,
                "translated code's view of struct rv_jit");
 
 /* FLW/FLD/FSW/FSD: inline when the FP state is already dirty (else the
@@ -587,9 +600,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
             jx_mov_imm(b, RCX, pc + in->len);
             commit(t, in->rd, RCX);
         }
-        jx_store(b, 1, RBX, PC_OFF, RAX);
-        jx_mov_imm(b, RAX, RV_JIT_EXIT_LOOKUP);
-        fix(t, 0, jx_jmp32(b), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+        fix(t, 0, jx_jmp32(b), TO_ABS, (uintptr_t)t->j->cache.ijmp_rw); /* stores pc */
         return 1;
     case RV_OP_BEQ: emit_branch(t, in, pc, CC_E); return 1;
     case RV_OP_BNE: emit_branch(t, in, pc, CC_NE); return 1;
@@ -698,6 +709,11 @@ static const struct rv_insn *insn_at(struct rv_dpage *dp, unsigned off)
     return in->op == RV_OP_CROSS ? NULL : in;
 }
 
+size_t rv_jit_tr_size(void)
+{
+    return sizeof(struct tr);
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -732,7 +748,12 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     size_t at = (cc->used + 15) & ~(size_t)15;
     if (at + 256 > cc->size)
         return NULL;
-    struct tr *t = &(struct tr){ 0 };
+    /* only the fields below need a start value (the fixup array is big) */
+    struct tr *t = j->tr;
+    t->nfx = 0;
+    t->full = 0;
+    t->nsites = 0;
+    t->stamp = 0;
     t->h = h;
     t->j = j;
     t->vpage = vpc & ~0xfffULL;
@@ -805,6 +826,13 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     blk->end = (uint16_t)off;
     blk->ninsns = (uint16_t)n;
     blk->alive = 1;
+    blk->hash = rv_jit_hash(dp->host + start, off - start);
+    blk->vgen = j->gen;
+    blk->nsites = (uint8_t)t->nsites;
+    for (unsigned i = 0; i < t->nsites; i++) {
+        blk->site_rw[i] = mstart + t->site[i];
+        blk->stub_rw[i] = cstart + t->stub[i];
+    }
     j->stats.blocks++;
     j->stats.code_bytes += mlen + clen;
     j->stats.translate_ns += now_ns() - t0;
