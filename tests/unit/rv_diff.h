@@ -422,7 +422,7 @@ static inline void diff_rig_init(struct rig *r)
 static inline void diff_rig(struct rig *r, struct diff_prog *p, int jit)
 {
     diff_rig_init(r);
-    r->h.jit = jit;
+    r->h.jit = jit ? 2 : 0; /* translate every block, even those run once */
     diff_load(r, p);
     memcpy(r->h.x, p->x, sizeof(p->x));
     r->h.x[0] = 0;

@@ -50,7 +50,7 @@ static void test_fault_mid_block_is_precise(void)
     for (int jit = 0; jit <= 1; jit++) {
         struct rig r;
         rig_init(&r);
-        r.h.jit = jit;
+        r.h.jit = jit ? 2 : 0;
         rv_cpu(&r.h)->mtvec = RAM_BASE + 0x1000;
         r.h.x[5] = 0x1234; /* no memory there */
         emit32(&r, ADDI(1, 0, 7));
@@ -77,7 +77,7 @@ static void test_store_into_the_running_block_takes_effect(void)
     for (int jit = 0; jit <= 1; jit++) {
         struct rig r;
         rig_init(&r);
-        r.h.jit = jit;
+        r.h.jit = jit ? 2 : 0;
         r.h.x[6] = ADDI(7, 7, 40); /* the new instruction */
         r.h.x[8] = RAM_BASE + 12;  /* where it goes */
         emit32(&r, ADDI(7, 0, 2));

@@ -77,8 +77,10 @@ struct rv_hart {
     struct machine_vcpu *vcpu;      /* stats (written by this thread only) */
     const struct rv_hart_hooks *hooks;
     int deterministic; /* guest time from retired instructions (engine option) */
-    int jit;           /* 1: run translated code (backend/soft/jit), 0: interpret;
-                        * rv_hart_init sets the default (rv_jit_default) */
+    int jit;           /* 1: run translated code (backend/soft/jit), interpreting
+                        * code until it proves hot; 2: translate all code at
+                        * once (tests); 0: interpret; rv_hart_init sets the
+                        * default (rv_jit_default) */
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 

@@ -32,7 +32,11 @@ int rv_jit_supported(void)
 int rv_jit_default(void)
 {
     const char *e = getenv("LIBVMM_SOFT_JIT");
-    return !(e && e[0] == '0' && e[1] == 0);
+    if (e && !strcmp(e, "0"))
+        return 0;
+    if (e && !strcmp(e, "all"))
+        return 2; /* translate even code that runs once (tests) */
+    return 1;
 }
 
 static void jit_free(struct rv_jit *j)
@@ -77,6 +81,7 @@ static void flush_all(struct rv_jit *j)
     memset(j->hash, 0, sizeof(j->hash));
     memset(j->page_head, 0, sizeof(j->page_head));
     memset(j->code_mask, 0, sizeof(j->code_mask));
+    memset(j->hot, 0, sizeof(j->hot));
     memset(j->jc, 0, sizeof(j->jc)); /* vpc 0 never matches a live entry's code */
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
         j->jc[i].vpc = ~0ULL; /* an odd pc: no jump target */
@@ -183,6 +188,34 @@ void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out)
         memset(out, 0, sizeof(*out));
 }
 
+/* Is the block at (vpc, gpage) worth translating yet? Counts a sighting. */
+static int hot_enough(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
+{
+    uint64_t key = vpc ^ (gpage << 16) ^ 1; /* never 0, the empty slot */
+    unsigned i = (unsigned)((vpc >> 1) ^ (gpage >> 12)) & (RV_JIT_HOT_SIZE - 1);
+    if (j->hot[i].key != key) {
+        j->hot[i].key = key;
+        j->hot[i].count = 0;
+    }
+    return ++j->hot[i].count >= RV_JIT_HOT_AFTER;
+}
+
+/* Runs one cold stretch (to the first taken jump or page change) in the
+ * interpreter, keeping the instruction count exact across the switch.
+ * Returns 1 when the run must go back to rv_hart_run. */
+static int interpret_cold(struct rv_hart *h, struct rv_jit *j)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    MACHINE_VCPU_STAT_ADD(h->vcpu, instructions, (uint64_t)(j->lim - j->budget));
+    uint64_t before = h->vcpu->stats.instructions;
+    c->interp_at_limit = 0;
+    rv_interp(h, 1);
+    j->budget -= (int64_t)(h->vcpu->stats.instructions - before);
+    j->lim = j->budget; /* all retired so far is in the stats */
+    j->stats.interpreted++;
+    return !c->interp_at_limit;
+}
+
 /* fence.i (or a remote one, or a state load): unlink every chained jump
  * and empty the jump cache, so each block is entered through the lookup
  * once more and checks its guest bytes there (struct rv_jblock). */
@@ -276,6 +309,12 @@ int rv_jit_exec(struct rv_hart *h)
                 j->stats.rechecks_failed++;
                 b = NULL;
             }
+        }
+        if (!b && h->jit == 1 && !hot_enough(j, pc, gpage)) {
+            j->patch_site = 0;
+            if (interpret_cold(h, j))
+                break;
+            continue;
         }
         if (!b) {
             int cross;

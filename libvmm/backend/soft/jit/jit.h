@@ -27,9 +27,12 @@ struct rv_jit;
 /* 1 when this build can translate (an x86-64 host). */
 int rv_jit_supported(void);
 
-/* The default of h->jit for new harts: on where supported, unless the
- * environment says LIBVMM_SOFT_JIT=0 (so a test suite can run the whole
- * soft engine in interpreter mode). */
+/* The default of h->jit for new harts: on where supported (1: translate
+ * code once it is hot, interpret it until then), unless the environment
+ * says LIBVMM_SOFT_JIT=0 (interpret everything: a test suite can run the
+ * whole soft engine in interpreter mode) or LIBVMM_SOFT_JIT=all (2:
+ * translate every block the first time it runs, so tests exercise the
+ * translator on all code). */
 int rv_jit_default(void);
 
 /* Runs the hart like rv_exec, in translated code. Returns 0 without doing
@@ -60,6 +63,7 @@ struct rv_jit_stats {
     uint64_t block_runs;    /* blocks entered (chained or not) */
     uint64_t unchains;      /* fence.i: chains undone, blocks re-checked */
     uint64_t rechecks_failed; /* blocks found changed at that check */
+    uint64_t interpreted;   /* cold blocks run by the interpreter instead */
 };
 void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out);
 

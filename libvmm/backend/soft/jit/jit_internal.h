@@ -29,6 +29,8 @@ enum rv_jit_exit {
 #define RV_JIT_INSN_POOL 65536   /* rv_insn copies the step helper reads */
 #define RV_JIT_COLD_BYTES 65536  /* one block's out-of-line code, before copying */
 #define RV_JIT_JC_SIZE 1024      /* jump cache entries (indirect and cross-page jumps) */
+#define RV_JIT_HOT_SIZE 4096     /* block starts seen but not translated yet */
+#define RV_JIT_HOT_AFTER 32      /* translate a block when it starts this often */
 
 /* The code cache: one memfd mapped twice, read-write for the translator
  * and read-execute for the CPU, never both on one mapping (cache.c). */
@@ -109,6 +111,14 @@ struct rv_jit {
     unsigned ninsn;
     uint8_t *cold;        /* scratch for a block's out-of-line code */
     struct tr *tr;        /* the translator's working state (translate.c) */
+    /* Cold code is interpreted: a block is translated only once it has
+     * been reached RV_JIT_HOT_AFTER times through the lookup (boot code
+     * mostly runs once, and translating costs far more than interpreting
+     * once). Direct-mapped counters; a collision only makes a guess worse. */
+    struct {
+        uint64_t key;
+        uint32_t count;
+    } hot[RV_JIT_HOT_SIZE];
     struct rv_jit_stats stats;
 };
 
