@@ -31,7 +31,7 @@ typedef struct vmm_vcpu_stats {
     uint64_t jit_translate_ns; /* host time spent translating them */
     uint64_t jit_code_bytes;   /* host code emitted */
     uint64_t jit_flushes;      /* whole code cache dropped (fence.i, full) */
-    uint64_t jit_block_runs;   /* blocks run */
+    uint64_t jit_block_runs;   /* blocks run (counted only with LIBVMM_SOFT_JIT_PROFILE=1) */
     uint64_t jit_lookups;      /* of which entered through the lookup (the rest
                                 * through a direct jump linked to them) */
 } vmm_vcpu_stats_t;

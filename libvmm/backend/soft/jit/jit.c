@@ -63,6 +63,8 @@ static struct rv_jit *jit_create(void)
     j->insn_pool = calloc(RV_JIT_INSN_POOL, sizeof(*j->insn_pool));
     j->cold = malloc(RV_JIT_COLD_BYTES);
     j->tr = calloc(1, rv_jit_tr_size());
+    const char *prof = getenv("LIBVMM_SOFT_JIT_PROFILE");
+    j->profile = prof && !strcmp(prof, "1");
     if (!j->blocks || !j->insn_pool || !j->cold || !j->tr || rv_jcache_init(&j->cache, RV_JIT_CODE_BYTES)) {
         jit_free(j);
         return NULL;

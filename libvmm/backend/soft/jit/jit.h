@@ -60,7 +60,8 @@ struct rv_jit_stats {
     uint64_t chain_patches; /* direct jumps linked block to block */
     uint64_t dispatches;    /* block entries through the lookup (not chained) */
     uint64_t fallbacks;     /* instructions run by the step helper */
-    uint64_t block_runs;    /* blocks entered (chained or not) */
+    uint64_t block_runs;    /* blocks entered (chained or not); counted only
+                             * with LIBVMM_SOFT_JIT_PROFILE=1 in the environment */
     uint64_t unchains;      /* fence.i: chains undone, blocks re-checked */
     uint64_t rechecks_failed; /* blocks found changed at that check */
     uint64_t interpreted;   /* cold blocks run by the interpreter instead */

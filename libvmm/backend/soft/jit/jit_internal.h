@@ -98,6 +98,7 @@ struct rv_jit {
     int64_t lim;          /* budget at the start of this rv_exec */
     uint64_t gen;         /* icache_gen the translations were made under */
     int smc;              /* a store dropped translations: leave the block */
+    int profile;          /* LIBVMM_SOFT_JIT_PROFILE=1: count block runs */
     struct rv_jcache cache;
     struct rv_jblock *blocks;
     unsigned nblocks;

@@ -774,7 +774,8 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     size_t broke = jx_jcc32(&t->m, CC_S);
     if (mem)
         jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_MEMOPS_OFF, (int8_t)mem);
-    jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
+    if (j->profile) /* counting block runs costs a memory increment each */
+        jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
 
     uint64_t pc = vpc;
     int ended = 0;
