@@ -6,10 +6,12 @@
  * there is no mprotect flip per translation.
  *
  * The first bytes hold the trampoline every entry goes through: it saves
- * the host's callee-saved registers, loads the three the translated code
+ * the host's callee-saved registers, loads the ones the translated code
  * lives on (rbx = &h->x[16], r12 = the CPU core's state, r13 = the
- * translator's state) and jumps to the block; the shared exit sequence
- * restores them and returns the exit reason left in eax. A flush keeps
+ * translator's state, r15 = the instruction budget, r14 = the inline
+ * memory-access count) and jumps to the block; the shared exit sequence
+ * stores the two counters back, restores the host's registers and returns
+ * the exit reason left in eax. A flush keeps
  * the trampoline and drops everything after it.
  */
 
@@ -34,8 +36,12 @@ static void emit_trampoline(struct rv_jcache *cc)
     jx_lea(&b, RBX, RDI, X_BIAS);
     jx_load(&b, 1, R12, RDI, (int32_t)offsetof(struct rv_hart, cpu));
     jx_load(&b, 1, R13, R12, (int32_t)offsetof(struct rv_cpu, jit));
+    jx_load(&b, 1, R15, R13, RV_JIT_BUDGET_OFF); /* the counters live in registers */
+    jx_load(&b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
     jx_jmp_r(&b, RSI);
     cc->exit_rw = b.p;
+    jx_store(&b, 1, R13, RV_JIT_BUDGET_OFF, R15);
+    jx_store(&b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
     jx_alu_ri(&b, 1, ALU_ADD, RSP, 8);
     for (int i = 5; i >= 0; i--)
         jx_pop(&b, saved[i]);

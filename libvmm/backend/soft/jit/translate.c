@@ -5,8 +5,11 @@
  * Register use in translated code:
  *   rbx  = &h->x[16]: guest x[i] is [rbx + 8*i - 128], one-byte offsets
  *   r12  = the CPU core's state (struct rv_cpu: TLB set pointers)
- *   r13  = the translator's state (struct rv_jit: budget, patch site)
- *   rax, rcx, rdx, rsi, rdi, r8, r9 = scratch; helpers are plain C calls.
+ *   r13  = the translator's state (struct rv_jit: patch site, jump cache)
+ *   r15  = the instruction budget, r14 = inline memory accesses (both kept
+ *          in struct rv_jit while C runs: trampoline, exits, helper calls)
+ *   rbp, r8..r11 = guest registers cached within the block
+ *   rax, rcx, rdx, rsi, rdi = scratch; helpers are plain C calls.
  * Guest registers live in struct rv_hart between instructions, so every
  * exit, helper call and trap sees them as the interpreter leaves them.
  *
@@ -15,11 +18,11 @@
  * stubs), written into a scratch buffer while the hot path is emitted and
  * copied after it, with the jumps between them fixed up at the end.
  *
- * Entry: `sub qword [r13 + budget], N; js out-of-budget`. The budget is
- * charged for the whole block up front; a helper that ends the block early
- * gives back what did not run (jit_internal.h). The entry is 8 bytes, so a
- * dropped block can have it overwritten by a 5-byte jump to its "dead"
- * stub, which sends whoever still jumps there back to the lookup.
+ * Entry: `sub r15, N; js out-of-budget`. The budget is charged for the
+ * whole block up front; a helper that ends the block early gives back what
+ * did not run (jit_internal.h). The entry is 10 bytes, so a dropped block
+ * can have it overwritten by a 5-byte jump to its "dead" stub, which sends
+ * whoever still jumps there back to the lookup.
  *
  * Exits: a direct jump or branch to the same guest virtual page is a
  * `jmp/jcc rel32` to a stub that asks the dispatcher to translate the
@@ -83,12 +86,12 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
  * empty cache (they are entered from anywhere); after a helper call the
  * registers it may have changed or clobbered are reloaded or forgotten.
  */
-static const int pool[] = { RBP, R14, R15, R8, R9, R10, R11 };
+static const int pool[] = { RBP, R8, R9, R10, R11 }; /* r14, r15: counters */
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
 
 static int callee_saved(int r)
 {
-    return r == RBP || r == R14 || r == R15;
+    return r == RBP;
 }
 
 static void cache_reset(struct tr *t)
@@ -188,6 +191,18 @@ static void call_fn(struct jx_buf *b, const void *fn)
     jx_call_r(b, RAX);
 }
 
+/* A call of a helper of helpers.c: the budget and memops counters, which
+ * translated code keeps in r15 and r14, go to struct rv_jit for it to
+ * read and correct, and come back from there. */
+static void call_helper(struct jx_buf *b, const void *fn)
+{
+    jx_store(b, 1, R13, RV_JIT_BUDGET_OFF, R15);
+    jx_store(b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
+    call_fn(b, fn);
+    jx_load(b, 1, R15, R13, RV_JIT_BUDGET_OFF);
+    jx_load(b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
+}
+
 /* test eax, eax; jnz exit (the helper ended the run; eax is the reason). */
 static void exit_if_nonzero(struct tr *t, int cold)
 {
@@ -254,7 +269,7 @@ static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->m, RDX, pc);
     jx_mov_imm(&t->m, RCX, adj);
-    call_fn(&t->m, (const void *)rv_jh_step);
+    call_helper(&t->m, (const void *)rv_jh_step);
     cache_forget(t, 1);
     exit_if_nonzero(t, 0);
 }
@@ -310,7 +325,7 @@ static int emit_fp_native(struct tr *t, const struct rv_insn *in, uint64_t pc, u
     jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->c, RDX, pc);
     jx_mov_imm(&t->c, RCX, adj);
-    call_fn(&t->c, (const void *)rv_jh_fp);
+    call_helper(&t->c, (const void *)rv_jh_fp);
     exit_if_nonzero(t, 1);
     cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
@@ -327,7 +342,7 @@ static void emit_fp(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_
     jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->m, RDX, pc);
     jx_mov_imm(&t->m, RCX, adj);
-    call_fn(&t->m, (const void *)rv_jh_fp);
+    call_helper(&t->m, (const void *)rv_jh_fp);
     cache_forget(t, 0);
     if (t->host_of[in->rd] >= 0) {
         t->guest_in[(int)t->host_of[in->rd]] = -1;
@@ -404,7 +419,7 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->c, RDX, pc);
     jx_mov_imm(&t->c, RCX, adj);
-    call_fn(&t->c, (const void *)rv_jh_step);
+    call_helper(&t->c, (const void *)rv_jh_step);
     exit_if_nonzero(t, 1);
     cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
@@ -423,7 +438,7 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, in->len));
     jx_mov_imm(&t->c, RCX, pc);
     jx_mov_imm(&t->c, R8, adj);
-    call_fn(&t->c, (const void *)rv_jh_load);
+    call_helper(&t->c, (const void *)rv_jh_load);
     exit_if_nonzero(t, 1);
     cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
@@ -447,7 +462,7 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
     jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
     jx_mov_imm(&t->c, R8, pc);
     jx_mov_imm(&t->c, R9, adj);
-    call_fn(&t->c, (const void *)rv_jh_store);
+    call_helper(&t->c, (const void *)rv_jh_store);
     exit_if_nonzero(t, 1);
     cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
@@ -769,11 +784,12 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
         mem += is_memop(ins[k]->op);
     }
 
-    /* entry: charge the budget for the whole block */
-    jx_alu_m32i8(&t->m, ALU_SUB, R13, RV_JIT_BUDGET_OFF, (int8_t)n);
+    /* entry: charge the budget (r15) for the whole block; count its inline
+     * memory accesses (r14) */
+    jx_alu_ri(&t->m, 1, ALU_SUB, R15, (int32_t)n);
     size_t broke = jx_jcc32(&t->m, CC_S);
     if (mem)
-        jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_MEMOPS_OFF, (int8_t)mem);
+        jx_alu_ri(&t->m, 1, ALU_ADD, R14, (int32_t)mem);
     if (j->profile) /* counting block runs costs a memory increment each */
         jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
 
@@ -788,7 +804,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
 
     /* out of budget: give it back and leave at the block's start */
     fix(t, 0, broke, TO_COLD, jx_pos(&t->c));
-    jx_alu_m32i8(&t->c, ALU_ADD, R13, RV_JIT_BUDGET_OFF, (int8_t)n);
+    jx_alu_ri(&t->c, 1, ALU_ADD, R15, (int32_t)n);
     jx_mov_imm(&t->c, RAX, vpc);
     jx_store(&t->c, 1, RBX, PC_OFF, RAX);
     jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_BUDGET);
