@@ -199,6 +199,19 @@ void jx_mul_r(struct jx_buf *b, int sign, int src)
     reg_op(b, 1, opc, 1, sign ? 5 : 4, src, 0);
 }
 
+void jx_div_r(struct jx_buf *b, int w, int sign, int src)
+{
+    static const uint8_t opc[] = { 0xf7 };
+    reg_op(b, w, opc, 1, sign ? 7 : 6, src, 0);
+}
+
+void jx_cqo(struct jx_buf *b, int w)
+{
+    if (w)
+        jx_byte(b, 0x48);
+    jx_byte(b, 0x99);
+}
+
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp)
 {
     static const uint8_t opc[] = { 0xf7 };

@@ -106,6 +106,9 @@ void jx_imul_rm(struct jx_buf *b, int w, int reg, int base, int32_t disp);
 void jx_imul_rr(struct jx_buf *b, int w, int reg, int src);
 /* mul / imul src: rdx:rax = rax * src (64-bit) */
 void jx_mul_r(struct jx_buf *b, int sign, int src);
+/* div / idiv src: rdx:rax (w) or edx:eax by src; cqo / cdq before idiv */
+void jx_div_r(struct jx_buf *b, int w, int sign, int src);
+void jx_cqo(struct jx_buf *b, int w);
 /* mul / imul qword [base + disp]: rdx:rax = rax * m */
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp);
 /* SSE2 scalar double: `prefix 0F op` with xmm and [base + disp]

@@ -551,6 +551,50 @@ static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
     commit(t, in->rd, RAX);
 }
 
+/* DIV/DIVU/REM/REMU and their W forms on the host's divider; a zero
+ * divisor and -1 (signed: the one overflow case) take the C helper. */
+static void emit_div(struct tr *t, const struct rv_insn *in)
+{
+    unsigned op = in->op;
+    int w = op == RV_OP_DIV || op == RV_OP_DIVU || op == RV_OP_REM || op == RV_OP_REMU;
+    int sign = op == RV_OP_DIV || op == RV_OP_REM || op == RV_OP_DIVW || op == RV_OP_REMW;
+    int rem = op == RV_OP_REM || op == RV_OP_REMU || op == RV_OP_REMW || op == RV_OP_REMUW;
+    struct jx_buf *b = &t->m;
+    int a = opnd(t, in->rs1, RDI); /* both loaded before the branches */
+    int d = opnd(t, in->rs2, RSI);
+    jx_mov_rr(b, RCX, d);
+    jx_test_rr(b, w, RCX, RCX);
+    size_t zero = jx_jcc32(b, CC_E), minus1 = 0;
+    if (sign) {
+        jx_alu_ri(b, w, ALU_CMP, RCX, -1);
+        minus1 = jx_jcc32(b, CC_E);
+    }
+    jx_mov_rr(b, RAX, a);
+    if (sign)
+        jx_cqo(b, w);
+    else
+        jx_alu_rr(b, 0, ALU_XOR, RDX, RDX);
+    jx_div_r(b, w, sign, RCX);
+    int res = rem ? RDX : RAX;
+    if (!w)
+        jx_movsxd(b, res, res);
+    commit(t, in->rd, res);
+    size_t back = jx_pos(b);
+    size_t cold = jx_pos(&t->c);
+    fix(t, 0, zero, TO_COLD, cold);
+    if (sign)
+        fix(t, 0, minus1, TO_COLD, cold);
+    if (a != RDI)
+        jx_mov_rr(&t->c, RDI, a);
+    if (d != RSI)
+        jx_mov_rr(&t->c, RSI, d);
+    jx_mov_imm(&t->c, RDX, op);
+    call_fn(&t->c, (const void *)rv_jh_muldiv);
+    jx_store(&t->c, 1, RBX, XOFF(in->rd), RAX);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
 static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
 {
     int a = opnd(t, in->rs1, RAX);
@@ -687,9 +731,12 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
         commit(t, in->rd, RDX);
         return 0;
     }
-    case RV_OP_MULHSU: case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
-    case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
+    case RV_OP_MULHSU:
         emit_muldiv_call(t, in);
+        return 0;
+    case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
+    case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
+        emit_div(t, in);
         return 0;
     case RV_OP_FP: emit_fp(t, in, pc, adj); return 0;
     case RV_OP_FLW: emit_fmem(t, in, pc, adj, 4, 0); return 0;
