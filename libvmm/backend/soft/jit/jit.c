@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backend/soft/jit/emit.h"
 #include "backend/soft/jit/jit_internal.h"
@@ -39,30 +40,49 @@ int rv_jit_default(void)
     return 1;
 }
 
+/* Zeroed memory the OS backs only where it is touched: the block table
+ * and instruction pool are sized for the worst case and mostly unused (a
+ * calloc may clear them eagerly, e.g. under MALLOC_PERTURB_). */
+static void *lazy_zalloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void lazy_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+#define BLOCKS_BYTES ((size_t)RV_JIT_MAX_BLOCKS * sizeof(struct rv_jblock))
+#define POOL_BYTES ((size_t)RV_JIT_INSN_POOL * sizeof(struct rv_insn))
+
 static void jit_free(struct rv_jit *j)
 {
     if (!j)
         return;
     rv_jcache_destroy(&j->cache);
-    free(j->blocks);
-    free(j->insn_pool);
-    free(j->cold);
-    free(j->tr);
-    free(j);
+    lazy_free(j->blocks, BLOCKS_BYTES);
+    lazy_free(j->insn_pool, POOL_BYTES);
+    lazy_free(j->cold, RV_JIT_COLD_BYTES);
+    lazy_free(j->tr, rv_jit_tr_size());
+    lazy_free(j, sizeof(*j));
 }
 
 static struct rv_jit *jit_create(void)
 {
-    struct rv_jit *j = calloc(1, sizeof(*j));
+    struct rv_jit *j = lazy_zalloc(sizeof(*j));
     if (!j)
         return NULL;
     j->cache.fd = -1;
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
         j->jc[i].vpc = ~0ULL;
-    j->blocks = calloc(RV_JIT_MAX_BLOCKS, sizeof(*j->blocks));
-    j->insn_pool = calloc(RV_JIT_INSN_POOL, sizeof(*j->insn_pool));
-    j->cold = malloc(RV_JIT_COLD_BYTES);
-    j->tr = calloc(1, rv_jit_tr_size());
+    j->blocks = lazy_zalloc(BLOCKS_BYTES);
+    j->insn_pool = lazy_zalloc(POOL_BYTES);
+    j->cold = lazy_zalloc(RV_JIT_COLD_BYTES);
+    j->tr = lazy_zalloc(rv_jit_tr_size());
     const char *prof = getenv("LIBVMM_SOFT_JIT_PROFILE");
     j->profile = prof && !strcmp(prof, "1");
     if (!j->blocks || !j->insn_pool || !j->cold || !j->tr || rv_jcache_init(&j->cache, RV_JIT_CODE_BYTES)) {
