@@ -57,6 +57,7 @@ static void usage(FILE *f)
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
             "                  [--incoming file:PATH|tcp:HOST:PORT|unix:PATH [--incoming-map]]\n"
+            "                  [--pause-at INSTRUCTIONS]   (soft engine)\n"
             "                  [--net SPEC]...   (virtio-net NICs, in order)\n"
             "                  [--qmp unix:PATH,server[,wait=off]]\n"
             "                  [--console uart|virtio] [--port NAME[=SOCKET]]...\n"
@@ -72,6 +73,8 @@ static void usage(FILE *f)
             "--incoming continues the machine a snapshot file holds, or a live migration\n"
             "coming over TCP or a unix socket (same machine arguments as its source);\n"
             "--incoming-map maps a snapshot's memory copy-on-write instead of reading it.\n"
+            "--pause-at N pauses the VM once vCPU 0 retired N instructions (with\n"
+            "  --deterministic, at the same point in every run; --qmp can then save it).\n"
             "--net SPEC, each optionally followed by ,mac=52:54:00:xx:xx:xx:\n"
             "  tap=NAME                        an existing tap device\n"
             "  tap=NAME,managed | tap=,managed create the tap (kernel-chosen name when empty);\n"
@@ -462,6 +465,22 @@ static int exit_status(vmm_vm_t *vm, int quit)
     }
 }
 
+/* --pause-at: vCPU 0's instruction count to pause at (0: none). */
+static uint64_t pause_at;
+
+static void on_paused_at(vmm_vm_t *vm, int status, void *opaque)
+{
+    (void)opaque;
+    vmm_vcpu_stats_t st = { .size = sizeof(st) };
+    vmm_vm_vcpu_stats(vm, 0, &st);
+    if (status == 0)
+        fprintf(stderr, "vmmctl: paused at instruction %llu\n",
+                (unsigned long long)st.instructions);
+    else
+        fprintf(stderr, "vmmctl: --pause-at %llu: %s\n", (unsigned long long)pause_at,
+                vmm_last_error());
+}
+
 /* --incoming: where the machine's state comes from instead of a boot. */
 static const char *incoming_uri;
 static unsigned incoming_flags;
@@ -654,6 +673,13 @@ static int run_config(vmm_config_t *cfg)
         vmm_host_free(host);
         return status;
     }
+    if (pause_at && (rc = vmm_vm_pause_at(vm, pause_at, on_paused_at, NULL))) {
+        int status = fail("--pause-at", rc);
+        vmm_vm_stop(vm);
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return status;
+    }
     /* The sockets open once the VM runs, so a client's first bytes can be
      * queued; no event is delivered before vmm_vm_wait() runs the loop. */
     if (open_relays(&ctx, cfg, vmm_host_loop(host))) {
@@ -708,6 +734,7 @@ static int cmd_run(int argc, char **argv)
         { "console", required_argument, NULL, 'C' },
         { "port", required_argument, NULL, 'P' },
         { "vsock", required_argument, NULL, 'V' },
+        { "pause-at", required_argument, NULL, 1000 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -734,6 +761,18 @@ static int cmd_run(int argc, char **argv)
         case 'R': rc = vmm_config_set_rng(cfg, 1); break;
         case 'I': incoming_uri = optarg; break;
         case 'M': incoming_flags |= VMM_RESTORE_MAP; break;
+        case 1000: {
+            errno = 0;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || n == 0 || optarg[0] == '-') {
+                fprintf(stderr, "vmmctl: --pause-at '%s' is not an instruction count above 0\n",
+                        optarg);
+                status = 2;
+                continue;
+            }
+            pause_at = n;
+            continue;
+        }
         case 'Q': status = vmmctl_qmp_option(optarg); continue;
         case 'm':
             if (parse_size(optarg, &size)) {

@@ -72,6 +72,32 @@ int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset)
     return 0;
 }
 
+int guest_mem_next_data(const struct guest_region *r, uint64_t from, uint64_t *start,
+                        uint64_t *end)
+{
+    if (from >= r->size)
+        return 0;
+    if (r->from_file) {
+        *start = from;
+        *end = r->size;
+        return 1;
+    }
+    off_t d = lseek(r->memfd, (off_t)from, SEEK_DATA);
+    if (d < 0) {
+        if (errno == ENXIO)
+            return 0; /* only holes from here */
+        *start = from; /* no SEEK_DATA here: everything may hold data */
+        *end = r->size;
+        return 1;
+    }
+    if ((uint64_t)d >= r->size)
+        return 0;
+    off_t h = lseek(r->memfd, d, SEEK_HOLE);
+    *start = (uint64_t)d & ~4095ULL;
+    *end = h < 0 || (uint64_t)h > r->size ? r->size : ((uint64_t)h + 4095) & ~4095ULL;
+    return 1;
+}
+
 void guest_mem_destroy(struct guest_mem *gm)
 {
     guest_mem_dirty_stop(gm);
@@ -158,6 +184,9 @@ int guest_mem_zero(struct guest_mem *gm)
                                        (unsigned long long)r->size, (unsigned long long)r->gpa);
             memset(r->host, 0, r->size);
         }
+        /* Every page changed: a dirty log (live migration, diff snapshots)
+         * must carry the zeros too. */
+        guest_mem_mark_dirty(gm, r->gpa, r->size);
     }
     return 0;
 }

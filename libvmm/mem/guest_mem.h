@@ -47,6 +47,16 @@ int guest_mem_zero(struct guest_mem *gm);
  * before the region is in use or with no vCPU running. VMM_EIO on failure. */
 int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset);
 
+/* The next stretch of region `r` at or after byte `from` (page aligned)
+ * that may hold non-zero bytes: [*start, *end). Pages the memfd never
+ * allocated (never written, or zeroed by guest_mem_zero) are holes and are
+ * skipped without being touched, so a save or a migration neither reads
+ * nor commits memory the guest never used. Returns 0 when nothing is left.
+ * A region mapped from a snapshot file is one stretch (its pages are not
+ * in the memfd). Any thread. */
+int guest_mem_next_data(const struct guest_region *r, uint64_t from, uint64_t *start,
+                        uint64_t *end);
+
 /* Dirty-page logging, for live migration and diff snapshots: while on,
  * every write to guest RAM that does not come from KVM's own page tables
  * (devices' DMA, the soft engine's stores, the VMM's own writes) sets the

@@ -295,6 +295,7 @@ static int paths_absolute(const vmm_config_t *c)
 }
 
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c);
+static int libvmm_metadata_wanted(const vmm_config_t *c);
 
 static void build(struct wr *w, const vmm_config_t *c)
 {
@@ -317,7 +318,7 @@ static void build(struct wr *w, const vmm_config_t *c)
         add(w, dom, "title", c->title);
     if (c->description)
         add(w, dom, "description", c->description);
-    if ((c->metadata || c->vsock_path || c->no_jit) && !w->rc) {
+    if ((c->metadata || libvmm_metadata_wanted(c)) && !w->rc) {
         xmlNodePtr md = add(w, dom, "metadata", NULL);
         write_libvmm_metadata(w, md, c);
         if (md && c->metadata && metadata_append(md, c->metadata))
@@ -446,13 +447,19 @@ static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c)
     prop(w, cid, "address", buf);
 }
 
-/* <libvmm:domain xmlns:libvmm=...><libvmm:vsock socket=.../><libvmm:jit
- * enabled='no'/></libvmm:domain>, made as text and parsed into place like
- * the rest of the metadata. Only the settings that differ from the default. */
+/* <libvmm:domain xmlns:libvmm=...> with its children (<libvmm:vsock
+ * socket=.../>, <libvmm:deterministic/>, <libvmm:jit enabled='no'/>), made
+ * as text and parsed into place like the rest of the metadata. */
+static int libvmm_metadata_wanted(const vmm_config_t *c)
+{
+    return c->vsock_path || c->deterministic || c->no_jit;
+}
+
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c)
 {
-    if (!md || w->rc || (!c->vsock_path && !c->no_jit) ||
-        (c->vsock_path && check_text(w, "vsock socket", c->vsock_path)))
+    if (!md || w->rc || !libvmm_metadata_wanted(c))
+        return;
+    if (c->vsock_path && check_text(w, "vsock socket", c->vsock_path))
         return;
     size_t n = c->vsock_path ? strlen(c->vsock_path) : 0;
     char *esc = malloc(6 * n + 1), *o = esc;
@@ -471,15 +478,24 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
         }
     }
     *o = 0;
-    static const char fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX "=\""
-                              LIBVMM_XML_NS "\">%s%s%s%s</" LIBVMM_XML_PREFIX ":domain>";
-    static const char vs_open[] = "<" LIBVMM_XML_PREFIX ":vsock socket=\"", vs_close[] = "\"/>";
+    static const char open_fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX
+                                   "=\"" LIBVMM_XML_NS "\">";
+    static const char vsock_fmt[] = "<" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/>";
+    static const char det[] = "<" LIBVMM_XML_PREFIX ":deterministic/>";
+    static const char close_tag[] = "</" LIBVMM_XML_PREFIX ":domain>";
     static const char jit_off[] = "<" LIBVMM_XML_PREFIX ":jit enabled=\"no\"/>";
-    size_t len = sizeof(fmt) + sizeof(vs_open) + sizeof(vs_close) + sizeof(jit_off) + strlen(esc);
+    size_t len = sizeof(open_fmt) + sizeof(vsock_fmt) + strlen(esc) + sizeof(det) +
+                 sizeof(jit_off) + sizeof(close_tag);
     char *blob = malloc(len);
     if (blob) {
-        snprintf(blob, len, fmt, c->vsock_path ? vs_open : "", esc, c->vsock_path ? vs_close : "",
-                 c->no_jit ? jit_off : "");
+        size_t at = (size_t)snprintf(blob, len, "%s", open_fmt);
+        if (c->vsock_path)
+            at += (size_t)snprintf(blob + at, len - at, vsock_fmt, esc);
+        if (c->deterministic)
+            at += (size_t)snprintf(blob + at, len - at, "%s", det);
+        if (c->no_jit)
+            at += (size_t)snprintf(blob + at, len - at, "%s", jit_off);
+        snprintf(blob + at, len - at, "%s", close_tag);
         if (metadata_append(md, blob))
             w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
     } else {
