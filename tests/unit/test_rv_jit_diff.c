@@ -121,6 +121,29 @@ static void test_tight_loop_honours_a_stop_request(void)
     rig_destroy(&r);
 }
 
+/* Deterministic mode: a run slice ends after exactly 4096 instructions
+ * (where interrupts are taken), whatever is translated: here a 3-instruction
+ * loop, which 4096 does not divide, from cold and from hot code. */
+static void test_deterministic_slices_are_exact(void)
+{
+    if (!rv_jit_supported())
+        return;
+    for (int jit = 1; jit <= 2; jit++) {
+        struct rig r;
+        rig_init(&r);
+        r.h.jit = jit;
+        r.h.deterministic = 1;
+        emit32(&r, ADDI(1, 1, 1));
+        emit32(&r, ADDI(2, 2, 2));
+        emit32(&r, enc_j(-8, 0));
+        for (int slice = 1; slice <= 3; slice++) {
+            rv_exec(&r.h);
+            CU_ASSERT_EQUAL(r.h.vcpu->stats.instructions, 4096u * (unsigned)slice);
+        }
+        rig_destroy(&r);
+    }
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -129,6 +152,7 @@ int main(void)
         { "fault mid-block is precise", test_fault_mid_block_is_precise },
         { "store into the running block takes effect", test_store_into_the_running_block_takes_effect },
         { "tight loop honours a stop request", test_tight_loop_honours_a_stop_request },
+        { "deterministic slices are exact", test_deterministic_slices_are_exact },
         { NULL, NULL },
     };
     return unit_main("rv_jit_diff", tests);

@@ -284,6 +284,49 @@ static int step_cross(struct rv_hart *h, struct rv_jit *j, const struct rv_dpage
     return 0;
 }
 
+/* Deterministic mode: the run returns to rv_hart_run (where interrupts
+ * are taken and pause points checked) after exactly RV_JIT_BUDGET
+ * instructions, or at an instruction that needs it, never at a point that
+ * depends on what happens to be translated (a block that does not fit in
+ * what is left of the budget leaves at its start). So a run restored from
+ * a snapshot, whose code is not translated yet, takes its interrupts at
+ * the same instructions as the run it continues. What remains of the
+ * budget is run one instruction at a time. Returns 1 when the run ends. */
+static int step_to_budget(struct rv_hart *h, struct rv_jit *j)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    while (j->budget > 0) {
+        uint64_t pc = h->pc, vbase;
+        struct rv_dpage *dp = rv_mmu_fetch_page(h, pc, &vbase);
+        if (!dp) {
+            rv_trap(h, c->trap_cause, c->trap_tval);
+            return 1;
+        }
+        const struct rv_insn *at = rv_jit_insn_at(dp, (unsigned)(pc & 0xfff));
+        if (!at) {
+            if (step_cross(h, j, dp))
+                return 1;
+            continue;
+        }
+        struct rv_insn in = *at; /* a store may reset the decoded slot */
+        c->pending_insns = (uint64_t)(j->lim - j->budget);
+        enum rv_step r = rv_jit_step_insn(h, &in, pc);
+        c->pending_insns = 0;
+        j->smc = 0;
+        j->stats.fallbacks++;
+        if (r == RV_STEP_TRAP) {
+            h->pc = pc;
+            rv_trap(h, c->trap_cause, c->trap_tval);
+            return 1;
+        }
+        j->budget--;
+        if (r == RV_STEP_EXIT)
+            return 1;
+        h->pc = pc + in.len;
+    }
+    return 1;
+}
+
 int rv_jit_exec(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -332,7 +375,9 @@ int rv_jit_exec(struct rv_hart *h)
                 b = NULL;
             }
         }
-        if (!b && h->jit == 1 && !hot_enough(j, pc, gpage)) {
+        /* (deterministic mode translates at once: the interpreter's
+         * stretches end at points of their own) */
+        if (!b && h->jit == 1 && !h->deterministic && !hot_enough(j, pc, gpage)) {
             j->patch_site = 0;
             if (interpret_cold(h, j))
                 break;
@@ -368,6 +413,10 @@ int rv_jit_exec(struct rv_hart *h)
         jc->gpage = gpage;
         jc->code_rx = rv_jcache_rx(&j->cache, b->entry_rw);
         uint64_t why = j->cache.enter(h, rv_jcache_rx(&j->cache, b->entry_rw));
+        if (why == RV_JIT_EXIT_BUDGET && h->deterministic && j->budget > 0) {
+            step_to_budget(h, j);
+            break;
+        }
         if (why == RV_JIT_EXIT_HELPER || why == RV_JIT_EXIT_BUDGET)
             break;
         if (why != RV_JIT_EXIT_CHAIN)

@@ -152,6 +152,10 @@ static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *r
  * flushes and retries) or the first instruction crosses the page end
  * (*cross set: the caller steps it). */
 size_t rv_jit_tr_size(void);
+/* The decoded instruction at byte offset off of a decoded page (decoding it
+ * into the shared decode cache if needed); NULL for one that crosses into
+ * the next page. */
+const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off);
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
                                    uint64_t gpage, struct rv_dpage *dp, int *cross);
 

@@ -752,7 +752,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 /* The decoded instruction at byte offset off of the page, decoding it into
  * the shared decode cache if needed (as the interpreter's DECODE does).
  * NULL for an instruction that crosses into the next page. */
-static const struct rv_insn *insn_at(struct rv_dpage *dp, unsigned off)
+const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
 {
     struct rv_insn *in = &dp->insn[off >> 1];
     if (in->op == RV_OP_DECODE) {
@@ -791,7 +791,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     const struct rv_insn *ins[RV_JIT_BLOCK_INSNS];
     unsigned n = 0, off = (unsigned)(vpc & 0xfff), start = off;
     while (off < 4096 && n < RV_JIT_BLOCK_INSNS) {
-        const struct rv_insn *in = insn_at(dp, off);
+        const struct rv_insn *in = rv_jit_insn_at(dp, off);
         if (!in)
             break;
         ins[n++] = in;
