@@ -8,7 +8,7 @@
  *   r13  = the translator's state (struct rv_jit: patch site, jump cache)
  *   r15  = the instruction budget, r14 = inline memory accesses (both kept
  *          in struct rv_jit while C runs: trampoline, exits, helper calls)
- *   rbp, r8..r11 = guest registers cached within the block
+ *   rbp, r8..r11 = guest registers cached within the block (write-through)
  *   rax, rcx, rdx, rsi, rdi = scratch; helpers are plain C calls.
  * Guest registers live in struct rv_hart between instructions, so every
  * exit, helper call and trap sees them as the interpreter leaves them.
@@ -27,8 +27,10 @@
  * Exits: a direct jump or branch to the same guest virtual page is a
  * `jmp/jcc rel32` to a stub that asks the dispatcher to translate the
  * target and patch the rel32 to it (chaining). Targets on other pages and
- * indirect jumps go through the dispatcher's lookup, which re-checks the
- * fetch translation, so a chain never survives a change of page mapping.
+ * indirect jumps go through the jump cache (cache.c's shared probe, which
+ * checks the fetch TLB still maps the target's page to the entry's
+ * physical page) or else the dispatcher's lookup, so a chain never
+ * survives a change of page mapping.
  */
 #include <string.h>
 #include <time.h>
