@@ -30,6 +30,7 @@
 #include <uv.h>
 #include <vmm/vmm.h>
 
+#include "mem_cmds.h"
 #include "qmp_cmds.h"
 #include "relay.h"
 #include "xml_cmds.h"
@@ -95,7 +96,8 @@ static void usage(FILE *f)
             "  unix socket SOCKET; without =SOCKET its output is dropped.\n"
             "--vsock CID,SOCKET: virtio-vsock with guest CID; the host side listens on SOCKET\n"
             "  (\"CONNECT <port>\\n\" -> \"OK <hostport>\\n\"; guest connections to host port P\n"
-            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n");
+            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n"
+            VMMCTL_MEM_USAGE);
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -298,6 +300,7 @@ bad:
 static void on_event(const vmm_event_t *ev, void *opaque)
 {
     struct run_ctx *ctx = opaque;
+    vmmctl_mem_event(ev);
     if (ev->type == VMM_EVENT_PORT) {
         struct relay *r = relay_find(ctx->relays, ctx->nr_relays, ev->u.port.name);
         if (r && ev->u.port.len)
@@ -653,11 +656,20 @@ static int run_config(vmm_config_t *cfg)
     int rc = vmm_host_new(&host, NULL);
     if (rc)
         return fail("creating the host", rc);
+    if ((rc = vmmctl_mem_host(host))) {
+        vmm_host_free(host);
+        return rc;
+    }
     vmm_vm_t *vm;
     if ((rc = create_vm(host, cfg, &vm))) {
         int status = fail(incoming_uri ? "restoring the VM" : "creating the VM", rc);
         vmm_host_free(host);
         return status;
+    }
+    if ((rc = vmmctl_mem_vm(vm))) {
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return rc;
     }
     struct run_ctx ctx = { .vm = vm };
     vmm_vm_set_event_cb(vm, on_event, &ctx);
@@ -736,6 +748,7 @@ static int cmd_run(int argc, char **argv)
         { "vsock", required_argument, NULL, 'V' },
         { "pause-at", required_argument, NULL, 1000 },
         { "help", no_argument, NULL, 'h' },
+        VMMCTL_MEM_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     vmm_config_t *cfg;
@@ -798,6 +811,11 @@ static int cmd_run(int argc, char **argv)
         case 'P': status = parse_named_port(cfg, optarg); continue;
         case 'V': status = parse_vsock(cfg, optarg); continue;
         case 'h': usage(stdout); vmm_config_free(cfg); return 0;
+        case VMMCTL_OPT_BALLOON:
+        case VMMCTL_OPT_CURRENT_MEMORY:
+        case VMMCTL_OPT_MEMORY_POOL:
+        case VMMCTL_OPT_OVERCOMMIT:
+        case VMMCTL_OPT_MEMORY_LIMIT: status = vmmctl_mem_option(cfg, opt, optarg); continue;
         default: usage(stderr); status = 2; continue;
         }
         if (rc)
@@ -837,6 +855,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "qmp") == 0)
         return vmmctl_cmd_qmp(argc - 1, argv + 1);
+    if (strcmp(cmd, "memstat") == 0)
+        return vmmctl_cmd_memstat(argc - 1, argv + 1);
     if (strcmp(cmd, "dumpxml") == 0)
         return vmmctl_cmd_dumpxml(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)

@@ -79,6 +79,29 @@ void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t 
  * 64) and clears them, atomically word by word. */
 void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap);
 
+/* Gives the pages of [gpa, gpa + len) back to the host (a balloon's
+ * inflated or reported pages): hole punching on the memfd, or dropping the
+ * private copies of a region mapped from a snapshot file. The mapping stays:
+ * the guest reads zeros (or the snapshot's bytes) there afterwards and the
+ * host commits a page again when it is next written. gpa and len must be
+ * 4 KiB aligned and lie inside one RAM region: VMM_ERANGE naming the
+ * range otherwise (guest-supplied values are checked here). Any thread. */
+int guest_mem_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Makes [gpa, gpa + len) (inside one RAM region: VMM_ERANGE otherwise)
+ * read as zeros without committing host memory for it: the whole pages
+ * are discarded (guest_mem_discard), only the partial pages at either end
+ * are written. For loaders zero-filling a segment's bss. */
+int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* What guest RAM costs the host now, in bytes: `touched` is what the host
+ * has committed to it (the memfds' allocated blocks, swapped pages
+ * included; for a region mapped from a snapshot file, its resident pages),
+ * `resident` what of it is in host memory now (mincore over the
+ * mappings). Either pointer may be NULL (touched alone is one fstat a
+ * region: cheap enough for a periodic check). Any thread. */
+void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *resident);
+
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);
 

@@ -269,7 +269,17 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
         write_chardev(w, devs, c, 1);
     }
     write_vio_chardevs(w, devs, c, serial_console);
-    prop(w, add(w, devs, "memballoon", NULL), "model", "none");
+    xmlNodePtr balloon = add(w, devs, "memballoon", NULL);
+    prop(w, balloon, "model", c->balloon ? "virtio" : "none");
+    if (c->balloon && (c->balloon_flags & VMM_BALLOON_DEFLATE_ON_OOM))
+        prop(w, balloon, "autodeflate", "on");
+    if (c->balloon && (c->balloon_flags & VMM_BALLOON_FREE_PAGE_REPORTING))
+        prop(w, balloon, "freePageReporting", "on");
+    if (c->balloon && c->balloon_period) {
+        char period[16];
+        snprintf(period, sizeof(period), "%u", c->balloon_period);
+        prop(w, add(w, balloon, "stats", NULL), "period", period);
+    }
     if (c->rng) {
         xmlNodePtr rng = add(w, devs, "rng", NULL);
         prop(w, rng, "model", "virtio");
