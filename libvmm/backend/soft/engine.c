@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "backend/soft/cpu.h"
 #include "backend/soft/hart_component.h"
+#include "backend/soft/jit/jit.h"
 #include "util/error.h"
 
 struct rv_hart *soft_hart(struct machine *m, uint64_t id)
@@ -46,11 +47,12 @@ static unsigned soft_max_vcpus(void)
 }
 
 /* What one hart's caches cost the host at most (cpu.h says how it is
- * computed; the decode cache is the bulk), charged to the host memory pool
- * with the guest's RAM. */
+ * computed; the decode cache is the bulk; plus the translator's code cache
+ * and tables where there is one), charged to the host memory pool with the
+ * guest's RAM. */
 static uint64_t soft_vcpu_overhead(void)
 {
-    return RV_CPU_MAX_HOST_BYTES;
+    return RV_CPU_MAX_HOST_BYTES + rv_jit_max_host_bytes();
 }
 
 /* Without a board's handler an S-mode ECALL is an illegal hypercall. */

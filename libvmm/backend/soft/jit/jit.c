@@ -92,6 +92,15 @@ static struct rv_jit *jit_create(void)
     return j;
 }
 
+size_t rv_jit_max_host_bytes(void)
+{
+    /* Everything jit_create maps, page-rounded: the bound a hart's
+     * translator may commit (code cache included). */
+    return RV_PAGE_ROUND(sizeof(struct rv_jit)) + RV_PAGE_ROUND(BLOCKS_BYTES) +
+           RV_PAGE_ROUND(POOL_BYTES) + RV_PAGE_ROUND(RV_JIT_COLD_BYTES) +
+           RV_PAGE_ROUND(rv_jit_tr_size()) + RV_PAGE_ROUND(RV_JIT_CODE_BYTES);
+}
+
 void rv_jit_destroy(struct rv_cpu *c)
 {
     jit_free(c->jit);

@@ -18,6 +18,7 @@
 #ifndef LIBVMM_BACKEND_SOFT_JIT_JIT_H
 #define LIBVMM_BACKEND_SOFT_JIT_JIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct rv_hart;
@@ -38,6 +39,10 @@ int rv_jit_default(void);
 /* Runs the hart like rv_exec, in translated code. Returns 0 without doing
  * anything when translation is unavailable (the caller interprets). */
 int rv_jit_exec(struct rv_hart *h);
+/* The most host memory one hart's translator maps (code cache, block
+ * table, instruction pool): charged to the host pool with the hart's other
+ * caches. 0 where there is no translator. */
+size_t rv_jit_max_host_bytes(void);
 
 /* Frees the hart's translator state (rv_hart_destroy). */
 void rv_jit_destroy(struct rv_cpu *c);

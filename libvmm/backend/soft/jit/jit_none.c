@@ -43,3 +43,8 @@ void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out)
     (void)h;
     *out = (struct rv_jit_stats){ 0 };
 }
+
+size_t rv_jit_max_host_bytes(void)
+{
+    return 0;
+}
