@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "backend/soft/cpu.h"
 #include "backend/soft/hart_component.h"
+#include "backend/soft/jit/jit.h"
 #include "util/error.h"
 
 struct rv_hart *soft_hart(struct machine *m, uint64_t id)
@@ -46,11 +47,12 @@ static unsigned soft_max_vcpus(void)
 }
 
 /* What one hart's caches cost the host at most (cpu.h says how it is
- * computed; the decode cache is the bulk), charged to the host memory pool
- * with the guest's RAM. */
+ * computed; the decode cache is the bulk; plus the translator's code cache
+ * and tables where there is one), charged to the host memory pool with the
+ * guest's RAM. */
 static uint64_t soft_vcpu_overhead(void)
 {
-    return RV_CPU_MAX_HOST_BYTES;
+    return RV_CPU_MAX_HOST_BYTES + rv_jit_max_host_bytes();
 }
 
 /* Without a board's handler an S-mode ECALL is an illegal hypercall. */
@@ -100,6 +102,7 @@ static int soft_vm_create(struct machine *m, const struct engine_options *opt)
         return vmm_error(VMM_ENOMEM, "soft engine VM state");
     sv->m = m;
     sv->deterministic = opt->soft.deterministic;
+    sv->no_jit = opt->soft.no_jit;
     sv->nr_harts = m->nr_vcpus;
     sv->harts = calloc(m->nr_vcpus, sizeof(*sv->harts));
     sv->hart_ok = calloc(m->nr_vcpus, 1);
@@ -145,6 +148,8 @@ static int soft_vcpu_create(struct machine *m, unsigned index)
     if (rc)
         return rc;
     h->deterministic = sv->deterministic;
+    if (sv->no_jit)
+        h->jit = 0; /* else the default: translate where the host can */
     if (!h->vcpu)
         h->vcpu = &m->vcpus[index];
     sv->hart_ok[index] = 1;
