@@ -150,6 +150,13 @@ int vmm_config_set_cpu_quota(vmm_config_t *cfg, uint64_t period_us, int64_t quot
 uint64_t vmm_config_cpu_period(const vmm_config_t *cfg);
 int64_t vmm_config_cpu_quota(const vmm_config_t *cfg);
 
+/* [cputune/global_period, cputune/global_quota] a cap on the whole VM: all
+ * its vCPUs together run at most quota_us of every period_us (libvirt's
+ * meaning; 2 * period = two host CPUs' worth). Same ranges as above. */
+int vmm_config_set_cpu_global_quota(vmm_config_t *cfg, uint64_t period_us, int64_t quota_us);
+uint64_t vmm_config_cpu_global_period(const vmm_config_t *cfg);
+int64_t vmm_config_cpu_global_quota(const vmm_config_t *cfg);
+
 /* [cputune/vcpupin] pins vCPU `vcpu` (< VMM_CONFIG_MAX_VCPUS) to the host
  * CPUs in `cpuset` (libvirt syntax); NULL removes the pin. The getter
  * returns the canonical text or NULL when that vCPU is not pinned. A pin for

@@ -46,6 +46,19 @@ int vmm_host_set_memory_limit(vmm_host_t *host, uint64_t bytes);
  * a few KiB on kvm). */
 uint64_t vmm_host_memory_used(const vmm_host_t *host);
 
+/* Sets how many worker threads run the vCPUs of this host's soft-engine
+ * VMs (the scheduler pool, 1..256; 0 = one per host CPU the process may
+ * use, the default). Worker w stands for, and is pinned to, the w-th such
+ * host CPU, so <vcpupin>/<vcpu cpuset> choose workers. The pool shares the
+ * workers among all VMs by their <cputune> shares, caps them by
+ * period/quota and global_period/global_quota, and gives the time of a
+ * vCPU in WFI or paused to the others. kvm VMs keep one thread per vCPU.
+ * VMM_EINVAL beyond the limit; VMM_EBUSY once VMs run on the pool. Loop
+ * thread. */
+int vmm_host_set_workers(vmm_host_t *host, unsigned workers);
+/* The pool's worker count (what vmm_host_set_workers() set, resolved). */
+unsigned vmm_host_workers(const vmm_host_t *host);
+
 /* The loop the host runs on. */
 uv_loop_t *vmm_host_loop(vmm_host_t *host);
 

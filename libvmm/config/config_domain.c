@@ -175,6 +175,22 @@ int vmm_config_set_cpu_quota(vmm_config_t *c, uint64_t period, int64_t quota)
     return 0;
 }
 
+int vmm_config_set_cpu_global_quota(vmm_config_t *c, uint64_t period, int64_t quota)
+{
+    if (period && (period < CPU_PERIOD_MIN || period > CPU_PERIOD_MAX))
+        return vmm_error(VMM_EINVAL, "cputune global_period %llu us out of range %llu..%llu",
+                         (unsigned long long)period, CPU_PERIOD_MIN, CPU_PERIOD_MAX);
+    if (quota && quota != -1 && (quota < CPU_QUOTA_MIN || quota > CPU_QUOTA_MAX))
+        return vmm_error(VMM_EINVAL,
+                         "cputune global_quota %lld us out of range %lld..%lld (or -1)",
+                         (long long)quota, CPU_QUOTA_MIN, CPU_QUOTA_MAX);
+    c->cpu_global_period = period;
+    c->cpu_global_quota = quota;
+    return 0;
+}
+
+uint64_t vmm_config_cpu_global_period(const vmm_config_t *c) { return c->cpu_global_period; }
+int64_t vmm_config_cpu_global_quota(const vmm_config_t *c) { return c->cpu_global_quota; }
 uint64_t vmm_config_cpu_period(const vmm_config_t *c) { return c->cpu_period; }
 int64_t vmm_config_cpu_quota(const vmm_config_t *c) { return c->cpu_quota; }
 

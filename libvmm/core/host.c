@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/sched.h"
 #include "util/error.h"
 
 static uint64_t host_physical_memory(void)
@@ -159,9 +160,48 @@ int vmm_host_free(vmm_host_t *h)
         uv_run(h->loop, UV_RUN_DEFAULT); /* completes pending closes */
         uv_loop_close(h->loop);
     }
+    sched_free(h->sched);
     pthread_mutex_destroy(&h->lock);
     free(h);
     return 0;
+}
+
+int host_sched(vmm_host_t *h, struct sched **out)
+{
+    if (!h->sched) {
+        int rc = sched_new(h->workers ? h->workers : sched_default_workers(), &h->sched);
+        if (rc)
+            return rc;
+    }
+    *out = h->sched;
+    return 0;
+}
+
+int vmm_host_set_workers(vmm_host_t *h, unsigned workers)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_set_workers: host is NULL");
+    if (workers > SCHED_MAX_WORKERS)
+        return vmm_error(VMM_EINVAL, "%u scheduler workers, limit 0 (one per host CPU)..%u",
+                         workers, SCHED_MAX_WORKERS);
+    if (h->sched && h->nr_vms)
+        return vmm_error(VMM_EBUSY,
+                         "the scheduler pool already runs %u VM(s) on %u workers; set the "
+                         "worker count before the first VM starts",
+                         h->nr_vms, sched_workers(h->sched));
+    sched_free(h->sched);
+    h->sched = NULL;
+    h->workers = workers;
+    return 0;
+}
+
+unsigned vmm_host_workers(const vmm_host_t *h)
+{
+    if (!h)
+        return 0;
+    if (h->sched)
+        return sched_workers(h->sched);
+    return h->workers ? h->workers : sched_default_workers();
 }
 
 const char *vmm_version(void)

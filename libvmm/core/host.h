@@ -8,6 +8,8 @@
 
 #include "vmm/host.h"
 
+struct sched;
+
 struct vmm_host {
     uv_loop_t *loop;
     uv_loop_t own_loop; /* used when the caller passed no loop */
@@ -21,7 +23,16 @@ struct vmm_host {
     unsigned nr_pending;  /* asynchronous VM operations not completed yet */
     int running;          /* inside vmm_host_run() */
     void *data;           /* vmm_host_set_data() */
+
+    /* The vCPU scheduler's worker pool (core/sched.h), made when the first
+     * VM whose engine runs in slices starts; `workers` threads (0: one per
+     * host CPU the process may use). */
+    struct sched *sched;
+    unsigned workers;
 };
+
+/* The host's scheduler pool, made on first use. Loop thread. */
+int host_sched(vmm_host_t *host, struct sched **out);
 
 /* Takes ram + overhead bytes from the pool (overhead: what the engine's
  * per-vCPU caches may cost the host); VMM_ENOMEM naming the figures if it

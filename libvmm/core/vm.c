@@ -369,6 +369,7 @@ static void free_vm(struct vmm_vm *vm)
 {
     vm_ports_set_live(vm, 0); /* devices going away deliver nothing more */
     teardown_machine(vm);
+    vcpu_threads_release(vm);
     vm_ports_free(vm);
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
@@ -505,6 +506,7 @@ int vmm_vm_resume(vmm_vm_t *vm)
     atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_RUN);
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
+    vcpu_threads_resume(vm);
     emit_state(vm, VMM_STATE_RUNNING);
     /* If the guest ended while paused, the wakeup finishes the run. */
     finish_if_stopped(vm);

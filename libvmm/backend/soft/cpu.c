@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "backend/soft/cpu.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -228,6 +229,8 @@ void rv_hart_kick(struct rv_hart *h)
     atomic_store(&c->kicked, 1);
     pthread_cond_broadcast(&h->wait_cond);
     pthread_mutex_unlock(&h->wait_lock);
+    if (h->m)
+        machine_vcpu_wake(h->m, h->hartid); /* a scheduled hart gave its worker back */
 }
 
 /* Honours pending flush requests; the requester may be waiting for it. */
@@ -366,7 +369,14 @@ void rv_cpu_wfi(struct rv_hart *h)
             c->idle_ticks += t - now; /* fast-forward to the deadline */
         return;
     }
-    park(h, wfi_wake, h->deterministic ? UINT64_MAX : deadline_ns(h, t));
+    uint64_t until = h->deterministic ? UINT64_MAX : deadline_ns(h, t);
+    if (c->slice) {
+        /* Scheduled: give the worker back until the interrupt or the timer. */
+        c->blocked = 1;
+        c->slice->wake_ns = until;
+        return;
+    }
+    park(h, wfi_wake, until);
 }
 
 static int hsm_not_stopped(struct rv_hart *h)
@@ -393,6 +403,19 @@ static void hsm_poll(struct rv_hart *h)
     }
 }
 
+/* The block boundary of a scheduled run: the hart yields when it blocked,
+ * its instruction quantum is spent or its time slice is over. The clock is
+ * read once per block (a few thousand instructions at most, rv_exec). */
+static int slice_over(struct rv_hart *h, struct engine_slice *s)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (c->blocked)
+        return 1;
+    if (s->insn_end && rv_cpu_instret(h) >= s->insn_end)
+        return 1;
+    return mono_ns() >= atomic_load_explicit(&s->end_ns, memory_order_relaxed);
+}
+
 int rv_cpu_check(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -404,15 +427,26 @@ int rv_cpu_check(struct rv_hart *h)
     if (machine_should_exit(h->m))
         return 1;
     if (RV_UNLIKELY(atomic_load_explicit(&h->hsm_state, memory_order_relaxed) != 0)) {
+        if (c->slice && atomic_load(&h->hsm_state) == 1) {
+            c->blocked = 1; /* stopped: off the worker until an HSM start */
+            c->slice->wake_ns = UINT64_MAX;
+            return 1;
+        }
         hsm_poll(h);
         if (machine_should_exit(h->m))
             return 1;
     }
     service_flush(h);
     uint64_t irq = rv_irq_pending(h);
-    if (irq)
+    if (irq) {
         rv_trap(h, irq, 0);
-    return machine_should_exit(h->m);
+        c->blocked = 0; /* the interrupt ends a WFI */
+    }
+    if (machine_should_exit(h->m))
+        return 1;
+    if (c->slice)
+        return slice_over(h, c->slice);
+    return 0;
 }
 
 int rv_hart_run(struct rv_hart *h)
@@ -426,4 +460,29 @@ int rv_hart_run(struct rv_hart *h)
     atomic_store(&c->parked, 1);
     current_hart = prev;
     return 0;
+}
+
+int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    struct rv_hart *prev = current_hart;
+    current_hart = h;
+    c->slice = slice;
+    c->blocked = 0;
+    slice->wake_ns = UINT64_MAX;
+    atomic_store(&c->parked, 0);
+    while (!rv_cpu_check(h))
+        rv_exec(h);
+    /* An interrupt that came between the WFI and here: run on. */
+    if (c->blocked && !machine_should_exit(h->m)) {
+        int hsm = atomic_load(&h->hsm_state);
+        if (hsm == 2 || (hsm == 0 && wfi_wake(h)))
+            c->blocked = 0;
+    }
+    atomic_store(&c->parked, 1);
+    c->slice = NULL;
+    current_hart = prev;
+    if (machine_should_exit(h->m))
+        return ENGINE_YIELD_EXIT;
+    return c->blocked ? ENGINE_YIELD_BLOCK : ENGINE_YIELD_SLICE;
 }

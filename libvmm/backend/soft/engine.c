@@ -166,6 +166,17 @@ static int soft_vcpu_run(struct machine *m, unsigned index)
     return rc;
 }
 
+static int soft_vcpu_run_slice(struct machine *m, unsigned index, struct engine_slice *slice)
+{
+    struct rv_hart *h = soft_hart(m, index);
+    if (!h)
+        return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
+    soft_current = h;
+    int rc = rv_hart_run_slice(h, slice);
+    soft_current = NULL;
+    return rc;
+}
+
 static void soft_vcpu_kick(struct machine *m, unsigned index)
 {
     struct rv_hart *h = soft_hart(m, index);
@@ -198,6 +209,7 @@ const struct engine_ops engine_soft = {
     .vcpu_overhead = soft_vcpu_overhead,
     .vcpu_create = soft_vcpu_create,
     .vcpu_run = soft_vcpu_run,
+    .vcpu_run_slice = soft_vcpu_run_slice,
     .vcpu_kick = soft_vcpu_kick,
     .vcpu_get_regs = soft_vcpu_get_regs,
     .vm_destroy = soft_vm_destroy,

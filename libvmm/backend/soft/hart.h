@@ -108,6 +108,15 @@ void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, 
  * Parks in WFI (and while HSM-stopped) without spinning. Returns 0. */
 int rv_hart_run(struct rv_hart *h);
 
+/* Runs the hart for at most one scheduler slice (backend.h): until
+ * slice->end_ns (re-read at block boundaries, so another thread may lower
+ * it), slice->insn_end retired instructions, a WFI without a pending
+ * interrupt or an HSM stop (ENGINE_YIELD_BLOCK, wake-up time in
+ * slice->wake_ns), or machine_should_exit() (ENGINE_YIELD_EXIT). Never
+ * sleeps. Returns an enum engine_yield. */
+struct engine_slice;
+int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice);
+
 /* Sets or clears `bits` in mip_ext and wakes the hart if it waits. Any thread. */
 void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level);
 
