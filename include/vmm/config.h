@@ -139,7 +139,8 @@ int vmm_config_set_vcpu_cpuset(vmm_config_t *cfg, const char *cpuset);
 const char *vmm_config_vcpu_cpuset(const vmm_config_t *cfg);
 
 /* [cputune/shares] relative weight of this VM's vCPUs against other VMs'
- * (libvirt's shares; the scheduler's weight). 0 = unset (default weight). */
+ * (libvirt's shares; the scheduler's weight), 2..262144. 0 = unset
+ * (default weight 1024). */
 int vmm_config_set_cpu_shares(vmm_config_t *cfg, unsigned shares);
 unsigned vmm_config_cpu_shares(const vmm_config_t *cfg);
 

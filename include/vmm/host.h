@@ -59,6 +59,16 @@ int vmm_host_set_workers(vmm_host_t *host, unsigned workers);
 /* The pool's worker count (what vmm_host_set_workers() set, resolved). */
 unsigned vmm_host_workers(const vmm_host_t *host);
 
+/* kvm VMs whose config has <cputune> shares or quotas put their vCPU
+ * threads into a cgroup of their own, libvmm-<pid>-<name>-<n>/vcpu<i>,
+ * made under this directory (a cgroup v2 directory when cgroup2 has the
+ * cpu controller, else one of the v1 cpu hierarchy). NULL (the default):
+ * the process's own cgroup. The path is copied. When it cannot be
+ * written, vmm_vm_start() and vmm_vm_set_cpu_*() fail naming the path.
+ * Loop thread. */
+int vmm_host_set_cgroup_parent(vmm_host_t *host, const char *dir);
+const char *vmm_host_cgroup_parent(const vmm_host_t *host);
+
 /* The loop the host runs on. */
 uv_loop_t *vmm_host_loop(vmm_host_t *host);
 

@@ -12,6 +12,8 @@
 #include "util/error.h"
 
 #define PAGE 4096ULL
+#define CPU_SHARES_MIN 2u /* libvirt's and cgroup v1's range */
+#define CPU_SHARES_MAX 262144u
 #define CPU_PERIOD_MIN 1000ULL
 #define CPU_PERIOD_MAX 1000000ULL
 #define CPU_QUOTA_MIN 1000LL
@@ -156,6 +158,9 @@ const char *vmm_config_vcpu_cpuset(const vmm_config_t *c) { return c->cpuset; }
 
 int vmm_config_set_cpu_shares(vmm_config_t *c, unsigned shares)
 {
+    if (shares && (shares < CPU_SHARES_MIN || shares > CPU_SHARES_MAX))
+        return vmm_error(VMM_EINVAL, "cputune shares %u out of range %u..%u (or 0: default)",
+                         shares, CPU_SHARES_MIN, CPU_SHARES_MAX);
     c->cpu_shares = shares;
     return 0;
 }

@@ -161,6 +161,7 @@ int vmm_host_free(vmm_host_t *h)
         uv_loop_close(h->loop);
     }
     sched_free(h->sched);
+    free(h->cgroup_parent);
     pthread_mutex_destroy(&h->lock);
     free(h);
     return 0;
@@ -193,6 +194,23 @@ int vmm_host_set_workers(vmm_host_t *h, unsigned workers)
     h->sched = NULL;
     h->workers = workers;
     return 0;
+}
+
+int vmm_host_set_cgroup_parent(vmm_host_t *h, const char *dir)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_set_cgroup_parent: host is NULL");
+    char *copy = NULL;
+    if (dir && !(copy = strdup(dir)))
+        return vmm_error(VMM_ENOMEM, "copying the cgroup directory");
+    free(h->cgroup_parent);
+    h->cgroup_parent = copy;
+    return 0;
+}
+
+const char *vmm_host_cgroup_parent(const vmm_host_t *h)
+{
+    return h ? h->cgroup_parent : NULL;
 }
 
 unsigned vmm_host_workers(const vmm_host_t *h)

@@ -29,6 +29,7 @@ struct vmm_host {
      * host CPU the process may use). */
     struct sched *sched;
     unsigned workers;
+    char *cgroup_parent; /* kvm VMs' cgroups go here; NULL: the process's own */
 };
 
 /* The host's scheduler pool, made on first use. Loop thread. */

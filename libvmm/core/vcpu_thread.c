@@ -7,11 +7,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "config/cpuset.h"
+#include "core/cgroup.h"
 #include "core/sched.h"
+#include "core/vm_hooks.h"
 #include "core/vm.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -187,6 +190,28 @@ void vcpu_threads_release(struct vmm_vm *vm)
 
 /* --- one thread per vCPU ------------------------------------------------------ */
 
+/* A new thread stores its id first thing; give it a second to do so. */
+static int thread_id(struct vmm_vm *vm, unsigned i)
+{
+    int *tid = &vm->m.vcpus[i].host_tid;
+    for (int k = 0; k < 10000 && !__atomic_load_n(tid, __ATOMIC_RELAXED); k++) {
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return __atomic_load_n(tid, __ATOMIC_RELAXED);
+}
+
+int vcpu_threads_cgroup(struct vmm_vm *vm)
+{
+    if (vm->sched || vm->cgroup || !vm->nr_threads || !vm_cgroup_wanted(vm->cfg))
+        return 0;
+    int rc = vm_cgroup_create(vmm_host_cgroup_parent(vm->host), vm->cfg->name, vm->nr_threads,
+                              vm->cfg, &vm->cgroup);
+    for (unsigned i = 0; i < vm->nr_threads && !rc; i++)
+        rc = vm_cgroup_add_thread(vm->cgroup, i, thread_id(vm, i));
+    return rc;
+}
+
 int vcpu_threads_start(struct vmm_vm *vm)
 {
     if (vm->platform->engine->vcpu_run_slice)
@@ -220,6 +245,8 @@ int vcpu_threads_start(struct vmm_vm *vm)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!err)
         err = vcpu_threads_pin(vm);
+    if (!err)
+        err = vcpu_threads_cgroup(vm);
     return err;
 }
 
@@ -255,6 +282,8 @@ void vcpu_threads_join(struct vmm_vm *vm)
     }
     for (unsigned i = 0; i < vm->nr_threads; i++)
         pthread_join(vm->threads[i], NULL);
+    vm_cgroup_destroy(vm->cgroup);
+    vm->cgroup = NULL;
     free(vm->threads);
     vm->threads = NULL;
     vm->nr_threads = 0;

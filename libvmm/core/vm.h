@@ -82,6 +82,9 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
 int vcpu_threads_start(struct vmm_vm *vm);
 void vcpu_threads_kick(struct vmm_vm *vm);
 void vcpu_threads_join(struct vmm_vm *vm);
+/* kvm: puts the running vCPU threads into a cgroup of their own when the
+ * config asks for shares or quotas and they have none yet. */
+int vcpu_threads_cgroup(struct vmm_vm *vm);
 /* After a resume: parked vCPUs on the scheduler pool take a worker again. */
 void vcpu_threads_resume(struct vmm_vm *vm);
 /* Frees what the VM keeps of the scheduler (free_vm, after the machine). */

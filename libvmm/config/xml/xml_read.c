@@ -167,8 +167,8 @@ static void rd_shares(struct rd *r, xmlNodePtr n)
     int rc;
     if (t && (rc = units_parse_u64(t, UINT32_MAX, &v)))
         rd_fail(r, n, rc);
-    else if (t)
-        vmm_config_set_cpu_shares(r->c, (unsigned)v);
+    else if (t && (rc = vmm_config_set_cpu_shares(r->c, (unsigned)v)))
+        rd_fail(r, n, rc);
 }
 
 static void rd_period(struct rd *r, xmlNodePtr n)
