@@ -28,10 +28,13 @@ typedef struct vmm_vcpu_stats {
     uint64_t tlb_flushes;  /* shadow page table flushes (sfence.vma, satp) */
     /* Scheduler figures (soft engine: the host's worker pool, vmm/host.h;
      * 0 on kvm, whose vCPU threads the host kernel schedules). */
-    uint64_t run_ns;       /* time on a worker, running guest code */
+    uint64_t run_ns;       /* wall time holding a worker */
     uint64_t wait_ns;      /* steal time: runnable but waiting for a worker
                             * (caps and other vCPUs) */
     uint64_t slices;       /* times the vCPU was given a worker */
+    uint64_t cpu_ns;       /* host CPU time its slices consumed: what shares
+                            * and caps are charged (run_ns minus the time the
+                            * host kernel preempted the worker) */
 } vmm_vcpu_stats_t;
 
 /* Architecture-neutral view of a vCPU's main registers. A sized struct

@@ -5,6 +5,7 @@
 #include "core/sched.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -78,6 +79,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: what a slice really consumed, which the
+ * host kernel's preemption of a worker does not inflate. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static int allowed(const struct sched_entity *e, unsigned w)
 {
     return e->any_worker || (e->allowed[w / 64] >> (w % 64) & 1);
@@ -85,13 +95,18 @@ static int allowed(const struct sched_entity *e, unsigned w)
 
 /* --- caps ---------------------------------------------------------------- */
 
-/* Starts a new window once the period has passed. */
-static void window_roll(uint64_t *start, uint64_t *used, uint64_t period, uint64_t now)
+/* Starts a new window once the period has passed: each period gone by
+ * refills one quota. Time run beyond the quota (a slice that overran its
+ * end, e.g. while the host kernel preempted the worker) stays owed, so
+ * the cap holds over time; unused quota is not banked. */
+static void window_roll(uint64_t *start, uint64_t *used, uint64_t period, uint64_t quota,
+                        uint64_t now)
 {
     if (!period || now < *start + period)
         return;
-    *start += (now - *start) / period * period;
-    *used = 0;
+    uint64_t k = (now - *start) / period;
+    *start += k * period;
+    *used = *used > k * quota ? *used - k * quota : 0;
 }
 
 /* 0 when the entity may run now, else the time its cap lets it again. */
@@ -100,12 +115,12 @@ static uint64_t throttled_until(struct sched_entity *e, uint64_t now)
     struct sched_group *g = e->g;
     uint64_t until = 0;
     if (g->quota_ns) {
-        window_roll(&e->win_start, &e->win_used, g->period_ns, now);
+        window_roll(&e->win_start, &e->win_used, g->period_ns, g->quota_ns, now);
         if (e->win_used >= g->quota_ns)
             until = e->win_start + g->period_ns;
     }
     if (g->gquota_ns) {
-        window_roll(&g->gwin_start, &g->gwin_used, g->gperiod_ns, now);
+        window_roll(&g->gwin_start, &g->gwin_used, g->gperiod_ns, g->gquota_ns, now);
         if (g->gwin_used >= g->gquota_ns && g->gwin_start + g->gperiod_ns > until)
             until = g->gwin_start + g->gperiod_ns;
     }
@@ -232,6 +247,8 @@ static void slice_begin(struct sched_entity *e, unsigned w, uint64_t now, uint64
         return;
     }
     uint64_t len = SCHED_SLICE_NS;
+    if (!s->nr_idle && next > now && next - now < len)
+        len = next - now < MIN_SLICE_NS ? MIN_SLICE_NS : next - now;
     if (g->quota_ns && g->quota_ns - e->win_used < len)
         len = g->quota_ns - e->win_used;
     if (g->gquota_ns) {
@@ -239,24 +256,26 @@ static void slice_begin(struct sched_entity *e, unsigned w, uint64_t now, uint64
         if (left < len)
             len = left;
     }
-    if (!s->nr_idle && next > now && next - now < len)
-        len = next - now < MIN_SLICE_NS ? MIN_SLICE_NS : next - now;
     atomic_store(&e->slice.end_ns, now + len);
     e->slice.insn_end = 0;
 }
 
-/* Accounts a finished slice and files the vCPU by why it returned. */
-static void slice_end(struct sched_entity *e, unsigned w, uint64_t start, uint64_t now, int why)
+/* Accounts a finished slice (wall time on the worker, CPU time it
+ * consumed) and files the vCPU by why it returned. Shares and caps are
+ * charged CPU time: a worker the host kernel preempted mid-slice costs
+ * the vCPU nothing. */
+static void slice_end(struct sched_entity *e, unsigned w, uint64_t start, uint64_t now,
+                      uint64_t cpu, int why)
 {
     struct sched *s = e->g->s;
     struct sched_group *g = e->g;
-    uint64_t ran = now - start;
     s->w[w].cur = NULL;
     g->running--;
-    MACHINE_VCPU_STAT_ADD(&g->m->vcpus[e->index], run_ns, ran);
-    e->vruntime += (double)ran * SCHED_DEFAULT_WEIGHT / g->weight;
-    e->win_used += ran;
-    g->gwin_used += ran;
+    MACHINE_VCPU_STAT_ADD(&g->m->vcpus[e->index], run_ns, now - start);
+    MACHINE_VCPU_STAT_ADD(&g->m->vcpus[e->index], cpu_ns, cpu);
+    e->vruntime += (double)cpu * SCHED_DEFAULT_WEIGHT / g->weight;
+    e->win_used += cpu;
+    g->gwin_used += cpu;
     if (g->det)
         g->det_next = (e->index + 1) % g->n;
 
@@ -320,13 +339,15 @@ static void *worker_main(void *p)
         struct sched_group *g = e->g;
         pthread_mutex_unlock(&s->lock);
 
+        uint64_t cpu0 = thread_cpu_ns();
         int why = g->engine->vcpu_run_slice(g->m, e->index, &e->slice);
+        uint64_t cpu = thread_cpu_ns() - cpu0;
         if (why < 0)
             machine_set_outcome(g->m, VMM_OUTCOME_CRASH, 0, "vCPU %u: engine failure: %s",
                                 e->index, vmm_last_error());
 
         pthread_mutex_lock(&s->lock);
-        slice_end(e, me->id, now, now_ns(), why);
+        slice_end(e, me->id, now, now_ns(), cpu, why);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;

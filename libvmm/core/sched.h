@@ -3,14 +3,16 @@
  *
  * Policy (one global run queue under one lock; a few hundred vCPUs at most):
  *  - Proportional share: each vCPU carries a virtual run time that grows by
- *    (time run) * 1024 / weight, and a free worker takes the runnable vCPU
+ *    (host CPU time run) * 1024 / weight, and a free worker takes the runnable vCPU
  *    with the smallest one. A VM's weight is its <cputune><shares> (default
  *    1024), split evenly among its vCPUs, so VMs get CPU in proportion to
  *    their shares whatever their vCPU counts.
  *  - Caps with libvirt's meaning: <period>/<quota> let each vCPU run at most
  *    quota of every period; <global_period>/<global_quota> the whole VM. A
  *    slice never runs past the quota left, so a cap is exceeded by at most
- *    one block of guest instructions.
+ *    one block of guest instructions. Shares and caps count the host CPU
+ *    time a slice consumed, not its wall time, so a worker the host kernel
+ *    preempts charges its vCPU nothing for the wait.
  *  - Pinning: <vcpupin>/<vcpu cpuset> name host CPUs; worker w stands for
  *    (and is pinned to) the w-th host CPU the process may use, so a vCPU
  *    runs only on the workers of its CPUs.

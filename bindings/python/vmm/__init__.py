@@ -70,7 +70,7 @@ class VcpuStats(ctypes.Structure):
     """A vCPU's counters (vmm_vcpu_stats_t)."""
     _fields_ = [("size", _c_u64)] + [(name, _c_u64) for name in (
         "exits", "io_exits", "mmio_exits", "halts", "hypercalls", "instructions",
-        "tlb_hits", "tlb_misses", "tlb_flushes", "run_ns", "wait_ns", "slices")]
+        "tlb_hits", "tlb_misses", "tlb_flushes", "run_ns", "wait_ns", "slices", "cpu_ns")]
 
 
 class VcpuRegs(ctypes.Structure):
