@@ -7,8 +7,11 @@
  *     (instructions retired by this hart) / 10 + (ticks skipped by WFI)
  * i.e. 1 tick per 10 instructions, and WFI with a timer armed jumps time
  * straight to the deadline instead of sleeping; the same guest and input
- * then see the same times. Each hart has its own such clock (the mode is
- * meant for one hart).
+ * then see the same times. A single hart has its own such clock; with
+ * several harts (det_peers) the clock is the machine's: instructions
+ * retired by all harts / 10 plus the ticks any WFI skipped. The scheduler
+ * runs a deterministic machine's harts one at a time in fixed instruction
+ * quanta (core/sched.h), so every read sees the same value in every run.
  */
 #include <errno.h>
 #include <sched.h>
@@ -194,9 +197,21 @@ uint64_t rv_cpu_instret(const struct rv_hart *h)
     return __atomic_load_n(&h->vcpu->stats.instructions, __ATOMIC_RELAXED) + rv_cpu(h)->pending_insns;
 }
 
+/* The machine's instructions retired, over every hart (deterministic SMP). */
+static uint64_t det_machine_instret(const struct rv_hart *h)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < h->det_nr_peers; i++)
+        if (h->det_peers[i].cpu)
+            sum += rv_cpu_instret(&h->det_peers[i]);
+    return sum;
+}
+
 uint64_t rv_hart_time(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
+    if (h->deterministic && h->det_peers)
+        return det_machine_instret(h) / 10 + *h->det_idle_ticks;
     if (h->deterministic)
         return rv_cpu_instret(h) / 10 + c->idle_ticks;
     return (mono_ns() - c->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
@@ -365,7 +380,9 @@ void rv_cpu_wfi(struct rv_hart *h)
     uint64_t t = next_timer(h);
     if (h->deterministic && t != UINT64_MAX) {
         uint64_t now = rv_hart_time(h);
-        if (t > now)
+        if (t > now && h->det_peers)
+            *h->det_idle_ticks += t - now; /* the machine's clock jumps */
+        else if (t > now)
             c->idle_ticks += t - now; /* fast-forward to the deadline */
         return;
     }

@@ -145,6 +145,11 @@ static int soft_vcpu_create(struct machine *m, unsigned index)
     if (rc)
         return rc;
     h->deterministic = sv->deterministic;
+    if (sv->deterministic && sv->nr_harts > 1) {
+        h->det_peers = sv->harts;
+        h->det_nr_peers = sv->nr_harts;
+        h->det_idle_ticks = &sv->det_idle_ticks;
+    }
     if (!h->vcpu)
         h->vcpu = &m->vcpus[index];
     sv->hart_ok[index] = 1;

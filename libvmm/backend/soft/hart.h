@@ -77,6 +77,14 @@ struct rv_hart {
     struct machine_vcpu *vcpu;      /* stats (written by this thread only) */
     const struct rv_hart_hooks *hooks;
     int deterministic; /* guest time from retired instructions (engine option) */
+    /* Deterministic mode with several harts: one clock for the machine,
+     * from the instructions all of them retired (the scheduler runs them
+     * one at a time, so the sum is the same at the same point of every
+     * run) plus the ticks WFI skipped, kept in *det_idle_ticks. Set by the
+     * engine; NULL for a single hart, whose clock is its own. */
+    struct rv_hart *det_peers;
+    unsigned det_nr_peers;
+    uint64_t *det_idle_ticks;
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 
