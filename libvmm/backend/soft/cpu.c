@@ -371,6 +371,54 @@ static void park(struct rv_hart *h, int (*done)(struct rv_hart *), uint64_t unti
     pthread_mutex_unlock(&h->wait_lock);
 }
 
+/* WFI of a deterministic machine with several harts, run by the
+ * scheduler. The hart waits off its worker; when every hart waits (or is
+ * HSM-stopped) the machine's clock jumps to the earliest deadline and that
+ * hart runs on. Only one hart of such a machine runs at a time, so the
+ * peers' fields are stable here and every run takes the same decisions. */
+static void det_smp_wfi(struct rv_hart *h, uint64_t deadline)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t now = rv_hart_time(h), min = deadline;
+    struct rv_hart *who = h;
+    int all_wait = 1;
+    h->det_wait_until = deadline;
+    for (unsigned i = 0; i < h->det_nr_peers && all_wait; i++) {
+        struct rv_hart *p = &h->det_peers[i];
+        if (p == h || !p->cpu || atomic_load(&p->hsm_state) == 1)
+            continue;
+        if (!p->det_wait_until)
+            all_wait = 0;
+        else if (p->det_wait_until < min) {
+            min = p->det_wait_until;
+            who = p;
+        }
+    }
+    if (all_wait && min != UINT64_MAX) {
+        if (min > now)
+            *h->det_idle_ticks += min - now;
+        if (who == h) {
+            h->det_wait_until = 0; /* our timer is due: run on */
+            return;
+        }
+        rv_hart_kick(who);
+    }
+    c->blocked = 1;
+    c->slice->wake_ns = UINT64_MAX; /* a kick wakes it, never the wall clock */
+}
+
+/* End of a deterministic hart's quantum: peers whose deadline the
+ * machine's clock has passed get to run. */
+static void det_smp_wake_due(struct rv_hart *h)
+{
+    uint64_t now = rv_hart_time(h);
+    for (unsigned i = 0; i < h->det_nr_peers; i++) {
+        struct rv_hart *p = &h->det_peers[i];
+        if (p != h && p->cpu && p->det_wait_until && p->det_wait_until <= now)
+            rv_hart_kick(p);
+    }
+}
+
 void rv_cpu_wfi(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -378,6 +426,10 @@ void rv_cpu_wfi(struct rv_hart *h)
     if (wfi_wake(h))
         return;
     uint64_t t = next_timer(h);
+    if (h->deterministic && h->det_peers && c->slice) {
+        det_smp_wfi(h, t);
+        return;
+    }
     if (h->deterministic && t != UINT64_MAX) {
         uint64_t now = rv_hart_time(h);
         if (t > now && h->det_peers)
@@ -487,6 +539,7 @@ int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice)
     c->slice = slice;
     c->blocked = 0;
     slice->wake_ns = UINT64_MAX;
+    h->det_wait_until = 0;
     atomic_store(&c->parked, 0);
     while (!rv_cpu_check(h))
         rv_exec(h);
@@ -496,6 +549,10 @@ int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice)
         if (hsm == 2 || (hsm == 0 && wfi_wake(h)))
             c->blocked = 0;
     }
+    if (!c->blocked)
+        h->det_wait_until = 0;
+    if (h->det_peers)
+        det_smp_wake_due(h);
     atomic_store(&c->parked, 1);
     c->slice = NULL;
     current_hart = prev;

@@ -85,6 +85,11 @@ struct rv_hart {
     struct rv_hart *det_peers;
     unsigned det_nr_peers;
     uint64_t *det_idle_ticks;
+    /* Deterministic SMP: waiting in WFI until this machine time (ticks;
+     * UINT64_MAX: no timer), 0 while not waiting. Time jumps only when
+     * every hart waits: a waiting hart must not race the clock ahead of
+     * one that works. */
+    uint64_t det_wait_until;
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 
