@@ -8,10 +8,13 @@
 
 #include "xml_cmds.h"
 
+#define LINE_MAX_BYTES 4096
+
 struct guest {
     vmm_vm_t *vm;
     const char *name;
-    int at_line_start; /* the next console byte begins a line */
+    char line[LINE_MAX_BYTES]; /* the line being written, not yet shown */
+    size_t len;
     int ended;
     int status;
 };
@@ -41,23 +44,30 @@ static void write_all(const void *buf, size_t len)
     }
 }
 
-/* Console bytes, with "[name] " at the start of every line. */
+/* Shows the buffered line with its "[name] " prefix, in one write so
+ * that lines of different VMs never mix. */
+static void flush_line(struct guest *g)
+{
+    char out[LINE_MAX_BYTES + 96];
+    int plen = snprintf(out, sizeof(out), "[%s] ", g->name);
+    if (plen < 0 || (size_t)plen >= sizeof(out) - LINE_MAX_BYTES - 1)
+        plen = 0;
+    memcpy(out + plen, g->line, g->len);
+    size_t n = (size_t)plen + g->len;
+    if (!g->len || g->line[g->len - 1] != '\n')
+        out[n++] = '\n';
+    write_all(out, n);
+    g->len = 0;
+}
+
+/* Console bytes: whole lines, each with its prefix (a line longer than
+ * the buffer is shown in pieces). */
 static void show_console(struct guest *g, const uint8_t *data, size_t len)
 {
-    char prefix[80];
-    int plen = snprintf(prefix, sizeof(prefix), "[%s] ", g->name);
-    while (len) {
-        if (g->at_line_start) {
-            write_all(prefix, (size_t)plen);
-            g->at_line_start = 0;
-        }
-        const uint8_t *nl = memchr(data, '\n', len);
-        size_t chunk = nl ? (size_t)(nl - data) + 1 : len;
-        write_all(data, chunk);
-        if (nl)
-            g->at_line_start = 1;
-        data += chunk;
-        len -= chunk;
+    for (size_t i = 0; i < len; i++) {
+        g->line[g->len++] = (char)data[i];
+        if (data[i] == '\n' || g->len == LINE_MAX_BYTES)
+            flush_line(g);
     }
 }
 
@@ -74,10 +84,8 @@ static void on_event(const vmm_event_t *ev, void *opaque)
     if (s != VMM_STATE_SHUTOFF && s != VMM_STATE_CRASHED)
         return;
     g->ended = 1;
-    if (!g->at_line_start) {
-        write_all("\n", 1); /* the next VM's prefix starts on a line of its own */
-        g->at_line_start = 1;
-    }
+    if (g->len)
+        flush_line(g); /* its last words, unterminated */
     g->status = many_ctx->status_of(g->vm);
     if (g->status && !many_ctx->first_failure)
         many_ctx->first_failure = g->status;
@@ -127,7 +135,6 @@ int vmmctl_run_many(char *const *paths, int n, unsigned workers, int (*status_of
         m.g[i].name = vmm_config_name(vmm_vm_config(m.g[i].vm));
         if (!m.g[i].name)
             m.g[i].name = paths[i];
-        m.g[i].at_line_start = 1;
         vmm_vm_set_event_cb(m.g[i].vm, on_event, &m.g[i]);
     }
     for (int i = 0; i < n && !status; i++) {
