@@ -201,7 +201,9 @@ static struct sched_entity *pick(struct sched *s, unsigned w, uint64_t now, uint
             struct sched_entity *e = &g->e[g->det ? (g->det_next + k) % g->n : k];
             if (e->state != E_RUNNABLE)
                 continue;
-            uint64_t until = throttled_until(e, now);
+            /* A pause or stop is honoured at once, whatever the caps say:
+             * the slice returns before any guest instruction. */
+            uint64_t until = machine_should_exit(g->m) ? 0 : throttled_until(e, now);
             if (until) {
                 if (until < *next)
                     *next = until;
