@@ -622,6 +622,11 @@ void sched_wake(void *group, unsigned index)
     case E_RUNNING:
         e->wake_pending = 1;
         break;
+    case E_RUNNABLE:
+        /* Waiting for a worker (its slice ended just before the event):
+         * it takes one from a vCPU further ahead, as a woken one would. */
+        dispatch_hint(e, now);
+        break;
     case E_PARKED:
         if (atomic_load(&g->m->request) != MACHINE_PAUSE) {
             note(e, SCHED_NOTE_UNPARKED);
