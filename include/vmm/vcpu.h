@@ -63,8 +63,10 @@ int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out);
 int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out);
 
 /* Writes the host CPUs vCPU `index`'s thread may run on, in libvirt's
- * cpuset syntax ("0-3,6"), into buf (NUL-terminated). It reflects the
- * config's <cputune><vcpupin> and <vcpu cpuset> once the VM runs.
+ * cpuset syntax ("0-3,6"), into buf (NUL-terminated): on kvm its thread's
+ * affinity, on soft the CPUs of the scheduler workers it may use (all the
+ * process's CPUs when unpinned). It reflects the config's
+ * <cputune><vcpupin> and <vcpu cpuset> once the VM runs.
  * VMM_ESTATE unless running or paused; VMM_ERANGE when buf is too small
  * (the message names the length needed). Loop thread. */
 int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len);
