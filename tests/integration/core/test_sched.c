@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "guest_harness.h"
@@ -320,10 +321,10 @@ static void test_pinned_vcpus_share_their_worker(void)
     CU_ASSERT_STRING_EQUAL(cpus, "1");
     double frac[3], held[3];
     measure2(vms, 3, 2000, frac, held);
-    printf("\n    two pinned to CPU 1 hold %.3f %.3f of a worker, unpinned %.3f ", held[0],
-           held[1], held[2]);
+    printf("\n    two pinned to CPU 1 hold %.3f %.3f of a worker (CPU %.3f %.3f), unpinned %.3f ",
+           held[0], held[1], frac[0], frac[1], held[2]);
     CU_ASSERT(held[0] + held[1] <= 1.02);
-    CU_ASSERT(fabs(held[0] - held[1]) <= 0.1);
+    CU_ASSERT(jain(frac, 2) >= 0.99);
     CU_ASSERT(held[2] >= 0.95);
     destroy_all(h, vms, 3);
 }
@@ -393,7 +394,7 @@ static void test_64_vcpus_run_on_2_workers(void)
  * latency, which no scheduler above it can remove. */
 struct probe {
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop;
     int64_t late_ns[4096];
     int n;
 };
@@ -405,7 +406,7 @@ static void *probe_main(void *p)
     CPU_ZERO(&one);
     CPU_SET(0, &one);
     pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
-    while (!pr->stop && pr->n < 4096) {
+    while (!atomic_load(&pr->stop) && pr->n < 4096) {
         uint64_t want = mono_ns() + 500000;
         struct timespec ts = { (time_t)(want / 1000000000ULL), (long)(want % 1000000000ULL) };
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
@@ -441,7 +442,7 @@ static void wake_latency(enum mode mode, const char *what)
         sleep_ms(50);
         vmm_vm_read_phys(vms[3], DONE_GPA, &done, sizeof(done));
     }
-    pr->stop = 1;
+    atomic_store(&pr->stop, 1);
     pthread_join(pr->thread, NULL);
     qsort(pr->late_ns, pr->n, sizeof(pr->late_ns[0]), cmp_i64);
     double host_p90 = pr->n ? pr->late_ns[pr->n * 90 / 100] / 1000.0 : 0;
