@@ -310,6 +310,10 @@ static void slice_end(struct sched_entity *e, unsigned w, uint64_t start, uint64
     }
     e->state = E_RUNNABLE;
     e->since_ns = now;
+    /* An idle worker may be the only one free for it (this worker may
+     * take another vCPU, e.g. one pinned here): work conservation. */
+    if (s->nr_idle)
+        pthread_cond_broadcast(&s->cond);
 }
 
 static void *worker_main(void *p)

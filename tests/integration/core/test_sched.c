@@ -479,8 +479,8 @@ static void test_ipi_wakes_a_wfi_vcpu_within_the_bound_under_load(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCHED-GUEST.elf\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s SCHED-GUEST.elf [TEST-NAME-PART]\n", argv[0]);
         return 2;
     }
     guest = argv[1];
@@ -501,7 +501,13 @@ int main(int argc, char **argv)
     CU_add_test(s, "IPI wakes a WFI vCPU within the bound under load",
                 test_ipi_wakes_a_wfi_vcpu_within_the_bound_under_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
+    if (argc == 3) { /* one test, by part of its name */
+        for (CU_pTest t = s->pTest; t; t = t->pNext)
+            if (strstr(t->pName, argv[2]))
+                CU_basic_run_test(s, t);
+    } else {
+        CU_basic_run_tests();
+    }
     unsigned failed = CU_get_number_of_failures();
     CU_cleanup_registry();
     return failed ? 1 : 0;
