@@ -65,7 +65,16 @@ typedef enum vmm_event_type {
     VMM_EVENT_PORT,       /* a named virtio-console port (vmm_config_add_port()):
                            * bytes the guest wrote to it, or (len 0) a guest
                            * program opened or closed it; see .port */
+    VMM_EVENT_PROGRESS,   /* a snapshot being written (vmm_vm_save_start) or a
+                           * live migration (vmm_vm_migrate_start) moved on,
+                           * or ended; see .progress */
 } vmm_event_type_t;
+
+/* What a VMM_EVENT_PROGRESS is about. */
+typedef enum vmm_progress_kind {
+    VMM_PROGRESS_SAVE = 1,    /* vmm_vm_save_start() */
+    VMM_PROGRESS_MIGRATE = 2, /* vmm_vm_migrate_start() */
+} vmm_progress_kind_t;
 
 /* A sized struct (vmm/abi.h) the library fills: .size is the library's
  * sizeof(vmm_event_t); check VMM_HAS_FIELD() before reading a field added
@@ -95,6 +104,18 @@ typedef struct vmm_event {
             size_t len;          /* 0: only the open state changed */
             int open;            /* 1 while a guest program has the port open */
         } port;
+        struct {
+            vmm_progress_kind_t kind;
+            int status;           /* a vmm_migrate_status_t (vmm/snapshot.h):
+                                   * ACTIVE while it runs, then one last event
+                                   * COMPLETED, FAILED or CANCELLED */
+            uint64_t bytes_done;  /* SAVE: guest memory examined so far;
+                                   * MIGRATE: bytes on the stream so far */
+            uint64_t bytes_total; /* SAVE: guest memory in all; MIGRATE: 0 */
+            unsigned round;       /* MIGRATE: dirty-page rounds done */
+            uint64_t dirty_pages_rate;     /* MIGRATE: pages a second, last round */
+            uint64_t expected_downtime_ms; /* MIGRATE */
+        } progress;
     } u;
 } vmm_event_t;
 

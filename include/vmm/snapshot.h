@@ -22,6 +22,17 @@ typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
 /* Flags for vmm_vm_save(). */
 #define VMM_SAVE_STOP 1u /* stop the VM after saving (default: a VM that was
                           * running runs on) */
+#define VMM_SAVE_TRACK 2u /* start a chain of diff snapshots: from this save
+                           * on, the pages written (by the guest, devices or
+                           * the host) are logged */
+#define VMM_SAVE_DIFF 4u  /* write only the pages written since the last
+                           * TRACK or DIFF save of this VM, naming that file as
+                           * the parent (relative to the diff's directory when
+                           * both are in the same one); the chain goes on.
+                           * VMM_ESTATE without a chain: a live migration, an
+                           * untracked save or a failed save ends one. A diff
+                           * restores with every file of its chain in place
+                           * (each is checked against what its child recorded). */
 
 /* Writes VM `vm` to `path`. A running VM is paused for the save (its
  * devices finish in-flight requests first), then resumed, or stopped with
@@ -32,6 +43,31 @@ typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
  * serves (its contents are the program's to save). Loop thread; blocks for
  * the time the write takes. */
 int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags);
+
+/* vmm_vm_save() without blocking the loop thread: a running VM pauses,
+ * the library writes the snapshot from a thread of its own, then the VM
+ * resumes (or stops with VMM_SAVE_STOP) and cb(vm, status, opaque) runs on
+ * the loop: 0, VMM_ECANCELED (vmm_vm_save_cancel) or an error, with
+ * vmm_last_error() saying why; a file that was not completed is removed.
+ * Meanwhile VMM_EVENT_PROGRESS events (kind VMM_PROGRESS_SAVE, every
+ * 100 ms and once at the end) report guest memory written out of the
+ * total, and the VM stays paused: vmm_vm_resume, vmm_vm_start and resets
+ * answer VMM_EBUSY. The destination is `path` (the file appears there only
+ * once complete, as with vmm_vm_save) or `fd`: exactly one of them. An fd
+ * must be a regular file open for writing; it is written from offset 0,
+ * truncated to the snapshot's size, synced and never closed. VMM_EBUSY when
+ * a save or a live migration of the VM is running. Loop thread. */
+int vmm_vm_save_start(vmm_vm_t *vm, const char *path, int fd, unsigned flags, vmm_vm_done_cb cb,
+                      void *opaque);
+/* Stops a running vmm_vm_save_start(); its callback gets VMM_ECANCELED and
+ * the VM resumes as after a save. Loop thread. */
+int vmm_vm_save_cancel(vmm_vm_t *vm);
+
+typedef struct vmm_migrate_stats vmm_migrate_stats_t;
+/* Progress of the running or last vmm_vm_save_start(), in the migration
+ * statistics' terms: status, ram_transferred (guest memory written out),
+ * ram_remaining, total_ms. Loop thread. */
+int vmm_vm_save_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out);
 
 /* Flags for vmm_vm_restore(). */
 #define VMM_RESTORE_MAP 1u /* map guest memory copy-on-write from the file
@@ -60,15 +96,28 @@ int vmm_vm_restore(vmm_host_t *host, const char *path, const vmm_config_t *expec
  * pages and every component's state go, and the source VM stops. The
  * destination (vmm_vm_incoming) checks the stream as a snapshot reader
  * does and continues the guest. A guest that dirties memory faster than
- * the link carries it does not converge: after max_rounds the migration
- * fails cleanly and the VM runs on at the source. Stream format:
- * doc/snapshot-format.md, "Migration stream". */
+ * the link carries it is throttled ("auto-converge", on unless turned off):
+ * from the third round on, while it dirties more than half of what the
+ * link carries, its vCPUs are held for throttle_initial percent of the
+ * time, then throttle_increment more each round, up to throttle_max (the
+ * guest runs 10 ms, then is held 10 * pct / (100 - pct) ms; the VM stays
+ * RUNNING). If it still does not converge, after max_rounds the migration
+ * fails cleanly, the throttle ends and the VM runs on at the source.
+ * Stream format: doc/snapshot-format.md, "Migration stream". */
 
 typedef struct vmm_migrate_params {
     uint64_t size;             /* sizeof(vmm_migrate_params_t) (vmm/abi.h) */
     uint64_t max_bandwidth;    /* bytes a second; 0: as fast as the fd takes */
     uint64_t downtime_limit_ms; /* 0: 300 ms, QEMU's default */
     unsigned max_rounds;       /* dirty-page rounds before giving up; 0: 30 */
+    /* Added later (older callers pass a smaller size: all 0). For each field
+     * 0 keeps what was set before (vmm_vm_migrate_configure), initially
+     * the default. */
+    int auto_converge;          /* 1 throttle a guest that does not converge
+                                 * (default), -1 never */
+    unsigned throttle_initial;  /* percent of time held at first; default 20 */
+    unsigned throttle_increment; /* added each round it still does not; 10 */
+    unsigned throttle_max;      /* at most, 1..99; default 99 */
 } vmm_migrate_params_t;
 
 typedef enum vmm_migrate_status {
@@ -79,7 +128,7 @@ typedef enum vmm_migrate_status {
     VMM_MIGRATE_CANCELLED,
 } vmm_migrate_status_t;
 
-typedef struct vmm_migrate_stats {
+struct vmm_migrate_stats {
     uint64_t size;             /* sizeof(vmm_migrate_stats_t), set by the caller */
     vmm_migrate_status_t status;
     unsigned rounds;           /* dirty-page rounds done */
@@ -91,7 +140,11 @@ typedef struct vmm_migrate_stats {
     uint64_t downtime_ms;      /* pause to end of stream (when completed) */
     uint64_t setup_ms;         /* start to the first page sent */
     uint64_t total_ms;         /* start to now / to the end */
-} vmm_migrate_stats_t;
+    /* Added later (absent for callers built before). */
+    unsigned throttle_pct;     /* share of time the vCPUs are held now
+                                * (auto-converge; 0 when not throttled) */
+    unsigned throttle_max_reached; /* the highest share this migration used */
+};
 
 /* Starts migrating `vm` (running or paused) over `fd`, which the library
  * uses from a thread of its own until the migration ends and never closes.
@@ -108,6 +161,11 @@ int vmm_vm_migrate_stats(vmm_vm_t *vm, vmm_migrate_stats_t *out);
 /* Changes the bandwidth limit / downtime limit of a running or future
  * migration (QMP migrate-set-parameters). 0 leaves a value as it is. */
 int vmm_vm_migrate_set(vmm_vm_t *vm, uint64_t max_bandwidth, uint64_t downtime_limit_ms);
+/* The same for every parameter: each field of `params` that is not 0 replaces
+ * the current value for a running or future migration (QMP
+ * migrate-set-parameters / migrate-set-capabilities auto-converge).
+ * VMM_EINVAL names a throttle percentage outside 1..99. */
+int vmm_vm_migrate_configure(vmm_vm_t *vm, const vmm_migrate_params_t *params);
 
 /* The destination: reads a migration stream from `fd` (blocking until the
  * source finishes) and returns the VM it carried, DEFINED: vmm_vm_start()

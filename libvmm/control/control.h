@@ -74,8 +74,9 @@ struct vmm_control {
     /* The last migrate to a file: (it ran to the end inside the command), so
      * query-migrate reports it until a stream migration starts. */
     struct {
-        int valid, failed;
-        uint64_t total_ms, bytes;
+        int valid;  /* the last migrate was to a file (vmm_vm_save_start) */
+        int done, failed;
+        uint64_t bytes; /* the file's size on disk, once done */
     } file_migrate;
 };
 

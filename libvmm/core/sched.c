@@ -18,7 +18,9 @@
 #define MIN_SLICE_NS 50000ULL /* a slice cut short for a timer still runs this long */
 #define WORKER_WORDS (SCHED_MAX_WORKERS / 64)
 
-enum ent_state { E_RUNNABLE, E_RUNNING, E_BLOCKED, E_PARKED, E_DONE };
+/* HELD: the VM is throttled (MACHINE_THROTTLE, a live migration slowing
+ * it); off the queue until a wake finds the request changed. */
+enum ent_state { E_RUNNABLE, E_RUNNING, E_BLOCKED, E_PARKED, E_HELD, E_DONE };
 
 struct sched_entity {
     struct sched_group *g;
@@ -290,6 +292,10 @@ static void slice_end(struct sched_entity *e, unsigned w, uint64_t start, uint64
     if (req == MACHINE_PAUSE) {
         e->state = E_PARKED;
         note(e, SCHED_NOTE_PARKED);
+        return;
+    }
+    if (req == MACHINE_THROTTLE) {
+        e->state = E_HELD;
         return;
     }
     if (why == ENGINE_YIELD_BLOCK && !e->wake_pending) {
@@ -630,6 +636,12 @@ void sched_wake(void *group, unsigned index)
         /* Waiting for a worker (its slice ended just before the event):
          * it takes one from a vCPU further ahead, as a woken one would. */
         dispatch_hint(e, now);
+        break;
+    case E_HELD:
+        if (atomic_load(&g->m->request) != MACHINE_THROTTLE) {
+            make_runnable(e, now);
+            dispatch_hint(e, now);
+        }
         break;
     case E_PARKED:
         if (atomic_load(&g->m->request) != MACHINE_PAUSE) {

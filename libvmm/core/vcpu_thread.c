@@ -6,6 +6,7 @@
  * vCPUs parked and ended, which pause, stop and restart wait on. */
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,47 @@ struct vcpu_arg {
     unsigned index;
 };
 
+/* How long a throttled vCPU sleeps before it looks at the request again:
+ * the throttle ends a hold with a broadcast, this only bounds how late a
+ * stop that nobody broadcast (a guest power-off elsewhere) is noticed. */
+#define THROTTLE_RECHECK_NS 5000000L
+
+/* After vcpu_run returned: holds the thread while the VM is paused or
+ * throttled. Returns 1 when the thread must end (STOP). */
+static int vcpu_thread_hold(struct vmm_vm *vm)
+{
+    struct machine *m = &vm->m;
+    pthread_mutex_lock(&vm->lock);
+    for (;;) {
+        int req = atomic_load(&m->request);
+        if (req == MACHINE_STOP) {
+            pthread_mutex_unlock(&vm->lock);
+            return 1;
+        }
+        if (req == MACHINE_PAUSE) {
+            vm->parked++;
+            pthread_cond_broadcast(&vm->cond);
+            while (atomic_load(&m->request) == MACHINE_PAUSE)
+                pthread_cond_wait(&vm->cond, &vm->lock);
+            vm->parked--;
+            continue;
+        }
+        if (req == MACHINE_THROTTLE) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += THROTTLE_RECHECK_NS;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&vm->lock);
+        return 0;
+    }
+}
+
 static void *vcpu_thread_main(void *p)
 {
     struct vcpu_arg arg = *(struct vcpu_arg *)p;
@@ -37,20 +79,8 @@ static void *vcpu_thread_main(void *p)
         if (rc < 0)
             machine_set_outcome(m, VMM_OUTCOME_CRASH, 0, "vCPU %u: engine failure: %s", arg.index,
                                 vmm_last_error());
-        pthread_mutex_lock(&vm->lock);
-        int req = atomic_load(&m->request);
-        if (req == MACHINE_STOP) {
-            pthread_mutex_unlock(&vm->lock);
+        if (vcpu_thread_hold(vm))
             break;
-        }
-        if (req == MACHINE_PAUSE) {
-            vm->parked++;
-            pthread_cond_broadcast(&vm->cond);
-            while (atomic_load(&m->request) == MACHINE_PAUSE)
-                pthread_cond_wait(&vm->cond, &vm->lock);
-            vm->parked--;
-        }
-        pthread_mutex_unlock(&vm->lock);
     }
 
     __atomic_store_n(&m->vcpus[arg.index].host_tid, 0, __ATOMIC_RELAXED);

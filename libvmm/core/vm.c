@@ -452,6 +452,9 @@ int vmm_vm_start(vmm_vm_t *vm)
     if (atomic_load(&vm->state) != VMM_STATE_DEFINED)
         return vmm_error(VMM_ESTATE, "VM '%s' can only be started once, from the defined state",
                          vm->cfg->name);
+    if (vm->hold_paused)
+        return vmm_error(VMM_EBUSY, "VM '%s' cannot start yet: %s", vm->cfg->name,
+                         vm->hold_reason ? vm->hold_reason : "held");
     uv_ref((uv_handle_t *)&vm->wakeup);
     vm->host->nr_active++;
     int rc = vcpu_threads_start(vm);
@@ -473,9 +476,13 @@ int vmm_vm_pause(vmm_vm_t *vm)
 {
     if (atomic_load(&vm->state) != VMM_STATE_RUNNING)
         return vmm_error(VMM_ESTATE, "VM '%s' is not running", vm->cfg->name);
-    int expect = MACHINE_RUN;
-    if (!atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_PAUSE))
+    pthread_mutex_lock(&vm->lock);
+    if (!machine_request_pause(&vm->m)) {
+        pthread_mutex_unlock(&vm->lock);
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
+    }
+    pthread_cond_broadcast(&vm->cond); /* vCPUs held by a throttle see PAUSE */
+    pthread_mutex_unlock(&vm->lock);
     vcpu_threads_kick(vm);
     pthread_mutex_lock(&vm->lock);
     while (vm->parked + vm->exited < vm->nr_threads)
@@ -491,6 +498,9 @@ int vmm_vm_resume(vmm_vm_t *vm)
 {
     if (atomic_load(&vm->state) != VMM_STATE_PAUSED)
         return vmm_error(VMM_ESTATE, "VM '%s' is not paused", vm->cfg->name);
+    if (vm->hold_paused)
+        return vmm_error(VMM_EBUSY, "VM '%s' stays paused: %s", vm->cfg->name,
+                         vm->hold_reason ? vm->hold_reason : "held");
     pthread_mutex_lock(&vm->lock);
     int expect = MACHINE_PAUSE;
     atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_RUN);
@@ -522,9 +532,11 @@ void vmm_vm_destroy(vmm_vm_t *vm)
 {
     if (!vm || vm_async_before_destroy(vm))
         return;
-    if (vm->ext.destroy)
-        vm->ext.destroy(vm, vm->ext.opaque);
-    vm->ext.destroy = NULL;
+    for (int i = 0; i < VM_EXT_SLOTS; i++) {
+        if (vm->ext[i].destroy)
+            vm->ext[i].destroy(vm, vm->ext[i].opaque);
+        vm->ext[i].destroy = NULL;
+    }
     vm_observers_detach(vm); /* the control socket lets go of the VM */
     int state = atomic_load(&vm->state);
     if (state == VMM_STATE_RUNNING || state == VMM_STATE_PAUSED) {
@@ -668,6 +680,9 @@ int vm_reset(struct vmm_vm *vm)
     int req = atomic_load(&vm->m.request);
     if (req == MACHINE_STOP)
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
+    if (vm->hold_paused) /* a restart zeroes the memory being read */
+        return vmm_error(VMM_EBUSY, "VM '%s' cannot reset now: %s", vm->cfg->name,
+                         vm->hold_reason ? vm->hold_reason : "held");
     vm->host_reset = 1;
     /* Wakes parked vCPUs and kicks running ones; the last one to end wakes
      * the loop, which restarts the run (finish_if_stopped). If the guest

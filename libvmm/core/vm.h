@@ -17,6 +17,8 @@
 
 struct sched_group;
 struct vm_cgroup;
+/* vmm_vm.ext slots. */
+enum vm_ext_slot { VM_EXT_MIGRATE = 0, VM_EXT_SAVE = 1, VM_EXT_SLOTS };
 
 struct vmm_vm {
     vmm_host_t *host;
@@ -51,12 +53,18 @@ struct vmm_vm {
     size_t console_len, console_cap;
 
     uint64_t pool_charge;           /* bytes taken from the host pool */
-    /* A layer above core that keeps per-VM state (a live migration) hangs
-     * it here; destroy runs first in vmm_vm_destroy (loop thread). */
+    /* Layers above core that keep per-VM state (a live migration, a save
+     * being written) hang it here, one slot each; destroy runs first in
+     * vmm_vm_destroy (loop thread). */
     struct {
         void *opaque;
         void (*destroy)(struct vmm_vm *vm, void *opaque);
-    } ext;
+    } ext[VM_EXT_SLOTS];
+    /* > 0 while something reads the paused machine from another thread
+     * (an asynchronous save): vmm_vm_resume / start refuse with VMM_EBUSY
+     * and this reason. */
+    int hold_paused;
+    const char *hold_reason;
     unsigned restarts;              /* lifecycle restarts so far */
     int host_reset;                 /* vm_reset() asked for this run's end (vm_hooks.h) */
 

@@ -154,7 +154,8 @@ int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
         return rc;
     if (op_find(a, OP_PAUSE))
         return vmm_error(VMM_EBUSY, "a pause of VM '%s' is already in progress", vm->cfg->name);
-    if (atomic_load(&vm->m.request) != MACHINE_RUN)
+    int req = atomic_load(&vm->m.request);
+    if (req != MACHINE_RUN && req != MACHINE_THROTTLE)
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
 
     /* The waiter first: once the request says PAUSE there is no going back. */
@@ -168,8 +169,11 @@ int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
         waiter_stop(vm, a);
         return rc;
     }
-    int expect = MACHINE_RUN;
-    if (!atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_PAUSE)) {
+    pthread_mutex_lock(&vm->lock);
+    int paused = machine_request_pause(&vm->m);
+    pthread_cond_broadcast(&vm->cond); /* vCPUs held by a throttle see PAUSE */
+    pthread_mutex_unlock(&vm->lock);
+    if (!paused) {
         /* The guest ended the run a moment ago. */
         struct vm_async_op *op = op_find(a, OP_PAUSE);
         op_unlink(vm, a, op);

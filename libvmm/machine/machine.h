@@ -27,6 +27,10 @@ enum machine_request {
     MACHINE_RUN = 0,
     MACHINE_PAUSE = 1, /* return from vcpu_run; core parks the thread */
     MACHINE_STOP = 2,  /* return from vcpu_run; core ends the thread */
+    MACHINE_THROTTLE = 3, /* return from vcpu_run; core holds the thread
+                           * until the request is RUN again (a live
+                           * migration slowing the guest: core/vm_throttle.h);
+                           * the VM stays RUNNING */
 };
 
 struct machine_vcpu {
@@ -189,6 +193,17 @@ void machine_vcpu_stats_read(const struct machine *m, unsigned index, vmm_vcpu_s
 static inline int machine_should_exit(struct machine *m)
 {
     return atomic_load_explicit(&m->request, memory_order_acquire) != MACHINE_RUN;
+}
+
+/* RUN or THROTTLE -> PAUSE. 0 when the request was something else (the
+ * run is ending). Any thread. */
+static inline int machine_request_pause(struct machine *m)
+{
+    int expect = MACHINE_RUN;
+    while (!atomic_compare_exchange_strong(&m->request, &expect, MACHINE_PAUSE))
+        if (expect != MACHINE_THROTTLE)
+            return 0;
+    return 1;
 }
 
 /* Records how the run ended — the first call wins, later ones are ignored —

@@ -158,6 +158,9 @@ int guest_mem_zero(struct guest_mem *gm)
                                        (unsigned long long)r->size, (unsigned long long)r->gpa);
             memset(r->host, 0, r->size);
         }
+        /* Every page changed: a dirty log (live migration, diff snapshots)
+         * must carry the zeros too. */
+        guest_mem_mark_dirty(gm, r->gpa, r->size);
     }
     return 0;
 }

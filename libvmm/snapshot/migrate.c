@@ -20,8 +20,10 @@
 
 #include "config/config.h"
 #include "core/vm.h"
+#include "core/vm_throttle.h"
 #include "machine/component.h"
 #include "machine/state.h"
+#include "snapshot/snapshot.h"
 #include "util/crc32c.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -70,6 +72,9 @@ struct migration {
     vmm_migrate_stats_t stats;
     uint64_t max_bandwidth, downtime_ms;
     unsigned max_rounds;
+    int auto_converge; /* 1 or -1 */
+    unsigned throttle_initial, throttle_increment, throttle_max;
+    struct vm_throttle throttle;
     int cancel;
     int pause_requested, paused, pause_rc;
     int done;          /* the thread finished; result in rc */
@@ -78,6 +83,9 @@ struct migration {
     uint64_t started_ms, window_ms, window_bytes;
 
     uv_async_t async;  /* thread -> loop: pause now / finished */
+    uv_timer_t timer;  /* progress events while it runs */
+    int handles;       /* open handles (freed at 0) */
+    uint64_t *bits[GUEST_MEM_MAX_REGIONS]; /* dirty pages taken, not yet sent */
     uint8_t copy[RUN_PAGES * PAGE]; /* pages as sent: the guest may write
                                      * them while they go out */
     int async_open;
@@ -189,50 +197,49 @@ static int send_pages(struct migration *mg, int region, uint64_t first, uint64_t
     return 0;
 }
 
-/* One dirty round over every region; *pages gets the count sent. */
-static int send_dirty(struct migration *mg, uint64_t *pages)
+/* Takes the pages dirtied since the last fetch from the log (KVM's log
+ * can only be read by taking it) and ORs them into mg->bits; *pages gets
+ * the number of pages now waiting there. */
+static int fetch_dirty(struct migration *mg, uint64_t *pages)
 {
     struct machine *m = &mg->vm->m;
     *pages = 0;
     for (int i = 0; i < m->mem.nr_regions; i++) {
         size_t words = (size_t)((m->mem.regions[i].size / PAGE + 63) / 64);
-        uint64_t *bits = calloc(words, sizeof(uint64_t));
-        if (!bits)
-            return vmm_error(VMM_ENOMEM, "dirty bitmap");
-        int rc = machine_dirty_fetch(m, i, bits);
-        for (size_t w = 0; rc == 0 && w < words; w++) {
-            uint64_t v = bits[w];
-            while (v && rc == 0) {
-                unsigned b = (unsigned)__builtin_ctzll(v);
-                /* Send runs of consecutive dirty pages together. */
-                unsigned len = 1;
-                while (b + len < 64 && (v >> (b + len)) & 1)
-                    len++;
-                rc = send_pages(mg, i, w * 64 + b, len, 0);
-                *pages += len;
-                v &= len == 64 ? 0 : ~(((1ULL << len) - 1) << b);
-            }
-        }
-        free(bits);
+        if (!mg->bits[i] && !(mg->bits[i] = calloc(words, sizeof(uint64_t))))
+            return vmm_error(VMM_ENOMEM, "dirty bitmap of %zu words", words);
+        int rc = machine_dirty_fetch(m, i, mg->bits[i]);
         if (rc)
             return rc;
+        for (size_t w = 0; w < words; w++)
+            *pages += (uint64_t)__builtin_popcountll(mg->bits[i][w]);
     }
     return 0;
 }
 
-/* Counts dirty pages without taking them (for the convergence estimate the
- * next fetch takes them). */
-static uint64_t peek_dirty(struct migration *mg)
+/* Sends the pages waiting in mg->bits (runs of consecutive ones together)
+ * and clears them. */
+static int send_fetched(struct migration *mg)
 {
     struct machine *m = &mg->vm->m;
-    uint64_t n = 0;
     for (int i = 0; i < m->mem.nr_regions; i++) {
-        const struct guest_region *r = &m->mem.regions[i];
-        size_t words = (size_t)((r->size / PAGE + 63) / 64);
-        for (size_t w = 0; r->dirty && w < words; w++)
-            n += (uint64_t)__builtin_popcountll(__atomic_load_n(&r->dirty[w], __ATOMIC_RELAXED));
+        size_t words = (size_t)((m->mem.regions[i].size / PAGE + 63) / 64);
+        for (size_t w = 0; mg->bits[i] && w < words; w++) {
+            uint64_t v = mg->bits[i][w];
+            mg->bits[i][w] = 0;
+            while (v) {
+                unsigned b = (unsigned)__builtin_ctzll(v);
+                unsigned len = 1;
+                while (b + len < 64 && (v >> (b + len)) & 1)
+                    len++;
+                int rc = send_pages(mg, i, w * 64 + b, len, 0);
+                if (rc)
+                    return rc;
+                v &= len == 64 ? 0 : ~(((1ULL << len) - 1) << b);
+            }
+        }
     }
-    return n;
+    return 0;
 }
 
 static int send_header(struct migration *mg)
@@ -292,6 +299,36 @@ static int send_state(struct migration *mg)
     return rc;
 }
 
+/* Auto-converge, once per round from the third on: a guest dirtying more
+ * than half of what the link carried is held a larger share of the time
+ * (initial, then + increment a round, up to max). */
+static int auto_converge(struct migration *mg, uint64_t dirty_bytes_per_s, uint64_t bandwidth)
+{
+    pthread_mutex_lock(&mg->lock);
+    int on = mg->auto_converge > 0;
+    unsigned pct = mg->stats.throttle_pct;
+    unsigned initial = mg->throttle_initial, inc = mg->throttle_increment, max = mg->throttle_max;
+    pthread_mutex_unlock(&mg->lock);
+    if (!on || dirty_bytes_per_s <= bandwidth / 2)
+        return 0;
+    unsigned next = pct ? pct + inc : initial;
+    if (next > max)
+        next = max;
+    if (next == pct)
+        return 0;
+    int rc = vm_throttle_set(&mg->throttle, next);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&mg->lock);
+    mg->stats.throttle_pct = next;
+    if (next > mg->stats.throttle_max_reached)
+        mg->stats.throttle_max_reached = next;
+    pthread_mutex_unlock(&mg->lock);
+    log_debug("VM '%s': migration throttles the guest to %u%% of its time held", mg->vm->cfg->name,
+              next);
+    return 0;
+}
+
 static int migrate_body(struct migration *mg)
 {
     struct machine *m = &mg->vm->m;
@@ -320,12 +357,14 @@ static int migrate_body(struct migration *mg)
     uint64_t prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
     uint64_t round_start = clock_monotonic_ms();
     while (rc == 0) {
+        uint64_t dirty;
+        if ((rc = fetch_dirty(mg, &dirty)))
+            break;
         uint64_t elapsed = clock_monotonic_ms() - round_start + 1;
         uint64_t sent = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED) - prev_bytes;
         uint64_t bandwidth = sent * 1000 / elapsed + 1; /* bytes a second */
         if (mg->max_bandwidth && bandwidth > mg->max_bandwidth)
             bandwidth = mg->max_bandwidth;
-        uint64_t dirty = peek_dirty(mg);
         uint64_t expected_ms = dirty * PAGE * 1000 / bandwidth;
         pthread_mutex_lock(&mg->lock);
         mg->stats.ram_remaining = dirty * PAGE;
@@ -347,13 +386,16 @@ static int migrate_body(struct migration *mg)
                            (unsigned long long)limit);
             break;
         }
+        if (rounds >= 2)
+            rc = auto_converge(mg, dirty * PAGE * 1000 / elapsed, bandwidth);
+        if (rc)
+            break;
         prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
         round_start = clock_monotonic_ms();
-        uint64_t pages;
-        rc = send_dirty(mg, &pages);
+        rc = send_fetched(mg);
         rounds++;
         /* A guest that dirties nothing lets the loop spin: give it time. */
-        if (rc == 0 && pages == 0)
+        if (rc == 0 && dirty == 0)
             usleep(1000);
     }
     if (rc)
@@ -364,7 +406,9 @@ static int migrate_body(struct migration *mg)
     if ((rc = request_pause(mg)))
         return rc;
     uint64_t pages;
-    rc = send_dirty(mg, &pages);
+    rc = fetch_dirty(mg, &pages);
+    if (rc == 0)
+        rc = send_fetched(mg);
     if (rc == 0)
         rc = send_state(mg);
     if (rc == 0)
@@ -381,11 +425,19 @@ static void *migrate_main(void *arg)
 {
     struct migration *mg = arg;
     int rc = migrate_body(mg);
+    char why[sizeof(mg->error)];
+    snprintf(why, sizeof(why), "%s", vmm_last_error());
     machine_dirty_stop(&mg->vm->m);
+    for (int i = 0; i < GUEST_MEM_MAX_REGIONS; i++) {
+        free(mg->bits[i]);
+        mg->bits[i] = NULL;
+    }
+    vm_throttle_set(&mg->throttle, 0); /* full speed again, here or (paused) until stopped */
     pthread_mutex_lock(&mg->lock);
+    mg->stats.throttle_pct = 0;
     mg->rc = rc;
     if (rc)
-        snprintf(mg->error, sizeof(mg->error), "%s", vmm_last_error());
+        snprintf(mg->error, sizeof(mg->error), "%s", why);
     mg->done = 1;
     pthread_mutex_unlock(&mg->lock);
     uv_async_send(&mg->async);
@@ -397,9 +449,33 @@ static void *migrate_main(void *arg)
 static void migration_free(uv_handle_t *h)
 {
     struct migration *mg = h->data;
+    if (--mg->handles)
+        return;
     pthread_mutex_destroy(&mg->lock);
     pthread_cond_destroy(&mg->cond);
     free(mg);
+}
+
+static void emit_progress(struct migration *mg)
+{
+    struct vmm_vm *vm = mg->vm;
+    if (!vm->cb)
+        return;
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    vmm_vm_migrate_stats(vm, &st);
+    vmm_event_t ev = { .size = sizeof(ev), .type = VMM_EVENT_PROGRESS, .vm = vm };
+    ev.u.progress.kind = VMM_PROGRESS_MIGRATE;
+    ev.u.progress.status = st.status;
+    ev.u.progress.bytes_done = st.bytes_sent;
+    ev.u.progress.round = st.rounds;
+    ev.u.progress.dirty_pages_rate = st.dirty_pages_rate;
+    ev.u.progress.expected_downtime_ms = st.expected_downtime_ms;
+    vm->cb(&ev, vm->cb_opaque);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    emit_progress(t->data);
 }
 
 static void on_async(uv_async_t *a)
@@ -425,6 +501,7 @@ static void on_async(uv_async_t *a)
     pthread_join(mg->thread, NULL);
     mg->thread_started = 0;
     uv_unref((uv_handle_t *)&mg->async);
+    uv_timer_stop(&mg->timer);
     int rc = mg->rc;
     pthread_mutex_lock(&mg->lock);
     mg->stats.total_ms = clock_monotonic_ms() - mg->started_ms;
@@ -441,6 +518,7 @@ static void on_async(uv_async_t *a)
     }
     if (rc && rc != VMM_ECANCELED)
         log_warn("VM '%s': %s", vm->cfg->name, mg->error);
+    emit_progress(mg);
     if (mg->cb) {
         vmm_vm_done_cb cb = mg->cb;
         mg->cb = NULL;
@@ -452,7 +530,7 @@ static void on_async(uv_async_t *a)
 
 static struct migration *migration_of(struct vmm_vm *vm)
 {
-    return vm->ext.opaque;
+    return vm->ext[VM_EXT_MIGRATE].opaque;
 }
 
 /* The VM goes away: cancel, wait for the thread, free. */
@@ -466,9 +544,11 @@ static void migration_destroy(struct vmm_vm *vm, void *opaque)
     if (mg->thread_started)
         pthread_join(mg->thread, NULL);
     mg->thread_started = 0;
+    vm_throttle_fini(&mg->throttle);
     mg->cb = NULL;
-    vm->ext.opaque = NULL;
+    vm->ext[VM_EXT_MIGRATE].opaque = NULL;
     uv_close((uv_handle_t *)&mg->async, migration_free);
+    uv_close((uv_handle_t *)&mg->timer, migration_free);
 }
 
 static struct migration *migration_get(struct vmm_vm *vm)
@@ -484,12 +564,19 @@ static struct migration *migration_get(struct vmm_vm *vm)
     pthread_cond_init(&mg->cond, NULL);
     mg->downtime_ms = 300;
     mg->max_rounds = 30;
+    mg->auto_converge = 1;
+    mg->throttle_initial = 20;
+    mg->throttle_increment = 10;
+    mg->throttle_max = THROTTLE_MAX_PCT;
+    vm_throttle_init(&mg->throttle, vm);
     mg->stats.size = sizeof(mg->stats);
     uv_async_init(vm->host->loop, &mg->async, on_async);
-    mg->async.data = mg;
+    uv_timer_init(vm->host->loop, &mg->timer);
+    mg->async.data = mg->timer.data = mg;
+    mg->handles = 2;
     uv_unref((uv_handle_t *)&mg->async);
-    vm->ext.opaque = mg;
-    vm->ext.destroy = migration_destroy;
+    vm->ext[VM_EXT_MIGRATE].opaque = mg;
+    vm->ext[VM_EXT_MIGRATE].destroy = migration_destroy;
     return mg;
 }
 
@@ -507,6 +594,52 @@ int vmm_vm_migrate_set(vmm_vm_t *vm, uint64_t max_bandwidth, uint64_t downtime_l
         mg->downtime_ms = downtime_limit_ms;
     pthread_mutex_unlock(&mg->lock);
     return 0;
+}
+
+/* Applies the non-zero fields of p. mg->lock held. */
+static int apply_params(struct migration *mg, const vmm_migrate_params_t *p)
+{
+    const unsigned *pcts[] = { &p->throttle_initial, &p->throttle_increment, &p->throttle_max };
+    const char *names[] = { "throttle_initial", "throttle_increment", "throttle_max" };
+    for (int i = 0; i < 3; i++)
+        if (*pcts[i] > THROTTLE_MAX_PCT)
+            return vmm_error(VMM_EINVAL, "migration %s %u%%: limit 1..%d", names[i], *pcts[i],
+                             THROTTLE_MAX_PCT);
+    if (p->auto_converge && p->auto_converge != 1 && p->auto_converge != -1)
+        return vmm_error(VMM_EINVAL, "migration auto_converge %d: 1 (on), -1 (off) or 0 (as set)",
+                         p->auto_converge);
+    if (p->max_bandwidth)
+        mg->max_bandwidth = p->max_bandwidth;
+    if (p->downtime_limit_ms)
+        mg->downtime_ms = p->downtime_limit_ms;
+    if (p->max_rounds)
+        mg->max_rounds = p->max_rounds;
+    if (p->auto_converge)
+        mg->auto_converge = p->auto_converge;
+    if (p->throttle_initial)
+        mg->throttle_initial = p->throttle_initial;
+    if (p->throttle_increment)
+        mg->throttle_increment = p->throttle_increment;
+    if (p->throttle_max)
+        mg->throttle_max = p->throttle_max;
+    return 0;
+}
+
+int vmm_vm_migrate_configure(vmm_vm_t *vm, const vmm_migrate_params_t *params)
+{
+    if (!vm || !params)
+        return vmm_error(VMM_EINVAL, "vmm_vm_migrate_configure: vm and params are required");
+    vmm_migrate_params_t p = { .size = sizeof(p) };
+    int rc = sized_copy_in(&p, params, sizeof(p), "vmm_migrate_params_t");
+    if (rc)
+        return rc;
+    struct migration *mg = migration_get(vm);
+    if (!mg)
+        return vmm_error(VMM_ENOMEM, "migration state");
+    pthread_mutex_lock(&mg->lock);
+    rc = apply_params(mg, &p);
+    pthread_mutex_unlock(&mg->lock);
+    return rc;
 }
 
 int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *params,
@@ -530,16 +663,17 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
         return vmm_error(VMM_ENOMEM, "migration state");
     if (mg->thread_started)
         return vmm_error(VMM_EBUSY, "VM '%s' is already migrating", vm->cfg->name);
+    if (vm->hold_paused)
+        return vmm_error(VMM_EBUSY, "VM '%s': %s", vm->cfg->name, vm->hold_reason);
+    save_tracking_interrupt(vm);
     pthread_mutex_lock(&mg->lock);
+    if ((rc = apply_params(mg, &p))) {
+        pthread_mutex_unlock(&mg->lock);
+        return rc;
+    }
     memset(&mg->stats, 0, sizeof(mg->stats));
     mg->stats.size = sizeof(mg->stats);
     mg->stats.status = VMM_MIGRATE_ACTIVE;
-    if (p.max_bandwidth)
-        mg->max_bandwidth = p.max_bandwidth;
-    if (p.downtime_limit_ms)
-        mg->downtime_ms = p.downtime_limit_ms;
-    if (p.max_rounds)
-        mg->max_rounds = p.max_rounds;
     mg->fd = fd;
     mg->cb = cb;
     mg->cb_opaque = opaque;
@@ -556,6 +690,7 @@ int vmm_vm_migrate_start(vmm_vm_t *vm, int fd, const vmm_migrate_params_t *param
         return vmm_error_errno(rc, "starting the migration thread");
     }
     mg->thread_started = 1;
+    uv_timer_start(&mg->timer, on_timer, 100, 100);
     return 0;
 }
 

@@ -30,6 +30,12 @@
 #define REGION_ENTRY 32
 #define MAX_CONFIG (10ULL << 20)
 #define MAX_STATE (256ULL << 20)
+/* Diff snapshots (flag bit 0): the extension of the header. */
+#define FLAG_DIFF 1u
+#define EXT_OFFSET 160
+#define EXT_CRC_OFFSET 208
+#define MAX_PARENT_PATH 4096
+#define MAX_CHAIN 32
 
 static const char magic[8] = { 'L', 'V', 'M', 'M', 'S', 'N', 'A', 'P' };
 
@@ -107,15 +113,50 @@ static uint32_t page_crc(uint32_t crc, uint64_t page_no, const uint8_t *p)
 
 /* --- writing --- */
 
+/* The writer (snapshot.h): prepared on the loop thread while the VM
+ * cannot change, written on any thread, committed on the loop thread. */
+struct snapshot_writer {
+    char *path;      /* the final name (path mode), or NULL (fd mode) */
+    char *tmp;       /* the temporary file being written (path mode) */
+    int fd;
+    int own_fd;      /* path mode: the writer opened fd and closes it */
+    int committed;
+    char *xml;
+    struct state_buffer state;
+    const char *engine, *arch;
+    uint64_t ram_bytes;
+    int nr;
+    struct guest_region regions[GUEST_MEM_MAX_REGIONS]; /* copies: gpa, size, host */
+    /* A diff: only the pages set in only[i] are written, the parent is
+     * named by its path and its header checksum. */
+    uint64_t *only[GUEST_MEM_MAX_REGIONS];
+    char *parent_path;
+    uint32_t parent_id;
+    uint32_t id; /* this file's header checksum, once written */
+};
+
+static size_t bitmap_words(uint64_t region_size)
+{
+    return (size_t)((region_size / PAGE + 63) / 64);
+}
+
 /* Writes one region's non-zero pages (runs of them in one pwrite each) at
  * data_offset; zero pages stay holes. Returns the CRC and page count. */
 static int write_region(int fd, const struct guest_region *r, uint64_t data_offset,
-                        const char *path, uint32_t *crc_out, uint32_t *pages_out)
+                        const char *path, uint32_t *crc_out, uint32_t *pages_out,
+                        _Atomic uint64_t *done, const _Atomic int *cancel)
 {
     uint32_t crc = 0, pages = 0;
     uint64_t n = r->size / PAGE;
     uint64_t run_start = 0, run_len = 0;
     for (uint64_t i = 0; i <= n; i++) {
+        if (i && (i % 256 == 0 || i == n)) { /* progress, every 1 MiB examined */
+            if (done)
+                atomic_fetch_add_explicit(done, (i % 256 ? i % 256 : 256) * PAGE,
+                                          memory_order_relaxed);
+            if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
+                return vmm_error(VMM_ECANCELED, "saving '%s' was cancelled", path);
+        }
         int data = i < n && !page_is_zero(r->host + i * PAGE);
         if (data) {
             crc = page_crc(crc, i, r->host + i * PAGE);
@@ -140,6 +181,43 @@ static int write_region(int fd, const struct guest_region *r, uint64_t data_offs
     return 0;
 }
 
+/* A diff's region: every page set in `only` counts (a page written back to
+ * zero too: it is a hole here but listed); non-zero ones are written. */
+static int write_region_diff(int fd, const struct guest_region *r, const uint64_t *only,
+                             uint64_t data_offset, const char *path, uint32_t *crc_out,
+                             uint32_t *pages_out, _Atomic uint64_t *done,
+                             const _Atomic int *cancel)
+{
+    uint32_t crc = 0, pages = 0;
+    uint64_t n = r->size / PAGE;
+    for (size_t w = 0; w < bitmap_words(r->size); w++) {
+        uint64_t v = only[w];
+        while (v) {
+            unsigned b = (unsigned)__builtin_ctzll(v);
+            v &= v - 1;
+            uint64_t i = (uint64_t)w * 64 + b;
+            if (i >= n)
+                break;
+            const uint8_t *page = r->host + i * PAGE;
+            crc = page_crc(crc, i, page);
+            pages++;
+            if (!page_is_zero(page)) {
+                int rc = pwrite_all(fd, page, PAGE, data_offset + i * PAGE, path);
+                if (rc)
+                    return rc;
+            }
+        }
+        if (done)
+            atomic_fetch_add_explicit(done, (w * 64 + 64 > n ? n - w * 64 : 64) * PAGE,
+                                      memory_order_relaxed);
+        if (cancel && (w & 255) == 255 && atomic_load_explicit(cancel, memory_order_relaxed))
+            return vmm_error(VMM_ECANCELED, "saving '%s' was cancelled", path);
+    }
+    *crc_out = crc;
+    *pages_out = pages;
+    return 0;
+}
+
 static int fsync_dir_of(const char *path)
 {
     char *copy = strdup(path);
@@ -154,65 +232,168 @@ static int fsync_dir_of(const char *path)
     return 0;
 }
 
-static int write_file(struct vmm_vm *vm, const char *path)
+void snapshot_writer_free(struct snapshot_writer *w)
 {
+    if (!w)
+        return;
+    if (w->own_fd && w->fd >= 0)
+        close(w->fd);
+    if (w->tmp && !w->committed)
+        unlink(w->tmp);
+    free(w->tmp);
+    free(w->path);
+    free(w->xml);
+    free(w->parent_path);
+    for (int i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
+        free(w->only[i]);
+    state_buffer_free(&w->state);
+    free(w);
+}
+
+void snapshot_writer_set_diff(struct snapshot_writer *w, uint64_t **only, const char *parent_path,
+                              uint32_t parent_id)
+{
+    for (int i = 0; i < w->nr; i++) {
+        w->only[i] = only[i];
+        only[i] = NULL;
+    }
+    w->parent_path = strdup(parent_path);
+    w->parent_id = parent_id;
+}
+
+uint32_t snapshot_writer_id(const struct snapshot_writer *w)
+{
+    return w->id;
+}
+
+uint64_t snapshot_writer_total(const struct snapshot_writer *w)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < w->nr; i++)
+        total += w->regions[i].size;
+    return total;
+}
+
+int snapshot_writer_new(struct vmm_vm *vm, const char *path, int fd, struct snapshot_writer **out)
+{
+    *out = NULL;
     struct machine *m = &vm->m;
+    if ((path == NULL) == (fd < 0))
+        return vmm_error(VMM_EINVAL, "a snapshot goes to a path or to an fd (exactly one)");
     for (unsigned i = 0; i < vmm_config_disk_count(vm->cfg); i++)
         if (vmm_config_disk(vm->cfg, i)->backend)
             return vmm_error(VMM_ENOTSUP,
                              "disk '%s' is served by the host program: its contents cannot go "
                              "into a snapshot", vmm_config_disk(vm->cfg, i)->target);
-    char *xml = NULL;
-    int rc = vmm_config_to_xml(vm->cfg, &xml);
-    if (rc)
-        return rc;
-    struct state_buffer state = { 0 };
-    struct state_sink sink = state_buffer_sink(&state);
-    struct state_writer *w = NULL;
-    rc = state_writer_new(&w, &sink);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return vmm_error_errno(errno, "snapshot fd %d", fd);
+        if (!S_ISREG(st.st_mode))
+            return vmm_error(VMM_EINVAL, "snapshot fd %d is not a regular file (a snapshot is "
+                             "written at offsets; stream a VM with live migration instead)", fd);
+    }
+    struct snapshot_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return vmm_error(VMM_ENOMEM, "snapshot writer");
+    w->fd = fd;
+    w->engine = vmm_vm_engine(vm);
+    w->arch = vm->platform->arch;
+    w->ram_bytes = m->mem.ram_bytes;
+    w->nr = m->mem.nr_regions;
+    memcpy(w->regions, m->mem.regions, sizeof(struct guest_region) * (size_t)w->nr);
+    int rc = vmm_config_to_xml(vm->cfg, &w->xml);
+    struct state_sink sink = state_buffer_sink(&w->state);
+    struct state_writer *sw = NULL;
     if (rc == 0)
-        rc = machine_save_components(m, w);
+        rc = state_writer_new(&sw, &sink);
     if (rc == 0)
-        rc = state_writer_finish(w);
-    state_writer_free(w);
+        rc = machine_save_components(m, sw);
+    if (rc == 0)
+        rc = state_writer_finish(sw);
+    state_writer_free(sw);
+    if (rc == 0 && path) {
+        size_t tmp_len = strlen(path) + 16;
+        w->path = strdup(path);
+        w->tmp = malloc(tmp_len);
+        if (!w->path || !w->tmp) {
+            rc = vmm_error(VMM_ENOMEM, "snapshot path");
+        } else {
+            snprintf(w->tmp, tmp_len, "%s.tmp-XXXXXX", path);
+            w->fd = mkstemp(w->tmp);
+            if (w->fd < 0) {
+                rc = vmm_error_errno(errno, "creating snapshot '%s'", path);
+                free(w->tmp);
+                w->tmp = NULL;
+            } else {
+                w->own_fd = 1;
+                fcntl(w->fd, F_SETFD, FD_CLOEXEC);
+            }
+        }
+    }
     if (rc) {
-        free(xml);
-        state_buffer_free(&state);
+        snapshot_writer_free(w);
         return rc;
     }
+    *out = w;
+    return 0;
+}
 
-    size_t tmp_len = strlen(path) + 16;
-    char *tmp = malloc(tmp_len);
-    int fd = -1;
-    if (tmp) {
-        snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", path);
-        fd = mkstemp(tmp);
-    }
-    if (fd < 0) {
-        rc = tmp ? vmm_error_errno(errno, "creating snapshot '%s'", path)
-                 : vmm_error(VMM_ENOMEM, "snapshot path");
-        free(tmp);
-        free(xml);
-        state_buffer_free(&state);
-        return rc;
-    }
-
-    uint64_t xml_len = strlen(xml);
+int snapshot_writer_write(struct snapshot_writer *w, _Atomic uint64_t *done,
+                          const _Atomic int *cancel)
+{
+    char fdname[32];
+    snprintf(fdname, sizeof(fdname), "fd %d", w->fd);
+    const char *name = w->tmp ? w->tmp : fdname;
+    uint64_t xml_len = strlen(w->xml);
     uint64_t config_offset = HDR_SIZE;
     uint64_t state_offset = config_offset + xml_len;
-    uint64_t regions_offset = align_up(state_offset + state.len, PAGE);
-    int nr = m->mem.nr_regions;
+    int nr = w->nr;
+    int diff = w->parent_path != NULL;
+    /* A diff: the parent's path, then the page bitmaps (8-byte aligned). */
+    uint64_t parent_offset = state_offset + w->state.len;
+    uint64_t parent_len = diff ? strlen(w->parent_path) : 0;
+    uint64_t bitmap_offset = align_up(parent_offset + parent_len, 8), bitmap_len = 0;
+    for (int i = 0; diff && i < nr; i++)
+        bitmap_len += bitmap_words(w->regions[i].size) * 8;
+    uint64_t regions_offset = align_up(diff ? bitmap_offset + bitmap_len
+                                            : state_offset + w->state.len, PAGE);
     uint64_t data = align_up(regions_offset + (uint64_t)nr * REGION_ENTRY, PAGE);
     uint8_t table[REGION_ENTRY * GUEST_MEM_MAX_REGIONS];
     memset(table, 0, sizeof(table));
 
-    rc = pwrite_all(fd, xml, xml_len, config_offset, tmp);
+    /* An fd may hold an older, larger file: what lies beyond the new size
+     * goes, and the memory area must read back as holes, not old bytes. */
+    int rc = 0;
+    if (!w->tmp && ftruncate(w->fd, 0) < 0)
+        rc = vmm_error_errno(errno, "emptying snapshot %s", name);
     if (rc == 0)
-        rc = pwrite_all(fd, state.data, state.len, state_offset, tmp);
+        rc = pwrite_all(w->fd, w->xml, xml_len, config_offset, name);
+    if (rc == 0)
+        rc = pwrite_all(w->fd, w->state.data, w->state.len, state_offset, name);
+    uint32_t bitmap_crc = 0;
+    if (rc == 0 && diff) {
+        rc = pwrite_all(w->fd, w->parent_path, parent_len, parent_offset, name);
+        for (int i = 0, off = 0; rc == 0 && i < nr; i++) {
+            size_t len = bitmap_words(w->regions[i].size) * 8;
+            uint8_t *le = malloc(len);
+            if (!le) {
+                rc = vmm_error(VMM_ENOMEM, "diff bitmap of %zu bytes", len);
+                break;
+            }
+            for (size_t k = 0; k < len / 8; k++)
+                le_put(le + 8 * k, w->only[i][k], 8);
+            bitmap_crc = crc32c(bitmap_crc, le, len);
+            rc = pwrite_all(w->fd, le, len, bitmap_offset + (uint64_t)off, name);
+            off += (int)len;
+            free(le);
+        }
+    }
     for (int i = 0; rc == 0 && i < nr; i++) {
-        const struct guest_region *r = &m->mem.regions[i];
+        const struct guest_region *r = &w->regions[i];
         uint32_t crc = 0, pages = 0;
-        rc = write_region(fd, r, data, tmp, &crc, &pages);
+        rc = diff ? write_region_diff(w->fd, r, w->only[i], data, name, &crc, &pages, done, cancel)
+                  : write_region(w->fd, r, data, name, &crc, &pages, done, cancel);
         uint8_t *e = table + i * REGION_ENTRY;
         le_put(e, r->gpa, 8);
         le_put(e + 8, r->size, 8);
@@ -223,9 +404,9 @@ static int write_file(struct vmm_vm *vm, const char *path)
     }
     uint64_t file_size = data;
     if (rc == 0)
-        rc = pwrite_all(fd, table, (size_t)nr * REGION_ENTRY, regions_offset, tmp);
-    if (rc == 0 && ftruncate(fd, (off_t)file_size) < 0)
-        rc = vmm_error_errno(errno, "sizing snapshot '%s' to %llu bytes", path,
+        rc = pwrite_all(w->fd, table, (size_t)nr * REGION_ENTRY, regions_offset, name);
+    if (rc == 0 && ftruncate(w->fd, (off_t)file_size) < 0)
+        rc = vmm_error_errno(errno, "sizing snapshot %s to %llu bytes", name,
                              (unsigned long long)file_size);
 
     uint8_t hdr[HDR_SIZE];
@@ -234,64 +415,53 @@ static int write_file(struct vmm_vm *vm, const char *path)
     le_put(hdr + 8, SNAPSHOT_FORMAT_VERSION, 4);
     le_put(hdr + 12, HDR_SIZE, 4);
     snprintf((char *)hdr + 16, 32, "%s", vmm_version());
-    snprintf((char *)hdr + 48, 16, "%s", vmm_vm_engine(vm));
-    snprintf((char *)hdr + 64, 16, "%s", vm->platform->arch);
+    snprintf((char *)hdr + 48, 16, "%s", w->engine);
+    snprintf((char *)hdr + 64, 16, "%s", w->arch);
     le_put(hdr + 80, config_offset, 8);
     le_put(hdr + 88, xml_len, 8);
     le_put(hdr + 96, state_offset, 8);
-    le_put(hdr + 104, state.len, 8);
+    le_put(hdr + 104, w->state.len, 8);
     le_put(hdr + 112, regions_offset, 8);
     le_put(hdr + 120, (uint64_t)nr, 4);
-    le_put(hdr + 124, 0, 4);
-    le_put(hdr + 128, m->mem.ram_bytes, 8);
+    le_put(hdr + 124, diff ? FLAG_DIFF : 0, 4);
+    le_put(hdr + 128, w->ram_bytes, 8);
     le_put(hdr + 136, file_size, 8);
-    le_put(hdr + 144, crc32c(0, xml, xml_len), 4);
-    le_put(hdr + 148, crc32c(0, state.data, state.len), 4);
+    le_put(hdr + 144, crc32c(0, w->xml, xml_len), 4);
+    le_put(hdr + 148, crc32c(0, w->state.data, w->state.len), 4);
     le_put(hdr + 152, crc32c(0, table, (size_t)nr * REGION_ENTRY), 4);
     le_put(hdr + HDR_CRC_OFFSET, crc32c(0, hdr, HDR_CRC_OFFSET), 4);
+    if (diff) {
+        le_put(hdr + 160, parent_offset, 8);
+        le_put(hdr + 168, parent_len, 8);
+        le_put(hdr + 176, w->parent_id, 4);
+        le_put(hdr + 184, bitmap_offset, 8);
+        le_put(hdr + 192, bitmap_len, 8);
+        le_put(hdr + 200, crc32c(0, w->parent_path, parent_len), 4);
+        le_put(hdr + 204, bitmap_crc, 4);
+        le_put(hdr + EXT_CRC_OFFSET, crc32c(0, hdr + EXT_OFFSET, EXT_CRC_OFFSET - EXT_OFFSET), 4);
+    }
+    w->id = (uint32_t)le_get(hdr + HDR_CRC_OFFSET, 4);
     if (rc == 0)
-        rc = pwrite_all(fd, hdr, sizeof(hdr), 0, tmp);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = vmm_error_errno(errno, "syncing snapshot '%s'", path);
-    close(fd);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = vmm_error_errno(errno, "renaming the snapshot to '%s'", path);
-    if (rc == 0)
-        fsync_dir_of(path);
-    else
-        unlink(tmp);
-    free(tmp);
-    free(xml);
-    state_buffer_free(&state);
+        rc = pwrite_all(w->fd, hdr, sizeof(hdr), 0, name);
+    if (rc == 0 && fsync(w->fd) < 0)
+        rc = vmm_error_errno(errno, "syncing snapshot %s", name);
     return rc;
 }
 
-int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags)
+int snapshot_writer_commit(struct snapshot_writer *w)
 {
-    if (!vm || !path)
-        return vmm_error(VMM_EINVAL, "vmm_vm_save: vm and path are required");
-    if (flags & ~VMM_SAVE_STOP)
-        return vmm_error(VMM_EINVAL, "vmm_vm_save: unknown flags 0x%x", flags & ~VMM_SAVE_STOP);
-    vmm_state_t state = vmm_vm_state(vm);
-    if (state != VMM_STATE_DEFINED && state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
-        return vmm_error(VMM_ESTATE, "VM '%s' is shut off or crashed: nothing to save",
-                         vm->cfg->name);
-    int rc = 0, was_running = state == VMM_STATE_RUNNING;
-    if (was_running && (rc = vmm_vm_pause(vm)))
-        return rc;
-    rc = write_file(vm, path);
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s", vmm_last_error());
-    int after = 0;
-    if (flags & VMM_SAVE_STOP) {
-        if (vmm_vm_state(vm) == VMM_STATE_PAUSED || vmm_vm_state(vm) == VMM_STATE_RUNNING)
-            after = vmm_vm_stop(vm);
-    } else if (was_running) {
-        after = vmm_vm_resume(vm);
+    if (!w->tmp)
+        return 0; /* fd mode: the caller's file is complete and synced */
+    if (w->own_fd) {
+        close(w->fd);
+        w->fd = -1;
+        w->own_fd = 0;
     }
-    if (rc)
-        return vmm_error(rc, "%s", msg);
-    return after;
+    if (rename(w->tmp, w->path) < 0)
+        return vmm_error_errno(errno, "renaming the snapshot to '%s'", w->path);
+    w->committed = 1;
+    fsync_dir_of(w->path);
+    return 0;
 }
 
 /* --- reading --- */
@@ -312,12 +482,101 @@ struct snapshot_file {
     struct region_entry regions[GUEST_MEM_MAX_REGIONS];
     vmm_config_t *cfg;
     unsigned flags; /* VMM_RESTORE_* */
+    /* A diff (header flag): its pages, and the file it applies to. */
+    int diff;
+    uint32_t hdr_crc;
+    char *own_path;        /* a parent's path (resolved), owned */
+    char *parent_path;     /* as recorded */
+    uint32_t parent_id;    /* the parent's header checksum */
+    uint64_t bitmap_offset, bitmap_length;
+    uint32_t bitmap_crc;
+    uint64_t *bitmap[GUEST_MEM_MAX_REGIONS];
+    struct snapshot_file *parent;
 };
 
 static void copy_field(char *dst, const uint8_t *src, size_t n)
 {
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* The diff extension of the header: the parent's path and checksum, where
+ * the page bitmaps are. */
+static int diff_header(struct snapshot_file *sf, const uint8_t *hdr)
+{
+    const char *path = sf->path;
+    if (crc32c(0, hdr + EXT_OFFSET, EXT_CRC_OFFSET - EXT_OFFSET) !=
+        (uint32_t)le_get(hdr + EXT_CRC_OFFSET, 4))
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': diff header checksum mismatch (corrupt)",
+                         path);
+    uint64_t parent_offset = le_get(hdr + 160, 8), parent_len = le_get(hdr + 168, 8);
+    sf->parent_id = (uint32_t)le_get(hdr + 176, 4);
+    sf->bitmap_offset = le_get(hdr + 184, 8);
+    sf->bitmap_length = le_get(hdr + 192, 8);
+    sf->bitmap_crc = (uint32_t)le_get(hdr + 204, 4);
+    if (parent_len == 0 || parent_len > MAX_PARENT_PATH)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': parent path of %llu bytes, limit 1..%d",
+                         path, (unsigned long long)parent_len, MAX_PARENT_PATH);
+    if (parent_offset > sf->size || parent_len > sf->size - parent_offset ||
+        sf->bitmap_offset > sf->size || sf->bitmap_length > sf->size - sf->bitmap_offset)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': the diff's parent path or bitmap lies "
+                         "beyond the end of the file (%llu bytes): truncated or corrupt", path,
+                         (unsigned long long)sf->size);
+    sf->parent_path = calloc(1, parent_len + 1);
+    if (!sf->parent_path)
+        return vmm_error(VMM_ENOMEM, "snapshot parent path");
+    int rc = pread_all(sf->fd, sf->parent_path, parent_len, parent_offset, path);
+    if (rc)
+        return rc;
+    if (crc32c(0, sf->parent_path, parent_len) != (uint32_t)le_get(hdr + 200, 4) ||
+        strlen(sf->parent_path) != parent_len)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': parent path checksum mismatch (corrupt)",
+                         path);
+    return 0;
+}
+
+/* After the memory table: the diff's bitmaps, one per region. */
+static int diff_bitmaps(struct snapshot_file *sf)
+{
+    uint64_t want = 0;
+    for (uint32_t i = 0; i < sf->nr_regions; i++)
+        want += bitmap_words(sf->regions[i].size) * 8;
+    if (want != sf->bitmap_length)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': diff bitmap of %llu bytes, its memory "
+                         "table needs %llu", sf->path, (unsigned long long)sf->bitmap_length,
+                         (unsigned long long)want);
+    uint8_t *le = malloc(want ? want : 1);
+    if (!le)
+        return vmm_error(VMM_ENOMEM, "diff bitmap of %llu bytes", (unsigned long long)want);
+    int rc = pread_all(sf->fd, le, want, sf->bitmap_offset, sf->path);
+    if (rc == 0 && crc32c(0, le, want) != sf->bitmap_crc)
+        rc = vmm_error(VMM_EFORMAT, "snapshot '%s': diff bitmap checksum mismatch (corrupt)",
+                       sf->path);
+    uint64_t off = 0;
+    for (uint32_t i = 0; rc == 0 && i < sf->nr_regions; i++) {
+        size_t words = bitmap_words(sf->regions[i].size);
+        sf->bitmap[i] = calloc(words ? words : 1, 8);
+        if (!sf->bitmap[i]) {
+            rc = vmm_error(VMM_ENOMEM, "diff bitmap");
+            break;
+        }
+        uint64_t pages = 0;
+        for (size_t k = 0; k < words; k++) {
+            sf->bitmap[i][k] = le_get(le + off + 8 * k, 8);
+            pages += (uint64_t)__builtin_popcountll(sf->bitmap[i][k]);
+        }
+        uint64_t n = sf->regions[i].size / PAGE;
+        if (n % 64 && words && sf->bitmap[i][words - 1] >> (n % 64))
+            rc = vmm_error(VMM_EFORMAT, "snapshot '%s': diff bitmap of region %u lists pages "
+                           "beyond its %llu", sf->path, i, (unsigned long long)n);
+        else if (pages != sf->regions[i].pages)
+            rc = vmm_error(VMM_EFORMAT, "snapshot '%s': diff bitmap of region %u lists %llu "
+                           "pages, its table %u", sf->path, i, (unsigned long long)pages,
+                           sf->regions[i].pages);
+        off += words * 8;
+    }
+    free(le);
+    return rc;
 }
 
 static int snap_open(const char *path, struct snapshot_file *sf)
@@ -361,9 +620,13 @@ static int snap_open(const char *path, struct snapshot_file *sf)
                          "this library runs x86_64 on kvm and riscv64 on soft", path, sf->arch,
                          sf->engine);
     uint32_t flags = (uint32_t)le_get(hdr + 124, 4);
-    if (flags)
+    if (flags & ~FLAG_DIFF)
         return vmm_error(VMM_EFORMAT, "snapshot '%s': flags 0x%x unknown to this library", path,
-                         flags);
+                         flags & ~FLAG_DIFF);
+    sf->hdr_crc = (uint32_t)le_get(hdr + HDR_CRC_OFFSET, 4);
+    sf->diff = (flags & FLAG_DIFF) != 0;
+    if (sf->diff && (rc = diff_header(sf, hdr)))
+        return rc;
     uint64_t recorded = le_get(hdr + 136, 8);
     if (sf->size < recorded)
         return vmm_error(VMM_EFORMAT, "snapshot '%s' is truncated: %llu of %llu bytes", path,
@@ -434,16 +697,131 @@ static int snap_open(const char *path, struct snapshot_file *sf)
                              (unsigned long long)e->gpa, (unsigned long long)e->size,
                              (unsigned long long)e->data_offset, (unsigned long long)sf->size);
     }
-    return 0;
+    return sf->diff ? diff_bitmaps(sf) : 0;
 }
 
 static void snap_close(struct snapshot_file *sf)
 {
+    if (sf->parent) {
+        snap_close(sf->parent);
+        free(sf->parent);
+        sf->parent = NULL;
+    }
     if (sf->fd >= 0)
         close(sf->fd);
     sf->fd = -1;
     vmm_config_free(sf->cfg);
     sf->cfg = NULL;
+    free(sf->parent_path);
+    free(sf->own_path);
+    sf->parent_path = sf->own_path = NULL;
+    for (int i = 0; i < GUEST_MEM_MAX_REGIONS; i++) {
+        free(sf->bitmap[i]);
+        sf->bitmap[i] = NULL;
+    }
+}
+
+/* A relative parent path is relative to the diff's directory. */
+static char *resolve_parent(const char *child, const char *parent)
+{
+    if (parent[0] == '/')
+        return strdup(parent);
+    char *copy = strdup(child);
+    if (!copy)
+        return NULL;
+    const char *d = dirname(copy);
+    size_t len = strlen(d) + strlen(parent) + 2;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s", d, parent);
+    free(copy);
+    return out;
+}
+
+/* snap_open, then the parents of a diff, each checked against what its
+ * child recorded, down to a full snapshot. */
+static int snap_open_chain(const char *path, struct snapshot_file *sf, unsigned depth)
+{
+    int rc = snap_open(path, sf);
+    if (rc || !sf->diff)
+        return rc;
+    if (depth >= MAX_CHAIN)
+        return vmm_error(VMM_EFORMAT, "snapshot '%s': a chain of more than %d diffs", path,
+                         MAX_CHAIN);
+    sf->parent = calloc(1, sizeof(*sf->parent));
+    char *ppath = resolve_parent(path, sf->parent_path);
+    if (!sf->parent || !ppath) {
+        free(ppath);
+        return vmm_error(VMM_ENOMEM, "snapshot chain");
+    }
+    sf->parent->fd = -1;
+    rc = snap_open_chain(ppath, sf->parent, depth + 1);
+    sf->parent->own_path = ppath;
+    sf->parent->path = ppath;
+    if (rc)
+        return vmm_error(rc, "diff snapshot '%s' applies to '%s': %s", path, sf->parent_path,
+                         vmm_last_error());
+    const struct snapshot_file *p = sf->parent;
+    if (p->hdr_crc != sf->parent_id)
+        return vmm_error(VMM_EFORMAT, "diff snapshot '%s' applies to another '%s' (checksum "
+                         "0x%08x, the file's 0x%08x): the parent was replaced", path,
+                         sf->parent_path, sf->parent_id, p->hdr_crc);
+    if (strcmp(p->engine, sf->engine) || strcmp(p->arch, sf->arch) ||
+        p->nr_regions != sf->nr_regions)
+        return vmm_error(VMM_EFORMAT, "diff snapshot '%s' and its parent '%s' are of different "
+                         "machines", path, sf->parent_path);
+    for (uint32_t i = 0; i < sf->nr_regions; i++)
+        if (p->regions[i].gpa != sf->regions[i].gpa || p->regions[i].size != sf->regions[i].size)
+            return vmm_error(VMM_EFORMAT, "diff snapshot '%s': memory region %u differs from "
+                             "its parent's", path, i);
+    return 0;
+}
+
+/* The full snapshot a chain starts from. */
+static struct snapshot_file *chain_base(struct snapshot_file *sf)
+{
+    while (sf->parent)
+        sf = sf->parent;
+    return sf;
+}
+
+/* Applies a diff's pages over RAM that holds its parent's memory, checking
+ * them against the region's checksum. */
+static int apply_diff_region(const struct snapshot_file *sf, uint32_t index,
+                             const struct guest_region *r)
+{
+    const struct region_entry *e = &sf->regions[index];
+    const uint64_t *bits = sf->bitmap[index];
+    uint32_t crc = 0, pages = 0;
+    for (size_t w = 0; w < bitmap_words(e->size); w++) {
+        uint64_t v = bits[w];
+        while (v) {
+            unsigned b = (unsigned)__builtin_ctzll(v);
+            v &= v - 1;
+            uint64_t i = (uint64_t)w * 64 + b;
+            int rc = pread_all(sf->fd, r->host + i * PAGE, PAGE, e->data_offset + i * PAGE,
+                               sf->path);
+            if (rc)
+                return rc;
+            crc = page_crc(crc, i, r->host + i * PAGE);
+            pages++;
+        }
+    }
+    if (crc != e->crc || pages != e->pages)
+        return vmm_error(VMM_EFORMAT, "diff snapshot '%s': memory at 0x%llx fails its checksum: "
+                         "corrupt", sf->path, (unsigned long long)e->gpa);
+    return 0;
+}
+
+/* Diffs from the oldest to `sf`. */
+static int apply_diffs(const struct snapshot_file *sf, struct machine *m)
+{
+    if (!sf->diff)
+        return 0;
+    int rc = apply_diffs(sf->parent, m);
+    for (uint32_t i = 0; rc == 0 && i < sf->nr_regions; i++)
+        rc = apply_diff_region(sf, i, &m->mem.regions[i]);
+    return rc;
 }
 
 /* The machine's RAM layout must be the file's. */
@@ -470,8 +848,10 @@ static int restore_memory(struct machine *m, void *ctx)
     int rc = check_layout(sf, m);
     if (rc || !(sf->flags & VMM_RESTORE_MAP))
         return rc;
-    for (uint32_t i = 0; i < sf->nr_regions; i++)
-        if ((rc = guest_mem_map_file(&m->mem, (int)i, sf->fd, sf->regions[i].data_offset)))
+    /* A diff chain maps its full snapshot; the diffs are copied over. */
+    struct snapshot_file *base = chain_base(sf);
+    for (uint32_t i = 0; i < base->nr_regions; i++)
+        if ((rc = guest_mem_map_file(&m->mem, (int)i, base->fd, base->regions[i].data_offset)))
             return rc;
     return 0;
 }
@@ -512,10 +892,13 @@ static int read_region(const struct snapshot_file *sf, const struct region_entry
 static int restore_load(struct machine *m, void *ctx)
 {
     struct snapshot_file *sf = ctx;
+    struct snapshot_file *base = chain_base(sf);
     int rc = 0;
     if (!(sf->flags & VMM_RESTORE_MAP))
-        for (uint32_t i = 0; rc == 0 && i < sf->nr_regions; i++)
-            rc = read_region(sf, &sf->regions[i], &m->mem.regions[i]);
+        for (uint32_t i = 0; rc == 0 && i < base->nr_regions; i++)
+            rc = read_region(base, &base->regions[i], &m->mem.regions[i]);
+    if (rc == 0)
+        rc = apply_diffs(sf, m);
     if (rc)
         return rc;
     struct state_buffer buf = { 0 };
@@ -550,7 +933,7 @@ int vmm_vm_restore(vmm_host_t *host, const char *path, const vmm_config_t *expec
         return vmm_error(VMM_EINVAL, "vmm_vm_restore: unknown flags 0x%x",
                          flags & ~VMM_RESTORE_MAP);
     struct snapshot_file sf;
-    int rc = snap_open(path, &sf);
+    int rc = snap_open_chain(path, &sf, 0);
     sf.flags = flags;
     const char *why = NULL;
     if (rc == 0 && expect && !config_machine_equal(expect, sf.cfg, &why))

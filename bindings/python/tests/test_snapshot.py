@@ -9,6 +9,7 @@ with a virtio disk written before the save and after each restore."""
 import os
 import re
 import socket
+import threading
 import struct
 import subprocess
 import sys
@@ -21,7 +22,7 @@ GUEST = os.environ.get("VMM_TEST_GUEST", "")
 CACHE = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
 IMAGE, INITRD = f"{CACHE}/riscv/Image", f"{CACHE}/riscv/initramfs.cpio.gz"
 COUNTER = 0x80100000
-MEMORY = 64 << 20
+MEMORY = 128 << 20  # the echo guest's dirty mode writes 64 MiB from 0x81000000
 
 
 def count(vm):
@@ -142,6 +143,80 @@ with vmm.Host() as host:
 """ % (MEMORY, COUNTER, COUNTER)
 
 
+class SaveAsyncTest(GuestTest):
+    def test_save_async_reports_progress_and_resumes(self):
+        vm = self.boot()
+        events, ended = [], []
+        vm.on_progress = events.append
+        path = os.path.join(self.dir.name, "async.snap")
+        vm.save_async(path, callback=lambda _vm, err: ended.append(err))
+        self.assertEqual(vm.state, vmm.State.PAUSED)
+        with self.assertRaisesRegex(vmm.Error, "being written"):
+            vm.resume()
+        self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertEqual(vm.state, vmm.State.RUNNING)
+        self.assertTrue(events and all(e.kind == "save" for e in events))
+        last = events[-1]
+        self.assertEqual(last.status, vmm.MigrateStatus.COMPLETED)
+        self.assertEqual(last.bytes_done, last.bytes_total)
+        self.assertEqual(last.bytes_total, MEMORY)
+        self.assertEqual(vm.save_stats().status, vmm.MigrateStatus.COMPLETED)
+        vm.stop()
+        with vmm.Host() as host2:
+            vm2 = host2.restore(path, expect=None)
+            before = count(vm2)
+            vm2.start()
+            self.assertTrue(vm2.wait_for(lambda: count(vm2) > before + 1000, 20))
+            vm2.stop()
+
+    def test_save_async_to_an_fd_and_errors(self):
+        vm = self.boot()
+        ended = []
+        path = os.path.join(self.dir.name, "fd.snap")
+        with open(path, "wb+") as f:
+            vm.save_async(fd=f.fileno(), stop=True, callback=lambda _vm, err: ended.append(err))
+            self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertEqual(vm.state, vmm.State.SHUTOFF)
+        self.assertGreater(os.path.getsize(path), MEMORY)
+        with self.assertRaises(ValueError):
+            vm.save_async()
+        r, w = os.pipe()
+        vm2 = self.boot()
+        with self.assertRaisesRegex(vmm.Error, "not a regular file"):
+            vm2.save_async(fd=w)
+        os.close(r)
+        os.close(w)
+        vm2.stop()
+
+
+class DiffSnapshotTest(GuestTest):
+    def test_a_diff_chain_restores_to_its_last_link(self):
+        vm = self.boot()
+        base, d1 = (os.path.join(self.dir.name, n) for n in ("base.snap", "d1.snap"))
+        with self.assertRaisesRegex(vmm.Error, "no snapshot to diff against"):
+            vm.save(d1, diff=True)
+        vm.write_phys(0x81000000, b"\xa1" * 4096)
+        vm.save(base, track=True)
+        vm.write_phys(0x81001000, b"\xb2" * 4096)
+        vm.pause()
+        at = count(vm)
+        ended = []
+        vm.save_async(d1, diff=True, stop=True, callback=lambda _vm, err: ended.append(err))
+        self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertLess(os.stat(d1).st_blocks * 512, 1 << 20)
+        with vmm.Host() as host2:
+            vm2 = host2.restore(d1)
+            self.assertEqual(count(vm2), at)
+            self.assertEqual(vm2.read_phys(0x81000000, 4096), b"\xa1" * 4096)
+            self.assertEqual(vm2.read_phys(0x81001000, 4096), b"\xb2" * 4096)
+            vm2.start()
+            self.assertTrue(vm2.wait_for(lambda: count(vm2) > at + 1000, 20))
+            vm2.stop()
+
+
 class MigrateTest(GuestTest):
     def test_live_migration_to_another_process(self):
         vm = self.boot()
@@ -186,6 +261,37 @@ class MigrateTest(GuestTest):
         before = count(vm)
         self.assertTrue(vm.wait_for(lambda: count(vm) > before, 20))
         src.close()
+
+
+    def test_a_dirtying_guest_converges_by_throttling(self):
+        vm = self.boot()
+        # The echo guest's dirty mode: each count goes to the next of 16384
+        # pages, then it spins 3000 times (about 100k pages a second here).
+        vm.write_phys(COUNTER + 0x20, struct.pack("<Q", 3000))
+        vm.console_write("d")
+        self.assertTrue(vm.wait_for(lambda: count(vm) > 2 * 16384, 60))
+        with self.assertRaisesRegex(vmm.Error, "throttle_max 100%: limit 1..99"):
+            vm.migrate_configure(throttle_max=100)
+        vm.migrate_configure(throttle_initial=60, throttle_increment=20, auto_converge=True)
+        src, dst = socket.socketpair()
+        drained = []
+        reader = threading.Thread(target=lambda: drained.append(
+            sum(iter(lambda: len(dst.recv(1 << 16)), 0))))
+        reader.start()
+        ended = []
+        # A link far slower than the guest: only holding it converges.
+        vm.migrate(src.fileno(), max_bandwidth=32 << 20, downtime_limit_ms=100,
+                   callback=lambda _vm, err: ended.append(err))
+        self.assertTrue(self.host.wait_for(lambda: ended, 120), "the migration did not end")
+        self.assertIsNone(ended[0])
+        stats = vm.migrate_stats()
+        self.assertEqual(stats.status, vmm.MigrateStatus.COMPLETED)
+        self.assertGreaterEqual(stats.throttle_max_reached, 60)
+        self.assertEqual(stats.throttle_pct, 0)
+        src.close()
+        reader.join(30)
+        dst.close()
+        self.assertGreaterEqual(drained[0], 64 << 20)
 
 
 # A shell loop in guest user space, printing every 2000th value.

@@ -52,7 +52,7 @@ __all__ = [
     "ClockOffset", "Feature", "LifecycleEvent", "LifecycleAction", "Chardev", "RunMode",
     "Config", "Disk", "Net", "NetType", "Host", "VM", "VcpuStats", "VcpuRegs", "Capabilities",
     "capabilities", "err_name", "strerror", "version", "Control", "QMPClient", "QMPError",
-    "Port", "MigrateStatus", "MigrateStats",
+    "Port", "MigrateStatus", "MigrateStats", "Progress",
 ]
 
 _c_int, _c_uint, _c_u64, _c_i64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int64
@@ -93,12 +93,24 @@ class MigrateStats(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("status", _c_int), ("rounds", _c_uint)] + [
         (name, _c_u64) for name in (
             "bytes_sent", "ram_transferred", "ram_remaining", "dirty_pages_rate",
-            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")]
+            "expected_downtime_ms", "downtime_ms", "setup_ms", "total_ms")] + [
+        ("throttle_pct", _c_uint), ("throttle_max_reached", _c_uint)]
 
 
 class _CMigrateParams(ctypes.Structure):
     _fields_ = [("size", _c_u64), ("max_bandwidth", _c_u64), ("downtime_limit_ms", _c_u64),
-                ("max_rounds", _c_uint)]
+                ("max_rounds", _c_uint), ("auto_converge", _c_int), ("throttle_initial", _c_uint),
+                ("throttle_increment", _c_uint), ("throttle_max", _c_uint)]
+
+
+def _migrate_params(max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, auto_converge=None,
+                    throttle_initial=0, throttle_increment=0, throttle_max=0):
+    return _CMigrateParams(size=ctypes.sizeof(_CMigrateParams), max_bandwidth=max_bandwidth,
+                           downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds,
+                           auto_converge=0 if auto_converge is None else
+                           (1 if auto_converge else -1),
+                           throttle_initial=throttle_initial,
+                           throttle_increment=throttle_increment, throttle_max=throttle_max)
 
 
 class _StateEv(ctypes.Structure):
@@ -118,9 +130,21 @@ class _PortEv(ctypes.Structure):
                 ("open", _c_int)]
 
 
+class Progress(ctypes.Structure):
+    """A VMM_EVENT_PROGRESS: kind is "save" or "migrate" (property), status a
+    MigrateStatus value (ACTIVE until the last event of the operation)."""
+    _fields_ = [("_kind", _c_int), ("status", _c_int), ("bytes_done", _c_u64),
+                ("bytes_total", _c_u64), ("round", _c_uint), ("dirty_pages_rate", _c_u64),
+                ("expected_downtime_ms", _c_u64)]
+
+    @property
+    def kind(self):
+        return {1: "save", 2: "migrate"}.get(self._kind, str(self._kind))
+
+
 class _EvUnion(ctypes.Union):
     _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv),
-                ("port", _PortEv)]
+                ("port", _PortEv), ("progress", Progress)]
 
 
 class _Event(ctypes.Structure):
@@ -330,14 +354,23 @@ _caps_engine_arch = _sig("vmm_caps_engine_arch", _c_char_p, _p, _c_char_p)
 _caps_feature_count = _sig("vmm_caps_feature_count", _c_uint, _p)
 _caps_feature_name = _sig("vmm_caps_feature_name", _c_char_p, _p, _c_uint)
 # snapshots and live migration
-_SAVE_STOP, _RESTORE_MAP = 1, 1
+_SAVE_STOP, _SAVE_TRACK, _SAVE_DIFF, _RESTORE_MAP = 1, 2, 4, 1
+
+
+def _save_flags(stop, track, diff):
+    return (_SAVE_STOP if stop else 0) | (_SAVE_TRACK if track else 0) | (_SAVE_DIFF if diff else 0)
 _vm_save = _sig("vmm_vm_save", _c_int, _p, _c_char_p, _c_uint)
+_vm_save_start = _sig("vmm_vm_save_start", _c_int, _p, _c_char_p, _c_int, _c_uint, _DoneCb, _p)
+_vm_save_cancel = _sig("vmm_vm_save_cancel", _c_int, _p)
+_vm_save_stats = _sig("vmm_vm_save_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_restore = _sig("vmm_vm_restore", _c_int, _p, _c_char_p, _p, _c_uint, ctypes.POINTER(_p))
 _vm_migrate_start = _sig("vmm_vm_migrate_start", _c_int, _p, _c_int,
                          ctypes.POINTER(_CMigrateParams), _DoneCb, _p)
 _vm_migrate_cancel = _sig("vmm_vm_migrate_cancel", _c_int, _p)
 _vm_migrate_stats = _sig("vmm_vm_migrate_stats", _c_int, _p, ctypes.POINTER(MigrateStats))
 _vm_migrate_set = _sig("vmm_vm_migrate_set", _c_int, _p, _c_u64, _c_u64)
+_vm_migrate_configure = _sig("vmm_vm_migrate_configure", _c_int, _p,
+                             ctypes.POINTER(_CMigrateParams))
 _vm_incoming = _sig("vmm_vm_incoming", _c_int, _p, _c_int, _p, ctypes.POINTER(_p))
 _free = ctypes.CDLL(None).free
 _free.argtypes = [_p]
@@ -467,7 +500,7 @@ class RunMode(enum.IntEnum):
 
 _XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
 _ECANCELED = -13
-_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT = 1, 2, 3, 4
+_EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT, _EVENT_PROGRESS = 1, 2, 3, 4, 5
 
 
 class Outcome:
@@ -1127,8 +1160,9 @@ _hosts_by_done_key = {}
 class VM:
     """A virtual machine. Set on_console (bytes -> None), on_state
     ((old State, new State) -> None), on_restart ((Outcome, count) -> None)
-    and on_port ((name, bytes, open) -> None; bytes empty when only the
-    guest's open state changed) to receive events. A context manager:
+    on_port ((name, bytes, open) -> None; bytes empty when only the
+    guest's open state changed) and on_progress (Progress -> None: a save or
+    migration moving on; a copy) to receive events. A context manager:
     leaving it destroys the VM."""
 
     def __init__(self, host, handle):
@@ -1138,6 +1172,7 @@ class VM:
         self.on_restart = None
         self._controls = []
         self.on_port = None
+        self.on_progress = None
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
 
@@ -1159,6 +1194,10 @@ class VM:
                 p = ev.u.port
                 data = ctypes.string_at(p.data, p.len) if p.len else b""
                 self.on_port(p.name.decode(errors="replace"), data, bool(p.open))
+            elif ev.type == _EVENT_PROGRESS and self.on_progress:
+                copy = Progress()
+                ctypes.pointer(copy)[0] = ev.u.progress
+                self.on_progress(copy)
         except BaseException as exc:  # noqa: B902 - kept and raised from run()
             self._host._keep(exc)
 
@@ -1193,22 +1232,51 @@ class VM:
     def stop(self):
         _check(_vm_stop(self._handle()))
 
-    def save(self, path, stop=False):
+    def save(self, path, stop=False, track=False, diff=False):
         """Writes the whole machine to the snapshot file `path` (it appears
         only once complete). A running VM pauses for the write and runs on,
-        or is stopped with stop=True."""
-        _check(_vm_save(self._handle(), os.fsencode(path), _SAVE_STOP if stop else 0))
+        or is stopped with stop=True. track=True starts a chain of diff
+        snapshots; diff=True writes only the pages written since the last
+        track/diff save, naming that file as its parent (restore needs the
+        whole chain in place)."""
+        _check(_vm_save(self._handle(), os.fsencode(path), _save_flags(stop, track, diff)))
 
-    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None):
+    def save_async(self, path=None, fd=None, stop=False, callback=None, track=False, diff=False):
+        """save() without blocking the loop: the VM pauses, a library thread
+        writes the snapshot to `path` or to the regular file open as `fd`
+        (exactly one), then the VM resumes (or stops with stop=True) and
+        callback(vm, error) runs from the loop (error None on success).
+        on_progress sees the bytes written meanwhile."""
+        if (path is None) == (fd is None):
+            raise ValueError("give path or fd")
+        cpath = os.fsencode(path) if path is not None else None
+        cfd = -1 if fd is None else fd
+        flags = _save_flags(stop, track, diff)
+        self._async(lambda h, cb, key: _vm_save_start(h, cpath, cfd, flags, cb, key), callback)
+
+    def save_cancel(self):
+        """Stops a running save_async(); its callback gets the cancellation."""
+        _check(_vm_save_cancel(self._handle()))
+
+    def save_stats(self):
+        """MigrateStats of the running or last save_async() (ram_transferred:
+        guest memory written out so far)."""
+        s = MigrateStats(size=ctypes.sizeof(MigrateStats))
+        _check(_vm_save_stats(self._handle(), ctypes.byref(s)))
+        return s
+
+    def migrate(self, fd, max_bandwidth=0, downtime_limit_ms=0, max_rounds=0, callback=None,
+                auto_converge=None, throttle_initial=0, throttle_increment=0, throttle_max=0):
         """Starts a live migration over the connected stream fd (socket or
         file; not closed by the library). callback(vm, error) runs from the
         loop when it ends: error None means the guest now runs at the
         destination and this VM is shut off; otherwise the VM runs on here.
-        0 means the default for each limit (no bandwidth cap, 300 ms
-        downtime, 30 rounds)."""
-        params = _CMigrateParams(size=ctypes.sizeof(_CMigrateParams),
-                                 max_bandwidth=max_bandwidth,
-                                 downtime_limit_ms=downtime_limit_ms, max_rounds=max_rounds)
+        0 (None for auto_converge) keeps each setting as it was, initially the
+        default: no bandwidth cap, 300 ms downtime, 30 rounds, auto-converge
+        on (a guest dirtying faster than the link is held 20 %, then 10 % more
+        a round, up to 99 % of the time)."""
+        params = _migrate_params(max_bandwidth, downtime_limit_ms, max_rounds, auto_converge,
+                                 throttle_initial, throttle_increment, throttle_max)
         self._async(lambda h, cb, key: _vm_migrate_start(h, fd, ctypes.byref(params), cb, key),
                     callback)
 
@@ -1219,6 +1287,12 @@ class VM:
     def migrate_set(self, max_bandwidth=0, downtime_limit_ms=0):
         """Changes the limits of a running or future migration (0: unchanged)."""
         _check(_vm_migrate_set(self._handle(), max_bandwidth, downtime_limit_ms))
+
+    def migrate_configure(self, **settings):
+        """Changes any setting migrate() takes (same names, same meaning) for a
+        running or future migration."""
+        params = _migrate_params(**settings)
+        _check(_vm_migrate_configure(self._handle(), ctypes.byref(params)))
 
     def migrate_stats(self):
         """MigrateStats of the current or last migration."""

@@ -6,7 +6,9 @@
  * mode, clones, files that must be refused, each with its message, and
  * hostile state streams with valid checksums. */
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "guest_harness.h"
@@ -150,6 +152,260 @@ static void test_saving_a_running_vm_leaves_it_running(void)
     CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
     vmm_vm_stop(r->vm);
     finish(r);
+}
+
+/* --- asynchronous saves (vmm_vm_save_start) --- */
+
+struct save_watch {
+    struct guest_run *r;
+    int progress_events, final_status, done_called, done_status;
+    uint64_t last_done, last_total;
+    int went_backwards;
+};
+
+static void save_watch_event(const vmm_event_t *ev, void *opaque)
+{
+    struct save_watch *w = opaque;
+    harness_on_event(ev, w->r);
+    if (ev->type != VMM_EVENT_PROGRESS || ev->u.progress.kind != VMM_PROGRESS_SAVE)
+        return;
+    w->progress_events++;
+    if (ev->u.progress.bytes_done < w->last_done)
+        w->went_backwards = 1;
+    w->last_done = ev->u.progress.bytes_done;
+    w->last_total = ev->u.progress.bytes_total;
+    if (ev->u.progress.status != VMM_MIGRATE_ACTIVE)
+        w->final_status = ev->u.progress.status;
+}
+
+static void save_watch_done(vmm_vm_t *vm, int status, void *opaque)
+{
+    struct save_watch *w = opaque;
+    (void)vm;
+    w->done_called = 1;
+    w->done_status = status;
+}
+
+static int save_done(struct guest_run *r, const void *arg)
+{
+    (void)r;
+    return ((const struct save_watch *)arg)->done_called;
+}
+
+static void test_an_async_save_keeps_the_loop_and_resumes(void)
+{
+    struct guest_run *r = boot();
+    struct save_watch w = { .r = r };
+    vmm_vm_set_event_cb(r->vm, save_watch_event, &w);
+    const char *path = path_of("async.snap");
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_save_start(r->vm, path, -1, 0, save_watch_done, &w), 0);
+    /* Paused and held while the thread writes. */
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_PAUSED);
+    uint64_t saved = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_resume(r->vm), VMM_EBUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "snapshot of it is being written"));
+    CU_ASSERT_EQUAL(vmm_vm_save_start(r->vm, path, -1, 0, NULL, NULL), VMM_EBUSY);
+    CU_ASSERT_TRUE(harness_run_until(r, save_done, &w, 30000));
+    CU_ASSERT_EQUAL(w.done_status, 0);
+    CU_ASSERT(w.progress_events >= 2); /* the first and the last at least */
+    CU_ASSERT_FALSE(w.went_backwards);
+    CU_ASSERT_EQUAL(w.final_status, VMM_MIGRATE_COMPLETED);
+    CU_ASSERT_EQUAL(w.last_total, 64u << 20);
+    CU_ASSERT_EQUAL(w.last_done, w.last_total);
+    if (w.last_done != w.last_total)
+        printf("(progress %llu of %llu) ", (unsigned long long)w.last_done,
+               (unsigned long long)w.last_total);
+    vmm_migrate_stats_t st = { .size = sizeof(st) };
+    CU_ASSERT_EQUAL(vmm_vm_save_stats(r->vm, &st), 0);
+    CU_ASSERT_EQUAL(st.status, VMM_MIGRATE_COMPLETED);
+    CU_ASSERT_EQUAL(st.ram_transferred, 64u << 20);
+    /* Running again, and the file restores to where it was saved. */
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    struct counter_past past = { saved };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    vmm_vm_stop(r->vm);
+    finish(r);
+    restore_and_continue(path, 0, saved);
+}
+
+static void test_an_async_save_to_an_fd(void)
+{
+    const char *path = path_of("fd.snap");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    /* Old bytes beyond and inside the new file must not survive. */
+    static char junk[1 << 20];
+    memset(junk, 0x5a, sizeof(junk));
+    for (int i = 0; i < 80; i++)
+        CU_ASSERT_EQUAL(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t saved = counter(r->vm);
+    struct save_watch w = { .r = r };
+    vmm_vm_set_event_cb(r->vm, save_watch_event, &w);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_save_start(r->vm, NULL, fd, VMM_SAVE_STOP, save_watch_done, &w),
+                          0);
+    CU_ASSERT_TRUE(harness_run_until(r, save_done, &w, 30000));
+    CU_ASSERT_EQUAL(w.done_status, 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_SHUTOFF);
+    CU_ASSERT(fcntl(fd, F_GETFD) >= 0); /* not closed by the library */
+    close(fd);
+    finish(r);
+    restore_and_continue(path, 0, saved);
+    /* A pipe is no place for a snapshot. */
+    int p[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+    r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_save_start(r->vm, NULL, p[1], 0, NULL, NULL), VMM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "is not a regular file"));
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    CU_ASSERT_EQUAL(vmm_vm_save_start(r->vm, path, p[1], 0, NULL, NULL), VMM_EINVAL);
+    close(p[0]);
+    close(p[1]);
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static void test_a_cancelled_save_leaves_no_file(void)
+{
+    struct guest_run *r = boot();
+    struct save_watch w = { .r = r };
+    vmm_vm_set_event_cb(r->vm, save_watch_event, &w);
+    const char *path = path_of("cancelled.snap");
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_save_start(r->vm, path, -1, 0, save_watch_done, &w), 0);
+    CU_ASSERT_EQUAL(vmm_vm_save_cancel(r->vm), 0);
+    CU_ASSERT_TRUE(harness_run_until(r, save_done, &w, 30000));
+    /* It may have finished before the cancel was seen: either is fine, but
+     * a cancelled save leaves nothing behind. */
+    CU_ASSERT(w.done_status == VMM_ECANCELED || w.done_status == 0);
+    struct stat st;
+    if (w.done_status == VMM_ECANCELED) {
+        CU_ASSERT_EQUAL(w.final_status, VMM_MIGRATE_CANCELLED);
+        CU_ASSERT_NOT_EQUAL(stat(path, &st), 0);
+    }
+    /* No temporary file either. */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        CU_ASSERT_PTR_NULL(strstr(e->d_name, "cancelled.snap.tmp"));
+    if (d)
+        closedir(d);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    CU_ASSERT_EQUAL(vmm_vm_save_cancel(r->vm), VMM_ESTATE);
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+/* --- diff snapshots --- */
+
+static uint64_t scratch_gpa(unsigned page)
+{
+    return (strcmp(engine, "kvm") == 0 ? 0x1000000ULL : 0x81000000ULL) + page * 4096ULL;
+}
+
+static void fill_page(vmm_vm_t *vm, unsigned page, int byte)
+{
+    static uint8_t buf[4096];
+    memset(buf, byte, sizeof(buf));
+    CU_ASSERT_EQUAL(vmm_vm_write_phys(vm, scratch_gpa(page), buf, sizeof(buf)), 0);
+}
+
+static int page_is(vmm_vm_t *vm, unsigned page, int byte)
+{
+    static uint8_t buf[4096];
+    if (vmm_vm_read_phys(vm, scratch_gpa(page), buf, sizeof(buf)))
+        return 0;
+    for (size_t i = 0; i < sizeof(buf); i++)
+        if (buf[i] != (uint8_t)byte)
+            return 0;
+    return 1;
+}
+
+static uint64_t on_disk(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+/* Restores `path` (a diff chain), checks pages 0..2 hold a, b, c, and the
+ * counter `saved`; then the guest counts on. */
+static void restore_diff(const char *path, unsigned flags, uint64_t saved, int a, int b, int c)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    int rc = vmm_vm_restore(r->host, path, NULL, flags, &r->vm);
+    if (rc)
+        printf("restore %s: %s\n", path, vmm_last_error());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(counter(r->vm), saved);
+    CU_ASSERT_TRUE(page_is(r->vm, 0, a));
+    CU_ASSERT_TRUE(page_is(r->vm, 1, b));
+    CU_ASSERT_TRUE(page_is(r->vm, 2, c));
+    vmm_vm_set_event_cb(r->vm, harness_on_event, r);
+    CU_ASSERT_EQUAL_FATAL(vmm_vm_start(r->vm), 0);
+    struct counter_past past = { saved };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    vmm_vm_stop(r->vm);
+    finish(r);
+}
+
+static void test_diff_snapshots_hold_only_what_changed(void)
+{
+    /* Copies: path_of() reuses its buffers. */
+    char base[256], d1[256], d2[256], moved[256];
+    snprintf(base, sizeof(base), "%s", path_of("base.snap"));
+    snprintf(d1, sizeof(d1), "%s", path_of("d1.snap"));
+    snprintf(d2, sizeof(d2), "%s", path_of("d2.snap"));
+    snprintf(moved, sizeof(moved), "%s", path_of("d1.moved"));
+    struct guest_run *r = boot();
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, base, VMM_SAVE_DIFF), VMM_ESTATE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "no snapshot to diff against"));
+    fill_page(r->vm, 0, 0xa1);
+    /* 8 MiB of other data: in the base, not in the diffs. */
+    for (unsigned p = 100; p < 100 + 2048; p++)
+        fill_page(r->vm, p, 0x77);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, base, VMM_SAVE_TRACK), 0);
+    CU_ASSERT_EQUAL(vmm_vm_state(r->vm), VMM_STATE_RUNNING);
+    fill_page(r->vm, 1, 0xb2);
+    struct counter_past past = { counter(r->vm) };
+    CU_ASSERT_TRUE(harness_run_until(r, counter_passed, &past, 20000));
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t at_d1 = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, d1, VMM_SAVE_DIFF), 0);
+    CU_ASSERT_EQUAL(vmm_vm_resume(r->vm), 0);
+    fill_page(r->vm, 2, 0xc3);
+    fill_page(r->vm, 0, 0x00); /* back to zero: the diff must carry that */
+    CU_ASSERT_EQUAL(vmm_vm_pause(r->vm), 0);
+    uint64_t at_d2 = counter(r->vm);
+    CU_ASSERT_EQUAL(vmm_vm_save(r->vm, d2, VMM_SAVE_DIFF | VMM_SAVE_STOP), 0);
+    finish(r);
+    printf("(base %llu KiB, diffs %llu and %llu KiB on disk) ",
+           (unsigned long long)(on_disk(base) >> 10), (unsigned long long)(on_disk(d1) >> 10),
+           (unsigned long long)(on_disk(d2) >> 10));
+    CU_ASSERT(on_disk(base) >= 8u << 20);
+    CU_ASSERT(on_disk(d1) < 1u << 20);
+    CU_ASSERT(on_disk(d2) < 1u << 20);
+    restore_diff(d2, 0, at_d2, 0x00, 0xb2, 0xc3);
+    restore_diff(d2, VMM_RESTORE_MAP, at_d2, 0x00, 0xb2, 0xc3);
+    restore_diff(d1, 0, at_d1, 0xa1, 0xb2, 0x00);
+
+    /* A chain with a missing or replaced link is refused, naming it. */
+    vmm_host_t *h;
+    vmm_vm_t *vm = NULL;
+    int rc;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&h, NULL), 0);
+    CU_ASSERT_EQUAL(rename(d1, moved), 0);
+    CU_ASSERT_EQUAL(vmm_vm_restore(h, d2, NULL, 0, &vm), VMM_ENOENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "applies to 'd1.snap'"));
+    CU_ASSERT_EQUAL(rename(moved, d1), 0);
+    save_paused(base); /* another full snapshot under the base's name */
+    rc = vmm_vm_restore(h, d2, NULL, 0, &vm);
+    if (rc != VMM_EFORMAT)
+        printf("replaced base: %d %s\n", rc, vmm_last_error());
+    CU_ASSERT_EQUAL(rc, VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "the parent was replaced"));
+    CU_ASSERT_PTR_NULL(vm);
+    CU_ASSERT_EQUAL(vmm_host_free(h), 0);
 }
 
 static long private_dirty_kib(void)
@@ -495,6 +751,12 @@ int main(int argc, char **argv)
     CU_add_test(s, "saving a running VM leaves it running",
                 test_saving_a_running_vm_leaves_it_running);
     CU_add_test(s, "twenty map-mode clones share memory", test_twenty_map_mode_clones_share_memory);
+    CU_add_test(s, "an async save keeps the loop and resumes",
+                test_an_async_save_keeps_the_loop_and_resumes);
+    CU_add_test(s, "an async save to an fd", test_an_async_save_to_an_fd);
+    CU_add_test(s, "a cancelled save leaves no file", test_a_cancelled_save_leaves_no_file);
+    CU_add_test(s, "diff snapshots hold only what changed",
+                test_diff_snapshots_hold_only_what_changed);
     CU_add_test(s, "bad files are refused with what is wrong",
                 test_bad_files_are_refused_with_what_is_wrong);
     CU_add_test(s, "hostile state sections are refused or run safely",

@@ -30,8 +30,9 @@ def check(cond, what):
 def wait_for(pred, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return True
+        got = pred()
+        if got:
+            return got
         time.sleep(0.05)
     return pred()
 
@@ -99,6 +100,14 @@ def migrate_to(tmp, uri, listen_ready):
     check(dst.wait(30) == 0, f"{uri}: the destination guest powers off, exit 0")
 
 
+def completed_on(path):
+    def done():
+        rc, reply = qmp(path, "query-migrate")
+        info = (reply or {}).get("return", {})
+        return info if info.get("status") not in ("active", None) else None
+    return done
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "dst.sock")
@@ -124,15 +133,26 @@ def main():
         src = Run(tmp, "snap-src", "--qmp", f"unix:{src_qmp},server=on,wait=off")
         check(wait_for(lambda: "ready" in src.console()), "file: the source guest booted")
         rc, reply = qmp(src_qmp, "migrate", json.dumps({"uri": "file:" + snap}))
-        check(rc == 0 and (reply or {}).get("return") == {}, f"file: migrate done ({reply})")
+        check(rc == 0 and (reply or {}).get("return") == {}, f"file: migrate started ({reply})")
+        rc, reply = qmp(src_qmp, "query-status")
+        check((reply or {}).get("return", {}).get("status") == "paused",
+              f"file: the source is paused ({reply})")
+        # The write runs off the loop: the socket answers meanwhile, and
+        # query-migrate goes from active to completed.
+        seen = []
+
+        def completed():
+            rc, reply = qmp(src_qmp, "query-migrate")
+            info = (reply or {}).get("return", {})
+            seen.append(info.get("status"))
+            return info if info.get("status") not in ("active", None) else None
+        info = wait_for(completed)
+        check(info and info.get("status") == "completed" and info.get("total-time", -1) >= 0
+              and info.get("ram", {}).get("transferred", 0) > 0,
+              f"file: query-migrate reports the snapshot as completed ({info}, seen {seen})")
         rc, reply = qmp(src_qmp, "query-status")
         check((reply or {}).get("return", {}).get("status") == "paused",
               f"file: the source is left paused ({reply})")
-        rc, reply = qmp(src_qmp, "query-migrate")
-        info = (reply or {}).get("return", {})
-        check(info.get("status") == "completed" and info.get("total-time", -1) >= 0
-              and info.get("ram", {}).get("transferred", 0) > 0,
-              f"file: query-migrate reports the snapshot as completed ({reply})")
         qmp(src_qmp, "quit")
         check(src.wait(30) is not None, "file: the source vmmctl ends on quit")
         check(os.path.getsize(snap) > 0, "file: the snapshot exists")
@@ -142,6 +162,40 @@ def main():
         check("ready" not in dst.console(), "file: no second boot")
         dst.send(b"q")
         check(dst.wait(30) == 0, "file: the restored guest powers off, exit 0")
+
+        # Diff snapshots through x-libvmm-save: a tracked full one, the
+        # guest runs on and echoes, then a diff that --incoming continues.
+        base, diff = os.path.join(tmp, "base.snap"), os.path.join(tmp, "diff.snap")
+        d_qmp = os.path.join(tmp, "diff.qmp")
+        src = Run(tmp, "diff-src", "--qmp", f"unix:{d_qmp},server=on,wait=off")
+        check(wait_for(lambda: "ready" in src.console()), "diff: the source guest booted")
+
+        def save(file, mode):
+            rc, reply = qmp(d_qmp, "x-libvmm-save", json.dumps({"file": file, "mode": mode}))
+            check(rc == 0 and (reply or {}).get("return") == {}, f"diff: {mode} save ({reply})")
+            info = wait_for(completed_on(d_qmp))
+            check(info and info.get("status") == "completed", f"diff: {mode} completed ({info})")
+        rc, reply = qmp(d_qmp, "x-libvmm-save", json.dumps({"file": diff, "mode": "diff"}))
+        check(rc != 0 and "no snapshot to diff against" in json.dumps(reply),
+              f"diff: refused without a tracked snapshot ({reply})")
+        rc, reply = qmp(d_qmp, "x-libvmm-save", json.dumps({"file": diff, "mode": "sideways"}))
+        check(rc != 0 and "expects" in json.dumps(reply), f"diff: a bad mode is refused ({reply})")
+        save(base, "track")
+        qmp(d_qmp, "cont")
+        src.send(b"kl")
+        check(wait_for(lambda: "KL" in src.console()), "diff: the source runs on after the base")
+        save(diff, "diff")
+        qmp(d_qmp, "quit")
+        src.wait(30)
+        on_disk = os.stat(diff).st_blocks * 512
+        check(on_disk < 1 << 20, f"diff: the diff takes {on_disk} bytes on disk")
+        dst = Run(tmp, "diff-dst", "--incoming", "file:" + diff)
+        dst.send(b"op")
+        check(wait_for(lambda: "OP" in dst.console()), "diff: the chain restores and echoes")
+        check("ready" not in dst.console() and "KL" not in dst.console(),
+              "diff: no second boot, nothing replayed")
+        dst.send(b"q")
+        check(dst.wait(30) == 0, "diff: the restored guest powers off, exit 0")
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
