@@ -48,8 +48,9 @@ uint64_t vmm_host_memory_used(const vmm_host_t *host);
 
 /* Sets how many worker threads run the vCPUs of this host's soft-engine
  * VMs (the scheduler pool, 1..256; 0 = one per host CPU the process may
- * use, the default). Worker w stands for, and is pinned to, the w-th such
- * host CPU, so <vcpupin>/<vcpu cpuset> choose workers. The pool shares the
+ * use, the default). Worker w stands for the w-th such host CPU (and is
+ * pinned to it once a VM with a pinned vCPU runs), so <vcpupin>/<vcpu
+ * cpuset> choose workers. The pool shares the
  * workers among all VMs by their <cputune> shares, caps them by
  * period/quota and global_period/global_quota, and gives the time of a
  * vCPU in WFI or paused to the others. kvm VMs keep one thread per vCPU.

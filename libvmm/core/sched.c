@@ -27,6 +27,7 @@ struct sched_entity {
     unsigned index;
     int state;
     int wake_pending;     /* a wake came while running: do not block */
+    int was_throttled;    /* its cap held it back since it last ran */
     double vruntime;      /* ns run, scaled by SCHED_DEFAULT_WEIGHT / weight */
     uint64_t wake_ns;     /* BLOCKED: the guest's timer, UINT64_MAX none */
     uint64_t since_ns;    /* RUNNABLE since (steal time) */
@@ -57,7 +58,7 @@ struct sched_group {
 struct worker {
     struct sched *s;
     unsigned id;
-    int cpu; /* host CPU it is pinned to, -1 none */
+    int cpu; /* host CPU it stands for (pinned there once s->pinned), -1 none */
     pthread_t thread;
     _Atomic int tid;
     struct sched_entity *cur;
@@ -66,6 +67,7 @@ struct worker {
 
 struct sched {
     pthread_mutex_t lock;
+    int pinned; /* workers sit on their CPUs (once a VM pinned a vCPU) */
     pthread_cond_t cond; /* idle workers: work or a new deadline */
     unsigned nr_workers, nr_idle, nr_started;
     struct worker *w;
@@ -190,7 +192,9 @@ static struct sched_entity *pick(struct sched *s, unsigned w, uint64_t now, uint
                 make_runnable(e, now);
             else if (e->state == E_BLOCKED && e->wake_ns < *next)
                 *next = e->wake_ns;
-            if (e->state == E_RUNNABLE || e->state == E_RUNNING) {
+            /* The queue's minimum leaves out vCPUs their cap holds back,
+             * which would drag it (and the floor sleepers get) behind. */
+            if (e->state == E_RUNNING || (e->state == E_RUNNABLE && !throttled_until(e, now))) {
                 if (!have_minv || e->vruntime < minv)
                     minv = e->vruntime;
                 have_minv = 1;
@@ -209,9 +213,18 @@ static struct sched_entity *pick(struct sched *s, unsigned w, uint64_t now, uint
             if (until) {
                 if (until < *next)
                     *next = until;
+                e->was_throttled = 1;
                 if (g->det)
                     break;
                 continue;
+            }
+            if (e->was_throttled) {
+                /* Time held back by a cap is not owed afterwards: it comes
+                 * back like a sleeper, not with a burst to catch up. */
+                e->was_throttled = 0;
+                double floor = s->min_vruntime - (double)SCHED_SLICE_NS;
+                if (e->vruntime < floor)
+                    e->vruntime = floor;
             }
             if (!allowed(e, w)) {
                 if (g->det)
@@ -421,12 +434,6 @@ int sched_new(unsigned workers, struct sched **out)
             break;
         }
         s->nr_workers++;
-        if (s->w[w].cpu >= 0) {
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(s->w[w].cpu, &one);
-            pthread_setaffinity_np(s->w[w].thread, sizeof(one), &one);
-        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* Wait until every worker knows its thread id (reported per vCPU). */
@@ -456,6 +463,25 @@ void sched_free(struct sched *s)
     pthread_mutex_destroy(&s->lock);
     free(s->w);
     free(s);
+}
+
+/* Pins every worker to the host CPU it stands for. Done once, when the
+ * first VM with a pinned vCPU joins: until then the host kernel may move
+ * the workers, so a CPU another program keeps busy slows no worker for
+ * long. */
+static void pin_workers(struct sched *s)
+{
+    if (s->pinned)
+        return;
+    s->pinned = 1;
+    for (unsigned w = 0; w < s->nr_workers; w++) {
+        if (s->w[w].cpu < 0)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(s->w[w].cpu, &one);
+        pthread_setaffinity_np(s->w[w].thread, sizeof(one), &one);
+    }
 }
 
 unsigned sched_workers(const struct sched *s)
@@ -534,6 +560,9 @@ int sched_group_add(struct sched *s, const struct sched_group_spec *spec,
     g->m->vcpu_wake = sched_wake;
     g->m->vcpu_wake_opaque = g;
     pthread_mutex_lock(&s->lock);
+    for (unsigned i = 0; i < g->n; i++)
+        if (!g->e[i].any_worker)
+            pin_workers(s);
     g->next = s->groups;
     s->groups = g;
     pthread_mutex_unlock(&s->lock);

@@ -14,8 +14,10 @@
  *    time a slice consumed, not its wall time, so a worker the host kernel
  *    preempts charges its vCPU nothing for the wait.
  *  - Pinning: <vcpupin>/<vcpu cpuset> name host CPUs; worker w stands for
- *    (and is pinned to) the w-th host CPU the process may use, so a vCPU
- *    runs only on the workers of its CPUs.
+ *    the w-th host CPU the process may use, so a vCPU runs only on the
+ *    workers of its CPUs. The workers are pinned to their CPUs once a VM
+ *    with a pinned vCPU joins; before that the host kernel places them
+ *    (a CPU another program keeps busy then slows no worker for long).
  *  - Work conservation: a vCPU in WFI, HSM-stopped or paused leaves its
  *    worker at once; it is not in the queue and its share goes to others.
  *  - Wake-up: an interrupt, IPI or kick (machine_vcpu_wake) makes a blocked

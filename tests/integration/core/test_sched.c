@@ -323,7 +323,7 @@ static void test_pinned_vcpus_share_their_worker(void)
     measure2(vms, 3, 2000, frac, held);
     printf("\n    two pinned to CPU 1 hold %.3f %.3f of a worker (CPU %.3f %.3f), unpinned %.3f ",
            held[0], held[1], frac[0], frac[1], held[2]);
-    CU_ASSERT(held[0] + held[1] <= 1.02);
+    CU_ASSERT(held[0] + held[1] <= 1.02); /* one worker between them */
     CU_ASSERT(jain(frac, 2) >= 0.99);
     CU_ASSERT(held[2] >= 0.95);
     destroy_all(h, vms, 3);
