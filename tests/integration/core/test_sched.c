@@ -168,9 +168,26 @@ static void test_shares_1_1_2_4_split_two_workers_by_weight(void)
     }
     for (int i = 0; i < 4; i++)
         start(vms[i]);
-    double frac[4], held[4];
-    measure2(vms, 4, 3000, frac, held);
-    double total = sum(frac, 4);
+    double frac[4], held[4], total = 0;
+    /* The weight-4 VM's one vCPU needs a whole worker: while the host
+     * kernel preempts that worker (a busy shared host) the others run on,
+     * and no scheduler above the host can give the time back. Judge the
+     * split in a window where the host gave the pool most of 2 CPUs. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        measure2(vms, 4, 3000, frac, held);
+        total = sum(frac, 4);
+        if (total >= 1.6)
+            break;
+        printf("\n    (host gave the pool %.2f of 2 CPUs: measuring again)", total);
+    }
+    if (total < 1.6) {
+        const char *ci = getenv("CI");
+        printf("\n    host too busy to judge the 1:1:2:4 split (last window: %.2f of 2 CPUs)%s ",
+               total, ci && !strcmp(ci, "true") ? "" : ": not judged");
+        CU_ASSERT(!(ci && !strcmp(ci, "true"))); /* CI runs this test alone */
+        destroy_all(h, vms, 4);
+        return;
+    }
     printf("\n    shares 1:1:2:4 of the CPU:");
     for (int i = 0; i < 4; i++) {
         double share = frac[i] / total;
