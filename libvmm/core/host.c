@@ -160,7 +160,7 @@ int vmm_host_free(vmm_host_t *h)
         uv_run(h->loop, UV_RUN_DEFAULT); /* completes pending closes */
         uv_loop_close(h->loop);
     }
-    sched_free(h->sched);
+    sched_release(h->sched);
     free(h->cgroup_parent);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -190,7 +190,7 @@ int vmm_host_set_workers(vmm_host_t *h, unsigned workers)
                          "the scheduler pool already runs %u VM(s) on %u workers; set the "
                          "worker count before the first VM starts",
                          h->nr_vms, sched_workers(h->sched));
-    sched_free(h->sched);
+    sched_release(h->sched); /* destroyed VMs not yet freed keep it a moment */
     h->sched = NULL;
     h->workers = workers;
     return 0;

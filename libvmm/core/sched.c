@@ -68,6 +68,7 @@ struct worker {
 struct sched {
     pthread_mutex_t lock;
     int pinned; /* workers sit on their CPUs (once a VM pinned a vCPU) */
+    int orphaned; /* the host is gone: the last group removed frees the pool */
     pthread_cond_t cond; /* idle workers: work or a new deadline */
     unsigned nr_workers, nr_idle, nr_started;
     struct worker *w;
@@ -601,9 +602,24 @@ void sched_group_remove(struct sched_group *g)
             *p = g->next;
             break;
         }
+    int last = s->orphaned && !s->groups;
     pthread_mutex_unlock(&s->lock);
     free(g->e);
     free(g);
+    if (last)
+        sched_free(s);
+}
+
+void sched_release(struct sched *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    int busy = s->groups != NULL;
+    s->orphaned = busy;
+    pthread_mutex_unlock(&s->lock);
+    if (!busy)
+        sched_free(s);
 }
 
 void sched_group_set_shares(struct sched_group *g, unsigned shares)

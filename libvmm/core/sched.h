@@ -79,6 +79,10 @@ struct sched_group_spec {
 int sched_new(unsigned workers, struct sched **out);
 /* Ends the workers. No group may remain. */
 void sched_free(struct sched *s);
+/* The host lets go of the pool: freed now, or, while VMs the host program
+ * destroyed still wait for their final free (libuv close callbacks run
+ * later on a loop the program owns), by the removal of the last group. */
+void sched_release(struct sched *s);
 unsigned sched_workers(const struct sched *s);
 /* Host CPUs of the process a worker is pinned to, for reporting. */
 int sched_worker_cpu(const struct sched *s, unsigned worker);
