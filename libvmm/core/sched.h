@@ -30,7 +30,9 @@
  *    number of runnable vCPUs ahead of it per worker; a vCPU woken by an
  *    interrupt or its timer starts within SCHED_WAKE_BOUND_NS (one block of
  *    guest instructions on the preempted worker plus the hand-over) when
- *    it is allowed on some worker and not capped.
+ *    it is allowed on some worker and not capped. Both bounds are the
+ *    scheduler's: time the host kernel keeps a worker thread off its CPU
+ *    comes on top (the wake-up test measures the host's share beside it).
  *  - Deterministic VMs: their vCPUs run one at a time, in index order, each
  *    for SCHED_DET_QUANTUM instructions (or until it blocks), so the
  *    interleaving, and with the engine's instruction clock the whole run,
