@@ -4,8 +4,8 @@
 usage: bench/run.sh [--build DIR] [--runs N] [--out FILE] [--quick] [WHAT ...]
 
 WHAT selects benchmarks: all (default), kvm (launch create io rss), soft
-(mips linux net blk snapshot), or names: launch create io rss mips linux net
-blk snapshot. Each benchmark
+(mips linux net blk snapshot memory), or names: launch create io rss mips linux
+net blk snapshot memory. Each benchmark
 prints one table: what was measured, the libvmm figure, the QEMU (or raw
 KVM) figure, their ratio, and the target. Every figure is also written to a
 JSON file (default BUILD/bench/results.json; the path is printed).
@@ -1575,6 +1575,27 @@ def bench_sched(ctx):
 BENCHES["sched"] = bench_sched
 GROUPS["soft"].append("sched")
 ALL.append("sched")
+# ---------------------------------------------------------------- 11. memory
+
+
+def bench_memory(ctx):
+    """11. memory overcommit: bench/memory.py (an idle 4 GiB guest on both
+    engines; 10 idle 1 GiB guests with and without free page reporting,
+    libvmm vs QEMU, each with a virtio-balloon), in a process of its own."""
+    out = os.path.join(ctx.bench_dir, "memory.json")
+    argv = [sys.executable, os.path.join(HERE, "memory.py"), "--build", ctx.build, "--out", out]
+    argv += ["--quick"] if ctx.quick else ["--runs", str(min(ctx.runs, 3))]
+    r = subprocess.run(argv, timeout=7200)
+    try:
+        with open(out) as f:
+            ctx.results["memory"] = json.load(f)
+    except (OSError, ValueError):
+        ctx.results["memory"] = {"error": "bench/memory.py exited %d" % r.returncode}
+
+
+BENCHES["memory"] = bench_memory
+GROUPS["soft"].append("memory")
+ALL.append("memory")
 
 
 # ---------------------------------------------------------------- main

@@ -248,6 +248,13 @@ static void qmp_usage(FILE *f)
                "Prints the reply; exits 0 for a return, 1 for an error, 2 otherwise.\n");
 }
 
+static void (*reply_printer)(json_t *reply);
+
+void vmmctl_qmp_set_printer(void (*print)(json_t *reply))
+{
+    reply_printer = print;
+}
+
 int vmmctl_cmd_qmp(int argc, char **argv)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -318,9 +325,13 @@ int vmmctl_cmd_qmp(int argc, char **argv)
     json_decref(req);
     if (!reply)
         goto out;
-    char *text = json_dumps(reply, 0);
-    printf("%s\n", text ? text : "");
-    free(text);
+    if (reply_printer) {
+        reply_printer(reply);
+    } else {
+        char *text = json_dumps(reply, 0);
+        printf("%s\n", text ? text : "");
+        free(text);
+    }
     json_t *error = json_object_get(reply, "error");
     if (error) {
         fprintf(stderr, "vmmctl: qmp: %s: %s: %s\n", command,

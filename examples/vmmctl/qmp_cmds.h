@@ -3,6 +3,7 @@
 #ifndef VMMCTL_QMP_CMDS_H
 #define VMMCTL_QMP_CMDS_H
 
+#include <jansson.h>
 #include <vmm/vmm.h>
 
 /* run --qmp ADDRESS,server[=on][,wait=on|off][,nowait], QEMU's syntax with
@@ -25,5 +26,9 @@ void vmmctl_qmp_close(void);
  * negotiates, sends one command and prints the reply. Exit status: 0 for
  * a "return", 1 for an "error" reply, 2 for bad input or no connection. */
 int vmmctl_cmd_qmp(int argc, char **argv);
+
+/* Makes vmmctl_cmd_qmp() hand the reply to `print` instead of printing its
+ * JSON (vmmctl memstat). */
+void vmmctl_qmp_set_printer(void (*print)(json_t *reply));
 
 #endif

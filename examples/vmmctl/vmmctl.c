@@ -31,6 +31,7 @@
 #include <uv.h>
 #include <vmm/vmm.h>
 
+#include "mem_cmds.h"
 #include "qmp_cmds.h"
 #include "multi.h"
 #include "relay.h"
@@ -58,6 +59,7 @@ static void usage(FILE *f)
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
             "                  [--incoming file:PATH|tcp:HOST:PORT|unix:PATH [--incoming-map]]\n"
+            "                  [--pause-at INSTRUCTIONS]   (soft engine)\n"
             "                  [--net SPEC]...   (virtio-net NICs, in order)\n"
             "                  [--qmp unix:PATH,server[,wait=off]]\n"
             "                  [--console uart|virtio] [--port NAME[=SOCKET]]...\n"
@@ -78,6 +80,8 @@ static void usage(FILE *f)
             "--incoming continues the machine a snapshot file holds, or a live migration\n"
             "coming over TCP or a unix socket (same machine arguments as its source);\n"
             "--incoming-map maps a snapshot's memory copy-on-write instead of reading it.\n"
+            "--pause-at N pauses the VM once vCPU 0 retired N instructions (with\n"
+            "  --deterministic, at the same point in every run; --qmp can then save it).\n"
             "--net SPEC, each optionally followed by ,mac=52:54:00:xx:xx:xx:\n"
             "  tap=NAME                        an existing tap device\n"
             "  tap=NAME,managed | tap=,managed create the tap (kernel-chosen name when empty);\n"
@@ -98,7 +102,8 @@ static void usage(FILE *f)
             "  unix socket SOCKET; without =SOCKET its output is dropped.\n"
             "--vsock CID,SOCKET: virtio-vsock with guest CID; the host side listens on SOCKET\n"
             "  (\"CONNECT <port>\\n\" -> \"OK <hostport>\\n\"; guest connections to host port P\n"
-            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n");
+            "  go to SOCKET_P). Channels/consoles of type unix in a domain are served alike.\n"
+            VMMCTL_MEM_USAGE);
 }
 
 /* libvmm prints nothing by itself: vmmctl shows its warnings (and, with
@@ -301,6 +306,7 @@ bad:
 static void on_event(const vmm_event_t *ev, void *opaque)
 {
     struct run_ctx *ctx = opaque;
+    vmmctl_mem_event(ev);
     if (ev->type == VMM_EVENT_PORT) {
         struct relay *r = relay_find(ctx->relays, ctx->nr_relays, ev->u.port.name);
         if (r && ev->u.port.len)
@@ -471,6 +477,22 @@ static int exit_status(vmm_vm_t *vm, int quit)
 static int status_of(vmm_vm_t *vm)
 {
     return exit_status(vm, 0);
+}
+
+/* --pause-at: vCPU 0's instruction count to pause at (0: none). */
+static uint64_t pause_at;
+
+static void on_paused_at(vmm_vm_t *vm, int status, void *opaque)
+{
+    (void)opaque;
+    vmm_vcpu_stats_t st = { .size = sizeof(st) };
+    vmm_vm_vcpu_stats(vm, 0, &st);
+    if (status == 0)
+        fprintf(stderr, "vmmctl: paused at instruction %llu\n",
+                (unsigned long long)st.instructions);
+    else
+        fprintf(stderr, "vmmctl: --pause-at %llu: %s\n", (unsigned long long)pause_at,
+                vmm_last_error());
 }
 
 /* --incoming: where the machine's state comes from instead of a boot. */
@@ -652,11 +674,20 @@ static int run_config(vmm_config_t *cfg)
         vmm_host_free(host);
         return fail("--host-cpus", rc);
     }
+    if ((rc = vmmctl_mem_host(host))) {
+        vmm_host_free(host);
+        return rc;
+    }
     vmm_vm_t *vm;
     if ((rc = create_vm(host, cfg, &vm))) {
         int status = fail(incoming_uri ? "restoring the VM" : "creating the VM", rc);
         vmm_host_free(host);
         return status;
+    }
+    if ((rc = vmmctl_mem_vm(vm))) {
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return rc;
     }
     struct run_ctx ctx = { .vm = vm };
     vmm_vm_set_event_cb(vm, on_event, &ctx);
@@ -668,6 +699,13 @@ static int run_config(vmm_config_t *cfg)
     }
     if ((rc = vmm_vm_start(vm))) {
         int status = fail("starting the VM", rc);
+        vmm_vm_destroy(vm);
+        vmm_host_free(host);
+        return status;
+    }
+    if (pause_at && (rc = vmm_vm_pause_at(vm, pause_at, on_paused_at, NULL))) {
+        int status = fail("--pause-at", rc);
+        vmm_vm_stop(vm);
         vmm_vm_destroy(vm);
         vmm_host_free(host);
         return status;
@@ -723,7 +761,9 @@ static int cmd_run(int argc, char **argv)
         { "port", required_argument, NULL, 'P' },
         { "vsock", required_argument, NULL, 'V' },
         { "host-cpus", required_argument, NULL, 'H' },
+        { "pause-at", required_argument, NULL, 1000 },
         { "help", no_argument, NULL, 'h' },
+        VMMCTL_MEM_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     vmm_config_t *cfg;
@@ -748,6 +788,18 @@ static int cmd_run(int argc, char **argv)
         case 'R': rc = vmm_config_set_rng(cfg, 1); break;
         case 'I': incoming_uri = optarg; break;
         case 'M': incoming_flags |= VMM_RESTORE_MAP; break;
+        case 1000: {
+            errno = 0;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || n == 0 || optarg[0] == '-') {
+                fprintf(stderr, "vmmctl: --pause-at '%s' is not an instruction count above 0\n",
+                        optarg);
+                status = 2;
+                continue;
+            }
+            pause_at = n;
+            continue;
+        }
         case 'Q': status = vmmctl_qmp_option(optarg); continue;
         case 'm':
             if (parse_size(optarg, &size)) {
@@ -785,6 +837,11 @@ static int cmd_run(int argc, char **argv)
         case 'P': status = parse_named_port(cfg, optarg); continue;
         case 'V': status = parse_vsock(cfg, optarg); continue;
         case 'h': usage(stdout); vmm_config_free(cfg); return 0;
+        case VMMCTL_OPT_BALLOON:
+        case VMMCTL_OPT_CURRENT_MEMORY:
+        case VMMCTL_OPT_MEMORY_POOL:
+        case VMMCTL_OPT_OVERCOMMIT:
+        case VMMCTL_OPT_MEMORY_LIMIT: status = vmmctl_mem_option(cfg, opt, optarg); continue;
         default: usage(stderr); status = 2; continue;
         }
         if (rc)
@@ -825,6 +882,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "qmp") == 0)
         return vmmctl_cmd_qmp(argc - 1, argv + 1);
+    if (strcmp(cmd, "memstat") == 0)
+        return vmmctl_cmd_memstat(argc - 1, argv + 1);
     if (strcmp(cmd, "dumpxml") == 0)
         return vmmctl_cmd_dumpxml(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)

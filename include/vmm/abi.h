@@ -62,6 +62,7 @@ typedef enum vmm_struct_id {
     VMM_STRUCT_NET_CONFIG,     /* vmm_net_config_t */
     VMM_STRUCT_MIGRATE_PARAMS, /* vmm_migrate_params_t (vmm/snapshot.h) */
     VMM_STRUCT_MIGRATE_STATS,  /* vmm_migrate_stats_t */
+    VMM_STRUCT_MEMORY_STATS,   /* vmm_memory_stats_t (vmm/memory.h) */
 } vmm_struct_id_t;
 
 /* sizeof() the struct `id` names, as the loaded library was built; 0 for an

@@ -344,6 +344,24 @@ vmm_chardev_type_t vmm_config_serial(const vmm_config_t *cfg, const char **path)
 int vmm_config_set_rng(vmm_config_t *cfg, int on);
 int vmm_config_rng(const vmm_config_t *cfg);
 
+/* [devices/memballoon model='virtio'] a virtio-balloon device: the host
+ * takes guest memory back by setting a target (<currentMemory> at boot,
+ * vmm_vm_set_balloon_target() at run time) and the guest's pages given up
+ * return to the host. `flags`: VMM_BALLOON_* below. `stats_period`
+ * (<stats period='N'/>): seconds between the guest's memory statistics
+ * reports, 0 = only when asked (vmm_vm_memory_stats() with a refresh), at
+ * most VMM_BALLOON_STATS_PERIOD_MAX. on = 0 removes the device. Errors:
+ * VMM_EINVAL naming an unknown flag or a period above the limit. */
+#define VMM_BALLOON_DEFLATE_ON_OOM 1u       /* autodeflate='on': the guest may take
+                                             * pages back before its OOM killer runs */
+#define VMM_BALLOON_FREE_PAGE_REPORTING 2u  /* freePageReporting='on': free guest pages
+                                             * go back to the host as the guest frees them */
+#define VMM_BALLOON_STATS_PERIOD_MAX 86400u
+int vmm_config_set_balloon(vmm_config_t *cfg, int on, unsigned flags, unsigned stats_period);
+/* 1 when the config has a balloon (then *flags and *stats_period, when not
+ * NULL, get its settings), else 0. */
+int vmm_config_balloon(const vmm_config_t *cfg, unsigned *flags, unsigned *stats_period);
+
 /* --- virtio-console and virtio-vsock ------------------------------------ */
 
 #define VMM_CONFIG_MAX_PORTS 16     /* named virtio-console ports */

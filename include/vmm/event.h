@@ -68,6 +68,9 @@ typedef enum vmm_event_type {
     VMM_EVENT_PROGRESS,   /* a snapshot being written (vmm_vm_save_start) or a
                            * live migration (vmm_vm_migrate_start) moved on,
                            * or ended; see .progress */
+    VMM_EVENT_MEMORY,     /* guest memory: the balloon moved, the guest's
+                           * statistics arrived, or the VM was paused because
+                           * memory ran out; see .memory (vmm/memory.h) */
 } vmm_event_type_t;
 
 /* What a VMM_EVENT_PROGRESS is about. */
@@ -75,6 +78,19 @@ typedef enum vmm_progress_kind {
     VMM_PROGRESS_SAVE = 1,    /* vmm_vm_save_start() */
     VMM_PROGRESS_MIGRATE = 2, /* vmm_vm_migrate_start() */
 } vmm_progress_kind_t;
+
+/* What a VMM_EVENT_MEMORY says. */
+typedef enum vmm_memory_event {
+    VMM_MEMORY_BALLOON = 1,     /* the guest's balloon driver changed the size it
+                                 * holds (.ballooned) */
+    VMM_MEMORY_STATS,           /* the guest sent fresh memory statistics
+                                 * (vmm_vm_memory_stats()) */
+    VMM_MEMORY_POOL_EXHAUSTED,  /* the VMs of the host together committed more
+                                 * guest RAM than the pool's limit and this VM,
+                                 * which grew since the last check, was paused */
+    VMM_MEMORY_LIMIT_REACHED,   /* this VM committed more guest RAM than its own
+                                 * limit (vmm_vm_set_memory_limit()) and was paused */
+} vmm_memory_event_t;
 
 /* A sized struct (vmm/abi.h) the library fills: .size is the library's
  * sizeof(vmm_event_t); check VMM_HAS_FIELD() before reading a field added
@@ -116,6 +132,14 @@ typedef struct vmm_event {
             uint64_t dirty_pages_rate;     /* MIGRATE: pages a second, last round */
             uint64_t expected_downtime_ms; /* MIGRATE */
         } progress;
+        struct {
+            vmm_memory_event_t what;
+            uint64_t touched;      /* guest RAM the host has committed to this VM, bytes */
+            uint64_t limit;        /* POOL_EXHAUSTED: the pool's limit; LIMIT_REACHED:
+                                    * the VM's; else 0 */
+            uint64_t pool_touched; /* POOL_EXHAUSTED: all VMs of the host together */
+            uint64_t ballooned;    /* bytes the guest's balloon holds now */
+        } memory;
     } u;
 } vmm_event_t;
 

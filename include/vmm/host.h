@@ -46,6 +46,34 @@ int vmm_host_set_memory_limit(vmm_host_t *host, uint64_t bytes);
  * a few KiB on kvm). */
 uint64_t vmm_host_memory_used(const vmm_host_t *host);
 
+/* Memory overcommit. The pool hands out `ratio` times its limit as guest
+ * RAM (vmm_vm_create() admits a VM while the configured RAM of all VMs fits
+ * in limit x ratio), betting that guests do not touch all of it; guest RAM
+ * is committed only when touched, and the balloon and free page reporting
+ * give pages back. The limit itself stays the bound on what the VMs may
+ * commit together: with a ratio above 1, every VMM_MEMORY_CHECK_MS (and
+ * whenever a guest deflates its balloon) the host sums each VM's touched RAM
+ * (vmm_memory_stats_t.touched); if the sum is above the limit, the VMs
+ * that grew since the previous check — the ones asking for more — are
+ * paused, each with VMM_EVENT_MEMORY (VMM_MEMORY_POOL_EXHAUSTED), instead
+ * of the host running out of memory. The host program frees memory
+ * (inflates balloons, destroys VMs, raises the limit) and resumes them. A
+ * guest can overshoot by what it touches within one check interval.
+ * ratio 1.0 (the default) is no overcommit. Errors: VMM_EINVAL for a ratio
+ * below 1 or above VMM_OVERCOMMIT_MAX (naming it), VMM_EBUSY when the VMs
+ * already admitted would no longer fit. Loop thread. */
+#define VMM_OVERCOMMIT_MAX 64.0
+#define VMM_MEMORY_CHECK_MS 100
+int vmm_host_set_memory_overcommit(vmm_host_t *host, double ratio);
+double vmm_host_memory_overcommit(const vmm_host_t *host);
+
+/* The pool's limit in bytes (vmm_host_set_memory_limit()). */
+uint64_t vmm_host_memory_limit(const vmm_host_t *host);
+
+/* Guest RAM all VMs of this host have committed now (the sum the pool
+ * checks compare with the limit). Loop thread. */
+uint64_t vmm_host_memory_touched(const vmm_host_t *host);
+
 /* Sets how many worker threads run the vCPUs of this host's soft-engine
  * VMs (the scheduler pool, 1..256; 0 = one per host CPU the process may
  * use, the default). Worker w stands for the w-th such host CPU (and is

@@ -147,6 +147,20 @@ typedef void (*vmm_vm_done_cb)(vmm_vm_t *vm, int status, void *opaque);
  * VMM_ESTATE. Loop thread. */
 int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque);
 
+/* Pauses the running VM once vCPU 0 has retired `instructions` (soft
+ * engine; VMM_ENOTSUP on kvm, which does not count them): at the first
+ * point at or after it where the CPU checks for interrupts (a block end,
+ * at most a few thousand instructions later; vmm_vm_vcpu_stats() says
+ * exactly where). In deterministic mode (vmm_config_set_deterministic) that
+ * point is the same in every run, and a VM saved there and restored,
+ * in this process or another, goes on exactly as a run that never stopped:
+ * the same console bytes, the same instruction counts. cb(vm, status,
+ * opaque) runs on the loop when it paused (0; the state event PAUSED came
+ * first), or VMM_ESTATE when the run ended first, VMM_ECANCELED when
+ * vmm_vm_pause() paused it before. VMM_EINVAL when vCPU 0 has retired
+ * `instructions` already, VMM_EBUSY while another pause is pending. */
+int vmm_vm_pause_at(vmm_vm_t *vm, uint64_t instructions, vmm_vm_done_cb cb, void *opaque);
+
 /* RUNNING|PAUSED -> SHUTOFF (outcome STOPPED) without blocking the loop:
  * asks every vCPU to end and returns at once; when the vCPU threads have
  * ended and the VM is final (VMM_EVENT_STATE delivered), cb(vm, 0, opaque)

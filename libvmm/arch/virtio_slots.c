@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
@@ -117,5 +118,23 @@ int virtio_slots_populate(struct machine *m, const vmm_config_t *cfg,
     /* --- virtio-console (hvc0 and named ports), virtio-vsock --- */
     if ((rc = virtio_slots_console_vsock(m, cfg, layout, out)))
         return rc;
+    /* --- virtio-balloon, last: configs without one keep their layout --- */
+    unsigned flags, period;
+    if (vmm_config_balloon(cfg, &flags, &period)) {
+        struct virtio_balloon_options opt = {
+            .deflate_on_oom = (flags & VMM_BALLOON_DEFLATE_ON_OOM) != 0,
+            .free_page_reporting = (flags & VMM_BALLOON_FREE_PAGE_REPORTING) != 0,
+            .stats_period = period,
+        };
+        /* <currentMemory> below <memory>: the balloon holds the difference
+         * from power-on. */
+        uint64_t current = vmm_config_current_memory(cfg);
+        if (current && current < vmm_config_memory(cfg))
+            opt.target_pages = (uint32_t)((vmm_config_memory(cfg) - current) / 4096);
+        if ((rc = next_slot(layout, out, "balloon", 0, &s)) ||
+            (rc = virtio_balloon_create(m, s, &opt)))
+            return rc;
+        out->nr++;
+    }
     return 0;
 }

@@ -113,6 +113,12 @@ struct engine_ops {
     /* Reads registers of a vCPU that is not running. */
     int (*vcpu_get_regs)(struct machine *m, unsigned index, vmm_vcpu_regs_t *out);
 
+    /* Optional (engines that count instructions): asks vCPU `index` to set
+     * the machine's run request to PAUSE at the first point where it checks
+     * for interrupts with at least `instructions` retired (0: cancel). Any
+     * thread; returns VMM_ENOTSUP when absent. */
+    int (*vcpu_pause_at)(struct machine *m, unsigned index, uint64_t instructions);
+
     /* Frees everything vm_create/vcpu_create made. Threads have ended. */
     void (*vm_destroy)(struct machine *m);
 };

@@ -79,6 +79,9 @@ struct vmm_config {
     vmm_chardev_type_t serial;   /* <serial>/<console> type */
     char *serial_path;           /* for VMM_CHARDEV_FILE */
     int rng;                     /* <rng model='virtio'> with /dev/urandom */
+    int balloon;                 /* <memballoon model='virtio'> */
+    unsigned balloon_flags;      /* VMM_BALLOON_* */
+    unsigned balloon_period;     /* <stats period>, seconds */
     vmm_device_config_t *devices; /* host-written raw devices; name and ops owned */
     unsigned n_devices;
 

@@ -90,6 +90,9 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     CHECK(a->serial == b->serial, "serial type");
     CHECK(str_eq(a->serial_path, b->serial_path), "serial path");
     CHECK(a->rng == b->rng, "rng");
+    CHECK(a->balloon == b->balloon && a->balloon_flags == b->balloon_flags &&
+              a->balloon_period == b->balloon_period,
+          "memballoon");
     CHECK(a->vcon == b->vcon, "virtio console type");
     CHECK(str_eq(a->vcon_path, b->vcon_path), "virtio console path");
     CHECK(a->n_ports == b->n_ports, "channel count");
@@ -153,6 +156,8 @@ int config_machine_equal(const vmm_config_t *a, const vmm_config_t *b, const cha
         diff = "number of network interfaces";
     else if (!a->rng != !b->rng)
         diff = "rng device";
+    else if (!a->balloon != !b->balloon || a->balloon_flags != b->balloon_flags)
+        diff = "balloon device";
     else if (a->n_devices != b->n_devices)
         diff = "number of host devices";
     for (unsigned i = 0; !diff && i < a->n_cpu_disabled; i++)

@@ -299,6 +299,30 @@ int vmm_config_set_rng(vmm_config_t *c, int on)
 
 int vmm_config_rng(const vmm_config_t *c) { return c->rng; }
 
+int vmm_config_set_balloon(vmm_config_t *c, int on, unsigned flags, unsigned stats_period)
+{
+    const unsigned known = VMM_BALLOON_DEFLATE_ON_OOM | VMM_BALLOON_FREE_PAGE_REPORTING;
+    if (flags & ~known)
+        return vmm_error(VMM_EINVAL, "balloon flags 0x%x: unknown bits 0x%x (known 0x%x)", flags,
+                         flags & ~known, known);
+    if (stats_period > VMM_BALLOON_STATS_PERIOD_MAX)
+        return vmm_error(VMM_EINVAL, "balloon stats period %u s exceeds the limit of %u s",
+                         stats_period, VMM_BALLOON_STATS_PERIOD_MAX);
+    c->balloon = on ? 1 : 0;
+    c->balloon_flags = on ? flags : 0;
+    c->balloon_period = on ? stats_period : 0;
+    return 0;
+}
+
+int vmm_config_balloon(const vmm_config_t *c, unsigned *flags, unsigned *stats_period)
+{
+    if (flags)
+        *flags = c->balloon_flags;
+    if (stats_period)
+        *stats_period = c->balloon_period;
+    return c->balloon;
+}
+
 vmm_blk_backend_ops_t *config_blk_ops_dup(const vmm_blk_backend_ops_t *ops)
 {
     vmm_blk_backend_ops_t in;

@@ -390,7 +390,8 @@ static const struct qmp_command commands[] = {
     { NULL, NULL, 0 },
 };
 
-static const struct qmp_command *const tables[] = { commands, qmp_migrate_commands };
+static const struct qmp_command *const tables[] = { commands, qmp_migrate_commands,
+                                                     qmp_balloon_commands };
 
 static void cmd_query_commands(struct qmp_call *call, json_t *args)
 {

@@ -40,6 +40,10 @@ struct qmp_command {
  * yet" and keeps the command out of query-commands). Ends with a NULL name. */
 extern const struct qmp_command qmp_migrate_commands[];
 
+/* The memory commands (balloon, query-balloon, x-query-memory-stats), in
+ * qmp_balloon.c. Ends with a NULL name. */
+extern const struct qmp_command qmp_balloon_commands[];
+
 /* The server closes: a running migration must not report to it any more
  * (qmp_migrate.c). */
 void qmp_migration_forget(struct vmm_control *ctl);

@@ -4,6 +4,10 @@
  *   STATE -> SHUTOFF|CRASHED   SHUTDOWN {"guest", "reason"} from the outcome
  *   RESTART                    RESET {"guest", "reason"}; a restart after a
  *                              guest poweroff is SHUTDOWN then RESET
+ *   MEMORY BALLOON             BALLOON_CHANGE {"actual": guest memory bytes}
+ *   MEMORY POOL_EXHAUSTED      MEMORY_POOL_EXHAUSTED {"touched", "limit",
+ *                              "pool-touched"} (libvmm's own; STOP came first)
+ *   MEMORY LIMIT_REACHED       MEMORY_LIMIT_REACHED {"touched", "limit"}
  * POWERDOWN is emitted by system_powerdown itself (qmp_cmds.c). The
  * reasons are QEMU's ShutdownCause values. */
 #include <string.h>
@@ -83,6 +87,28 @@ void qmp_events_on_vm_event(struct vmm_control *ctl, const vmm_event_t *ev)
             emit_cause(ctl, "SHUTDOWN", guest, reason);
         emit_cause(ctl, "RESET", guest, reason);
         break;
+    case VMM_EVENT_MEMORY: {
+        const uint64_t ram = vmm_config_memory(vmm_vm_config(ev->vm));
+        switch (ev->u.memory.what) {
+        case VMM_MEMORY_BALLOON:
+            qmp_event_emit(ctl, "BALLOON_CHANGE",
+                           json_pack("{s:I}", "actual", (json_int_t)(ram - ev->u.memory.ballooned)));
+            break;
+        case VMM_MEMORY_POOL_EXHAUSTED:
+            qmp_event_emit(ctl, "MEMORY_POOL_EXHAUSTED",
+                           json_pack("{s:I,s:I,s:I}", "touched", (json_int_t)ev->u.memory.touched,
+                                     "limit", (json_int_t)ev->u.memory.limit, "pool-touched",
+                                     (json_int_t)ev->u.memory.pool_touched));
+            break;
+        case VMM_MEMORY_LIMIT_REACHED:
+            qmp_event_emit(ctl, "MEMORY_LIMIT_REACHED",
+                           json_pack("{s:I,s:I}", "touched", (json_int_t)ev->u.memory.touched,
+                                     "limit", (json_int_t)ev->u.memory.limit));
+            break;
+        default: break;
+        }
+        break;
+    }
     default: break;
     }
 }

@@ -34,8 +34,53 @@ int vmm_host_new(vmm_host_t **out, uv_loop_t *loop)
     }
     pthread_mutex_init(&h->lock, NULL);
     h->mem_limit = host_physical_memory();
+    h->overcommit = 1.0;
     *out = h;
     return 0;
+}
+
+/* What the pool may hand out: the limit times the overcommit ratio,
+ * saturating. */
+static uint64_t pool_capacity(uint64_t limit, double ratio)
+{
+    double cap = (double)limit * ratio;
+    return cap >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)cap;
+}
+
+int vmm_host_set_memory_overcommit(vmm_host_t *h, double ratio)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_set_memory_overcommit: host is NULL");
+    if (!(ratio >= 1.0 && ratio <= VMM_OVERCOMMIT_MAX))
+        return vmm_error(VMM_EINVAL, "memory overcommit ratio %g is outside 1..%g", ratio,
+                         VMM_OVERCOMMIT_MAX);
+    pthread_mutex_lock(&h->lock);
+    uint64_t cap = pool_capacity(h->mem_limit, ratio), used = h->mem_used;
+    if (cap < used) {
+        pthread_mutex_unlock(&h->lock);
+        return vmm_error(VMM_EBUSY,
+                         "overcommit %g gives the pool %llu MiB, below the %llu MiB VMs already "
+                         "hold",
+                         ratio, (unsigned long long)(cap >> 20), (unsigned long long)(used >> 20));
+    }
+    h->overcommit = ratio;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+double vmm_host_memory_overcommit(const vmm_host_t *h)
+{
+    return h ? h->overcommit : 0.0;
+}
+
+uint64_t vmm_host_memory_limit(const vmm_host_t *h)
+{
+    if (!h)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&h->lock);
+    uint64_t limit = h->mem_limit;
+    pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
+    return limit;
 }
 
 int vmm_host_set_memory_limit(vmm_host_t *h, uint64_t bytes)
@@ -44,11 +89,14 @@ int vmm_host_set_memory_limit(vmm_host_t *h, uint64_t bytes)
     if (bytes == 0)
         bytes = phys;
     pthread_mutex_lock(&h->lock);
-    if (bytes < h->mem_used) {
+    if (pool_capacity(bytes, h->overcommit) < h->mem_used) {
         uint64_t used = h->mem_used;
+        double ratio = h->overcommit;
         pthread_mutex_unlock(&h->lock);
-        return vmm_error(VMM_EBUSY, "memory limit %llu bytes is below the %llu bytes VMs already hold",
-                         (unsigned long long)bytes, (unsigned long long)used);
+        return vmm_error(VMM_EBUSY,
+                         "memory limit %llu bytes (x %.2f overcommit) is below the %llu bytes VMs "
+                         "already hold",
+                         (unsigned long long)bytes, ratio, (unsigned long long)used);
     }
     h->mem_limit = bytes;
     pthread_mutex_unlock(&h->lock);
@@ -67,17 +115,20 @@ int host_pool_reserve(vmm_host_t *h, uint64_t ram, uint64_t overhead, const char
 {
     uint64_t bytes = ram + overhead;
     pthread_mutex_lock(&h->lock);
-    uint64_t free_bytes = h->mem_limit - h->mem_used;
+    uint64_t cap = pool_capacity(h->mem_limit, h->overcommit);
+    uint64_t free_bytes = cap > h->mem_used ? cap - h->mem_used : 0;
     if (bytes > free_bytes) {
         uint64_t limit = h->mem_limit, used = h->mem_used;
+        double ratio = h->overcommit;
         pthread_mutex_unlock(&h->lock);
         return vmm_error(VMM_ENOMEM,
                          "VM '%s' needs %llu MiB of RAM (+ %llu MiB of vCPU caches) but the host "
-                         "pool has %llu MiB free (limit %llu MiB, %llu MiB in use)",
+                         "pool has %llu MiB free (limit %llu MiB x %.2f overcommit, %llu MiB in "
+                         "use)",
                          vm_name, (unsigned long long)(ram >> 20),
                          (unsigned long long)(overhead >> 20),
                          (unsigned long long)(free_bytes >> 20), (unsigned long long)(limit >> 20),
-                         (unsigned long long)(used >> 20));
+                         ratio, (unsigned long long)(used >> 20));
     }
     h->mem_used += bytes;
     pthread_mutex_unlock(&h->lock);
@@ -156,6 +207,7 @@ int vmm_host_free(vmm_host_t *h)
         return 0;
     if (h->nr_vms)
         return vmm_error(VMM_EBUSY, "host still has %u VM(s); destroy them first", h->nr_vms);
+    host_mem_timer_close(h);
     if (h->owns_loop) {
         uv_run(h->loop, UV_RUN_DEFAULT); /* completes pending closes */
         uv_loop_close(h->loop);

@@ -30,10 +30,24 @@ struct vmm_host {
     struct sched *sched;
     unsigned workers;
     char *cgroup_parent; /* kvm VMs' cgroups go here; NULL: the process's own */
+
+    /* --- memory overcommit (vm_memory.c) --- */
+    double overcommit;        /* admission capacity = mem_limit x overcommit */
+    struct vmm_vm *vms;       /* every VM of the host, for the pool checks */
+    uv_timer_t *mem_timer;    /* the periodic pool check; NULL until the first VM */
 };
 
 /* The host's scheduler pool, made on first use. Loop thread. */
 int host_sched(vmm_host_t *host, struct sched **out);
+
+
+/* vm_memory.c: puts a new VM on the host's list (starting the pool check
+ * timer with the first) / takes it off. Loop thread. */
+struct vmm_vm;
+int host_vm_add(vmm_host_t *host, struct vmm_vm *vm);
+void host_vm_remove(vmm_host_t *host, struct vmm_vm *vm);
+/* Stops the pool check timer (vmm_host_free). */
+void host_mem_timer_close(vmm_host_t *host);
 
 /* Takes ram + overhead bytes from the pool (overhead: what the engine's
  * per-vCPU caches may cost the host); VMM_ENOMEM naming the figures if it

@@ -87,6 +87,7 @@ static const struct machine_host_ops vm_host_ops = {
     .outcome_set = on_outcome_set,
     .port_out = vm_ports_out,
     .port_state = vm_ports_state,
+    .memory_changed = vm_memory_changed,
 };
 
 /* --- loop side --- */
@@ -208,6 +209,7 @@ static void on_wakeup(uv_async_t *handle)
     vm_embed_note_crash(vm); /* before a restart clears the outcome */
     flush_console(vm);
     vm_ports_flush(vm);
+    vm_memory_on_wakeup(vm);
     finish_if_stopped(vm);
     vm_async_poll(vm);
 }
@@ -436,6 +438,12 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
         free_vm(vm);
         return rc;
     }
+    vm->mem_limit = hard_limit;
+    if ((rc = host_vm_add(host, vm))) {
+        host_pool_release(host, vm->pool_charge);
+        free_vm(vm);
+        return rc;
+    }
     uv_async_init(host->loop, &vm->wakeup, on_wakeup);
     vm->wakeup.data = vm;
     vm_ports_set_live(vm, 1);
@@ -544,6 +552,7 @@ void vmm_vm_destroy(vmm_vm_t *vm)
         vmm_vm_stop(vm);
     }
     host_pool_release(vm->host, vm->pool_charge);
+    host_vm_remove(vm->host, vm);
     vm->host->nr_vms--;
     uv_close((uv_handle_t *)&vm->wakeup, on_wakeup_closed);
 }

@@ -70,7 +70,19 @@ struct vmm_vm {
 
     struct vm_embed embed; /* user data, last error, async ops (vm_embed.h) */
     struct vm_ports ports; /* named console ports (vm_ports.h) */
+
+    /* --- memory overcommit (vm_memory.c) --- */
+    struct vmm_vm *host_next;    /* the host's list of VMs */
+    uint64_t mem_limit;          /* vmm_vm_set_memory_limit(); 0 = none */
+    uint64_t mem_last_touched;   /* touched at the previous pool check */
+    atomic_uint mem_events;      /* MACHINE_MEM_* bits waiting for the loop */
 };
+
+/* vm_memory.c: the machine's memory_changed hook (any thread) and what the
+ * loop does with it (emits VMM_EVENT_MEMORY, checks the pool after a
+ * deflate). */
+void vm_memory_changed(void *opaque, unsigned what);
+void vm_memory_on_wakeup(struct vmm_vm *vm);
 
 /* How a restore (snapshot/) builds a VM: `memory` runs once the RAM layout
  * exists and before the engine maps it (to back RAM by a file), `load`

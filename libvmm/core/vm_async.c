@@ -20,12 +20,13 @@
 #include "core/vm.h"
 #include "util/error.h"
 
-enum { OP_PAUSE, OP_STOP };
+enum { OP_PAUSE, OP_STOP, OP_PAUSE_AT };
 
 struct vm_async_op {
     struct vm_async_op *next;
     int kind;
     unsigned run; /* vm->restarts when the operation began */
+    uint64_t at;  /* OP_PAUSE_AT: vCPU 0's instruction count to pause at */
     vmm_vm_done_cb cb;
     void *opaque;
 };
@@ -185,6 +186,49 @@ int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
     return 0;
 }
 
+int vmm_vm_pause_at(vmm_vm_t *vm, uint64_t instructions, vmm_vm_done_cb cb, void *opaque)
+{
+    if (!vm)
+        return vmm_error(VMM_EINVAL, "vmm_vm_pause_at: vm is NULL");
+    if (atomic_load(&vm->state) != VMM_STATE_RUNNING)
+        return vmm_error(VMM_ESTATE, "VM '%s' is not running", vm->cfg->name);
+    const struct engine_ops *eng = vm->platform->engine;
+    if (!eng->vcpu_pause_at)
+        return vmm_error(VMM_ENOTSUP, "the %s engine does not count instructions: a pause at "
+                         "instruction %llu needs the soft engine", eng->name,
+                         (unsigned long long)instructions);
+    vmm_vcpu_stats_t st = { .size = sizeof(st) };
+    machine_vcpu_stats_read(&vm->m, 0, &st);
+    if (instructions <= st.instructions)
+        return vmm_error(VMM_EINVAL, "pause at instruction %llu: vCPU 0 has retired %llu already",
+                         (unsigned long long)instructions, (unsigned long long)st.instructions);
+    struct vm_async *a;
+    int rc = async_get(vm, &a);
+    if (rc)
+        return rc;
+    if (op_find(a, OP_PAUSE) || op_find(a, OP_PAUSE_AT))
+        return vmm_error(VMM_EBUSY, "a pause of VM '%s' is already in progress", vm->cfg->name);
+    a->waiter_quit = 0;
+    a->waiter_target = vm->nr_threads;
+    rc = pthread_create(&a->waiter, NULL, pause_waiter_main, a);
+    if (rc)
+        return vmm_error_errno(rc, "starting the pause waiter of VM '%s'", vm->cfg->name);
+    a->waiter_running = 1;
+    if ((rc = op_add(vm, a, OP_PAUSE_AT, cb, opaque))) {
+        waiter_stop(vm, a);
+        return rc;
+    }
+    op_find(a, OP_PAUSE_AT)->at = instructions;
+    if ((rc = eng->vcpu_pause_at(&vm->m, 0, instructions))) {
+        struct vm_async_op *op = op_find(a, OP_PAUSE_AT);
+        op_unlink(vm, a, op);
+        free(op);
+        waiter_stop(vm, a);
+        return rc;
+    }
+    return 0;
+}
+
 int vmm_vm_stop_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
 {
     if (!vm)
@@ -229,6 +273,9 @@ static int op_ready(struct vmm_vm *vm, struct vm_async_op *op, int *status)
         }
         return 0;
     }
+    if (op->kind == OP_PAUSE_AT && !is_final(state) && vm->restarts == op->run &&
+        atomic_load(&vm->m.request) != MACHINE_PAUSE)
+        return 0; /* not there yet */
     if (is_final(state) || vm->restarts != op->run ||
         atomic_load(&vm->m.request) != MACHINE_PAUSE) {
         *status = VMM_ESTATE;
@@ -259,7 +306,21 @@ void vm_async_poll(struct vmm_vm *vm)
                 break;
         if (!op)
             return;
-        if (op->kind == OP_PAUSE) {
+        if (op->kind == OP_PAUSE_AT) {
+            vm->platform->engine->vcpu_pause_at(&vm->m, 0, 0);
+            vmm_vcpu_stats_t st = { .size = sizeof(st) };
+            machine_vcpu_stats_read(&vm->m, 0, &st);
+            if (status == 0 && st.instructions < op->at) {
+                /* Paused by vmm_vm_pause() first: that pause stands. */
+                waiter_stop(vm, a);
+                status = VMM_ECANCELED;
+                vm_embed_set_error(vm, status, "VM '%s' was paused at instruction %llu by "
+                                   "another request, before %llu", vm->cfg->name,
+                                   (unsigned long long)st.instructions,
+                                   (unsigned long long)op->at);
+            }
+        }
+        if (op->kind == OP_PAUSE || (op->kind == OP_PAUSE_AT && status != VMM_ECANCELED)) {
             waiter_stop(vm, a);
             if (status == 0) {
                 /* The event first, as after vmm_vm_pause(). The op stays

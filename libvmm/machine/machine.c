@@ -161,3 +161,9 @@ void machine_port_state(struct machine *m, unsigned index, int open)
     if (m->host && m->host->port_state)
         m->host->port_state(m->host_opaque, index, open);
 }
+
+void machine_memory_changed(struct machine *m, unsigned what)
+{
+    if (m->host && m->host->memory_changed)
+        m->host->memory_changed(m->host_opaque, what);
+}

@@ -63,7 +63,15 @@ struct machine_host_ops {
     int (*port_out)(void *opaque, unsigned index, const uint8_t *buf, size_t len);
     /* The guest opened (1) or closed (0) named port `index`. */
     void (*port_state)(void *opaque, unsigned index, int open);
+    /* --- guest memory (devices/virtio/balloon.c) --- */
+    /* The balloon changed (MACHINE_MEM_* bits): the driver's actual size,
+     * pages the guest took back (deflate), fresh guest statistics. */
+    void (*memory_changed)(void *opaque, unsigned what);
 };
+
+#define MACHINE_MEM_BALLOON_ACTUAL 1u
+#define MACHINE_MEM_BALLOON_DEFLATE 2u
+#define MACHINE_MEM_BALLOON_STATS 4u
 
 /* The interrupt controller the board connected device lines to (the PLIC on
  * riscv, KVM's in-kernel IOAPIC/PIC on x86). Any thread. */
@@ -249,5 +257,8 @@ void machine_console_out(struct machine *m, const uint8_t *buf, size_t len);
  * host has no port hooks) and the guest's open/close. Any thread. */
 int machine_port_out(struct machine *m, unsigned index, const uint8_t *buf, size_t len);
 void machine_port_state(struct machine *m, unsigned index, int open);
+
+/* Tells the host side the balloon changed (MACHINE_MEM_* bits). Any thread. */
+void machine_memory_changed(struct machine *m, unsigned what);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -70,6 +71,32 @@ int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset)
     madvise(r->host, r->size, MADV_HUGEPAGE);
     r->from_file = 1;
     return 0;
+}
+
+int guest_mem_next_data(const struct guest_region *r, uint64_t from, uint64_t *start,
+                        uint64_t *end)
+{
+    if (from >= r->size)
+        return 0;
+    if (r->from_file) {
+        *start = from;
+        *end = r->size;
+        return 1;
+    }
+    off_t d = lseek(r->memfd, (off_t)from, SEEK_DATA);
+    if (d < 0) {
+        if (errno == ENXIO)
+            return 0; /* only holes from here */
+        *start = from; /* no SEEK_DATA here: everything may hold data */
+        *end = r->size;
+        return 1;
+    }
+    if ((uint64_t)d >= r->size)
+        return 0;
+    off_t h = lseek(r->memfd, d, SEEK_HOLE);
+    *start = (uint64_t)d & ~4095ULL;
+    *end = h < 0 || (uint64_t)h > r->size ? r->size : ((uint64_t)h + 4095) & ~4095ULL;
+    return 1;
 }
 
 void guest_mem_destroy(struct guest_mem *gm)
@@ -237,4 +264,86 @@ void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap)
     size_t words = (size_t)((r->size / 4096 + 63) / 64);
     for (size_t w = 0; w < words; w++)
         bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_ACQ_REL);
+}
+
+int guest_mem_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    const struct guest_region *r = guest_mem_region(gm, gpa);
+    if ((gpa & PAGE_MASK_4K) || (len & PAGE_MASK_4K) || !r || len > r->size - (gpa - r->gpa))
+        return vmm_error(VMM_ERANGE,
+                         "discarding 0x%llx+0x%llx: not 4 KiB aligned or not inside one RAM region",
+                         (unsigned long long)gpa, (unsigned long long)len);
+    if (!len)
+        return 0;
+    uint64_t off = gpa - r->gpa;
+    /* A reader of the dirty log (migration) must send the zeros too. */
+    guest_mem_mark_dirty(gm, gpa, len);
+    if (r->from_file) {
+        /* The region's private copies go; the snapshot file backs the
+         * pages again (their bytes are the guest's to overwrite). */
+        if (madvise(r->host + off, len, MADV_DONTNEED) < 0)
+            return vmm_error_errno(errno, "dropping 0x%llx+0x%llx of RAM", (unsigned long long)gpa,
+                                   (unsigned long long)len);
+        return 0;
+    }
+    if (fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
+        /* Without hole punching the shared mapping can still let go. */
+        if (errno != EOPNOTSUPP || madvise(r->host + off, len, MADV_REMOVE) < 0)
+            return vmm_error_errno(errno, "punching 0x%llx+0x%llx out of RAM",
+                                   (unsigned long long)gpa, (unsigned long long)len);
+    }
+    return 0;
+}
+
+/* Pages of [p, p + len) resident in host memory, by mincore in slices. */
+static uint64_t resident_pages(const uint8_t *p, uint64_t len)
+{
+    enum { SLICE_PAGES = 16384 }; /* 64 MiB of RAM a call */
+    unsigned char vec[SLICE_PAGES];
+    uint64_t n = 0;
+    for (uint64_t off = 0; off < len; off += (uint64_t)SLICE_PAGES * 4096) {
+        uint64_t chunk = len - off < (uint64_t)SLICE_PAGES * 4096 ? len - off
+                                                                   : (uint64_t)SLICE_PAGES * 4096;
+        if (mincore((void *)(p + off), chunk, vec) < 0)
+            continue;
+        for (uint64_t i = 0; i < chunk / 4096; i++)
+            n += vec[i] & 1;
+    }
+    return n;
+}
+
+void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *resident)
+{
+    uint64_t t = 0, res = 0;
+    for (int i = 0; i < gm->nr_regions; i++) {
+        const struct guest_region *r = &gm->regions[i];
+        uint64_t rp = (resident || r->from_file) ? resident_pages(r->host, r->size) * 4096 : 0;
+        struct stat st;
+        if (r->from_file)
+            t += rp;
+        else if (fstat(r->memfd, &st) == 0)
+            t += (uint64_t)st.st_blocks * 512;
+        res += rp;
+    }
+    if (touched)
+        *touched = t;
+    if (resident)
+        *resident = res;
+}
+
+int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = guest_mem_ptr(gm, gpa, len);
+    if (!p)
+        return vmm_error(VMM_ERANGE, "clearing 0x%llx+0x%llx: not inside one RAM region",
+                         (unsigned long long)gpa, (unsigned long long)len);
+    uint64_t first = (gpa + PAGE_MASK_4K) & ~PAGE_MASK_4K, end = gpa + len;
+    uint64_t last = end & ~PAGE_MASK_4K;
+    if (first >= last) { /* no whole page inside */
+        memset(p, 0, len);
+        return 0;
+    }
+    memset(p, 0, first - gpa);
+    memset(p + (last - gpa), 0, end - last);
+    return guest_mem_discard(gm, first, last - first);
 }

@@ -47,6 +47,16 @@ int guest_mem_zero(struct guest_mem *gm);
  * before the region is in use or with no vCPU running. VMM_EIO on failure. */
 int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset);
 
+/* The next stretch of region `r` at or after byte `from` (page aligned)
+ * that may hold non-zero bytes: [*start, *end). Pages the memfd never
+ * allocated (never written, or zeroed by guest_mem_zero) are holes and are
+ * skipped without being touched, so a save or a migration neither reads
+ * nor commits memory the guest never used. Returns 0 when nothing is left.
+ * A region mapped from a snapshot file is one stretch (its pages are not
+ * in the memfd). Any thread. */
+int guest_mem_next_data(const struct guest_region *r, uint64_t from, uint64_t *start,
+                        uint64_t *end);
+
 /* Dirty-page logging, for live migration and diff snapshots: while on,
  * every write to guest RAM that does not come from KVM's own page tables
  * (devices' DMA, the soft engine's stores, the VMM's own writes) sets the
@@ -68,6 +78,29 @@ void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t 
 /* ORs region `index`'s dirty bits into `bitmap` (one bit a page, words of
  * 64) and clears them, atomically word by word. */
 void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap);
+
+/* Gives the pages of [gpa, gpa + len) back to the host (a balloon's
+ * inflated or reported pages): hole punching on the memfd, or dropping the
+ * private copies of a region mapped from a snapshot file. The mapping stays:
+ * the guest reads zeros (or the snapshot's bytes) there afterwards and the
+ * host commits a page again when it is next written. gpa and len must be
+ * 4 KiB aligned and lie inside one RAM region: VMM_ERANGE naming the
+ * range otherwise (guest-supplied values are checked here). Any thread. */
+int guest_mem_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Makes [gpa, gpa + len) (inside one RAM region: VMM_ERANGE otherwise)
+ * read as zeros without committing host memory for it: the whole pages
+ * are discarded (guest_mem_discard), only the partial pages at either end
+ * are written. For loaders zero-filling a segment's bss. */
+int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* What guest RAM costs the host now, in bytes: `touched` is what the host
+ * has committed to it (the memfds' allocated blocks, swapped pages
+ * included; for a region mapped from a snapshot file, its resident pages),
+ * `resident` what of it is in host memory now (mincore over the
+ * mappings). Either pointer may be NULL (touched alone is one fstat a
+ * region: cheap enough for a periodic check). Any thread. */
+void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *resident);
 
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);

@@ -350,8 +350,14 @@ static int migrate_body(struct migration *mg)
         rc = bits ? machine_dirty_fetch(m, i, bits) : VMM_ENOMEM;
         free(bits);
     }
-    for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++)
-        rc = send_pages(mg, i, 0, m->mem.regions[i].size / PAGE, 1);
+    /* Stretches the memfd never allocated are zero: skipped unread. */
+    for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++) {
+        uint64_t pos = 0, start, end;
+        while (rc == 0 && guest_mem_next_data(&m->mem.regions[i], pos, &start, &end)) {
+            rc = send_pages(mg, i, start / PAGE, (end - start) / PAGE, 1);
+            pos = end;
+        }
+    }
 
     unsigned rounds = 0;
     uint64_t prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);

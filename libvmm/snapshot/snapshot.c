@@ -141,41 +141,51 @@ static size_t bitmap_words(uint64_t region_size)
 }
 
 /* Writes one region's non-zero pages (runs of them in one pwrite each) at
- * data_offset; zero pages stay holes. Returns the CRC and page count. */
+ * data_offset; zero pages stay holes, and stretches the memfd never
+ * allocated are not even read (guest_mem_next_data). Returns the CRC and
+ * page count. */
 static int write_region(int fd, const struct guest_region *r, uint64_t data_offset,
                         const char *path, uint32_t *crc_out, uint32_t *pages_out,
                         _Atomic uint64_t *done, const _Atomic int *cancel)
 {
     uint32_t crc = 0, pages = 0;
-    uint64_t n = r->size / PAGE;
-    uint64_t run_start = 0, run_len = 0;
-    for (uint64_t i = 0; i <= n; i++) {
-        if (i && (i % 256 == 0 || i == n)) { /* progress, every 1 MiB examined */
-            if (done)
-                atomic_fetch_add_explicit(done, (i % 256 ? i % 256 : 256) * PAGE,
-                                          memory_order_relaxed);
-            if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
-                return vmm_error(VMM_ECANCELED, "saving '%s' was cancelled", path);
+    uint64_t pos = 0, start, end;
+    while (guest_mem_next_data(r, pos, &start, &end)) {
+        if (done && start > pos)
+            atomic_fetch_add_explicit(done, start - pos, memory_order_relaxed);
+        uint64_t first = start / PAGE, n = end / PAGE;
+        uint64_t run_start = 0, run_len = 0;
+        for (uint64_t i = first; i <= n; i++) {
+            if (i > first && ((i - first) % 256 == 0 || i == n)) {
+                if (done)
+                    atomic_fetch_add_explicit(done, ((i - first) % 256 ? (i - first) % 256 : 256) *
+                                                        PAGE, memory_order_relaxed);
+                if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
+                    return vmm_error(VMM_ECANCELED, "saving '%s' was cancelled", path);
+            }
+            int data = i < n && !page_is_zero(r->host + i * PAGE);
+            if (data) {
+                crc = page_crc(crc, i, r->host + i * PAGE);
+                pages++;
+                if (!run_len)
+                    run_start = i;
+                run_len++;
+                /* Bound a single write so a huge region streams. */
+                if (run_len < 256)
+                    continue;
+            }
+            if (run_len) {
+                int rc = pwrite_all(fd, r->host + run_start * PAGE, run_len * PAGE,
+                                    data_offset + run_start * PAGE, path);
+                if (rc)
+                    return rc;
+                run_len = 0;
+            }
         }
-        int data = i < n && !page_is_zero(r->host + i * PAGE);
-        if (data) {
-            crc = page_crc(crc, i, r->host + i * PAGE);
-            pages++;
-            if (!run_len)
-                run_start = i;
-            run_len++;
-            /* Bound a single write so a huge region streams. */
-            if (run_len < 256)
-                continue;
-        }
-        if (run_len) {
-            int rc = pwrite_all(fd, r->host + run_start * PAGE, run_len * PAGE,
-                                data_offset + run_start * PAGE, path);
-            if (rc)
-                return rc;
-            run_len = 0;
-        }
+        pos = end;
     }
+    if (done && r->size > pos)
+        atomic_fetch_add_explicit(done, r->size - pos, memory_order_relaxed);
     *crc_out = crc;
     *pages_out = pages;
     return 0;
@@ -861,27 +871,35 @@ static int restore_memory(struct machine *m, void *ctx)
 static int read_region(const struct snapshot_file *sf, const struct region_entry *e,
                        const struct guest_region *r)
 {
+    /* Only the file's data runs are read and checked: the RAM between them
+     * is fresh (zero) and stays untouched, so a restore commits only the
+     * memory the guest had used. Pages go into the checksum in address
+     * order, as the writer put them. */
     uint64_t end = e->data_offset + e->size;
     uint64_t pos = e->data_offset;
+    uint32_t crc = 0, pages = 0;
     while (pos < end) {
         off_t d = lseek(sf->fd, (off_t)pos, SEEK_DATA);
         if (d < 0 || (uint64_t)d >= end)
             break; /* only holes left */
         off_t h = lseek(sf->fd, d, SEEK_HOLE);
         uint64_t run_end = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+        run_end = (run_end + PAGE - 1) & ~(PAGE - 1);
+        if (run_end > end)
+            run_end = end;
         uint64_t from = (uint64_t)d & ~(PAGE - 1);
         int rc = pread_all(sf->fd, r->host + (from - e->data_offset), run_end - from, from,
                            sf->path);
         if (rc)
             return rc;
+        for (uint64_t i = (from - e->data_offset) / PAGE; i < (run_end - e->data_offset) / PAGE;
+             i++)
+            if (!page_is_zero(r->host + i * PAGE)) {
+                crc = page_crc(crc, i, r->host + i * PAGE);
+                pages++;
+            }
         pos = run_end;
     }
-    uint32_t crc = 0, pages = 0;
-    for (uint64_t i = 0; i < e->size / PAGE; i++)
-        if (!page_is_zero(r->host + i * PAGE)) {
-            crc = page_crc(crc, i, r->host + i * PAGE);
-            pages++;
-        }
     if (crc != e->crc || pages != e->pages)
         return vmm_error(VMM_EFORMAT, "snapshot '%s': memory at 0x%llx fails its checksum "
                          "(%u pages read, %u recorded): corrupt", sf->path,

@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "vmm/config.h"
 #include "vmm/event.h"
+#include "vmm/memory.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 
@@ -68,6 +69,7 @@ size_t vmm_struct_size(vmm_struct_id_t id)
     case VMM_STRUCT_NET_CONFIG: return sizeof(vmm_net_config_t);
     case VMM_STRUCT_MIGRATE_PARAMS: return sizeof(vmm_migrate_params_t);
     case VMM_STRUCT_MIGRATE_STATS: return sizeof(vmm_migrate_stats_t);
+    case VMM_STRUCT_MEMORY_STATS: return sizeof(vmm_memory_stats_t);
     }
     return 0;
 }

@@ -43,6 +43,7 @@ static void struct_size_reports_the_library_sizes(void)
     CU_ASSERT_EQUAL(vmm_struct_size(VMM_STRUCT_NET_CONFIG), sizeof(vmm_net_config_t));
     CU_ASSERT_EQUAL(vmm_struct_size(VMM_STRUCT_MIGRATE_PARAMS), sizeof(vmm_migrate_params_t));
     CU_ASSERT_EQUAL(vmm_struct_size(VMM_STRUCT_MIGRATE_STATS), sizeof(vmm_migrate_stats_t));
+    CU_ASSERT_EQUAL(vmm_struct_size(VMM_STRUCT_MEMORY_STATS), sizeof(vmm_memory_stats_t));
     CU_ASSERT_EQUAL(vmm_struct_size((vmm_struct_id_t)0), 0);
     CU_ASSERT_EQUAL(vmm_struct_size((vmm_struct_id_t)999), 0);
     /* Every sized struct starts with its size, and stats stay all uint64_t. */

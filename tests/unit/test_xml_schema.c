@@ -149,6 +149,7 @@ static void configs_built_with_setters_validate(void)
         vmm_config_add_net(c, "tap0", NULL);
         vmm_config_set_serial(c, VMM_CHARDEV_STDIO, NULL);
         vmm_config_set_rng(c, 1);
+        vmm_config_set_balloon(c, 1, VMM_BALLOON_FREE_PAGE_REPORTING | VMM_BALLOON_DEFLATE_ON_OOM, 10);
         char *xml = NULL;
         CU_ASSERT_EQUAL_FATAL(vmm_config_to_xml(c, &xml), 0);
         CU_ASSERT_EQUAL(validate_text(riscv ? "setters (riscv64)" : "setters (x86_64)", xml), 0);

@@ -266,5 +266,39 @@ class LibraryTest(unittest.TestCase):
         self.assertIsNone(host._h)
 
 
+
+class MemoryOvercommitTest(unittest.TestCase):
+    def test_balloon_settings_round_trip_through_xml(self):
+        with vmm.Config() as cfg:
+            self.assertIsNone(cfg.balloon)
+            cfg.set_balloon(free_page_reporting=True, stats_period=5)
+            self.assertEqual(cfg.balloon, {"deflate_on_oom": False, "free_page_reporting": True,
+                                           "stats_period": 5})
+            cfg.memory, cfg.kernel = 64 << 20, "/boot/vmlinuz"
+            xml = cfg.to_xml()
+            self.assertIn("freePageReporting=\"on\"", xml.replace("'", '"'))
+            with vmm.Config.from_xml(xml, host_checks=False) as back:
+                self.assertEqual(back.balloon, cfg.balloon)
+            cfg.set_balloon(False)
+            self.assertIsNone(cfg.balloon)
+
+    def test_bad_balloon_period_is_refused_naming_the_limit(self):
+        with vmm.Config() as cfg:
+            with self.assertRaises(vmm.Error) as e:
+                cfg.set_balloon(stats_period=100000)
+            self.assertIn("86400", str(e.exception))
+
+    def test_overcommit_ratio_is_checked_and_kept(self):
+        with vmm.Host(memory_limit=1 << 30) as host:
+            self.assertEqual(host.overcommit, 1.0)
+            host.overcommit = 2.5
+            self.assertEqual(host.overcommit, 2.5)
+            self.assertEqual(host.memory_limit, 1 << 30)
+            for bad in (0.5, 1000.0):
+                with self.assertRaises(vmm.Error) as e:
+                    host.overcommit = bad
+                self.assertIn("outside 1..64", str(e.exception))
+            self.assertEqual(host.memory_touched, 0)
+
 if __name__ == "__main__":
     unittest.main()

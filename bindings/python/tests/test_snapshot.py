@@ -191,6 +191,24 @@ class SaveAsyncTest(GuestTest):
         vm2.stop()
 
 
+class PauseAtTest(GuestTest):
+    def test_pause_at_an_instruction_count(self):
+        vm = self.boot()
+        done = vm.vcpu_stats(0).instructions + 2_000_000
+        ended = []
+        with self.assertRaisesRegex(vmm.Error, "retired"):
+            vm.pause_at(1)
+        vm.pause_at(done, callback=lambda _vm, err: ended.append(err))
+        self.assertTrue(self.host.wait_for(lambda: ended, 30))
+        self.assertIsNone(ended[0])
+        self.assertEqual(vm.state, vmm.State.PAUSED)
+        at = vm.vcpu_stats(0).instructions
+        self.assertGreaterEqual(at, done)
+        self.assertLess(at, done + 100_000)
+        vm.resume()
+        vm.stop()
+
+
 class DiffSnapshotTest(GuestTest):
     def test_a_diff_chain_restores_to_its_last_link(self):
         vm = self.boot()

@@ -142,9 +142,47 @@ class Progress(ctypes.Structure):
         return {1: "save", 2: "migrate"}.get(self._kind, str(self._kind))
 
 
+class _MemoryEv(ctypes.Structure):
+    _fields_ = [("what", _c_int), ("touched", _c_u64), ("limit", _c_u64),
+                ("pool_touched", _c_u64), ("ballooned", _c_u64)]
+
+
 class _EvUnion(ctypes.Union):
     _fields_ = [("state", _StateEv), ("console", _ConsoleEv), ("restart", _RestartEv),
-                ("port", _PortEv), ("progress", Progress)]
+                ("port", _PortEv), ("progress", Progress), ("memory", _MemoryEv)]
+
+
+class MemoryEvent(enum.IntEnum):
+    """What a memory event (VM.on_memory) says (vmm_memory_event_t)."""
+    BALLOON = 1          # the guest's balloon changed size
+    STATS = 2            # fresh guest memory statistics arrived
+    POOL_EXHAUSTED = 3   # the host pool ran out; this VM was paused
+    LIMIT_REACHED = 4    # the VM passed its own limit and was paused
+
+
+UNSET = (1 << 64) - 1  # a guest statistic the guest did not report (VMM_MEMSTAT_UNSET)
+
+
+class MemoryStats(ctypes.Structure):
+    """vmm_memory_stats_t: bytes unless the name says otherwise; guest
+    figures are UNSET until the guest reports them."""
+    _fields_ = [("size", _c_u64), ("configured", _c_u64), ("touched", _c_u64),
+                ("resident", _c_u64), ("limit", _c_u64), ("has_balloon", _c_int),
+                ("balloon_driver", _c_int), ("balloon_target", _c_u64), ("ballooned", _c_u64),
+                ("inflated", _c_u64), ("deflated", _c_u64), ("reported", _c_u64),
+                ("balloon_errors", _c_u64), ("stats_updates", _c_u64), ("stats_age_ms", _c_u64),
+                ("swap_in", _c_u64), ("swap_out", _c_u64), ("major_faults", _c_u64),
+                ("minor_faults", _c_u64), ("free", _c_u64), ("total", _c_u64),
+                ("available", _c_u64), ("disk_caches", _c_u64), ("hugetlb_allocs", _c_u64),
+                ("hugetlb_failures", _c_u64)]
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name, _ in self._fields_ if name != "size"}
+
+
+# vmm_config_set_balloon() flags
+BALLOON_DEFLATE_ON_OOM = 1
+BALLOON_FREE_PAGE_REPORTING = 2
 
 
 class _Event(ctypes.Structure):
@@ -187,6 +225,7 @@ _SIZED_STRUCTS = {
     6: ("vmm_net_config_t", _CNet),
     7: ("vmm_migrate_params_t", _CMigrateParams),
     8: ("vmm_migrate_stats_t", MigrateStats),
+    9: ("vmm_memory_stats_t", MemoryStats),
 }
 
 
@@ -266,6 +305,18 @@ _host_set_workers = _sig("vmm_host_set_workers", _c_int, _p, _c_uint)
 _host_workers = _sig("vmm_host_workers", _c_uint, _p)
 _host_set_cgroup_parent = _sig("vmm_host_set_cgroup_parent", _c_int, _p, _c_char_p)
 _host_cgroup_parent = _sig("vmm_host_cgroup_parent", _c_char_p, _p)
+_host_set_overcommit = _sig("vmm_host_set_memory_overcommit", _c_int, _p, ctypes.c_double)
+_host_overcommit = _sig("vmm_host_memory_overcommit", ctypes.c_double, _p)
+_host_limit = _sig("vmm_host_memory_limit", _c_u64, _p)
+_host_touched = _sig("vmm_host_memory_touched", _c_u64, _p)
+_cfg_set_balloon = _sig("vmm_config_set_balloon", _c_int, _p, _c_int, _c_uint, _c_uint)
+_cfg_balloon = _sig("vmm_config_balloon", _c_int, _p, ctypes.POINTER(_c_uint),
+                    ctypes.POINTER(_c_uint))
+_vm_memory_stats = _sig("vmm_vm_memory_stats", _c_int, _p, ctypes.POINTER(MemoryStats))
+_vm_set_balloon_target = _sig("vmm_vm_set_balloon_target", _c_int, _p, _c_u64)
+_vm_balloon_target = _sig("vmm_vm_balloon_target", _c_u64, _p)
+_vm_balloon_request_stats = _sig("vmm_vm_balloon_request_stats", _c_int, _p)
+_vm_set_memory_limit = _sig("vmm_vm_set_memory_limit", _c_int, _p, _c_u64)
 _cfg_new = _sig("vmm_config_new", _c_int, ctypes.POINTER(_p))
 _cfg_free = _sig("vmm_config_free", None, _p)
 _cfg_clone = _sig("vmm_config_clone", _c_int, _p, ctypes.POINTER(_p))
@@ -314,6 +365,7 @@ _vm_set_cpu_gquota = _sig("vmm_vm_set_cpu_global_quota", _c_int, _p, _c_u64, _c_
 _vm_resume = _sig("vmm_vm_resume", _c_int, _p)
 _vm_stop = _sig("vmm_vm_stop", _c_int, _p)
 _vm_pause_async = _sig("vmm_vm_pause_async", _c_int, _p, _DoneCb, _p)
+_vm_pause_at = _sig("vmm_vm_pause_at", _c_int, _p, _c_u64, _DoneCb, _p)
 _vm_stop_async = _sig("vmm_vm_stop_async", _c_int, _p, _DoneCb, _p)
 _vm_destroy = _sig("vmm_vm_destroy", None, _p)
 _vm_state = _sig("vmm_vm_state", _c_int, _p)
@@ -501,6 +553,7 @@ class RunMode(enum.IntEnum):
 _XML_LENIENT, _XML_NO_HOST_CHECKS = 1, 2
 _ECANCELED = -13
 _EVENT_STATE, _EVENT_CONSOLE, _EVENT_RESTART, _EVENT_PORT, _EVENT_PROGRESS = 1, 2, 3, 4, 5
+_EVENT_MEMORY = 6
 
 
 class Outcome:
@@ -869,6 +922,24 @@ class Config:
             out.append(Port(_str_out(name), kind.value, _str_out(path.value)))
         return out
 
+    def set_balloon(self, on=True, deflate_on_oom=False, free_page_reporting=False,
+                    stats_period=0):
+        """A virtio-balloon (<memballoon model='virtio'>); on=False removes it.
+        stats_period: seconds between the guest's statistics reports."""
+        flags = ((BALLOON_DEFLATE_ON_OOM if deflate_on_oom else 0)
+                 | (BALLOON_FREE_PAGE_REPORTING if free_page_reporting else 0))
+        _check(_cfg_set_balloon(self._handle(), int(bool(on)), flags, stats_period))
+
+    @property
+    def balloon(self):
+        """None without a balloon, else a dict of its settings."""
+        flags, period = _c_uint(), _c_uint()
+        if not _cfg_balloon(self._handle(), ctypes.byref(flags), ctypes.byref(period)):
+            return None
+        return {"deflate_on_oom": bool(flags.value & BALLOON_DEFLATE_ON_OOM),
+                "free_page_reporting": bool(flags.value & BALLOON_FREE_PAGE_REPORTING),
+                "stats_period": period.value}
+
     def set_vsock(self, cid, path=None):
         """A virtio-vsock with guest CID `cid` (0 removes it) and the host
         side's unix socket `path` (Firecracker's CONNECT convention)."""
@@ -989,7 +1060,7 @@ class Host:
     """A host context with its own event loop and memory pool. A context
     manager: leaving it destroys the VMs and frees the host."""
 
-    def __init__(self, memory_limit=0, workers=0):
+    def __init__(self, memory_limit=0, overcommit=1.0, workers=0):
         h = _p()
         _check(_host_new(ctypes.byref(h), None))
         self._h = h.value
@@ -999,6 +1070,8 @@ class Host:
         self._next_done = 1
         if memory_limit:
             _check(_host_set_limit(self._h, memory_limit))
+        if overcommit != 1.0:
+            _check(_host_set_overcommit(self._h, overcommit))
         if workers:
             self.workers = workers
 
@@ -1029,6 +1102,29 @@ class Host:
     @cgroup_parent.setter
     def cgroup_parent(self, path):
         _check(_host_set_cgroup_parent(self._handle(), _str_in(path)))
+
+    @property
+    def memory_limit(self):
+        """The pool's limit in bytes (what the VMs may commit together)."""
+        return _host_limit(self._handle())
+
+    @memory_limit.setter
+    def memory_limit(self, value):
+        _check(_host_set_limit(self._handle(), value))
+
+    @property
+    def overcommit(self):
+        """How many times its limit the pool hands out as guest RAM (1.0: none)."""
+        return _host_overcommit(self._handle())
+
+    @overcommit.setter
+    def overcommit(self, ratio):
+        _check(_host_set_overcommit(self._handle(), float(ratio)))
+
+    @property
+    def memory_touched(self):
+        """Guest RAM all VMs of the host have committed now, bytes."""
+        return _host_touched(self._handle())
 
     @property
     def backend_fd(self):
@@ -1161,8 +1257,10 @@ class VM:
     """A virtual machine. Set on_console (bytes -> None), on_state
     ((old State, new State) -> None), on_restart ((Outcome, count) -> None)
     on_port ((name, bytes, open) -> None; bytes empty when only the
-    guest's open state changed) and on_progress (Progress -> None: a save or
-    migration moving on; a copy) to receive events. A context manager:
+    guest's open state changed), on_progress (Progress -> None: a save or
+    migration moving on; a copy) and on_memory ((MemoryEvent, dict of
+    touched, limit, pool_touched, ballooned) -> None) to receive events. A
+    context manager:
     leaving it destroys the VM."""
 
     def __init__(self, host, handle):
@@ -1172,6 +1270,7 @@ class VM:
         self.on_restart = None
         self._controls = []
         self.on_port = None
+        self.on_memory = None
         self.on_progress = None
         self._cb = _EventCb(self._event)  # keep a reference for the C side
         _vm_set_cb(self._h, self._cb, None)
@@ -1194,6 +1293,11 @@ class VM:
                 p = ev.u.port
                 data = ctypes.string_at(p.data, p.len) if p.len else b""
                 self.on_port(p.name.decode(errors="replace"), data, bool(p.open))
+            elif ev.type == _EVENT_MEMORY and self.on_memory:
+                m = ev.u.memory
+                self.on_memory(MemoryEvent(m.what), {
+                    "touched": m.touched, "limit": m.limit, "pool_touched": m.pool_touched,
+                    "ballooned": m.ballooned})
             elif ev.type == _EVENT_PROGRESS and self.on_progress:
                 copy = Progress()
                 ctypes.pointer(copy)[0] = ev.u.progress
@@ -1317,6 +1421,12 @@ class VM:
         vCPU is parked (error None) or the run ended first (an Error)."""
         self._async(_vm_pause_async, callback)
 
+    def pause_at(self, instructions, callback=None):
+        """Pauses once vCPU 0 retired `instructions` (soft engine): at the
+        first block end at or after it, the same one in every deterministic
+        run. callback(vm, error) runs from the loop when it paused."""
+        self._async(lambda h, cb, key: _vm_pause_at(h, instructions, cb, key), callback)
+
     def stop_async(self, callback=None):
         """Starts a forced stop; callback(vm, error) runs from the loop once
         the VM is shut off."""
@@ -1370,6 +1480,30 @@ class VM:
     def write_phys(self, gpa, data):
         data = bytes(data)
         _check(_vm_write_phys(self._handle(), gpa, data, len(data)))
+
+    def memory_stats(self):
+        """The VM's memory figures (a MemoryStats; .as_dict() for a dict)."""
+        s = MemoryStats(size=ctypes.sizeof(MemoryStats))
+        _check(_vm_memory_stats(self._handle(), ctypes.byref(s)))
+        return s
+
+    def set_balloon_target(self, guest_bytes):
+        """Asks the guest to keep `guest_bytes` of RAM and balloon the rest
+        (QMP's `balloon`)."""
+        _check(_vm_set_balloon_target(self._handle(), guest_bytes))
+
+    @property
+    def balloon_target(self):
+        return _vm_balloon_target(self._handle())
+
+    def balloon_request_stats(self):
+        """Asks the guest for fresh memory statistics (on_memory STATS follows)."""
+        _check(_vm_balloon_request_stats(self._handle()))
+
+    def set_memory_limit(self, limit):
+        """The VM's own limit on committed guest RAM (0: none); the VM is
+        paused with on_memory LIMIT_REACHED when it passes it."""
+        _check(_vm_set_memory_limit(self._handle(), limit))
 
     def vcpu_count(self):
         return _vm_vcpu_count(self._handle())

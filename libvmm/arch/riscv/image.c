@@ -111,7 +111,10 @@ int rv_elf_load(struct guest_mem *gm, const uint8_t *data, size_t len, const cha
                              path, i, (unsigned long long)gm->ram_bytes);
         total += memsz;
         memcpy(dst, data + off, filesz);
-        memset(dst + filesz, 0, memsz - filesz);
+        /* The bss: zeros that commit no host memory until the guest writes. */
+        int rc = guest_mem_clear(gm, paddr + filesz, memsz - filesz);
+        if (rc)
+            return rc;
         if (paddr + memsz > top)
             top = paddr + memsz;
         loaded++;

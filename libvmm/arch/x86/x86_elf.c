@@ -139,7 +139,9 @@ int x86_elf_load_segments(struct x86_boot_ctx *c, uint64_t *entry, int *is64)
         total += h.memsz;
         uint8_t *dst = guest_mem_ptr(&c->m->mem, h.paddr, h.memsz);
         memcpy(dst, c->image + h.offset, h.filesz);
-        memset(dst + h.filesz, 0, h.memsz - h.filesz);
+        /* The bss: zeros that commit no host memory until the guest writes. */
+        if ((rc = guest_mem_clear(&c->m->mem, h.paddr + h.filesz, h.memsz - h.filesz)))
+            return rc;
         if (h.paddr + h.memsz > c->kernel_end)
             c->kernel_end = h.paddr + h.memsz;
         loaded++;

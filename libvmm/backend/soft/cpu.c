@@ -485,6 +485,22 @@ static int slice_over(struct rv_hart *h, struct engine_slice *s)
     return mono_ns() >= atomic_load_explicit(&s->end_ns, memory_order_relaxed);
 }
 
+void rv_hart_pause_at(struct rv_hart *h, uint64_t instructions)
+{
+    atomic_store(&h->pause_at, instructions);
+}
+
+/* The requested pause point is reached: pause the whole machine. */
+static void pause_here(struct rv_hart *h)
+{
+    atomic_store(&h->pause_at, 0);
+    if (!machine_request_pause(h->m))
+        return; /* the run is ending anyway */
+    for (unsigned i = 0; i < h->m->nr_vcpus; i++)
+        if (h->m->vcpus[i].engine && h->m->vcpus[i].engine != h)
+            rv_hart_kick(h->m->vcpus[i].engine);
+}
+
 int rv_cpu_check(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -492,6 +508,12 @@ int rv_cpu_check(struct rv_hart *h)
     MACHINE_VCPU_STAT_ADD(h->vcpu, tlb_misses, c->tlb_misses);
     MACHINE_VCPU_STAT_ADD(h->vcpu, tlb_flushes, c->tlb_flushes);
     c->tlb_hits = c->tlb_misses = c->tlb_flushes = 0;
+
+    /* Before anything else of the check: a run restored from here does the
+     * rest (interrupts) first, exactly as a run that went on. */
+    uint64_t at = atomic_load_explicit(&h->pause_at, memory_order_relaxed);
+    if (RV_UNLIKELY(at) && rv_cpu_instret(h) >= at)
+        pause_here(h);
 
     if (machine_should_exit(h->m))
         return 1;

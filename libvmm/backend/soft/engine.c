@@ -198,6 +198,15 @@ static int soft_vcpu_get_regs(struct machine *m, unsigned index, vmm_vcpu_regs_t
     return 0;
 }
 
+static int soft_vcpu_pause_at(struct machine *m, unsigned index, uint64_t instructions)
+{
+    struct rv_hart *h = soft_hart(m, index);
+    if (!h)
+        return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
+    rv_hart_pause_at(h, instructions);
+    return 0;
+}
+
 static void soft_vm_destroy(struct machine *m)
 {
     if (!m->engine_vm)
@@ -217,5 +226,6 @@ const struct engine_ops engine_soft = {
     .vcpu_run_slice = soft_vcpu_run_slice,
     .vcpu_kick = soft_vcpu_kick,
     .vcpu_get_regs = soft_vcpu_get_regs,
+    .vcpu_pause_at = soft_vcpu_pause_at,
     .vm_destroy = soft_vm_destroy,
 };

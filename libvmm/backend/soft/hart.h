@@ -77,6 +77,9 @@ struct rv_hart {
     struct machine_vcpu *vcpu;      /* stats (written by this thread only) */
     const struct rv_hart_hooks *hooks;
     int deterministic; /* guest time from retired instructions (engine option) */
+    /* Pause the machine at the first block end with this many instructions
+     * retired (0: never); rv_hart_pause_at(). */
+    _Atomic uint64_t pause_at;
     /* Deterministic mode with several harts: one clock for the machine,
      * from the instructions all of them retired (the scheduler runs them
      * one at a time, so the sum is the same at the same point of every
@@ -136,6 +139,14 @@ void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level);
 /* Wakes the hart from WFI / HSM-stop so it re-checks interrupts and the run
  * request. Any thread. */
 void rv_hart_kick(struct rv_hart *h);
+/* The hart pauses its machine (run request PAUSE; every hart is kicked) at
+ * the first block end where it has retired at least `instructions`; 0
+ * cancels. Block ends depend only on the instructions run, so in
+ * deterministic mode the pause lands on the same instruction in every run,
+ * and a run saved there and restored continues exactly as one that went
+ * straight on (the interrupt check at that block end happens after the
+ * restore, as it would have). Any thread. */
+void rv_hart_pause_at(struct rv_hart *h, uint64_t instructions);
 
 /* Current guest time in RV_TIMEBASE_HZ ticks: host CLOCK_MONOTONIC since
  * the machine's first hart was initialised, or, in deterministic mode

@@ -1,5 +1,7 @@
 /* libvirt domain XML -> vmm_config_t: <devices>. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/xml/xml_read.h"
@@ -501,21 +503,54 @@ static void rd_rng(struct rd *r, xmlNodePtr n)
     }
 }
 
+/* <stats period='N'/>: seconds between the guest's statistics reports. */
+static void rd_balloon_stats(struct rd *r, xmlNodePtr n)
+{
+    rd_attrs(r, n, RD_LIST("period"), NULL);
+    const char *p = rd_need_attr(r, n, "period");
+    if (!p)
+        return;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(p, &end, 10);
+    if (!*p || *end || errno || v > VMM_BALLOON_STATS_PERIOD_MAX || p[0] == '-')
+        rd_error(r, n, VMM_EINVAL, "period='%.32s' (expected seconds, 0..%u)", p,
+                 VMM_BALLOON_STATS_PERIOD_MAX);
+    else
+        r->c->balloon_period = (unsigned)v;
+}
+
+/* autodeflate / freePageReporting: 'on' sets `flag`, 'off' or absent not. */
+static unsigned rd_balloon_switch(struct rd *r, xmlNodePtr n, const char *name, unsigned flag)
+{
+    const char *v = rd_attr(r, n, name);
+    if (!v || !strcmp(v, "off"))
+        return 0;
+    if (!strcmp(v, "on"))
+        return flag;
+    rd_error(r, n, VMM_EINVAL, "%s='%.32s' (expected on or off)", name, v);
+    return 0;
+}
+
 static void rd_memballoon(struct rd *r, xmlNodePtr n)
 {
-    rd_attrs(r, n, RD_LIST("model"), RD_LIST("autodeflate", "freePageReporting"));
+    rd_attrs(r, n, RD_LIST("model", "autodeflate", "freePageReporting"), NULL);
     const char *model = rd_need_attr(r, n, "model");
-    if (model && !strcmp(model, "virtio"))
-        rd_warn(r, n, "virtio balloon ignored: libvmm has no balloon, guest RAM is fixed");
-    else if (model && strcmp(model, "none"))
+    if (model && strcmp(model, "virtio") && strcmp(model, "none"))
         rd_unsupported(r, n, "memballoon model other than none or virtio");
+    unsigned flags = rd_balloon_switch(r, n, "autodeflate", VMM_BALLOON_DEFLATE_ON_OOM) |
+                     rd_balloon_switch(r, n, "freePageReporting", VMM_BALLOON_FREE_PAGE_REPORTING);
     rd_children(r, n, (const struct rd_child[]){
-                          RD_IGNORED("stats", "libvmm has no balloon"),
-                          RD_IGNORED("driver", "libvmm has no balloon"),
+                          RD_HANDLER("stats", rd_balloon_stats),
+                          RD_IGNORED("driver", "QEMU back-end tuning"),
                           IGNORED_ADDRESS,
                           IGNORED_ALIAS,
                           RD_END,
                       });
+    if (model && !strcmp(model, "virtio"))
+        vmm_config_set_balloon(r->c, 1, flags, r->c->balloon_period);
+    else
+        vmm_config_set_balloon(r->c, 0, 0, 0);
 }
 
 /* --- <devices> ----------------------------------------------------------- */

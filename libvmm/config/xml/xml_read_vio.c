@@ -267,18 +267,32 @@ static void rd_libvmm_domain(struct rd *r, xmlNodePtr el)
         return;
     }
     rd_attrs(r, el, NULL, NULL);
-    int vsock = 0;
+    int vsock = 0, det = 0;
     for (xmlNodePtr c = el->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
             rd_error(r, el, VMM_EFORMAT, "unexpected text inside <libvmm:domain>");
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (!metadata_is_libvmm(c) || strcmp((const char *)c->name, "vsock"))
+        const char *name = (const char *)c->name;
+        if (!metadata_is_libvmm(c)) {
             rd_unsupported(r, c, NULL);
-        else if (vsock++)
-            rd_error(r, c, VMM_EINVAL, "<libvmm:vsock> appears more than once");
-        else
-            rd_libvmm_vsock(r, c);
+        } else if (strcmp(name, "vsock") == 0) {
+            if (vsock++)
+                rd_error(r, c, VMM_EINVAL, "<libvmm:vsock> appears more than once");
+            else
+                rd_libvmm_vsock(r, c);
+        } else if (strcmp(name, "deterministic") == 0) {
+            /* The soft engine's deterministic mode (vmm_config_set_deterministic):
+             * a snapshot or migration must carry it to continue the same run. */
+            rd_attrs(r, c, NULL, NULL);
+            rd_children(r, c, (const struct rd_child[]){RD_END});
+            if (det++)
+                rd_error(r, c, VMM_EINVAL, "<libvmm:deterministic> appears more than once");
+            else
+                vmm_config_set_deterministic(r->c, 1);
+        } else {
+            rd_unsupported(r, c, NULL);
+        }
     }
 }
 

@@ -276,7 +276,17 @@ static void write_devices(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
         write_chardev(w, devs, c, 1);
     }
     write_vio_chardevs(w, devs, c, serial_console);
-    prop(w, add(w, devs, "memballoon", NULL), "model", "none");
+    xmlNodePtr balloon = add(w, devs, "memballoon", NULL);
+    prop(w, balloon, "model", c->balloon ? "virtio" : "none");
+    if (c->balloon && (c->balloon_flags & VMM_BALLOON_DEFLATE_ON_OOM))
+        prop(w, balloon, "autodeflate", "on");
+    if (c->balloon && (c->balloon_flags & VMM_BALLOON_FREE_PAGE_REPORTING))
+        prop(w, balloon, "freePageReporting", "on");
+    if (c->balloon && c->balloon_period) {
+        char period[16];
+        snprintf(period, sizeof(period), "%u", c->balloon_period);
+        prop(w, add(w, balloon, "stats", NULL), "period", period);
+    }
     if (c->rng) {
         xmlNodePtr rng = add(w, devs, "rng", NULL);
         prop(w, rng, "model", "virtio");
@@ -302,6 +312,7 @@ static int paths_absolute(const vmm_config_t *c)
 }
 
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c);
+static int libvmm_metadata_wanted(const vmm_config_t *c);
 
 static void build(struct wr *w, const vmm_config_t *c)
 {
@@ -324,7 +335,7 @@ static void build(struct wr *w, const vmm_config_t *c)
         add(w, dom, "title", c->title);
     if (c->description)
         add(w, dom, "description", c->description);
-    if ((c->metadata || c->vsock_path) && !w->rc) {
+    if ((c->metadata || libvmm_metadata_wanted(c)) && !w->rc) {
         xmlNodePtr md = add(w, dom, "metadata", NULL);
         write_libvmm_metadata(w, md, c);
         if (md && c->metadata && metadata_append(md, c->metadata))
@@ -453,19 +464,27 @@ static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c)
     prop(w, cid, "address", buf);
 }
 
-/* <libvmm:domain xmlns:libvmm=...><libvmm:vsock socket=.../></libvmm:domain>,
- * made as text and parsed into place like the rest of the metadata. */
+/* <libvmm:domain xmlns:libvmm=...> with its children (<libvmm:vsock
+ * socket=.../>, <libvmm:deterministic/>), made as text and parsed into
+ * place like the rest of the metadata. */
+static int libvmm_metadata_wanted(const vmm_config_t *c)
+{
+    return c->vsock_path || c->deterministic;
+}
+
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c)
 {
-    if (!md || w->rc || !c->vsock_path || check_text(w, "vsock socket", c->vsock_path))
+    if (!md || w->rc || !libvmm_metadata_wanted(c))
         return;
-    size_t n = strlen(c->vsock_path);
+    if (c->vsock_path && check_text(w, "vsock socket", c->vsock_path))
+        return;
+    size_t n = c->vsock_path ? strlen(c->vsock_path) : 0;
     char *esc = malloc(6 * n + 1), *o = esc;
     if (!esc) {
         w->rc = vmm_error(VMM_ENOMEM, "writing libvmm's metadata");
         return;
     }
-    for (const char *p = c->vsock_path; *p; p++) {
+    for (const char *p = c->vsock_path ? c->vsock_path : ""; *p; p++) {
         const char *e = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;"
                       : *p == '"' ? "&quot;" : NULL;
         if (e) {
@@ -476,13 +495,21 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
         }
     }
     *o = 0;
-    static const char fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX "=\""
-                              LIBVMM_XML_NS "\"><" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/></"
-                              LIBVMM_XML_PREFIX ":domain>";
-    size_t len = sizeof(fmt) + strlen(esc);
+    static const char open_fmt[] = "<" LIBVMM_XML_PREFIX ":domain xmlns:" LIBVMM_XML_PREFIX
+                                   "=\"" LIBVMM_XML_NS "\">";
+    static const char vsock_fmt[] = "<" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/>";
+    static const char det[] = "<" LIBVMM_XML_PREFIX ":deterministic/>";
+    static const char close_tag[] = "</" LIBVMM_XML_PREFIX ":domain>";
+    size_t len = sizeof(open_fmt) + sizeof(vsock_fmt) + strlen(esc) + sizeof(det) +
+                 sizeof(close_tag);
     char *blob = malloc(len);
     if (blob) {
-        snprintf(blob, len, fmt, esc);
+        size_t at = (size_t)snprintf(blob, len, "%s", open_fmt);
+        if (c->vsock_path)
+            at += (size_t)snprintf(blob + at, len - at, vsock_fmt, esc);
+        if (c->deterministic)
+            at += (size_t)snprintf(blob + at, len - at, "%s", det);
+        snprintf(blob + at, len - at, "%s", close_tag);
         if (metadata_append(md, blob))
             w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());
     } else {

@@ -196,6 +196,18 @@ def main():
               "diff: no second boot, nothing replayed")
         dst.send(b"q")
         check(dst.wait(30) == 0, "diff: the restored guest powers off, exit 0")
+        # --pause-at: a deterministic run pauses at an instruction count and
+        # says where; the control socket sees it paused.
+        p_qmp = os.path.join(tmp, "pause.qmp")
+        src = Run(tmp, "pause-src", "--deterministic", "--pause-at", "3000000",
+                  "--qmp", f"unix:{p_qmp},server=on,wait=off")
+        check(wait_for(lambda: "paused at instruction" in src.console()),
+              f"pause-at: vmmctl reports the pause ({src.console()!r})")
+        rc, reply = qmp(p_qmp, "query-status")
+        check((reply or {}).get("return", {}).get("status") == "paused",
+              f"pause-at: the VM is paused ({reply})")
+        qmp(p_qmp, "quit")
+        src.wait(30)
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
