@@ -196,10 +196,10 @@ static void test_shares_1_1_2_4_split_two_workers_by_weight(void)
         start(vms[i]);
     double frac[4], held[4];
     /* The weight-4 VM's one vCPU needs a whole worker: while the host
-     * kernel preempts that worker (a busy shared host) the others run on.
-     * Judge the split in a window where the host gave the pool most of 2
-     * CPUs. */
-    if (!measure_calm(vms, 4, 3000, frac, held, 1.6, "the 1:1:2:4 split")) {
+     * kernel preempts that worker (a busy shared host) the others run on,
+     * so its share is at most what the host gives that worker. Judge the
+     * split in a window where the host gave the pool 90 % of 2 CPUs. */
+    if (!measure_calm(vms, 4, 3000, frac, held, 1.8, "the 1:1:2:4 split")) {
         destroy_all(h, vms, 4);
         return;
     }
