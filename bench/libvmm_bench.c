@@ -235,10 +235,16 @@ static int cmd_run(vmm_host_t *host, vmm_config_t *cfg, int repeats)
     printf("{\"repeats\": %d, \"run_us_min\": %.1f, \"run_us_median\": %.1f, "
            "\"exits\": %llu, \"io_exits\": %llu, \"mmio_exits\": %llu, \"instructions\": %llu, "
            "\"outcome\": %d, \"exit_code\": %d, \"guest_rss_kb\": %ld, \"vm_hwm_kb\": %ld, "
-           "\"rss_anon_kb\": %ld, \"rss_file_kb\": %ld, \"console\": ",
+           "\"rss_anon_kb\": %ld, \"rss_file_kb\": %ld, \"tlb_hits\": %llu, \"tlb_misses\": %llu, "
+           "\"jit_blocks\": %llu, \"jit_translate_ns\": %llu, \"jit_code_bytes\": %llu, "
+           "\"jit_flushes\": %llu, \"jit_block_runs\": %llu, \"jit_lookups\": %llu, \"console\": ",
            repeats, min, med, (unsigned long long)st.exits, (unsigned long long)st.io_exits,
            (unsigned long long)st.mmio_exits, (unsigned long long)st.instructions, (int)o.kind,
-           o.exit_code, guest_kb, status_kb("VmHWM:"), anon_kb, file_kb);
+           o.exit_code, guest_kb, status_kb("VmHWM:"), anon_kb, file_kb,
+           (unsigned long long)st.tlb_hits, (unsigned long long)st.tlb_misses,
+           (unsigned long long)st.jit_blocks, (unsigned long long)st.jit_translate_ns,
+           (unsigned long long)st.jit_code_bytes, (unsigned long long)st.jit_flushes,
+           (unsigned long long)st.jit_block_runs, (unsigned long long)st.jit_lookups);
     print_json_string(cap.buf, cap.len);
     printf("}\n");
     return 0;

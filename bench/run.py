@@ -623,8 +623,10 @@ def mips_variant(ctx, elf, empty, reps, rows, notes):
     if ref_count is None:
         notes.append("%s: QEMU icount run failed (%s): instruction count from libvmm's counter"
                      % (name, q_icount.error))
-    inproc, err, _ = run_json([ctx.prog("libvmm_bench"), "run", "soft", elf, str(min(reps, 3)),
-                               "256"], timeout=900)
+    # (LIBVMM_SOFT_JIT_PROFILE=1: the translator also counts block runs,
+    # for the chaining figures; the timed vmmctl runs below do not)
+    inproc, err, _ = run_json(["env", "LIBVMM_SOFT_JIT_PROFILE=1", ctx.prog("libvmm_bench"), "run",
+                               "soft", elf, str(min(reps, 3)), "256"], timeout=900)
     res["libvmm_in_process"], res["libvmm_error"] = inproc, err
     lib_sum = None
     if inproc:
@@ -695,6 +697,26 @@ def bench_mips(ctx):
     lib0, q0 = main.pop("launch")
     side.pop("launch")
     res["separate_pages"], res["mixed_page"] = main, side
+    # Another shape: indirect jumps (a bytecode interpreter) and calls.
+    dispatch = ctx.guest("riscv-dispatch.elf")
+    if not ctx.missing(dispatch):
+        other = mips_variant(ctx, dispatch, empty, 3, rows, notes)
+        other.pop("launch")
+        res["dispatch"] = other
+    # The translator's own counters, from the in-process runs.
+    for key, label in (("separate_pages", "riscv-cpu.elf"), ("mixed_page", "riscv-cpu-mixed.elf"),
+                       ("dispatch", "riscv-dispatch.elf")):
+        ip = (res.get(key) or {}).get("libvmm_in_process") or {}
+        if ip.get("jit_blocks"):
+            runs = ip.get("jit_block_runs") or 0
+            mem = (ip.get("tlb_hits") or 0) + (ip.get("tlb_misses") or 0)
+            notes.append("%s translator: %d blocks, %.2f ms translating, %d KiB code, %d flushes; "
+                         "%.4f%% of %d block runs through the lookup (the rest chained); "
+                         "TLB misses %.5f%% of %d accesses"
+                         % (label, ip["jit_blocks"], ip.get("jit_translate_ns", 0) / 1e6,
+                            (ip.get("jit_code_bytes") or 0) // 1024, ip.get("jit_flushes") or 0,
+                            100.0 * (ip.get("jit_lookups") or 0) / max(runs, 1), runs,
+                            100.0 * (ip.get("tlb_misses") or 0) / max(mem, 1), mem))
     if lib0.ok() and q0.ok():
         rows.append(["launch-to-exit, empty guest (riscv-exit.S): libvmm", fmt(lib0.median(), "ms"),
                      "", "%.2f" % pair_ratio(lib0, q0), "time ratio"])
@@ -708,7 +730,8 @@ def bench_mips(ctx):
                      % (verdict(met), r))
     notes.append("rate = instructions / (workload run - empty guest run), whole processes, "
                  "interleaved; riscv-cpu-mixed.elf has its data on the code page (worst case for "
-                 "decoded-code caches), riscv-cpu.elf on pages of its own")
+                 "decoded-code caches), riscv-cpu.elf on pages of its own; riscv-dispatch.elf is "
+                 "control flow (jump-table interpreter, recursive calls)")
     print_table("5. soft engine instruction rate, bench/guests/riscv-cpu.c (M-mode, bare metal)",
                 ["what", "rate", "time (median)", "this/QEMU", "note"], rows, notes)
 

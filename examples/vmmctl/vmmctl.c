@@ -2,7 +2,7 @@
  * forward stdin, exit with the guest's outcome.
  *
  *   vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory 256M]
- *              [--cpus N] [--engine auto|kvm|soft] [--deterministic]
+ *              [--cpus N] [--engine auto|kvm|soft] [--deterministic] [--no-jit]
  *              [--firmware FW.bin] [--dtb FILE.dtb] [--net SPEC]...
  *              [--console uart|virtio] [--port NAME[=SOCKET]]... [--vsock CID[,SOCKET]]
  *   vmmctl run DOMAIN.xml...   (several: one host, console lines "[name] ")
@@ -56,6 +56,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmmctl run --kernel PATH [--initrd PATH] [--append STR] [--memory SIZE]\n"
             "                  [--cpus N] [--engine auto|kvm|soft] [--deterministic]\n"
+            "                  [--no-jit]   (soft engine: interpret, do not translate)\n"
             "                  [--firmware FW.bin] [--dtb FILE.dtb]   (riscv64)\n"
             "                  [--disk PATH[,ro][,serial=ID]]... [--rng]\n"
             "                  [--incoming file:PATH|tcp:HOST:PORT|unix:PATH [--incoming-map]]\n"
@@ -739,6 +740,9 @@ static int run_config(vmm_config_t *cfg)
     return status;
 }
 
+/* Long options without a short letter. */
+#define OPT_NO_JIT 1001
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -749,6 +753,7 @@ static int cmd_run(int argc, char **argv)
         { "cpus", required_argument, NULL, 'c' },
         { "engine", required_argument, NULL, 'e' },
         { "deterministic", no_argument, NULL, 'd' },
+        { "no-jit", no_argument, NULL, OPT_NO_JIT },
         { "firmware", required_argument, NULL, 'f' },
         { "dtb", required_argument, NULL, 'b' },
         { "disk", required_argument, NULL, 'D' },
@@ -782,6 +787,7 @@ static int cmd_run(int argc, char **argv)
         case 'a': rc = vmm_config_set_cmdline(cfg, optarg); break;
         case 'e': rc = vmm_config_set_engine(cfg, optarg); break;
         case 'd': rc = vmm_config_set_deterministic(cfg, 1); break;
+        case OPT_NO_JIT: rc = vmm_config_set_jit(cfg, 0); break;
         case 'f': rc = vmm_config_set_loader(cfg, optarg); break;
         case 'b': rc = vmm_config_set_dtb(cfg, optarg); break;
         case 'D': rc = add_disk_option(cfg, optarg); break;

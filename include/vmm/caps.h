@@ -56,6 +56,8 @@ const char *vmm_caps_engine_arch(const vmm_caps_t *caps, const char *engine);
  *                       vmm_config_to_xml() work (else VMM_ENOTSUP)
  *   "deterministic"     an engine that honours vmm_config_set_deterministic()
  *                       (soft) is available
+ *   "jit"               the soft engine translates guest code to host code
+ *                       (x86-64 hosts; vmm_config_set_jit())
  *   "lifecycle-restart" the config's on_poweroff/on_reboot/on_crash restart
  *   "async-lifecycle"   vmm_vm_pause_async() / vmm_vm_stop_async()
  *   "virtio-console"    vmm_config_set_virtio_console(), vmm_config_add_port(),

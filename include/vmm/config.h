@@ -80,6 +80,17 @@ vmm_console_mode_t vmm_config_console(const vmm_config_t *cfg);
 int vmm_config_set_deterministic(vmm_config_t *cfg, int on);
 int vmm_config_deterministic(const vmm_config_t *cfg);
 
+/* Soft engine: 1 (the default) runs guest code translated to host code
+ * where the host can (x86-64; vmm_caps_has(caps, "jit")), 0 interprets it
+ * instruction by instruction. Both give the same guest-visible results;
+ * the interpreter is slower and there for comparison, debugging and hosts
+ * without a translator. The environment variable LIBVMM_SOFT_JIT=0 forces
+ * the interpreter for every VM of the process (test suites). 0 or 1; the
+ * kvm engine ignores it. XML: <metadata><libvmm:domain><libvmm:jit
+ * enabled='no'/>. */
+int vmm_config_set_jit(vmm_config_t *cfg, int on);
+int vmm_config_jit(const vmm_config_t *cfg);
+
 /* ------------------------------------------------------------------------
  * libvirt-shaped settings. Each one mirrors an element or attribute of
  * libvirt's domain XML (named in brackets); doc/xml-support.md has the full

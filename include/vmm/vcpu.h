@@ -26,6 +26,14 @@ typedef struct vmm_vcpu_stats {
     uint64_t tlb_hits;     /* shadow page table hits (soft engine only) */
     uint64_t tlb_misses;   /* shadow page table fills (guest walks) */
     uint64_t tlb_flushes;  /* shadow page table flushes (sfence.vma, satp) */
+    /* The soft engine's translator (0 when it interprets): */
+    uint64_t jit_blocks;       /* guest blocks translated */
+    uint64_t jit_translate_ns; /* host time spent translating them */
+    uint64_t jit_code_bytes;   /* host code emitted */
+    uint64_t jit_flushes;      /* whole code cache dropped (fence.i, full) */
+    uint64_t jit_block_runs;   /* blocks run (counted only with LIBVMM_SOFT_JIT_PROFILE=1) */
+    uint64_t jit_lookups;      /* of which entered through the lookup (the rest
+                                * through a direct jump linked to them) */
     /* Scheduler figures (soft engine: the host's worker pool, vmm/host.h;
      * 0 on kvm, whose vCPU threads the host kernel schedules). */
     uint64_t run_ns;       /* wall time holding a worker */

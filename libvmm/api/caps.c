@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "arch/platform.h"
+#include "backend/soft/jit/jit.h"
 #include "config/xml/xml_dl.h"
 #include "util/error.h"
 #include "vmm/caps.h"
 #include "vmm/config.h"
 
-#define CAPS_MAX_FEATURES 8
+#define CAPS_MAX_FEATURES 12
 
 struct caps_engine {
     const char *name; /* static: the engine's own */
@@ -68,6 +69,8 @@ int vmm_caps_new(vmm_caps_t **out)
     const struct caps_engine *soft = find_engine(caps, VMM_ENGINE_SOFT);
     if (soft && soft->available)
         caps->features[caps->nr_features++] = "deterministic";
+    if (soft && soft->available && rv_jit_supported())
+        caps->features[caps->nr_features++] = "jit"; /* soft engine translates guest code */
     caps->features[caps->nr_features++] = "lifecycle-restart";
     caps->features[caps->nr_features++] = "async-lifecycle";
     /* virtio-console (hvc console, named ports) and virtio-vsock */

@@ -38,6 +38,8 @@ struct engine_options {
     struct {
         /* Guest time follows retired instructions, so a run repeats. */
         int deterministic;
+        /* Interpret instead of translating (vmm_config_set_jit(cfg, 0)). */
+        int no_jit;
     } soft;
     struct {
         struct engine_cpuid_bit cpuid_hide[ENGINE_MAX_CPUID_HIDE];

@@ -326,3 +326,11 @@ int vmm_config_set_deterministic(vmm_config_t *c, int on)
 }
 
 int vmm_config_deterministic(const vmm_config_t *c) { return c->deterministic; }
+
+int vmm_config_set_jit(vmm_config_t *c, int on)
+{
+    c->no_jit = on ? 0 : 1;
+    return 0;
+}
+
+int vmm_config_jit(const vmm_config_t *c) { return !c->no_jit; }

@@ -30,6 +30,7 @@ struct vmm_config {
     char *cmdline;            /* <os><cmdline>, never NULL */
     vmm_console_mode_t console;
     int deterministic;
+    int no_jit;               /* soft engine: interpret (vmm_config_set_jit(cfg, 0)) */
 
     /* --- identity: <uuid>, <title>, <description>, <metadata> --- */
     char uuid[VMM_UUID_STRING_LEN + 1]; /* canonical lower-case, dashed */

@@ -30,6 +30,7 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     CHECK(str_eq(a->cmdline, b->cmdline), "cmdline");
     CHECK(a->console == b->console, "console");
     CHECK(a->deterministic == b->deterministic, "deterministic");
+    CHECK(a->no_jit == b->no_jit, "jit");
     CHECK(!strcmp(a->uuid, b->uuid), "uuid");
     CHECK(str_eq(a->title, b->title), "title");
     CHECK(str_eq(a->description, b->description), "description");

@@ -265,6 +265,7 @@ static int engine_options_from(const vmm_config_t *cfg, struct engine_options *o
 {
     memset(opt, 0, sizeof(*opt));
     opt->soft.deterministic = cfg->deterministic;
+    opt->soft.no_jit = cfg->no_jit;
     unsigned n = vmm_config_cpu_disabled_count(cfg);
     for (unsigned i = 0; i < n; i++) {
         const char *name = vmm_config_cpu_disabled(cfg, i);

@@ -107,6 +107,9 @@ static inline uint64_t get64(struct rig *r, uint64_t gpa)
     return v;
 }
 
+/* How long a guest may run before the watchdog ends it. */
+static int rig_watchdog_seconds = 20;
+
 struct rig_watch {
     struct rig *r;
     pthread_mutex_t lock;
@@ -119,7 +122,7 @@ static inline void *rig_watchdog(void *arg)
     struct rig_watch *w = arg;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 20;
+    ts.tv_sec += rig_watchdog_seconds;
     pthread_mutex_lock(&w->lock);
     while (!w->done) {
         if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0) {

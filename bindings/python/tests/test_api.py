@@ -54,6 +54,7 @@ SAMPLES = {
     "cmdline": ("console=ttyS0 quiet", "console=ttyS0 quiet"),
     "console": (vmm.Console.NONE, vmm.Console.NONE),
     "deterministic": (True, True),
+    "jit": (False, False),
     "uuid": ("C0FFEE00-1234-5678-9ABC-DEF012345678", "c0ffee00-1234-5678-9abc-def012345678"),
     "title": ("a title", "a title"),
     "description": ("a longer\ndescription", "a longer\ndescription"),

@@ -77,6 +77,28 @@ class BindingsTest(unittest.TestCase):
             lambda: struct.unpack("<Q", vm.read_phys(COUNTER, 8))[0] > first, 20))
         self.assertGreater(vm.vcpu_stats(0).instructions, 0)
 
+    def test_jit_setting_picks_translator_or_interpreter(self):
+        # Config(jit=False) interprets; jit=True (the default) translates
+        # the guest's hot loop where the library has a translator. Same
+        # guest-visible behaviour either way.
+        translates = "jit" in vmm.Capabilities().features
+        for jit in (False, True):
+            with self.subTest(jit=jit):
+                self.console.clear()
+                vm = self.boot(jit=jit)
+                first = struct.unpack("<Q", vm.read_phys(COUNTER, 8))[0]
+                self.assertTrue(vm.wait_for(
+                    lambda: struct.unpack("<Q", vm.read_phys(COUNTER, 8))[0] > first + 10000, 20))
+                stats = vm.vcpu_stats(0)
+                if jit and translates and os.environ.get("LIBVMM_SOFT_JIT") != "0":
+                    self.assertGreater(stats.jit_blocks, 0)
+                else:
+                    self.assertEqual(stats.jit_blocks, 0)
+                vm.console_write("ok")
+                self.assertTrue(vm.wait_for(lambda: b"OK" in self.console, 20))
+                vm.console_write(b"q")
+                self.assertEqual(vm.wait(20).kind, vmm.OutcomeKind.POWEROFF)
+
     def test_guest_exit_code(self):
         vm = self.boot()
         vm.console_write("e")

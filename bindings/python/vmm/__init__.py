@@ -70,7 +70,9 @@ class VcpuStats(ctypes.Structure):
     """A vCPU's counters (vmm_vcpu_stats_t)."""
     _fields_ = [("size", _c_u64)] + [(name, _c_u64) for name in (
         "exits", "io_exits", "mmio_exits", "halts", "hypercalls", "instructions",
-        "tlb_hits", "tlb_misses", "tlb_flushes", "run_ns", "wait_ns", "slices", "cpu_ns")]
+        "tlb_hits", "tlb_misses", "tlb_flushes", "jit_blocks", "jit_translate_ns",
+        "jit_code_bytes", "jit_flushes", "jit_block_runs", "jit_lookups",
+        "run_ns", "wait_ns", "slices", "cpu_ns")]
 
 
 class VcpuRegs(ctypes.Structure):
@@ -644,6 +646,7 @@ _SETTINGS = {
     "cmdline": (_c_char_p, _str_in, _str_out),
     "console": (_c_int, int, Console),
     "deterministic": (_c_int, int, bool),
+    "jit": (_c_int, int, bool),
     "uuid": (_c_char_p, _str_in, _str_out),
     "title": (_c_char_p, _str_in, _str_out),
     "description": (_c_char_p, _str_in, _str_out),

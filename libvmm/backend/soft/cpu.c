@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/soft/cpu.h"
+#include "backend/soft/jit/jit.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -134,6 +135,7 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
     pthread_condattr_destroy(&ca);
     c->time_base_ns = base_get(m);
 
+    h->jit = rv_jit_default();
     h->priv = RV_PRIV_M;
     h->pc = 0x1000;
     rv_tlb_flush_everything(h);
@@ -152,6 +154,7 @@ void rv_hart_destroy(struct rv_hart *h)
     h->vcpu = NULL;
     pthread_mutex_destroy(&h->wait_lock);
     pthread_cond_destroy(&h->wait_cond);
+    rv_jit_destroy(c);
     munmap(c->dpages, RV_DC_BYTES);
     free(c);
     h->cpu = NULL;

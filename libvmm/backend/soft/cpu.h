@@ -182,6 +182,8 @@ struct rv_cpu {
      * of one address must drop every 4 KiB entry taken from the superpage
      * containing it (0: only 4 KiB pages cached). */
     uint64_t super_mask;
+    struct rv_jit *jit; /* the translator's state, made on first use (jit/jit.h) */
+    int interp_at_limit; /* rv_interp stopped for its limit (not a trap or sync) */
 };
 
 #define RV_FLUSH_TLB 1
@@ -220,6 +222,10 @@ static inline struct rv_cpu *rv_cpu(const struct rv_hart *h)
 /* --- exec.c --- */
 /* Runs instructions until a check is due; returns after folding counters. */
 void rv_exec(struct rv_hart *h);
+/* The interpreter: runs until at least `lim` instructions retired and a
+ * jump or page change comes (then sets interp_at_limit), or a trap or an
+ * instruction that needs the run loop's checks. */
+void rv_interp(struct rv_hart *h, uint64_t lim);
 
 /* --- cpu.c --- */
 /* Block-boundary work: counters, flush requests, HSM, interrupts, exit.

@@ -100,6 +100,7 @@ static int soft_vm_create(struct machine *m, const struct engine_options *opt)
         return vmm_error(VMM_ENOMEM, "soft engine VM state");
     sv->m = m;
     sv->deterministic = opt->soft.deterministic;
+    sv->no_jit = opt->soft.no_jit;
     sv->nr_harts = m->nr_vcpus;
     sv->harts = calloc(m->nr_vcpus, sizeof(*sv->harts));
     sv->hart_ok = calloc(m->nr_vcpus, 1);
@@ -145,6 +146,8 @@ static int soft_vcpu_create(struct machine *m, unsigned index)
     if (rc)
         return rc;
     h->deterministic = sv->deterministic;
+    if (sv->no_jit)
+        h->jit = 0; /* else the default: translate where the host can */
     if (sv->deterministic && sv->nr_harts > 1) {
         h->det_peers = sv->harts;
         h->det_nr_peers = sv->nr_harts;

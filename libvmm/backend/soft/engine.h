@@ -18,6 +18,7 @@ struct soft_vm {
     struct rv_hart_state *reset_state; /* each hart as created: what reset restores */
     struct rv_hart_hooks hooks;
     int deterministic;
+    int no_jit; /* interpret (engine option) */
     uint64_t det_idle_ticks; /* deterministic SMP: the machine clock's skipped ticks */
 };
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "backend/soft/cpu.h"
+#include "backend/soft/jit/jit.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* Keep one dispatch jump per handler (threaded code): merged tails would
@@ -61,6 +62,13 @@ _Static_assert(0 RV_OPS_BY_LEN(RV_COUNT_ONE) RV_OPS_ANY_LEN(RV_COUNT_ONE) == RV_
 
 void rv_exec(struct rv_hart *h)
 {
+    if (h->jit && rv_jit_exec(h))
+        return; /* ran translated code (jit/jit.c) */
+    rv_interp(h, RV_BLOCK_INSNS);
+}
+
+void rv_interp(struct rv_hart *h, uint64_t lim)
+{
     static void *const labels[RV_OP_COUNT * 2] = {
 #define RV_LABEL2(name) [RV_OP_##name * 2] = &&op_##name##_2, [RV_OP_##name * 2 + 1] = &&op_##name##_4,
 #define RV_LABEL1(name) [RV_OP_##name * 2] = &&op_##name, [RV_OP_##name * 2 + 1] = &&op_##name,
@@ -79,7 +87,6 @@ void rv_exec(struct rv_hart *h)
     uint64_t *const X = h->x;
     uint64_t pc = h->pc;
     uint64_t n = 0; /* instructions retired in this call */
-    uint64_t lim = RV_BLOCK_INSNS;
     uint64_t hits = 0; /* TLB hits, a local so counting adds no memory traffic */
     struct rv_dpage *dp;
     struct rv_insn *base, *in;
@@ -186,8 +193,10 @@ void rv_exec(struct rv_hart *h)
     }
 
 newpage:
-    if (n >= lim)
+    if (n >= lim) {
+        c->interp_at_limit = 1; /* stopped for the limit, at a jump or page end */
         goto out;
+    }
     {
         /* Fast path: fetch TLB hit and the page already decoded. */
         const struct rv_ftlbe *fe = &c->ftlb[(pc >> 12) & (RV_TLB_SIZE - 1)];

@@ -77,6 +77,10 @@ struct rv_hart {
     struct machine_vcpu *vcpu;      /* stats (written by this thread only) */
     const struct rv_hart_hooks *hooks;
     int deterministic; /* guest time from retired instructions (engine option) */
+    int jit;           /* 1: run translated code (backend/soft/jit), interpreting
+                        * code until it proves hot; 2: translate all code at
+                        * once (tests); 0: interpret; rv_hart_init sets the
+                        * default (rv_jit_default) */
     /* Pause the machine at the first block end with this many instructions
      * retired (0: never); rv_hart_pause_at(). */
     _Atomic uint64_t pause_at;

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "backend/soft/cpu.h"
+#include "backend/soft/jit/jit.h"
 
 #define PTE_V (1ULL << 0)
 #define PTE_R (1ULL << 1)
@@ -216,6 +217,8 @@ static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
         d->insn[i].disp = 0; /* RV_OP_DECODE */
         d->insn[i].op = RV_OP_DECODE;
     }
+    if (c->jit)
+        rv_jit_code_store(c, gpa, size);
     return 1;
 }
 
@@ -469,8 +472,11 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
         return NULL;
     struct rv_dpage *d = &c->dpages[(e->gpage >> 12) & (RV_DC_SLOTS - 1)];
     if (d->key != (e->gpage | 1) || d->gen != c->icache_gen) {
-        if (d->gen == c->icache_gen)
+        if (d->gen == c->icache_gen) {
             unlink_fetch_entries(c, d); /* evicting another page's copy */
+            if (c->jit)
+                rv_jit_page_evict(c, d->key & ~1ULL); /* and its translations */
+        }
         /* All RV_OP_DECODE. A slot never used (gen 0) is still as mmap
          * left it, zero, and clearing it would only make the OS back all
          * 32 KiB of it now instead of the parts that get executed. */

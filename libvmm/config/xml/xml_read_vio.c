@@ -260,6 +260,21 @@ static void rd_libvmm_vsock(struct rd *r, xmlNodePtr n)
     }
 }
 
+/* <libvmm:jit enabled='yes|no'/>: the soft engine translates or interprets. */
+static void rd_libvmm_jit(struct rd *r, xmlNodePtr n)
+{
+    rd_attrs(r, n, RD_LIST("enabled"), NULL);
+    rd_children(r, n, (const struct rd_child[]){RD_END});
+    const char *on = rd_need_attr(r, n, "enabled");
+    if (!on)
+        return;
+    if (strcmp(on, "yes") && strcmp(on, "no")) {
+        rd_error(r, n, VMM_EINVAL, "enabled='%s': expected 'yes' or 'no'", on);
+        return;
+    }
+    vmm_config_set_jit(r->c, !strcmp(on, "yes"));
+}
+
 static void rd_libvmm_domain(struct rd *r, xmlNodePtr el)
 {
     if (strcmp((const char *)el->name, "domain")) {
@@ -267,7 +282,7 @@ static void rd_libvmm_domain(struct rd *r, xmlNodePtr el)
         return;
     }
     rd_attrs(r, el, NULL, NULL);
-    int vsock = 0, det = 0;
+    int vsock = 0, det = 0, jit = 0;
     for (xmlNodePtr c = el->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
             rd_error(r, el, VMM_EFORMAT, "unexpected text inside <libvmm:domain>");
@@ -290,6 +305,11 @@ static void rd_libvmm_domain(struct rd *r, xmlNodePtr el)
                 rd_error(r, c, VMM_EINVAL, "<libvmm:deterministic> appears more than once");
             else
                 vmm_config_set_deterministic(r->c, 1);
+        } else if (strcmp(name, "jit") == 0) {
+            if (jit++)
+                rd_error(r, c, VMM_EINVAL, "<libvmm:jit> appears more than once");
+            else
+                rd_libvmm_jit(r, c);
         } else {
             rd_unsupported(r, c, NULL);
         }

@@ -465,11 +465,11 @@ static void write_vsock(struct wr *w, xmlNodePtr devs, const vmm_config_t *c)
 }
 
 /* <libvmm:domain xmlns:libvmm=...> with its children (<libvmm:vsock
- * socket=.../>, <libvmm:deterministic/>), made as text and parsed into
- * place like the rest of the metadata. */
+ * socket=.../>, <libvmm:deterministic/>, <libvmm:jit enabled='no'/>), made
+ * as text and parsed into place like the rest of the metadata. */
 static int libvmm_metadata_wanted(const vmm_config_t *c)
 {
-    return c->vsock_path || c->deterministic;
+    return c->vsock_path || c->deterministic || c->no_jit;
 }
 
 static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_t *c)
@@ -500,8 +500,9 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
     static const char vsock_fmt[] = "<" LIBVMM_XML_PREFIX ":vsock socket=\"%s\"/>";
     static const char det[] = "<" LIBVMM_XML_PREFIX ":deterministic/>";
     static const char close_tag[] = "</" LIBVMM_XML_PREFIX ":domain>";
+    static const char jit_off[] = "<" LIBVMM_XML_PREFIX ":jit enabled=\"no\"/>";
     size_t len = sizeof(open_fmt) + sizeof(vsock_fmt) + strlen(esc) + sizeof(det) +
-                 sizeof(close_tag);
+                 sizeof(jit_off) + sizeof(close_tag);
     char *blob = malloc(len);
     if (blob) {
         size_t at = (size_t)snprintf(blob, len, "%s", open_fmt);
@@ -509,6 +510,8 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
             at += (size_t)snprintf(blob + at, len - at, vsock_fmt, esc);
         if (c->deterministic)
             at += (size_t)snprintf(blob + at, len - at, "%s", det);
+        if (c->no_jit)
+            at += (size_t)snprintf(blob + at, len - at, "%s", jit_off);
         snprintf(blob + at, len - at, "%s", close_tag);
         if (metadata_append(md, blob))
             w->rc = vmm_error(VMM_EFORMAT, "%s", vmm_last_error());

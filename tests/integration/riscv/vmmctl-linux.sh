@@ -3,7 +3,8 @@
 # and exits with the guest's outcome: 0 on poweroff (SBI SRST), the code
 # the guest wrote to the SiFive test device otherwise. Then the same Linux
 # behind Debian's OpenSBI fw_jump.bin running in M-mode (--firmware), which
-# provides the SBI and powers off through the test device itself.
+# provides the SBI and powers off through the test device itself. And once
+# with --no-jit (the interpreter instead of the translator).
 #   vmmctl-linux.sh VMMCTL
 set -u
 vmmctl=$1
@@ -32,4 +33,6 @@ check 9 'libvmm-guest: exitcode 9' 'libvmm.test=exitcode=9'
 check 0 'Platform HART Count *: 2' 'libvmm.test=poweroff' --firmware "$dir/fw_jump.bin"
 check 0 'SBI specification v1.0 detected' 'libvmm.test=poweroff' --firmware "$dir/fw_jump.bin"
 check 4 'libvmm-guest: cpus 2' 'libvmm.test=exitcode=4' --firmware "$dir/fw_jump.bin"
+# --no-jit: the soft engine interprets instead of translating, same outcome
+check 7 'libvmm-guest: exitcode 7' 'libvmm.test=exitcode=7' --no-jit
 exit $fail

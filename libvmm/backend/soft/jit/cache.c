@@ -1,0 +1,123 @@
+/* The code cache of one hart's translator: a memfd of fixed size mapped
+ * twice, once read-write (where the translator writes and patches code)
+ * and once read-execute (where the CPU runs it). No mapping is ever
+ * writable and executable at once, so a guest that could make the host
+ * write somewhere in it still could not make it run what it wrote, and
+ * there is no mprotect flip per translation.
+ *
+ * The first bytes hold the trampoline every entry goes through: it saves
+ * the host's callee-saved registers, loads the ones the translated code
+ * lives on (rbx = &h->x[16], r12 = the CPU core's state, r13 = the
+ * translator's state, r15 = the instruction budget, r14 = the inline
+ * memory-access count) and jumps to the block; the shared exit sequence
+ * stores the two counters back, restores the host's registers and returns
+ * the exit reason left in eax. A flush keeps
+ * the trampoline and drops everything after it.
+ */
+
+#include <stddef.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend/soft/jit/emit.h"
+#include "backend/soft/jit/jit_internal.h"
+
+/* rbx points 128 bytes into h->x so every x[i] is a one-byte displacement. */
+#define X_BIAS 128
+
+static void emit_trampoline(struct rv_jcache *cc)
+{
+    struct jx_buf b;
+    jx_buf_init(&b, cc->rw, cc->size);
+    static const int saved[] = { RBP, RBX, R12, R13, R14, R15 };
+    for (unsigned i = 0; i < 6; i++)
+        jx_push(&b, saved[i]);
+    jx_alu_ri(&b, 1, ALU_SUB, RSP, 8); /* 16-byte aligned stack for helper calls */
+    jx_lea(&b, RBX, RDI, X_BIAS);
+    jx_load(&b, 1, R12, RDI, (int32_t)offsetof(struct rv_hart, cpu));
+    jx_load(&b, 1, R13, R12, (int32_t)offsetof(struct rv_cpu, jit));
+    jx_load(&b, 1, R15, R13, RV_JIT_BUDGET_OFF); /* the counters live in registers */
+    jx_load(&b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
+    jx_jmp_r(&b, RSI);
+    cc->exit_rw = b.p;
+    jx_store(&b, 1, R13, RV_JIT_BUDGET_OFF, R15);
+    jx_store(&b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
+    jx_alu_ri(&b, 1, ALU_ADD, RSP, 8);
+    for (int i = 5; i >= 0; i--)
+        jx_pop(&b, saved[i]);
+    jx_ret(&b);
+
+    /* Indirect jump to guest pc rax: the jump cache, validated against the
+     * fetch TLB, or back to the dispatcher's lookup. */
+    cc->ijmp_rw = b.p;
+    jx_store(&b, 1, RBX, (int32_t)offsetof(struct rv_hart, pc) - X_BIAS, RAX);
+    jx_mov_rr(&b, RCX, RAX);
+    jx_shift_ri(&b, 0, SH_SHR, RCX, 1);
+    jx_alu_ri(&b, 0, ALU_AND, RCX, RV_JIT_JC_SIZE - 1);
+    jx_shift_ri(&b, 0, SH_SHL, RCX, 5);
+    jx_alu_rr(&b, 1, ALU_ADD, RCX, R13);
+    jx_alu_rm(&b, 1, ALU_CMP, RAX, RCX, RV_JIT_JC_OFF);
+    size_t miss1 = jx_jcc32(&b, CC_NE);
+    jx_mov_rr(&b, RDX, RAX);
+    jx_shift_ri(&b, 1, SH_SHR, RDX, 12);
+    jx_alu_ri(&b, 0, ALU_AND, RDX, RV_TLB_SIZE - 1);
+    jx_imul_ri8(&b, RDX, RDX, (int8_t)sizeof(struct rv_ftlbe));
+    jx_alu_rm(&b, 1, ALU_ADD, RDX, R12, (int32_t)offsetof(struct rv_cpu, ftlb));
+    jx_mov_rr(&b, RSI, RAX);
+    jx_alu_ri(&b, 1, ALU_AND, RSI, -4096);
+    jx_alu_rm(&b, 1, ALU_CMP, RSI, RDX, (int32_t)offsetof(struct rv_ftlbe, tag));
+    size_t miss2 = jx_jcc32(&b, CC_NE);
+    jx_load(&b, 1, RSI, RDX, (int32_t)offsetof(struct rv_ftlbe, gpage));
+    jx_alu_rm(&b, 1, ALU_CMP, RSI, RCX, RV_JIT_JC_OFF + 8);
+    size_t miss3 = jx_jcc32(&b, CC_NE);
+    jx_jmp_m(&b, RCX, RV_JIT_JC_OFF + 16);
+    uint8_t *miss = b.p;
+    jx_mov_imm(&b, RAX, RV_JIT_EXIT_LOOKUP);
+    size_t to_exit = jx_jmp32(&b);
+    jx_patch_rel32(b.start + miss1, miss);
+    jx_patch_rel32(b.start + miss2, miss);
+    jx_patch_rel32(b.start + miss3, miss);
+    jx_patch_rel32(b.start + to_exit, cc->exit_rw);
+    cc->fixed = (jx_pos(&b) + 63) & ~(size_t)63;
+    cc->used = cc->fixed;
+    cc->enter = (uint64_t(*)(struct rv_hart *, const uint8_t *))(void *)cc->rx;
+}
+
+int rv_jcache_init(struct rv_jcache *cc, size_t size)
+{
+    cc->fd = memfd_create("libvmm-jit", MFD_CLOEXEC);
+    if (cc->fd < 0)
+        return -1;
+    cc->size = size;
+    cc->rw = cc->rx = MAP_FAILED;
+    if (ftruncate(cc->fd, (off_t)size) != 0)
+        goto fail;
+    cc->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, cc->fd, 0);
+    if (cc->rw == MAP_FAILED)
+        goto fail;
+    cc->rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, cc->fd, 0);
+    if (cc->rx == MAP_FAILED)
+        goto fail;
+    emit_trampoline(cc);
+    return 0;
+fail:
+    rv_jcache_destroy(cc);
+    return -1;
+}
+
+void rv_jcache_destroy(struct rv_jcache *cc)
+{
+    if (cc->rw != MAP_FAILED && cc->rw)
+        munmap(cc->rw, cc->size);
+    if (cc->rx != MAP_FAILED && cc->rx)
+        munmap(cc->rx, cc->size);
+    if (cc->fd >= 0)
+        close(cc->fd);
+    cc->rw = cc->rx = NULL;
+    cc->fd = -1;
+}
+
+void rv_jcache_reset(struct rv_jcache *cc)
+{
+    cc->used = cc->fixed;
+}

@@ -1,0 +1,906 @@
+/* The translator: one guest basic block (straight-line code up to a branch
+ * or jump, an instruction that always ends the run, the end of the page or
+ * RV_JIT_BLOCK_INSNS instructions) becomes one piece of x86-64 code.
+ *
+ * Register use in translated code:
+ *   rbx  = &h->x[16]: guest x[i] is [rbx + 8*i - 128], one-byte offsets
+ *   r12  = the CPU core's state (struct rv_cpu: TLB set pointers)
+ *   r13  = the translator's state (struct rv_jit: patch site, jump cache)
+ *   r15  = the instruction budget, r14 = inline memory accesses (both kept
+ *          in struct rv_jit while C runs: trampoline, exits, helper calls)
+ *   rbp, r8..r11 = guest registers cached within the block (write-through)
+ *   rax, rcx, rdx, rsi, rdi = scratch; helpers are plain C calls.
+ * Guest registers live in struct rv_hart between instructions, so every
+ * exit, helper call and trap sees them as the interpreter leaves them.
+ *
+ * Layout of a block: the hot path (entry, the instructions, the exits as
+ * patchable jumps) first, then its out-of-line code (TLB-miss calls, exit
+ * stubs), written into a scratch buffer while the hot path is emitted and
+ * copied after it, with the jumps between them fixed up at the end.
+ *
+ * Entry: `sub r15, N; js out-of-budget`. The budget is charged for the
+ * whole block up front; a helper that ends the block early gives back what
+ * did not run (jit_internal.h). The entry is 10 bytes, so a dropped block
+ * can have it overwritten by a 5-byte jump to its "dead" stub, which sends
+ * whoever still jumps there back to the lookup.
+ *
+ * Exits: a direct jump or branch to the same guest virtual page is a
+ * `jmp/jcc rel32` to a stub that asks the dispatcher to translate the
+ * target and patch the rel32 to it (chaining). Targets on other pages and
+ * indirect jumps go through the jump cache (cache.c's shared probe, which
+ * checks the fetch TLB still maps the target's page to the entry's
+ * physical page) or else the dispatcher's lookup, so a chain never
+ * survives a change of page mapping.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "backend/soft/jit/emit.h"
+#include "backend/soft/jit/jit_internal.h"
+
+#define X_BIAS 128
+#define XOFF(i) ((int32_t)(8 * (int)(i)) - X_BIAS)
+#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+#define FOFF(i) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (size_t)(i)) - X_BIAS)
+
+enum { TO_MAIN, TO_COLD, TO_ABS };
+
+struct fixup {
+    uint8_t from_cold, to;
+    uint32_t pos;    /* rel32 field in its buffer */
+    uintptr_t target; /* offset in the target buffer, or an rw address */
+};
+
+#define MAX_FIXUPS 640
+
+struct tr {
+    struct rv_hart *h;
+    struct rv_jit *j;
+    struct jx_buf m, c; /* hot path (in the cache), out-of-line (scratch) */
+    struct fixup fx[MAX_FIXUPS];
+    unsigned nfx;
+    int full;
+    uint64_t vpage;
+    /* chainable exits: rel32 field in the hot path, stub in the cold part */
+    size_t site[2], stub[2];
+    unsigned nsites;
+    /* the register cache: guest register -> host register and back */
+    int8_t host_of[33], guest_in[16];
+    uint32_t last_use[16], stamp;
+};
+
+static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
+{
+    if (t->nfx == MAX_FIXUPS) {
+        t->full = 1;
+        return;
+    }
+    t->fx[t->nfx++] = (struct fixup){ (uint8_t)from_cold, (uint8_t)to, (uint32_t)pos, target };
+}
+
+/* --- guest registers cached in host registers ---
+ *
+ * Within a block, guest registers read or written are kept in a pool of
+ * host registers, write-through: every result is also stored to h->x at
+ * once, so the memory copy is exact at every instruction boundary (a trap,
+ * a helper or an exit never needs a write-back) while the chain of
+ * dependent instructions runs register to register. Blocks start with an
+ * empty cache (they are entered from anywhere); after a helper call the
+ * registers it may have changed or clobbered are reloaded or forgotten.
+ */
+static const int pool[] = { RBP, R8, R9, R10, R11 }; /* r14, r15: counters */
+#define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
+
+static int callee_saved(int r)
+{
+    return r == RBP;
+}
+
+static void cache_reset(struct tr *t)
+{
+    for (int g = 0; g < 33; g++)
+        t->host_of[g] = -1;
+    for (int r = 0; r < 16; r++) {
+        t->guest_in[r] = -1;
+        t->last_use[r] = 0;
+    }
+}
+
+/* A pool register for guest register g, evicting the least recently used
+ * one not used by the current instruction (nothing to write back). */
+static int alloc_reg(struct tr *t, unsigned g)
+{
+    int best = -1;
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] < 0) {
+            best = r;
+            break;
+        }
+        if (t->last_use[r] != t->stamp && (best < 0 || t->last_use[r] < t->last_use[best]))
+            best = r;
+    }
+    if (t->guest_in[best] >= 0)
+        t->host_of[t->guest_in[best]] = -1;
+    t->guest_in[best] = (int8_t)g;
+    t->host_of[g] = (int8_t)best;
+    t->last_use[best] = t->stamp;
+    return best;
+}
+
+/* The host register holding guest register g (g != 0), loading it. */
+static int get(struct tr *t, unsigned g)
+{
+    int r = t->host_of[g];
+    if (r < 0) {
+        r = alloc_reg(t, g);
+        jx_load(&t->m, 1, r, RBX, XOFF(g));
+    }
+    t->last_use[r] = t->stamp;
+    return r;
+}
+
+/* Guest register g as an operand: its host register, or `zero` cleared for x0. */
+static int opnd(struct tr *t, unsigned g, int zero)
+{
+    if (g == 0) {
+        jx_alu_rr(&t->m, 0, ALU_XOR, zero, zero);
+        return zero;
+    }
+    return get(t, g);
+}
+
+/* rd = src: stored to h->x and kept in rd's host register. */
+static void commit(struct tr *t, unsigned g, int src)
+{
+    jx_store(&t->m, 1, RBX, XOFF(g), src);
+    if (g == RV_REG_SINK)
+        return;
+    int r = t->host_of[g];
+    if (r < 0)
+        r = alloc_reg(t, g);
+    t->last_use[r] = t->stamp;
+    jx_mov_rr(&t->m, r, src);
+}
+
+/* After a call: forget what the callee may have clobbered (all = 1: and
+ * what it may have written to h->x, i.e. everything). */
+static void cache_forget(struct tr *t, int all)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] >= 0 && (all || !callee_saved(r))) {
+            t->host_of[t->guest_in[r]] = -1;
+            t->guest_in[r] = -1;
+        }
+    }
+}
+
+/* Out of line, after a helper call that returns to the hot path: reload
+ * every cached register, so the hot path's cache state holds again. */
+static void cache_reload_cold(struct tr *t)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->guest_in[r] >= 0)
+            jx_load(&t->c, 1, r, RBX, XOFF(t->guest_in[r]));
+    }
+}
+
+static void call_fn(struct jx_buf *b, const void *fn)
+{
+    jx_mov_imm(b, RAX, (uint64_t)(uintptr_t)fn);
+    jx_call_r(b, RAX);
+}
+
+/* A call of a helper of helpers.c: the budget and memops counters, which
+ * translated code keeps in r15 and r14, go to struct rv_jit for it to
+ * read and correct, and come back from there. */
+static void call_helper(struct jx_buf *b, const void *fn)
+{
+    jx_store(b, 1, R13, RV_JIT_BUDGET_OFF, R15);
+    jx_store(b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
+    call_fn(b, fn);
+    jx_load(b, 1, R15, R13, RV_JIT_BUDGET_OFF);
+    jx_load(b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
+}
+
+/* test eax, eax; jnz exit (the helper ended the run; eax is the reason). */
+static void exit_if_nonzero(struct tr *t, int cold)
+{
+    struct jx_buf *b = cold ? &t->c : &t->m;
+    jx_test_rr(b, 0, RAX, RAX);
+    fix(t, cold, jx_jcc32(b, CC_NE), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+}
+
+/* An out-of-line stub that leaves for guest pc `target`; the hot-path
+ * rel32 at `field` jumps to it. Same-page targets ask to be chained. */
+static void exit_stub(struct tr *t, size_t field, uint64_t target)
+{
+    int chain = (target & ~0xfffULL) == t->vpage;
+    size_t stub = jx_pos(&t->c);
+    fix(t, 0, field, TO_COLD, stub);
+    jx_mov_imm(&t->c, RAX, target);
+    if (!chain) { /* another page: through the jump cache */
+        fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.ijmp_rw);
+        return;
+    }
+    if (t->nsites < 2) {
+        t->site[t->nsites] = field;
+        t->stub[t->nsites++] = stub;
+    } else {
+        t->full = 1;
+    }
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
+    jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
+    jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_CHAIN);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+}
+
+static void goto_pc(struct tr *t, uint64_t target)
+{
+    exit_stub(t, jx_jmp32(&t->m), target);
+}
+
+/* rdi = h */
+static void arg_h(struct jx_buf *b)
+{
+    jx_lea(b, RDI, RBX, -X_BIAS);
+}
+
+/* A copy of *in the step helper can read as long as the block lives. */
+static const struct rv_insn *insn_copy(struct tr *t, const struct rv_insn *in)
+{
+    struct rv_jit *j = t->j;
+    if (j->ninsn == RV_JIT_INSN_POOL) {
+        t->full = 1;
+        return in;
+    }
+    struct rv_insn *copy = &j->insn_pool[j->ninsn++];
+    *copy = *in;
+    return copy;
+}
+
+/* The universal path: the step helper runs the instruction. */
+static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
+    arg_h(&t->m);
+    jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->m, RDX, pc);
+    jx_mov_imm(&t->m, RCX, adj);
+    call_helper(&t->m, (const void *)rv_jh_step);
+    cache_forget(t, 1);
+    exit_if_nonzero(t, 0);
+}
+
+/* Native double-precision add/sub/mul/div and fcvt.d.l. The host's SSE
+ * unit computes exactly what fpu.c computes when fpu.c has the host MXCSR
+ * in the guest's state (rv_cpu.fp_live: round to nearest-even, flags
+ * accumulating for fflags), so the fast path requires fp_live, FS dirty
+ * and round-to-nearest (static, or dynamic with frm = RNE); and a NaN
+ * result goes to fpu.c, which gives the canonical NaN (re-running the
+ * operation raises the same, sticky, flags). Everything else: fpu.c. */
+static int emit_fp_native(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                          const struct rv_insn *copy)
+{
+    uint32_t raw = in->raw;
+    unsigned f7 = raw >> 25, rm = (raw >> 12) & 7;
+    static const uint8_t sse_op[4] = { 0x58, 0x5c, 0x59, 0x5e }; /* add sub mul div */
+    int cvt = f7 == 0x69 && in->rs2 == 2; /* fcvt.d.l */
+    if ((raw & 0x7f) != 0x53 || !(cvt || f7 == 0x01 || f7 == 0x05 || f7 == 0x09 || f7 == 0x0d))
+        return 0;
+    if (rm != 0 && rm != 7)
+        return 0;
+    struct jx_buf *b = &t->m;
+    int src = cvt ? opnd(t, in->rs1, RCX) : -1; /* loaded before the branches */
+    size_t slow[4];
+    unsigned ns = 0;
+    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, fp_live));
+    jx_alu_ri(b, 0, ALU_CMP, RAX, 1);
+    slow[ns++] = jx_jcc32(b, CC_NE);
+    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
+    jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
+    jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
+    slow[ns++] = jx_jcc32(b, CC_NE);
+    if (rm == 7) {
+        jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, frm));
+        jx_test_rr(b, 0, RAX, RAX);
+        slow[ns++] = jx_jcc32(b, CC_NE);
+    }
+    if (cvt) {
+        jx_cvtsi2sd(b, 0, src);
+    } else {
+        jx_sse_m(b, 0xf2, 0x10, 0, RBX, FOFF(in->rs1));
+        jx_sse_m(b, 0xf2, sse_op[f7 >> 2], 0, RBX, FOFF(in->rs2));
+        jx_ucomisd(b, 0, 0);
+        slow[ns++] = jx_jcc32(b, 0xa); /* jp: a NaN */
+    }
+    jx_sse_m(b, 0xf2, 0x11, 0, RBX, FOFF(in->rd));
+    size_t back = jx_pos(b);
+    size_t cold = jx_pos(&t->c);
+    for (unsigned i = 0; i < ns; i++)
+        fix(t, 0, slow[i], TO_COLD, cold);
+    arg_h(&t->c);
+    jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->c, RDX, pc);
+    jx_mov_imm(&t->c, RCX, adj);
+    call_helper(&t->c, (const void *)rv_jh_fp);
+    exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+    return 1;
+}
+
+/* F/D arithmetic: a direct call of the FPU; it may write x[rd]. */
+static void emit_fp(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
+    if (emit_fp_native(t, in, pc, adj, copy))
+        return;
+    arg_h(&t->m);
+    jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->m, RDX, pc);
+    jx_mov_imm(&t->m, RCX, adj);
+    call_helper(&t->m, (const void *)rv_jh_fp);
+    cache_forget(t, 0);
+    if (t->host_of[in->rd] >= 0) {
+        t->guest_in[(int)t->host_of[in->rd]] = -1;
+        t->host_of[in->rd] = -1;
+    }
+    exit_if_nonzero(t, 0);
+}
+
+/* Effective address rs1 + imm into rsi, and the TLB entry for it into rax
+ * (from the set at rv_cpu offset `set_off`); compares the tag and returns
+ * the jump taken when it does not match. rax ends as the entry's addend. */
+static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned size,
+                             int32_t set_off)
+{
+    struct jx_buf *b = &t->m;
+    if (in->rs1 == 0)
+        jx_mov_imm(b, RSI, (uint64_t)(int64_t)in->imm);
+    else
+        jx_lea(b, RSI, get(t, in->rs1), in->imm);
+    jx_mov_rr(b, RAX, RSI);
+    jx_shift_ri(b, 0, SH_SHR, RAX, 12 - 4); /* (va >> 12) * sizeof(struct rv_tlbe) */
+    jx_alu_ri(b, 0, ALU_AND, RAX, (RV_TLB_SIZE - 1) << 4);
+    jx_alu_rm(b, 1, ALU_ADD, RAX, R12, set_off);
+    jx_mov_rr(b, RDX, RSI);
+    jx_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(~0xfffLL | (int64_t)(size - 1)));
+    jx_alu_rm(b, 1, ALU_CMP, RDX, RAX, 0);
+    size_t miss = jx_jcc32(b, CC_NE);
+    jx_load(b, 1, RAX, RAX, 8); /* addend */
+    return miss;
+}
+
+_Static_assert(sizeof(struct rv_tlbe) == 16, "TLB entry is 16 bytes");
+_Static_assert(offsetof(struct rv_jit, budget) == RV_JIT_BUDGET_OFF &&
+                   offsetof(struct rv_jit, patch_site) == RV_JIT_PATCH_OFF &&
+                   offsetof(struct rv_jit, memops) == RV_JIT_MEMOPS_OFF &&
+                   offsetof(struct rv_jit, runs) == RV_JIT_RUNS_OFF &&
+                   offsetof(struct rv_jit, jc) == RV_JIT_JC_OFF && sizeof(struct rv_jc_entry) == 32,
+               "translated code's view of struct rv_jit");
+
+/* FLW/FLD/FSW/FSD: inline when the FP state is already dirty (else the
+ * step helper sets it, or raises illegal-instruction) and the TLB hits;
+ * everything else out of line through the step helper. */
+static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                      unsigned size, int store)
+{
+    const struct rv_insn *copy = insn_copy(t, in);
+    struct jx_buf *b = &t->m;
+    if (in->rs1)
+        get(t, in->rs1); /* loaded before the branches: both paths have it */
+    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
+    jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
+    jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
+    size_t not_dirty = jx_jcc32(b, CC_NE);
+    if (store)
+        jx_load(b, 1, RCX, RBX, FOFF(in->rs2));
+    size_t miss = emit_tlb_probe(t, in, size,
+                                 (int32_t)(store ? offsetof(struct rv_cpu, stlb)
+                                                 : offsetof(struct rv_cpu, ltlb)));
+    if (store) {
+        jx_store_sized(b, RAX, RSI, size, RCX);
+    } else {
+        jx_load_ext(b, RAX, RAX, RSI, size, 0);
+        if (size == 4) { /* NaN-boxed single */
+            jx_mov_imm(b, RCX, 0xffffffff00000000ULL);
+            jx_alu_rr(b, 1, ALU_OR, RAX, RCX);
+        }
+        jx_store(b, 1, RBX, FOFF(in->rd), RAX);
+    }
+    size_t back = jx_pos(b);
+    size_t cold = jx_pos(&t->c);
+    fix(t, 0, not_dirty, TO_COLD, cold);
+    fix(t, 0, miss, TO_COLD, cold);
+    arg_h(&t->c);
+    jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
+    jx_mov_imm(&t->c, RDX, pc);
+    jx_mov_imm(&t->c, RCX, adj);
+    call_helper(&t->c, (const void *)rv_jh_step);
+    exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                      unsigned size, int sign)
+{
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb));
+    jx_load_ext(&t->m, RAX, RAX, RSI, size, sign);
+    commit(t, in->rd, RAX);
+    size_t back = jx_pos(&t->m);
+    /* miss, MMIO, misaligned: the helper (rsi = va already) */
+    fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
+    arg_h(&t->c);
+    jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, in->len));
+    jx_mov_imm(&t->c, RCX, pc);
+    jx_mov_imm(&t->c, R8, adj);
+    call_helper(&t->c, (const void *)rv_jh_load);
+    exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
+                       unsigned size)
+{
+    /* the value first: the out-of-line path needs it loaded too */
+    int v = opnd(t, in->rs2, RCX);
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb));
+    jx_store_sized(&t->m, RAX, RSI, size, v);
+    size_t back = jx_pos(&t->m);
+    /* miss, MMIO, misaligned, a page holding code: the helper */
+    fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
+    arg_h(&t->c);
+    if (in->rs2 == 0)
+        jx_alu_rr(&t->c, 0, ALU_XOR, RDX, RDX);
+    else
+        jx_mov_rr(&t->c, RDX, v); /* before r8/r9 (maybe v) are arguments */
+    jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
+    jx_mov_imm(&t->c, R8, pc);
+    jx_mov_imm(&t->c, R9, adj);
+    call_helper(&t->c, (const void *)rv_jh_store);
+    exit_if_nonzero(t, 1);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+/* rax = guest register g (0 for x0) */
+static void to_rax(struct tr *t, unsigned g)
+{
+    if (g == 0)
+        jx_alu_rr(&t->m, 0, ALU_XOR, RAX, RAX);
+    else
+        jx_mov_rr(&t->m, RAX, get(t, g));
+}
+
+/* rd = rs1 OP imm (64-bit) */
+static void emit_alu_imm(struct tr *t, const struct rv_insn *in, enum jx_alu op)
+{
+    if (in->rs1 == 0) { /* li and friends: a constant */
+        int64_t imm = in->imm;
+        uint64_t v = op == ALU_AND ? 0 : (uint64_t)imm;
+        jx_mov_imm(&t->m, RAX, v);
+    } else if (op == ALU_ADD) {
+        jx_lea(&t->m, RAX, get(t, in->rs1), in->imm);
+    } else {
+        to_rax(t, in->rs1);
+        jx_alu_ri(&t->m, 1, op, RAX, in->imm);
+    }
+    commit(t, in->rd, RAX);
+}
+
+static void emit_alu_reg(struct tr *t, const struct rv_insn *in, enum jx_alu op, int w)
+{
+    int b = opnd(t, in->rs2, RCX);
+    to_rax(t, in->rs1);
+    jx_alu_rr(&t->m, w, op, RAX, b);
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    commit(t, in->rd, RAX);
+}
+
+static void emit_shift_imm(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
+{
+    to_rax(t, in->rs1);
+    jx_shift_ri(&t->m, w, op, RAX, (uint8_t)in->imm);
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    commit(t, in->rd, RAX);
+}
+
+static void emit_shift_reg(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
+{
+    int b = opnd(t, in->rs2, RCX);
+    if (b != RCX)
+        jx_mov_rr(&t->m, RCX, b);
+    to_rax(t, in->rs1);
+    jx_shift_rcl(&t->m, w, op, RAX); /* x86 masks the count as RISC-V does */
+    if (!w)
+        jx_movsxd(&t->m, RAX, RAX);
+    commit(t, in->rd, RAX);
+}
+
+static void emit_set(struct tr *t, const struct rv_insn *in, enum jx_cc cc, int imm)
+{
+    int a = opnd(t, in->rs1, RAX);
+    int b = imm ? -1 : opnd(t, in->rs2, RDX);
+    jx_alu_rr(&t->m, 0, ALU_XOR, RCX, RCX);
+    if (imm)
+        jx_alu_ri(&t->m, 1, ALU_CMP, a, in->imm);
+    else
+        jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
+    jx_setcc(&t->m, cc, RCX);
+    commit(t, in->rd, RCX);
+}
+
+static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
+{
+    int a = opnd(t, in->rs1, RDI);
+    int b = opnd(t, in->rs2, RSI);
+    if (a != RDI)
+        jx_mov_rr(&t->m, RDI, a);
+    if (b != RSI)
+        jx_mov_rr(&t->m, RSI, b);
+    jx_mov_imm(&t->m, RDX, in->op);
+    call_fn(&t->m, (const void *)rv_jh_muldiv);
+    cache_forget(t, 0);
+    commit(t, in->rd, RAX);
+}
+
+/* DIV/DIVU/REM/REMU and their W forms on the host's divider; a zero
+ * divisor and -1 (signed: the one overflow case) take the C helper. */
+static void emit_div(struct tr *t, const struct rv_insn *in)
+{
+    unsigned op = in->op;
+    int w = op == RV_OP_DIV || op == RV_OP_DIVU || op == RV_OP_REM || op == RV_OP_REMU;
+    int sign = op == RV_OP_DIV || op == RV_OP_REM || op == RV_OP_DIVW || op == RV_OP_REMW;
+    int rem = op == RV_OP_REM || op == RV_OP_REMU || op == RV_OP_REMW || op == RV_OP_REMUW;
+    struct jx_buf *b = &t->m;
+    int a = opnd(t, in->rs1, RDI); /* both loaded before the branches */
+    int d = opnd(t, in->rs2, RSI);
+    jx_mov_rr(b, RCX, d);
+    jx_test_rr(b, w, RCX, RCX);
+    size_t zero = jx_jcc32(b, CC_E), minus1 = 0;
+    if (sign) {
+        jx_alu_ri(b, w, ALU_CMP, RCX, -1);
+        minus1 = jx_jcc32(b, CC_E);
+    }
+    jx_mov_rr(b, RAX, a);
+    if (sign)
+        jx_cqo(b, w);
+    else
+        jx_alu_rr(b, 0, ALU_XOR, RDX, RDX);
+    jx_div_r(b, w, sign, RCX);
+    int res = rem ? RDX : RAX;
+    if (!w)
+        jx_movsxd(b, res, res);
+    commit(t, in->rd, res);
+    size_t back = jx_pos(b);
+    size_t cold = jx_pos(&t->c);
+    fix(t, 0, zero, TO_COLD, cold);
+    if (sign)
+        fix(t, 0, minus1, TO_COLD, cold);
+    if (a != RDI)
+        jx_mov_rr(&t->c, RDI, a);
+    if (d != RSI)
+        jx_mov_rr(&t->c, RSI, d);
+    jx_mov_imm(&t->c, RDX, op);
+    call_fn(&t->c, (const void *)rv_jh_muldiv);
+    jx_store(&t->c, 1, RBX, XOFF(in->rd), RAX);
+    cache_reload_cold(t);
+    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
+}
+
+static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
+{
+    int a = opnd(t, in->rs1, RAX);
+    int b = opnd(t, in->rs2, RDX);
+    jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
+    size_t taken = jx_jcc32(&t->m, cc);
+    size_t not_taken = jx_jmp32(&t->m);
+    exit_stub(t, taken, pc + (uint64_t)(int64_t)in->imm);
+    exit_stub(t, not_taken, pc + in->len);
+}
+
+/* Does this operation always end the run (the step helper returns 1)? */
+static int ends_run(unsigned op)
+{
+    switch (op) {
+    case RV_OP_ILLEGAL: case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET:
+    case RV_OP_SRET: case RV_OP_WFI: case RV_OP_SFENCE_VMA: case RV_OP_FENCE_I:
+        return 1;
+    }
+    return 0;
+}
+
+static int is_memop(unsigned op)
+{
+    return op >= RV_OP_LB && op <= RV_OP_SD;
+}
+
+static int is_jump(unsigned op)
+{
+    return (op >= RV_OP_JAL && op <= RV_OP_BGEU);
+}
+
+/* Emits one instruction; returns 1 when it ended the block (a jump). */
+static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
+{
+    struct jx_buf *b = &t->m;
+    t->stamp++;
+    switch (in->op) {
+    case RV_OP_NOP:
+    case RV_OP_FENCE: return 0;
+    case RV_OP_LUI:
+        jx_mov_imm(b, RAX, (uint64_t)(int64_t)in->imm);
+        commit(t, in->rd, RAX);
+        return 0;
+    case RV_OP_AUIPC:
+        jx_mov_imm(b, RAX, pc + (uint64_t)(int64_t)in->imm);
+        commit(t, in->rd, RAX);
+        return 0;
+    case RV_OP_JAL:
+        if (in->rd != RV_REG_SINK) {
+            jx_mov_imm(b, RAX, pc + in->len);
+            commit(t, in->rd, RAX);
+        }
+        goto_pc(t, pc + (uint64_t)(int64_t)in->imm);
+        return 1;
+    case RV_OP_JALR:
+        to_rax(t, in->rs1);
+        if (in->imm)
+            jx_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
+        jx_alu_ri(b, 1, ALU_AND, RAX, -2);
+        if (in->rd != RV_REG_SINK) {
+            jx_mov_imm(b, RCX, pc + in->len);
+            commit(t, in->rd, RCX);
+        }
+        fix(t, 0, jx_jmp32(b), TO_ABS, (uintptr_t)t->j->cache.ijmp_rw); /* stores pc */
+        return 1;
+    case RV_OP_BEQ: emit_branch(t, in, pc, CC_E); return 1;
+    case RV_OP_BNE: emit_branch(t, in, pc, CC_NE); return 1;
+    case RV_OP_BLT: emit_branch(t, in, pc, CC_L); return 1;
+    case RV_OP_BGE: emit_branch(t, in, pc, CC_GE); return 1;
+    case RV_OP_BLTU: emit_branch(t, in, pc, CC_B); return 1;
+    case RV_OP_BGEU: emit_branch(t, in, pc, CC_AE); return 1;
+    case RV_OP_LB: emit_load(t, in, pc, adj, 1, 1); return 0;
+    case RV_OP_LH: emit_load(t, in, pc, adj, 2, 1); return 0;
+    case RV_OP_LW: emit_load(t, in, pc, adj, 4, 1); return 0;
+    case RV_OP_LD: emit_load(t, in, pc, adj, 8, 0); return 0;
+    case RV_OP_LBU: emit_load(t, in, pc, adj, 1, 0); return 0;
+    case RV_OP_LHU: emit_load(t, in, pc, adj, 2, 0); return 0;
+    case RV_OP_LWU: emit_load(t, in, pc, adj, 4, 0); return 0;
+    case RV_OP_SB: emit_store(t, in, pc, adj, 1); return 0;
+    case RV_OP_SH: emit_store(t, in, pc, adj, 2); return 0;
+    case RV_OP_SW: emit_store(t, in, pc, adj, 4); return 0;
+    case RV_OP_SD: emit_store(t, in, pc, adj, 8); return 0;
+    case RV_OP_ADDI: emit_alu_imm(t, in, ALU_ADD); return 0;
+    case RV_OP_XORI: emit_alu_imm(t, in, ALU_XOR); return 0;
+    case RV_OP_ORI: emit_alu_imm(t, in, ALU_OR); return 0;
+    case RV_OP_ANDI: emit_alu_imm(t, in, ALU_AND); return 0;
+    case RV_OP_SLTI: emit_set(t, in, CC_L, 1); return 0;
+    case RV_OP_SLTIU: emit_set(t, in, CC_B, 1); return 0;
+    case RV_OP_SLLI: emit_shift_imm(t, in, SH_SHL, 1); return 0;
+    case RV_OP_SRLI: emit_shift_imm(t, in, SH_SHR, 1); return 0;
+    case RV_OP_SRAI: emit_shift_imm(t, in, SH_SAR, 1); return 0;
+    case RV_OP_ADD: emit_alu_reg(t, in, ALU_ADD, 1); return 0;
+    case RV_OP_SUB: emit_alu_reg(t, in, ALU_SUB, 1); return 0;
+    case RV_OP_XOR: emit_alu_reg(t, in, ALU_XOR, 1); return 0;
+    case RV_OP_OR: emit_alu_reg(t, in, ALU_OR, 1); return 0;
+    case RV_OP_AND: emit_alu_reg(t, in, ALU_AND, 1); return 0;
+    case RV_OP_SLL: emit_shift_reg(t, in, SH_SHL, 1); return 0;
+    case RV_OP_SRL: emit_shift_reg(t, in, SH_SHR, 1); return 0;
+    case RV_OP_SRA: emit_shift_reg(t, in, SH_SAR, 1); return 0;
+    case RV_OP_SLT: emit_set(t, in, CC_L, 0); return 0;
+    case RV_OP_SLTU: emit_set(t, in, CC_B, 0); return 0;
+    case RV_OP_ADDIW:
+        to_rax(t, in->rs1);
+        if (in->imm)
+            jx_alu_ri(b, 0, ALU_ADD, RAX, in->imm);
+        jx_movsxd(b, RAX, RAX);
+        commit(t, in->rd, RAX);
+        return 0;
+    case RV_OP_SLLIW: emit_shift_imm(t, in, SH_SHL, 0); return 0;
+    case RV_OP_SRLIW: emit_shift_imm(t, in, SH_SHR, 0); return 0;
+    case RV_OP_SRAIW: emit_shift_imm(t, in, SH_SAR, 0); return 0;
+    case RV_OP_ADDW: emit_alu_reg(t, in, ALU_ADD, 0); return 0;
+    case RV_OP_SUBW: emit_alu_reg(t, in, ALU_SUB, 0); return 0;
+    case RV_OP_SLLW: emit_shift_reg(t, in, SH_SHL, 0); return 0;
+    case RV_OP_SRLW: emit_shift_reg(t, in, SH_SHR, 0); return 0;
+    case RV_OP_SRAW: emit_shift_reg(t, in, SH_SAR, 0); return 0;
+    case RV_OP_MUL:
+    case RV_OP_MULW: {
+        int w = in->op == RV_OP_MUL;
+        int m = opnd(t, in->rs2, RCX);
+        to_rax(t, in->rs1);
+        jx_imul_rr(b, w, RAX, m);
+        if (!w)
+            jx_movsxd(b, RAX, RAX);
+        commit(t, in->rd, RAX);
+        return 0;
+    }
+    case RV_OP_MULH:
+    case RV_OP_MULHU: {
+        int m = opnd(t, in->rs2, RCX);
+        to_rax(t, in->rs1);
+        jx_mul_r(b, in->op == RV_OP_MULH, m);
+        commit(t, in->rd, RDX);
+        return 0;
+    }
+    case RV_OP_MULHSU:
+        emit_muldiv_call(t, in);
+        return 0;
+    case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
+    case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
+        emit_div(t, in);
+        return 0;
+    case RV_OP_FP: emit_fp(t, in, pc, adj); return 0;
+    case RV_OP_FLW: emit_fmem(t, in, pc, adj, 4, 0); return 0;
+    case RV_OP_FLD: emit_fmem(t, in, pc, adj, 8, 0); return 0;
+    case RV_OP_FSW: emit_fmem(t, in, pc, adj, 4, 1); return 0;
+    case RV_OP_FSD: emit_fmem(t, in, pc, adj, 8, 1); return 0;
+    default:
+        emit_step(t, in, pc, adj);
+        return 0;
+    }
+}
+
+/* The decoded instruction at byte offset off of the page, decoding it into
+ * the shared decode cache if needed (as the interpreter's DECODE does).
+ * NULL for an instruction that crosses into the next page. */
+const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
+{
+    struct rv_insn *in = &dp->insn[off >> 1];
+    if (in->op == RV_OP_DECODE) {
+        uint16_t lo;
+        memcpy(&lo, dp->host + off, 2);
+        if ((lo & 3) != 3) {
+            rv_decode(lo, in);
+        } else if (off == 4094) {
+            return NULL;
+        } else {
+            uint32_t raw;
+            memcpy(&raw, dp->host + off, 4);
+            rv_decode(raw, in);
+        }
+    }
+    return in->op == RV_OP_CROSS ? NULL : in;
+}
+
+size_t rv_jit_tr_size(void)
+{
+    return sizeof(struct tr);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
+                                   uint64_t gpage, struct rv_dpage *dp, int *cross)
+{
+    uint64_t t0 = now_ns();
+    *cross = 0;
+    const struct rv_insn *ins[RV_JIT_BLOCK_INSNS];
+    unsigned n = 0, off = (unsigned)(vpc & 0xfff), start = off;
+    while (off < 4096 && n < RV_JIT_BLOCK_INSNS) {
+        const struct rv_insn *in = rv_jit_insn_at(dp, off);
+        if (!in)
+            break;
+        ins[n++] = in;
+        off += in->len;
+        if (is_jump(in->op) || ends_run(in->op))
+            break;
+    }
+    if (n == 0) {
+        *cross = 1;
+        return NULL;
+    }
+    if (j->nblocks == RV_JIT_MAX_BLOCKS)
+        return NULL;
+
+    struct rv_jcache *cc = &j->cache;
+    size_t at = (cc->used + 15) & ~(size_t)15;
+    if (at + 256 > cc->size)
+        return NULL;
+    /* only the fields below need a start value (the fixup array is big) */
+    struct tr *t = j->tr;
+    t->nfx = 0;
+    t->full = 0;
+    t->nsites = 0;
+    t->stamp = 0;
+    t->h = h;
+    t->j = j;
+    t->vpage = vpc & ~0xfffULL;
+    cache_reset(t);
+    jx_buf_init(&t->m, cc->rw + at, cc->size - at);
+    jx_buf_init(&t->c, j->cold, RV_JIT_COLD_BYTES);
+    unsigned ninsn_before = j->ninsn;
+
+    /* inline loads and stores after each instruction */
+    unsigned memrem[RV_JIT_BLOCK_INSNS], mem = 0;
+    for (unsigned k = n; k-- > 0;) {
+        memrem[k] = mem;
+        mem += is_memop(ins[k]->op);
+    }
+
+    /* entry: charge the budget (r15) for the whole block; count its inline
+     * memory accesses (r14) */
+    jx_alu_ri(&t->m, 1, ALU_SUB, R15, (int32_t)n);
+    size_t broke = jx_jcc32(&t->m, CC_S);
+    if (mem)
+        jx_alu_ri(&t->m, 1, ALU_ADD, R14, (int32_t)mem);
+    if (j->profile) /* counting block runs costs a memory increment each */
+        jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
+
+    uint64_t pc = vpc;
+    int ended = 0;
+    for (unsigned k = 0; k < n; k++) {
+        ended = emit_insn(t, ins[k], pc, RV_JIT_ADJ(n - k, memrem[k]));
+        pc += ins[k]->len;
+    }
+    if (!ended)
+        goto_pc(t, pc);
+
+    /* out of budget: give it back and leave at the block's start */
+    fix(t, 0, broke, TO_COLD, jx_pos(&t->c));
+    jx_alu_ri(&t->c, 1, ALU_ADD, R15, (int32_t)n);
+    jx_mov_imm(&t->c, RAX, vpc);
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_BUDGET);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+    /* dropped: back to the lookup, which finds the new translation */
+    size_t dead = jx_pos(&t->c);
+    jx_mov_imm(&t->c, RAX, vpc);
+    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_LOOKUP);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+
+    /* the out-of-line part goes right after the hot path */
+    size_t mlen = jx_pos(&t->m), clen = jx_pos(&t->c);
+    if (t->full || t->m.overflow || t->c.overflow || mlen + clen > cc->size - at) {
+        j->ninsn = ninsn_before;
+        return NULL;
+    }
+    uint8_t *mstart = t->m.start, *cstart = mstart + mlen;
+    memcpy(cstart, t->c.start, clen);
+    for (unsigned i = 0; i < t->nfx; i++) {
+        const struct fixup *f = &t->fx[i];
+        uint8_t *field = (f->from_cold ? cstart : mstart) + f->pos;
+        const uint8_t *target = f->to == TO_MAIN   ? mstart + f->target
+                                : f->to == TO_COLD ? cstart + f->target
+                                                   : (const uint8_t *)f->target;
+        jx_patch_rel32(field, target);
+    }
+    cc->used = at + mlen + clen;
+
+    struct rv_jblock *blk = &j->blocks[j->nblocks++];
+    blk->vpc = vpc;
+    blk->gpage = gpage;
+    blk->entry_rw = mstart;
+    blk->dead_rw = cstart + dead;
+    blk->start = (uint16_t)start;
+    blk->end = (uint16_t)off;
+    blk->ninsns = (uint16_t)n;
+    blk->alive = 1;
+    blk->hash = rv_jit_hash(dp->host + start, off - start);
+    blk->vgen = j->gen;
+    blk->nsites = (uint8_t)t->nsites;
+    for (unsigned i = 0; i < t->nsites; i++) {
+        blk->site_rw[i] = mstart + t->site[i];
+        blk->stub_rw[i] = cstart + t->stub[i];
+    }
+    j->stats.blocks++;
+    j->stats.code_bytes += mlen + clen;
+    j->stats.translate_ns += now_ns() - t0;
+    return blk;
+}
