@@ -5,8 +5,9 @@
  *              [--cpus N] [--engine auto|kvm|soft] [--deterministic] [--no-jit]
  *              [--firmware FW.bin] [--dtb FILE.dtb] [--net SPEC]...
  *              [--console uart|virtio] [--port NAME[=SOCKET]]... [--vsock CID[,SOCKET]]
- *   vmmctl run DOMAIN.xml
- *   (run also takes --qmp unix:PATH,server[,wait=off]: a QMP control socket)
+ *   vmmctl run DOMAIN.xml...   (several: one host, console lines "[name] ")
+ *   (run also takes --host-cpus N: the scheduler pool's worker count;
+ *   run also takes --qmp unix:PATH,server[,wait=off]: a QMP control socket)
  *   vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]
  *   vmmctl dumpxml DOMAIN.xml
  *   vmmctl validate DOMAIN.xml
@@ -32,6 +33,7 @@
 
 #include "mem_cmds.h"
 #include "qmp_cmds.h"
+#include "multi.h"
 #include "relay.h"
 #include "xml_cmds.h"
 
@@ -63,7 +65,7 @@ static void usage(FILE *f)
             "                  [--qmp unix:PATH,server[,wait=off]]\n"
             "                  [--console uart|virtio] [--port NAME[=SOCKET]]...\n"
             "                  [--vsock CID[,SOCKET]]\n"
-            "       vmmctl run DOMAIN.xml\n"
+            "       vmmctl run [--host-cpus N] DOMAIN.xml...\n"
             "       vmmctl qmp ADDRESS COMMAND [JSON-ARGUMENTS]\n"
             "       vmmctl dumpxml DOMAIN.xml\n"
             "       vmmctl validate DOMAIN.xml\n"
@@ -71,6 +73,11 @@ static void usage(FILE *f)
             "SIZE takes K, M, G suffixes (powers of 1024). Ctrl-A x quits an interactive run.\n"
             "--disk attaches a raw image on virtio-blk (vda, vdb, ... in order; ro: read-only);\n"
             "--rng a virtio-rng fed by the host's getrandom().\n"
+            "--host-cpus N: soft-engine vCPUs run on a pool of N worker threads (default:\n"
+            "  one per host CPU), shared by <cputune> shares and capped by its quotas.\n"
+            "Several DOMAIN.xml files run in one host (one pool); each console line is\n"
+            "  prefixed \"[name] \"; vmmctl ends when all have, with the status of the\n"
+            "  first that ended non-zero.\n"
             "--incoming continues the machine a snapshot file holds, or a live migration\n"
             "coming over TCP or a unix socket (same machine arguments as its source);\n"
             "--incoming-map maps a snapshot's memory copy-on-write instead of reading it.\n"
@@ -468,6 +475,11 @@ static int exit_status(vmm_vm_t *vm, int quit)
     }
 }
 
+static int status_of(vmm_vm_t *vm)
+{
+    return exit_status(vm, 0);
+}
+
 /* --pause-at: vCPU 0's instruction count to pause at (0: none). */
 static uint64_t pause_at;
 
@@ -650,12 +662,19 @@ static int parse_console(vmm_config_t *cfg, const char *arg)
     return rc ? fail("--console", rc) : 0;
 }
 
+/* --host-cpus: the scheduler pool's worker count (0: one per host CPU). */
+static unsigned host_cpus;
+
 static int run_config(vmm_config_t *cfg)
 {
     vmm_host_t *host;
     int rc = vmm_host_new(&host, NULL);
     if (rc)
         return fail("creating the host", rc);
+    if (host_cpus && (rc = vmm_host_set_workers(host, host_cpus))) {
+        vmm_host_free(host);
+        return fail("--host-cpus", rc);
+    }
     if ((rc = vmmctl_mem_host(host))) {
         vmm_host_free(host);
         return rc;
@@ -746,6 +765,7 @@ static int cmd_run(int argc, char **argv)
         { "console", required_argument, NULL, 'C' },
         { "port", required_argument, NULL, 'P' },
         { "vsock", required_argument, NULL, 'V' },
+        { "host-cpus", required_argument, NULL, 'H' },
         { "pause-at", required_argument, NULL, 1000 },
         { "help", no_argument, NULL, 'h' },
         VMMCTL_MEM_LONGOPTS,
@@ -806,6 +826,18 @@ static int cmd_run(int argc, char **argv)
             rc = vmm_config_set_vcpus(cfg, (unsigned)n);
             break;
         }
+        case 'H': {
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || n < 1 || n > 256) {
+                fprintf(stderr, "vmmctl: --host-cpus '%s' is not a worker count 1..256\n",
+                        optarg);
+                status = 2;
+                continue;
+            }
+            host_cpus = (unsigned)n;
+            continue;
+        }
         case 'n': status = add_net_option(cfg, optarg); continue;
         case 'C': status = parse_console(cfg, optarg); continue;
         case 'P': status = parse_named_port(cfg, optarg); continue;
@@ -824,8 +856,9 @@ static int cmd_run(int argc, char **argv)
     if (!status && optind < argc) {
         /* A domain XML file stands in for the options. */
         if (optind + 1 != argc) {
-            usage(stderr);
-            status = 2;
+            /* Several domains: one host runs them all. */
+            vmm_config_free(cfg);
+            return vmmctl_run_many(argv + optind, argc - optind, host_cpus, status_of);
         } else {
             vmm_config_free(cfg);
             cfg = NULL;

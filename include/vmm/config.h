@@ -150,7 +150,8 @@ int vmm_config_set_vcpu_cpuset(vmm_config_t *cfg, const char *cpuset);
 const char *vmm_config_vcpu_cpuset(const vmm_config_t *cfg);
 
 /* [cputune/shares] relative weight of this VM's vCPUs against other VMs'
- * (libvirt's shares; the scheduler's weight). 0 = unset (default weight). */
+ * (libvirt's shares; the scheduler's weight), 2..262144. 0 = unset
+ * (default weight 1024). */
 int vmm_config_set_cpu_shares(vmm_config_t *cfg, unsigned shares);
 unsigned vmm_config_cpu_shares(const vmm_config_t *cfg);
 
@@ -160,6 +161,13 @@ unsigned vmm_config_cpu_shares(const vmm_config_t *cfg);
 int vmm_config_set_cpu_quota(vmm_config_t *cfg, uint64_t period_us, int64_t quota_us);
 uint64_t vmm_config_cpu_period(const vmm_config_t *cfg);
 int64_t vmm_config_cpu_quota(const vmm_config_t *cfg);
+
+/* [cputune/global_period, cputune/global_quota] a cap on the whole VM: all
+ * its vCPUs together run at most quota_us of every period_us (libvirt's
+ * meaning; 2 * period = two host CPUs' worth). Same ranges as above. */
+int vmm_config_set_cpu_global_quota(vmm_config_t *cfg, uint64_t period_us, int64_t quota_us);
+uint64_t vmm_config_cpu_global_period(const vmm_config_t *cfg);
+int64_t vmm_config_cpu_global_quota(const vmm_config_t *cfg);
 
 /* [cputune/vcpupin] pins vCPU `vcpu` (< VMM_CONFIG_MAX_VCPUS) to the host
  * CPUs in `cpuset` (libvirt syntax); NULL removes the pin. The getter

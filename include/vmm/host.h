@@ -74,6 +74,30 @@ uint64_t vmm_host_memory_limit(const vmm_host_t *host);
  * checks compare with the limit). Loop thread. */
 uint64_t vmm_host_memory_touched(const vmm_host_t *host);
 
+/* Sets how many worker threads run the vCPUs of this host's soft-engine
+ * VMs (the scheduler pool, 1..256; 0 = one per host CPU the process may
+ * use, the default). Worker w stands for the w-th such host CPU (and is
+ * pinned to it once a VM with a pinned vCPU runs), so <vcpupin>/<vcpu
+ * cpuset> choose workers. The pool shares the
+ * workers among all VMs by their <cputune> shares, caps them by
+ * period/quota and global_period/global_quota, and gives the time of a
+ * vCPU in WFI or paused to the others. kvm VMs keep one thread per vCPU.
+ * VMM_EINVAL beyond the limit; VMM_EBUSY once VMs run on the pool. Loop
+ * thread. */
+int vmm_host_set_workers(vmm_host_t *host, unsigned workers);
+/* The pool's worker count (what vmm_host_set_workers() set, resolved). */
+unsigned vmm_host_workers(const vmm_host_t *host);
+
+/* kvm VMs whose config has <cputune> shares or quotas put their vCPU
+ * threads into a cgroup of their own, libvmm-<pid>-<name>-<n>/vcpu<i>,
+ * made under this directory (a cgroup v2 directory when cgroup2 has the
+ * cpu controller, else one of the v1 cpu hierarchy). NULL (the default):
+ * the process's own cgroup. The path is copied. When it cannot be
+ * written, vmm_vm_start() and vmm_vm_set_cpu_*() fail naming the path.
+ * Loop thread. */
+int vmm_host_set_cgroup_parent(vmm_host_t *host, const char *dir);
+const char *vmm_host_cgroup_parent(const vmm_host_t *host);
+
 /* The loop the host runs on. */
 uv_loop_t *vmm_host_loop(vmm_host_t *host);
 

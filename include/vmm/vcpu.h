@@ -34,6 +34,15 @@ typedef struct vmm_vcpu_stats {
     uint64_t jit_block_runs;   /* blocks run (counted only with LIBVMM_SOFT_JIT_PROFILE=1) */
     uint64_t jit_lookups;      /* of which entered through the lookup (the rest
                                 * through a direct jump linked to them) */
+    /* Scheduler figures (soft engine: the host's worker pool, vmm/host.h;
+     * 0 on kvm, whose vCPU threads the host kernel schedules). */
+    uint64_t run_ns;       /* wall time holding a worker */
+    uint64_t wait_ns;      /* steal time: runnable but waiting for a worker
+                            * (caps and other vCPUs) */
+    uint64_t slices;       /* times the vCPU was given a worker */
+    uint64_t cpu_ns;       /* host CPU time its slices consumed: what shares
+                            * and caps are charged (run_ns minus the time the
+                            * host kernel preempted the worker) */
 } vmm_vcpu_stats_t;
 
 /* Architecture-neutral view of a vCPU's main registers. A sized struct
@@ -62,8 +71,10 @@ int vmm_vm_vcpu_stats(vmm_vm_t *vm, unsigned index, vmm_vcpu_stats_t *out);
 int vmm_vm_vcpu_regs(vmm_vm_t *vm, unsigned index, vmm_vcpu_regs_t *out);
 
 /* Writes the host CPUs vCPU `index`'s thread may run on, in libvirt's
- * cpuset syntax ("0-3,6"), into buf (NUL-terminated). It reflects the
- * config's <cputune><vcpupin> and <vcpu cpuset> once the VM runs.
+ * cpuset syntax ("0-3,6"), into buf (NUL-terminated): on kvm its thread's
+ * affinity, on soft the CPUs of the scheduler workers it may use (all the
+ * process's CPUs when unpinned). It reflects the config's
+ * <cputune><vcpupin> and <vcpu cpuset> once the VM runs.
  * VMM_ESTATE unless running or paused; VMM_ERANGE when buf is too small
  * (the message names the length needed). Loop thread. */
 int vmm_vm_vcpu_host_cpus(vmm_vm_t *vm, unsigned index, char *buf, size_t len);

@@ -28,7 +28,11 @@ int vmm_vm_create(vmm_host_t *host, const vmm_config_t *cfg, vmm_vm_t **out);
  * restart); NULL stops them. Replaces the previous one. Loop thread. */
 void vmm_vm_set_event_cb(vmm_vm_t *vm, vmm_event_cb cb, void *opaque);
 
-/* DEFINED -> RUNNING: starts one host thread per vCPU. VMM_ESTATE otherwise. */
+/* DEFINED -> RUNNING: the vCPUs start on the host's scheduler pool (soft
+ * engine, vmm_host_set_workers()) or on one host thread each (kvm, in a
+ * cgroup of their own when the config has <cputune> shares or quotas).
+ * VMM_ESTATE otherwise; VMM_EINVAL when a vCPU's pin names no worker's
+ * CPU; VMM_EACCES naming the cgroup path that cannot be written. */
 int vmm_vm_start(vmm_vm_t *vm);
 
 /* RUNNING -> PAUSED: kicks every vCPU out of guest mode and returns once all
@@ -49,6 +53,21 @@ int vmm_vm_stop(vmm_vm_t *vm);
  * call. No event or completion is delivered after this returns. NULL is a
  * no-op. */
 void vmm_vm_destroy(vmm_vm_t *vm);
+
+/* CPU tuning at run time, as <cputune> says at start (the VM's config
+ * follows, so vmm_vm_config() and its XML show the new values):
+ *  - shares: the VM's weight against other VMs (libvirt shares, 2..262144;
+ *    0 = the default 1024);
+ *  - quota: each vCPU runs at most quota_us of every period_us
+ *    (period 1000..1000000 us, quota >= 1000 us; quota -1 or 0 lifts it);
+ *  - global quota: all vCPUs of the VM together, the same ranges.
+ * Soft engine: the scheduler applies them at its next pick. kvm: written to
+ * the VM's cgroup (cpu.weight / cpu.max, or cpu.shares / cpu.cfs_* on v1).
+ * VMM_EINVAL naming a value out of range; VMM_EACCES / VMM_ENOTSUP naming
+ * the cgroup path on kvm when it cannot be written. Any state. Loop thread. */
+int vmm_vm_set_cpu_shares(vmm_vm_t *vm, unsigned shares);
+int vmm_vm_set_cpu_quota(vmm_vm_t *vm, uint64_t period_us, int64_t quota_us);
+int vmm_vm_set_cpu_global_quota(vmm_vm_t *vm, uint64_t period_us, int64_t quota_us);
 
 /* Current state. Any thread. */
 vmm_state_t vmm_vm_state(const vmm_vm_t *vm);

@@ -15,6 +15,7 @@
 #ifndef LIBVMM_BACKEND_BACKEND_H
 #define LIBVMM_BACKEND_BACKEND_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "machine/component.h"
@@ -46,6 +47,29 @@ struct engine_options {
     } kvm;
 };
 
+/* One time slice of a vCPU on a scheduler worker (core/sched.c), for
+ * engines that can give the thread back mid-run (vcpu_run_slice). */
+struct engine_slice {
+    /* in: CLOCK_MONOTONIC ns at which the slice ends. Other threads may
+     * lower it while the vCPU runs (preemption); the engine re-reads it at
+     * its block boundaries. */
+    _Atomic uint64_t end_ns;
+    /* in: retired-instruction count (the vCPU's stats.instructions) at which
+     * the slice ends, 0 for none: the fixed quanta of deterministic mode. */
+    uint64_t insn_end;
+    /* out (ENGINE_YIELD_BLOCK): CLOCK_MONOTONIC ns at which a timer the
+     * guest armed wakes the vCPU, UINT64_MAX for none. */
+    uint64_t wake_ns;
+};
+
+/* Why vcpu_run_slice returned. */
+enum engine_yield {
+    ENGINE_YIELD_EXIT = 0,  /* machine_should_exit(m) */
+    ENGINE_YIELD_SLICE = 1, /* end_ns or insn_end reached: runnable still */
+    ENGINE_YIELD_BLOCK = 2, /* waiting for an interrupt (WFI, HSM-stopped) until wake_ns
+                             * or machine_vcpu_wake() */
+};
+
 struct engine_ops {
     const char *name; /* "kvm", "soft" */
 
@@ -75,6 +99,14 @@ struct engine_ops {
      * m->mmio, until machine_should_exit(m). Returns 0; on a guest or engine
      * failure records a CRASH outcome with machine_set_outcome() first. */
     int (*vcpu_run)(struct machine *m, unsigned index);
+
+    /* Optional (soft): runs the vCPU on the calling thread for at most one
+     * slice and returns an enum engine_yield, or a negative error after a
+     * CRASH outcome. Instead of sleeping in WFI it returns BLOCK; the
+     * engine calls machine_vcpu_wake() whenever a vCPU may have become
+     * runnable (interrupt, IPI, kick). Engines with it are run by the
+     * host's scheduler pool; the others get one thread per vCPU. */
+    int (*vcpu_run_slice)(struct machine *m, unsigned index, struct engine_slice *slice);
 
     /* Makes vcpu_run() re-check machine_should_exit() promptly, even when
      * the vCPU is in guest mode or halted. Any thread. */

@@ -46,6 +46,8 @@ struct vmm_config {
     unsigned cpu_shares;      /* <cputune><shares>, 0 = unset (scheduler default) */
     uint64_t cpu_period;      /* <cputune><period>, us, 0 = unset */
     int64_t cpu_quota;        /* <cputune><quota>, us per period and vCPU, 0 = unset, -1 = unlimited */
+    uint64_t cpu_global_period; /* <cputune><global_period>, us, 0 = unset */
+    int64_t cpu_global_quota;   /* <cputune><global_quota>, us per period for the whole VM */
     struct config_vcpupin *vcpupins; /* sorted by vcpu, at most one per vCPU */
     unsigned n_vcpupins;
     uint64_t hard_limit;      /* <memtune><hard_limit>, bytes, 0 = none */

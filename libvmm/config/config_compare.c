@@ -42,6 +42,8 @@ int config_equal(const vmm_config_t *a, const vmm_config_t *b, const char **why)
     CHECK(a->cpu_shares == b->cpu_shares, "cputune shares");
     CHECK(a->cpu_period == b->cpu_period, "cputune period");
     CHECK(a->cpu_quota == b->cpu_quota, "cputune quota");
+    CHECK(a->cpu_global_period == b->cpu_global_period, "cputune global_period");
+    CHECK(a->cpu_global_quota == b->cpu_global_quota, "cputune global_quota");
     CHECK(a->n_vcpupins == b->n_vcpupins, "vcpupin count");
     for (unsigned i = 0; i < a->n_vcpupins; i++) {
         CHECK(a->vcpupins[i].vcpu == b->vcpupins[i].vcpu, "vcpupin vcpu");

@@ -12,6 +12,8 @@
 #include "util/error.h"
 
 #define PAGE 4096ULL
+#define CPU_SHARES_MIN 2u /* libvirt's and cgroup v1's range */
+#define CPU_SHARES_MAX 262144u
 #define CPU_PERIOD_MIN 1000ULL
 #define CPU_PERIOD_MAX 1000000ULL
 #define CPU_QUOTA_MIN 1000LL
@@ -156,6 +158,9 @@ const char *vmm_config_vcpu_cpuset(const vmm_config_t *c) { return c->cpuset; }
 
 int vmm_config_set_cpu_shares(vmm_config_t *c, unsigned shares)
 {
+    if (shares && (shares < CPU_SHARES_MIN || shares > CPU_SHARES_MAX))
+        return vmm_error(VMM_EINVAL, "cputune shares %u out of range %u..%u (or 0: default)",
+                         shares, CPU_SHARES_MIN, CPU_SHARES_MAX);
     c->cpu_shares = shares;
     return 0;
 }
@@ -175,6 +180,22 @@ int vmm_config_set_cpu_quota(vmm_config_t *c, uint64_t period, int64_t quota)
     return 0;
 }
 
+int vmm_config_set_cpu_global_quota(vmm_config_t *c, uint64_t period, int64_t quota)
+{
+    if (period && (period < CPU_PERIOD_MIN || period > CPU_PERIOD_MAX))
+        return vmm_error(VMM_EINVAL, "cputune global_period %llu us out of range %llu..%llu",
+                         (unsigned long long)period, CPU_PERIOD_MIN, CPU_PERIOD_MAX);
+    if (quota && quota != -1 && (quota < CPU_QUOTA_MIN || quota > CPU_QUOTA_MAX))
+        return vmm_error(VMM_EINVAL,
+                         "cputune global_quota %lld us out of range %lld..%lld (or -1)",
+                         (long long)quota, CPU_QUOTA_MIN, CPU_QUOTA_MAX);
+    c->cpu_global_period = period;
+    c->cpu_global_quota = quota;
+    return 0;
+}
+
+uint64_t vmm_config_cpu_global_period(const vmm_config_t *c) { return c->cpu_global_period; }
+int64_t vmm_config_cpu_global_quota(const vmm_config_t *c) { return c->cpu_global_quota; }
 uint64_t vmm_config_cpu_period(const vmm_config_t *c) { return c->cpu_period; }
 int64_t vmm_config_cpu_quota(const vmm_config_t *c) { return c->cpu_quota; }
 

@@ -12,8 +12,9 @@
  *                      GenericError on boards without one (riscv64 virt)
  *   quit               stops the VM (outcome STOPPED; SHUTDOWN event with
  *                      reason host-qmp-quit) and marks the quit for the program
- *   query-cpus-fast    one entry per vCPU: cpu-index, qom-path, thread-id,
- *                      props, target
+ *   query-cpus-fast    one entry per vCPU: cpu-index, qom-path, thread-id
+ *                      (kvm: the vCPU's thread; soft: the scheduler worker
+ *                      that last ran it), props, target
  *   query-version      libvmm's version in QEMU's shape
  *   query-commands     the commands above (and any implemented in
  *                      qmp_migrate.c)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/sched.h"
 #include "util/error.h"
 
 static uint64_t host_physical_memory(void)
@@ -211,9 +212,66 @@ int vmm_host_free(vmm_host_t *h)
         uv_run(h->loop, UV_RUN_DEFAULT); /* completes pending closes */
         uv_loop_close(h->loop);
     }
+    sched_release(h->sched);
+    free(h->cgroup_parent);
     pthread_mutex_destroy(&h->lock);
     free(h);
     return 0;
+}
+
+int host_sched(vmm_host_t *h, struct sched **out)
+{
+    if (!h->sched) {
+        int rc = sched_new(h->workers ? h->workers : sched_default_workers(), &h->sched);
+        if (rc)
+            return rc;
+    }
+    *out = h->sched;
+    return 0;
+}
+
+int vmm_host_set_workers(vmm_host_t *h, unsigned workers)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_set_workers: host is NULL");
+    if (workers > SCHED_MAX_WORKERS)
+        return vmm_error(VMM_EINVAL, "%u scheduler workers, limit 0 (one per host CPU)..%u",
+                         workers, SCHED_MAX_WORKERS);
+    if (h->sched && h->nr_vms)
+        return vmm_error(VMM_EBUSY,
+                         "the scheduler pool already runs %u VM(s) on %u workers; set the "
+                         "worker count before the first VM starts",
+                         h->nr_vms, sched_workers(h->sched));
+    sched_release(h->sched); /* destroyed VMs not yet freed keep it a moment */
+    h->sched = NULL;
+    h->workers = workers;
+    return 0;
+}
+
+int vmm_host_set_cgroup_parent(vmm_host_t *h, const char *dir)
+{
+    if (!h)
+        return vmm_error(VMM_EINVAL, "vmm_host_set_cgroup_parent: host is NULL");
+    char *copy = NULL;
+    if (dir && !(copy = strdup(dir)))
+        return vmm_error(VMM_ENOMEM, "copying the cgroup directory");
+    free(h->cgroup_parent);
+    h->cgroup_parent = copy;
+    return 0;
+}
+
+const char *vmm_host_cgroup_parent(const vmm_host_t *h)
+{
+    return h ? h->cgroup_parent : NULL;
+}
+
+unsigned vmm_host_workers(const vmm_host_t *h)
+{
+    if (!h)
+        return 0;
+    if (h->sched)
+        return sched_workers(h->sched);
+    return h->workers ? h->workers : sched_default_workers();
 }
 
 const char *vmm_version(void)

@@ -8,6 +8,8 @@
 
 #include "vmm/host.h"
 
+struct sched;
+
 struct vmm_host {
     uv_loop_t *loop;
     uv_loop_t own_loop; /* used when the caller passed no loop */
@@ -22,11 +24,22 @@ struct vmm_host {
     int running;          /* inside vmm_host_run() */
     void *data;           /* vmm_host_set_data() */
 
+    /* The vCPU scheduler's worker pool (core/sched.h), made when the first
+     * VM whose engine runs in slices starts; `workers` threads (0: one per
+     * host CPU the process may use). */
+    struct sched *sched;
+    unsigned workers;
+    char *cgroup_parent; /* kvm VMs' cgroups go here; NULL: the process's own */
+
     /* --- memory overcommit (vm_memory.c) --- */
     double overcommit;        /* admission capacity = mem_limit x overcommit */
     struct vmm_vm *vms;       /* every VM of the host, for the pool checks */
     uv_timer_t *mem_timer;    /* the periodic pool check; NULL until the first VM */
 };
+
+/* The host's scheduler pool, made on first use. Loop thread. */
+int host_sched(vmm_host_t *host, struct sched **out);
+
 
 /* vm_memory.c: puts a new VM on the host's list (starting the pool check
  * timer with the first) / takes it off. Loop thread. */

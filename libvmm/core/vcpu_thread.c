@@ -1,13 +1,21 @@
-/* One host thread per vCPU. The thread runs the engine's vcpu_run until the
- * machine's run request says pause (park here until resumed) or stop (end). */
+/* The vCPUs' host side. Engines that run in slices (soft) put every vCPU
+ * on the host's scheduler pool (core/sched.h); the others (kvm, whose
+ * KVM_RUN blocks) get one host thread per vCPU, which runs the engine's
+ * vcpu_run until the machine's run request says pause (park here until
+ * resumed) or stop (end). Either way vm->parked / vm->exited count the
+ * vCPUs parked and ended, which pause, stop and restart wait on. */
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "config/cpuset.h"
+#include "core/cgroup.h"
+#include "core/sched.h"
+#include "core/vm_hooks.h"
 #include "core/vm.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -124,8 +132,121 @@ static int vcpu_threads_pin(struct vmm_vm *vm)
     return 0;
 }
 
+/* --- the scheduler pool ---------------------------------------------------- */
+
+static void pool_note(void *opaque, unsigned index, enum sched_note what)
+{
+    (void)index;
+    struct vmm_vm *vm = opaque;
+    pthread_mutex_lock(&vm->lock);
+    if (what == SCHED_NOTE_PARKED)
+        vm->parked++;
+    else if (what == SCHED_NOTE_UNPARKED)
+        vm->parked--;
+    else
+        vm->exited++;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    if (what == SCHED_NOTE_EXITED)
+        uv_async_send(&vm->wakeup);
+}
+
+static int pool_join_group(struct vmm_vm *vm)
+{
+    struct sched *s;
+    int rc = host_sched(vm->host, &s);
+    if (rc)
+        return rc;
+    unsigned n = vm->m.nr_vcpus;
+    cpu_set_t *sets = calloc(n, sizeof(*sets));
+    const cpu_set_t **pins = calloc(n, sizeof(*pins));
+    if (!sets || !pins) {
+        free(sets);
+        free(pins);
+        return vmm_error(VMM_ENOMEM, "pinning %u vCPUs", n);
+    }
+    for (unsigned i = 0; i < n && !rc; i++) {
+        int pinned = vcpu_affinity(vm, i, &sets[i]);
+        if (pinned < 0)
+            rc = pinned;
+        else if (pinned)
+            pins[i] = &sets[i];
+    }
+    const vmm_config_t *cfg = vm->cfg;
+    struct sched_group_spec spec = {
+        .m = &vm->m,
+        .engine = vm->platform->engine,
+        .nr_vcpus = n,
+        .shares = vmm_config_cpu_shares(cfg),
+        .period_us = vmm_config_cpu_period(cfg),
+        .quota_us = vmm_config_cpu_quota(cfg),
+        .global_period_us = vmm_config_cpu_global_period(cfg),
+        .global_quota_us = vmm_config_cpu_global_quota(cfg),
+        .deterministic = vmm_config_deterministic(cfg),
+        .pins = pins,
+        .note = pool_note,
+        .opaque = vm,
+    };
+    if (!rc)
+        rc = sched_group_add(s, &spec, &vm->sched);
+    free(sets);
+    free(pins);
+    return rc;
+}
+
+static int pool_start(struct vmm_vm *vm)
+{
+    if (!vm->sched) {
+        int rc = pool_join_group(vm);
+        if (rc)
+            return rc;
+    }
+    vm->nr_threads = vm->m.nr_vcpus;
+    sched_group_start(vm->sched);
+    return 0;
+}
+
+void vcpu_threads_resume(struct vmm_vm *vm)
+{
+    if (vm->sched)
+        vcpu_threads_kick(vm);
+}
+
+void vcpu_threads_release(struct vmm_vm *vm)
+{
+    sched_group_remove(vm->sched);
+    vm->sched = NULL;
+}
+
+/* --- one thread per vCPU ------------------------------------------------------ */
+
+/* A new thread stores its id first thing; give it a second to do so. */
+static int thread_id(struct vmm_vm *vm, unsigned i)
+{
+    int *tid = &vm->m.vcpus[i].host_tid;
+    for (int k = 0; k < 10000 && !__atomic_load_n(tid, __ATOMIC_RELAXED); k++) {
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return __atomic_load_n(tid, __ATOMIC_RELAXED);
+}
+
+int vcpu_threads_cgroup(struct vmm_vm *vm)
+{
+    if (vm->sched || vm->cgroup || !vm->nr_threads || !vm_cgroup_wanted(vm->cfg))
+        return 0;
+    int rc = vm_cgroup_create(vmm_host_cgroup_parent(vm->host), vm->cfg->name, vm->nr_threads,
+                              vm->cfg, &vm->cgroup);
+    for (unsigned i = 0; i < vm->nr_threads && !rc; i++)
+        rc = vm_cgroup_add_thread(vm->cgroup, i, thread_id(vm, i));
+    return rc;
+}
+
 int vcpu_threads_start(struct vmm_vm *vm)
 {
+    if (vm->platform->engine->vcpu_run_slice)
+        return pool_start(vm);
+
     unsigned n = vm->m.nr_vcpus;
     vm->threads = calloc(n, sizeof(*vm->threads));
     if (!vm->threads)
@@ -154,6 +275,8 @@ int vcpu_threads_start(struct vmm_vm *vm)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!err)
         err = vcpu_threads_pin(vm);
+    if (!err)
+        err = vcpu_threads_cgroup(vm);
     return err;
 }
 
@@ -162,6 +285,10 @@ int vcpu_thread_affinity(struct vmm_vm *vm, unsigned index, cpu_set_t *out)
     if (index >= vm->nr_threads)
         return vmm_error(VMM_EINVAL, "vCPU %u has no thread (VM has %u running)", index,
                          vm->nr_threads);
+    if (vm->sched) {
+        sched_group_affinity(vm->sched, index, out);
+        return 0;
+    }
     int rc = pthread_getaffinity_np(vm->threads[index], sizeof(*out), out);
     return rc ? vmm_error_errno(rc, "reading vCPU %u's affinity", index) : 0;
 }
@@ -174,8 +301,19 @@ void vcpu_threads_kick(struct vmm_vm *vm)
 
 void vcpu_threads_join(struct vmm_vm *vm)
 {
+    if (vm->sched) {
+        /* The vCPUs are told to stop (outcome set): wait until all have. */
+        pthread_mutex_lock(&vm->lock);
+        while (vm->exited < vm->nr_threads)
+            pthread_cond_wait(&vm->cond, &vm->lock);
+        pthread_mutex_unlock(&vm->lock);
+        vm->nr_threads = 0;
+        return;
+    }
     for (unsigned i = 0; i < vm->nr_threads; i++)
         pthread_join(vm->threads[i], NULL);
+    vm_cgroup_destroy(vm->cgroup);
+    vm->cgroup = NULL;
     free(vm->threads);
     vm->threads = NULL;
     vm->nr_threads = 0;

@@ -281,15 +281,6 @@ static int engine_options_from(const vmm_config_t *cfg, struct engine_options *o
     return 0;
 }
 
-/* Parts of a config (typically from domain XML) this version stores but
- * cannot provide yet: say so once per VM rather than drop them silently. */
-static void warn_unprovided(const vmm_config_t *cfg)
-{
-    if (vmm_config_cpu_shares(cfg) || vmm_config_cpu_quota(cfg) > 0)
-        log_warn("VM '%s': cputune shares/quota are stored for the scheduler, which does not "
-                 "enforce them yet (vcpupin is applied)", cfg->name);
-}
-
 /* Loads the boot images into RAM and sets every vCPU's boot state. */
 static int boot_guest(struct vmm_vm *vm)
 {
@@ -372,6 +363,7 @@ static void free_vm(struct vmm_vm *vm)
 {
     vm_ports_set_live(vm, 0); /* devices going away deliver nothing more */
     teardown_machine(vm);
+    vcpu_threads_release(vm);
     vm_ports_free(vm);
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
@@ -441,7 +433,6 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
         return rc;
     }
     vm->pool_charge = vm->cfg->memory + overhead;
-    warn_unprovided(vm->cfg);
     if ((rc = build_machine(vm, restore))) {
         /* Keep the build error's message: freeing sets none. */
         host_pool_release(host, vm->pool_charge);
@@ -524,6 +515,7 @@ int vmm_vm_resume(vmm_vm_t *vm)
     atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_RUN);
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
+    vcpu_threads_resume(vm);
     emit_state(vm, VMM_STATE_RUNNING);
     /* If the guest ended while paused, the wakeup finishes the run. */
     finish_if_stopped(vm);

@@ -15,6 +15,8 @@
 #include "core/vm_ports.h"
 #include "vmm/vm.h"
 
+struct sched_group;
+struct vm_cgroup;
 /* vmm_vm.ext slots. */
 enum vm_ext_slot { VM_EXT_MIGRATE = 0, VM_EXT_SAVE = 1, VM_EXT_SLOTS };
 
@@ -38,6 +40,12 @@ struct vmm_vm {
     pthread_cond_t cond;   /* parked/exited changes; resume and stop */
     unsigned parked;
     unsigned exited;
+    /* Engines that run in slices (soft): the VM's vCPUs on the host's
+     * scheduler pool instead of threads of their own (core/sched.h). Lives
+     * as long as the VM. */
+    struct sched_group *sched;
+    /* kvm: the cgroup the vCPU threads are in (core/cgroup.h), NULL none. */
+    struct vm_cgroup *cgroup;
 
     /* Console output waiting for the loop thread. */
     pthread_mutex_t console_lock;
@@ -94,6 +102,13 @@ int vm_create_with(vmm_host_t *host, const vmm_config_t *cfg, const struct vm_re
 int vcpu_threads_start(struct vmm_vm *vm);
 void vcpu_threads_kick(struct vmm_vm *vm);
 void vcpu_threads_join(struct vmm_vm *vm);
+/* kvm: puts the running vCPU threads into a cgroup of their own when the
+ * config asks for shares or quotas and they have none yet. */
+int vcpu_threads_cgroup(struct vmm_vm *vm);
+/* After a resume: parked vCPUs on the scheduler pool take a worker again. */
+void vcpu_threads_resume(struct vmm_vm *vm);
+/* Frees what the VM keeps of the scheduler (free_vm, after the machine). */
+void vcpu_threads_release(struct vmm_vm *vm);
 /* The host CPUs vCPU `index`'s thread may run on (running or paused VM). */
 int vcpu_thread_affinity(struct vmm_vm *vm, unsigned index, cpu_set_t *out);
 

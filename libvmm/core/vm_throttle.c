@@ -49,6 +49,7 @@ static void hold(struct vm_throttle *t, unsigned ms, unsigned pct)
     atomic_compare_exchange_strong(&vm->m.request, &expect, MACHINE_RUN);
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
+    vcpu_threads_resume(vm); /* vCPUs held on the scheduler pool take a worker again */
     pthread_mutex_lock(&t->lock);
 }
 

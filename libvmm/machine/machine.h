@@ -161,7 +161,21 @@ struct machine {
 
     const struct machine_host_ops *host;
     void *host_opaque;
+
+    /* The scheduler running this machine's vCPUs (core/sched.c), told when
+     * a vCPU that gave its worker back may be runnable again. NULL when
+     * each vCPU has a thread of its own. Set before vCPUs run. */
+    void (*vcpu_wake)(void *opaque, unsigned index);
+    void *vcpu_wake_opaque;
 };
+
+/* Tells the scheduler vCPU `index` may be runnable (an interrupt, an IPI,
+ * a kick). Cheap when no scheduler runs the machine. Any thread. */
+static inline void machine_vcpu_wake(struct machine *m, unsigned index)
+{
+    if (m->vcpu_wake)
+        m->vcpu_wake(m->vcpu_wake_opaque, index);
+}
 
 /* Zeroes the machine and inits buses, memory map and locks. */
 int machine_init(struct machine *m, unsigned nr_vcpus);

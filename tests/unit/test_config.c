@@ -74,6 +74,21 @@ static void cputune_ranges_follow_libvirt(void)
     CU_ASSERT_EQUAL(vmm_config_set_cpu_quota(c, 0, 999), VMM_EINVAL);
     CU_ASSERT_EQUAL(vmm_config_set_cpu_quota(c, 0, -2), VMM_EINVAL);
     CU_ASSERT_EQUAL(vmm_config_set_cpu_quota(c, 0, -1), 0);
+    /* The whole-VM cap: the same ranges, its own messages. */
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_global_quota(c, 200000, 150000), 0);
+    CU_ASSERT_EQUAL(vmm_config_cpu_global_period(c), 200000);
+    CU_ASSERT_EQUAL(vmm_config_cpu_global_quota(c), 150000);
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_global_quota(c, 999, 0), VMM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "global_period 999 us out of range"));
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_global_quota(c, 0, 5), VMM_EINVAL);
+    CU_ASSERT_EQUAL(vmm_config_cpu_global_quota(c), 150000); /* unchanged on error */
+    /* Shares: libvirt's 2..262144, 0 for the default. */
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_shares(c, 262144), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_shares(c, 262145), VMM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "shares 262145 out of range 2..262144"));
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_shares(c, 1), VMM_EINVAL);
+    CU_ASSERT_EQUAL(vmm_config_cpu_shares(c), 262144);
+    CU_ASSERT_EQUAL(vmm_config_set_cpu_shares(c, 0), 0);
     vmm_config_free(c);
 }
 

@@ -4,6 +4,7 @@ engine (path in $VMM_TEST_GUEST_X86; needs /dev/kvm, see require_kvm)."""
 
 import os
 import struct
+import time
 import unittest
 
 import vmm
@@ -192,6 +193,56 @@ class BindingsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             vm.start()
         self.assertEqual(self.host.memory_used, 0)
+
+
+class SchedulerBindingsTest(unittest.TestCase):
+    """The vCPU scheduler pool from Python: worker count, run-time shares
+    and caps, and the run/steal figures in the vCPU stats."""
+
+    def setUp(self):
+        if not os.path.exists(GUEST):
+            self.skipTest(f"guest {GUEST!r} not built")
+        self.host = vmm.Host(workers=1)
+
+    def tearDown(self):
+        if hasattr(self, "host"):
+            self.host.close()
+
+    def busy_vm(self):
+        cfg = vmm.Config(kernel=GUEST, memory=64 << 20)
+        vm = self.host.create_vm(cfg)
+        cfg.close()
+        vm.start()
+        return vm
+
+    def cpu_ns(self, vm):
+        return vm.vcpu_stats(0).cpu_ns
+
+    def test_one_worker_shared_by_weight_and_capped_at_run_time(self):
+        self.assertEqual(self.host.workers, 1)
+        a, b = self.busy_vm(), self.busy_vm()
+        with self.assertRaises(vmm.Error):
+            self.host.workers = 2  # VMs already run on the pool
+        a.set_cpu_shares(3072)  # 3:1 against b's default 1024
+        a.wait_for(lambda: False, 0.3)
+        a0, b0 = self.cpu_ns(a), self.cpu_ns(b)
+        a.wait_for(lambda: False, 1.5)
+        da, db = self.cpu_ns(a) - a0, self.cpu_ns(b) - b0
+        self.assertAlmostEqual(da / (da + db), 0.75, delta=0.05)
+        st = b.vcpu_stats(0)
+        self.assertGreater(st.wait_ns, 0)  # b waited while a ran
+        self.assertGreater(st.slices, 10)
+        self.assertGreaterEqual(st.run_ns, st.cpu_ns)
+        # A cap of 10 % of a CPU on a, then b gets the rest of the worker.
+        a.set_cpu_quota(100000, 10000)
+        a.wait_for(lambda: False, 0.3)
+        a0, t0 = self.cpu_ns(a), time.monotonic()
+        a.wait_for(lambda: False, 1.5)
+        used = (self.cpu_ns(a) - a0) / 1e9 / (time.monotonic() - t0)
+        self.assertLessEqual(used, 0.11)
+        with self.assertRaises(vmm.Error) as e:
+            a.set_cpu_shares(1)
+        self.assertIn("shares 1 out of range", str(e.exception))
 
 
 class KvmBindingsTest(unittest.TestCase):

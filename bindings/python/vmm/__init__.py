@@ -71,7 +71,8 @@ class VcpuStats(ctypes.Structure):
     _fields_ = [("size", _c_u64)] + [(name, _c_u64) for name in (
         "exits", "io_exits", "mmio_exits", "halts", "hypercalls", "instructions",
         "tlb_hits", "tlb_misses", "tlb_flushes", "jit_blocks", "jit_translate_ns",
-        "jit_code_bytes", "jit_flushes", "jit_block_runs", "jit_lookups")]
+        "jit_code_bytes", "jit_flushes", "jit_block_runs", "jit_lookups",
+        "run_ns", "wait_ns", "slices", "cpu_ns")]
 
 
 class VcpuRegs(ctypes.Structure):
@@ -302,6 +303,10 @@ _host_backend_fd = _sig("vmm_host_backend_fd", _c_int, _p)
 _host_backend_timeout = _sig("vmm_host_backend_timeout", _c_int, _p, ctypes.POINTER(_c_int))
 _host_set_limit = _sig("vmm_host_set_memory_limit", _c_int, _p, _c_u64)
 _host_used = _sig("vmm_host_memory_used", _c_u64, _p)
+_host_set_workers = _sig("vmm_host_set_workers", _c_int, _p, _c_uint)
+_host_workers = _sig("vmm_host_workers", _c_uint, _p)
+_host_set_cgroup_parent = _sig("vmm_host_set_cgroup_parent", _c_int, _p, _c_char_p)
+_host_cgroup_parent = _sig("vmm_host_cgroup_parent", _c_char_p, _p)
 _host_set_overcommit = _sig("vmm_host_set_memory_overcommit", _c_int, _p, ctypes.c_double)
 _host_overcommit = _sig("vmm_host_memory_overcommit", ctypes.c_double, _p)
 _host_limit = _sig("vmm_host_memory_limit", _c_u64, _p)
@@ -326,6 +331,9 @@ _cfg_to_xml = _sig("vmm_config_to_xml", _c_int, _p, ctypes.POINTER(_p))
 _cfg_set_cpu_quota = _sig("vmm_config_set_cpu_quota", _c_int, _p, _c_u64, _c_i64)
 _cfg_cpu_period = _sig("vmm_config_cpu_period", _c_u64, _p)
 _cfg_cpu_quota = _sig("vmm_config_cpu_quota", _c_i64, _p)
+_cfg_set_cpu_gquota = _sig("vmm_config_set_cpu_global_quota", _c_int, _p, _c_u64, _c_i64)
+_cfg_cpu_gperiod = _sig("vmm_config_cpu_global_period", _c_u64, _p)
+_cfg_cpu_gquota = _sig("vmm_config_cpu_global_quota", _c_i64, _p)
 _cfg_set_vcpu_pin = _sig("vmm_config_set_vcpu_pin", _c_int, _p, _c_uint, _c_char_p)
 _cfg_vcpu_pin = _sig("vmm_config_vcpu_pin", _c_char_p, _p, _c_uint)
 _cfg_cpu_disable = _sig("vmm_config_cpu_disable_feature", _c_int, _p, _c_char_p)
@@ -353,6 +361,9 @@ _vm_create = _sig("vmm_vm_create", _c_int, _p, _p, ctypes.POINTER(_p))
 _vm_set_cb = _sig("vmm_vm_set_event_cb", None, _p, _EventCb, _p)
 _vm_start = _sig("vmm_vm_start", _c_int, _p)
 _vm_pause = _sig("vmm_vm_pause", _c_int, _p)
+_vm_set_cpu_shares = _sig("vmm_vm_set_cpu_shares", _c_int, _p, _c_uint)
+_vm_set_cpu_quota = _sig("vmm_vm_set_cpu_quota", _c_int, _p, _c_u64, _c_i64)
+_vm_set_cpu_gquota = _sig("vmm_vm_set_cpu_global_quota", _c_int, _p, _c_u64, _c_i64)
 _vm_resume = _sig("vmm_vm_resume", _c_int, _p)
 _vm_stop = _sig("vmm_vm_stop", _c_int, _p)
 _vm_pause_async = _sig("vmm_vm_pause_async", _c_int, _p, _DoneCb, _p)
@@ -778,6 +789,18 @@ class Config:
     def cpu_quota(self):
         return _cfg_cpu_quota(self._handle())
 
+    def set_cpu_global_quota(self, period_us, quota_us):
+        """<cputune> global_period and global_quota: a cap on the whole VM."""
+        _check(_cfg_set_cpu_gquota(self._handle(), period_us, quota_us))
+
+    @property
+    def cpu_global_period(self):
+        return _cfg_cpu_gperiod(self._handle())
+
+    @property
+    def cpu_global_quota(self):
+        return _cfg_cpu_gquota(self._handle())
+
     def set_vcpu_pin(self, vcpu, cpuset):
         """Pins vCPU `vcpu` to host CPUs `cpuset` ("0-3,^2"); None unpins."""
         _check(_cfg_set_vcpu_pin(self._handle(), vcpu, _str_in(cpuset)))
@@ -1040,7 +1063,7 @@ class Host:
     """A host context with its own event loop and memory pool. A context
     manager: leaving it destroys the VMs and frees the host."""
 
-    def __init__(self, memory_limit=0, overcommit=1.0):
+    def __init__(self, memory_limit=0, overcommit=1.0, workers=0):
         h = _p()
         _check(_host_new(ctypes.byref(h), None))
         self._h = h.value
@@ -1052,6 +1075,8 @@ class Host:
             _check(_host_set_limit(self._h, memory_limit))
         if overcommit != 1.0:
             _check(_host_set_overcommit(self._h, overcommit))
+        if workers:
+            self.workers = workers
 
     def _handle(self):
         if not self._h:
@@ -1061,6 +1086,25 @@ class Host:
     @property
     def memory_used(self):
         return _host_used(self._handle())
+
+    @property
+    def workers(self):
+        """Worker threads of the vCPU scheduler pool (soft engine)."""
+        return _host_workers(self._handle())
+
+    @workers.setter
+    def workers(self, n):
+        """0: one per host CPU; set before the first VM starts."""
+        _check(_host_set_workers(self._handle(), n))
+
+    @property
+    def cgroup_parent(self):
+        """Where kvm VMs' cgroups are made (None: the process's own cgroup)."""
+        return _str_out(_host_cgroup_parent(self._handle()))
+
+    @cgroup_parent.setter
+    def cgroup_parent(self, path):
+        _check(_host_set_cgroup_parent(self._handle(), _str_in(path)))
 
     @property
     def memory_limit(self):
@@ -1276,6 +1320,18 @@ class VM:
 
     def pause(self):
         _check(_vm_pause(self._handle()))
+
+    def set_cpu_shares(self, shares):
+        """The VM's scheduler weight at run time (libvirt shares; 0 = default)."""
+        _check(_vm_set_cpu_shares(self._handle(), shares))
+
+    def set_cpu_quota(self, period_us, quota_us):
+        """Caps each vCPU at quota_us per period_us at run time (quota -1/0 lifts it)."""
+        _check(_vm_set_cpu_quota(self._handle(), period_us, quota_us))
+
+    def set_cpu_global_quota(self, period_us, quota_us):
+        """Caps the whole VM at quota_us per period_us at run time."""
+        _check(_vm_set_cpu_gquota(self._handle(), period_us, quota_us))
 
     def resume(self):
         _check(_vm_resume(self._handle()))

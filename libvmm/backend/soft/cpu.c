@@ -7,8 +7,11 @@
  *     (instructions retired by this hart) / 10 + (ticks skipped by WFI)
  * i.e. 1 tick per 10 instructions, and WFI with a timer armed jumps time
  * straight to the deadline instead of sleeping; the same guest and input
- * then see the same times. Each hart has its own such clock (the mode is
- * meant for one hart).
+ * then see the same times. A single hart has its own such clock; with
+ * several harts (det_peers) the clock is the machine's: instructions
+ * retired by all harts / 10 plus the ticks any WFI skipped. The scheduler
+ * runs a deterministic machine's harts one at a time in fixed instruction
+ * quanta (core/sched.h), so every read sees the same value in every run.
  */
 #include <errno.h>
 #include <sched.h>
@@ -17,6 +20,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "backend/soft/cpu.h"
 #include "backend/soft/jit/jit.h"
 #include "util/error.h"
@@ -196,9 +200,21 @@ uint64_t rv_cpu_instret(const struct rv_hart *h)
     return __atomic_load_n(&h->vcpu->stats.instructions, __ATOMIC_RELAXED) + rv_cpu(h)->pending_insns;
 }
 
+/* The machine's instructions retired, over every hart (deterministic SMP). */
+static uint64_t det_machine_instret(const struct rv_hart *h)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < h->det_nr_peers; i++)
+        if (h->det_peers[i].cpu)
+            sum += rv_cpu_instret(&h->det_peers[i]);
+    return sum;
+}
+
 uint64_t rv_hart_time(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
+    if (h->deterministic && h->det_peers)
+        return det_machine_instret(h) / 10 + *h->det_idle_ticks;
     if (h->deterministic)
         return rv_cpu_instret(h) / 10 + c->idle_ticks;
     return (mono_ns() - c->time_base_ns) / (1000000000ULL / RV_TIMEBASE_HZ);
@@ -231,6 +247,8 @@ void rv_hart_kick(struct rv_hart *h)
     atomic_store(&c->kicked, 1);
     pthread_cond_broadcast(&h->wait_cond);
     pthread_mutex_unlock(&h->wait_lock);
+    if (h->m)
+        machine_vcpu_wake(h->m, h->hartid); /* a scheduled hart gave its worker back */
 }
 
 /* Honours pending flush requests; the requester may be waiting for it. */
@@ -356,6 +374,54 @@ static void park(struct rv_hart *h, int (*done)(struct rv_hart *), uint64_t unti
     pthread_mutex_unlock(&h->wait_lock);
 }
 
+/* WFI of a deterministic machine with several harts, run by the
+ * scheduler. The hart waits off its worker; when every hart waits (or is
+ * HSM-stopped) the machine's clock jumps to the earliest deadline and that
+ * hart runs on. Only one hart of such a machine runs at a time, so the
+ * peers' fields are stable here and every run takes the same decisions. */
+static void det_smp_wfi(struct rv_hart *h, uint64_t deadline)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t now = rv_hart_time(h), min = deadline;
+    struct rv_hart *who = h;
+    int all_wait = 1;
+    h->det_wait_until = deadline;
+    for (unsigned i = 0; i < h->det_nr_peers && all_wait; i++) {
+        struct rv_hart *p = &h->det_peers[i];
+        if (p == h || !p->cpu || atomic_load(&p->hsm_state) == 1)
+            continue;
+        if (!p->det_wait_until)
+            all_wait = 0;
+        else if (p->det_wait_until < min) {
+            min = p->det_wait_until;
+            who = p;
+        }
+    }
+    if (all_wait && min != UINT64_MAX) {
+        if (min > now)
+            *h->det_idle_ticks += min - now;
+        if (who == h) {
+            h->det_wait_until = 0; /* our timer is due: run on */
+            return;
+        }
+        rv_hart_kick(who);
+    }
+    c->blocked = 1;
+    c->slice->wake_ns = UINT64_MAX; /* a kick wakes it, never the wall clock */
+}
+
+/* End of a deterministic hart's quantum: peers whose deadline the
+ * machine's clock has passed get to run. */
+static void det_smp_wake_due(struct rv_hart *h)
+{
+    uint64_t now = rv_hart_time(h);
+    for (unsigned i = 0; i < h->det_nr_peers; i++) {
+        struct rv_hart *p = &h->det_peers[i];
+        if (p != h && p->cpu && p->det_wait_until && p->det_wait_until <= now)
+            rv_hart_kick(p);
+    }
+}
+
 void rv_cpu_wfi(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -363,13 +429,26 @@ void rv_cpu_wfi(struct rv_hart *h)
     if (wfi_wake(h))
         return;
     uint64_t t = next_timer(h);
+    if (h->deterministic && h->det_peers && c->slice) {
+        det_smp_wfi(h, t);
+        return;
+    }
     if (h->deterministic && t != UINT64_MAX) {
         uint64_t now = rv_hart_time(h);
-        if (t > now)
+        if (t > now && h->det_peers)
+            *h->det_idle_ticks += t - now; /* the machine's clock jumps */
+        else if (t > now)
             c->idle_ticks += t - now; /* fast-forward to the deadline */
         return;
     }
-    park(h, wfi_wake, h->deterministic ? UINT64_MAX : deadline_ns(h, t));
+    uint64_t until = h->deterministic ? UINT64_MAX : deadline_ns(h, t);
+    if (c->slice) {
+        /* Scheduled: give the worker back until the interrupt or the timer. */
+        c->blocked = 1;
+        c->slice->wake_ns = until;
+        return;
+    }
+    park(h, wfi_wake, until);
 }
 
 static int hsm_not_stopped(struct rv_hart *h)
@@ -394,6 +473,19 @@ static void hsm_poll(struct rv_hart *h)
         rv_cpu_update_ctx(h);
         atomic_store(&h->hsm_state, 0);
     }
+}
+
+/* The block boundary of a scheduled run: the hart yields when it blocked,
+ * its instruction quantum is spent or its time slice is over. The clock is
+ * read once per block (a few thousand instructions at most, rv_exec). */
+static int slice_over(struct rv_hart *h, struct engine_slice *s)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (c->blocked)
+        return 1;
+    if (s->insn_end && rv_cpu_instret(h) >= s->insn_end)
+        return 1;
+    return mono_ns() >= atomic_load_explicit(&s->end_ns, memory_order_relaxed);
 }
 
 void rv_hart_pause_at(struct rv_hart *h, uint64_t instructions)
@@ -429,15 +521,26 @@ int rv_cpu_check(struct rv_hart *h)
     if (machine_should_exit(h->m))
         return 1;
     if (RV_UNLIKELY(atomic_load_explicit(&h->hsm_state, memory_order_relaxed) != 0)) {
+        if (c->slice && atomic_load(&h->hsm_state) == 1) {
+            c->blocked = 1; /* stopped: off the worker until an HSM start */
+            c->slice->wake_ns = UINT64_MAX;
+            return 1;
+        }
         hsm_poll(h);
         if (machine_should_exit(h->m))
             return 1;
     }
     service_flush(h);
     uint64_t irq = rv_irq_pending(h);
-    if (irq)
+    if (irq) {
         rv_trap(h, irq, 0);
-    return machine_should_exit(h->m);
+        c->blocked = 0; /* the interrupt ends a WFI */
+    }
+    if (machine_should_exit(h->m))
+        return 1;
+    if (c->slice)
+        return slice_over(h, c->slice);
+    return 0;
 }
 
 int rv_hart_run(struct rv_hart *h)
@@ -451,4 +554,34 @@ int rv_hart_run(struct rv_hart *h)
     atomic_store(&c->parked, 1);
     current_hart = prev;
     return 0;
+}
+
+int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    struct rv_hart *prev = current_hart;
+    current_hart = h;
+    c->slice = slice;
+    c->blocked = 0;
+    slice->wake_ns = UINT64_MAX;
+    h->det_wait_until = 0;
+    atomic_store(&c->parked, 0);
+    while (!rv_cpu_check(h))
+        rv_exec(h);
+    /* An interrupt that came between the WFI and here: run on. */
+    if (c->blocked && !machine_should_exit(h->m)) {
+        int hsm = atomic_load(&h->hsm_state);
+        if (hsm == 2 || (hsm == 0 && wfi_wake(h)))
+            c->blocked = 0;
+    }
+    if (!c->blocked)
+        h->det_wait_until = 0;
+    if (h->det_peers)
+        det_smp_wake_due(h);
+    atomic_store(&c->parked, 1);
+    c->slice = NULL;
+    current_hart = prev;
+    if (machine_should_exit(h->m))
+        return ENGINE_YIELD_EXIT;
+    return c->blocked ? ENGINE_YIELD_BLOCK : ENGINE_YIELD_SLICE;
 }

@@ -160,6 +160,12 @@ struct rv_cpu {
     _Atomic int kicked;
     _Atomic int parked; /* sleeping in WFI / HSM stop */
 
+    /* A scheduled run (rv_hart_run_slice): the slice rv_cpu_check ends the
+     * run at, NULL under rv_hart_run. WFI and HSM-stop then set `blocked`
+     * (and the timer deadline in slice->wake_ns) instead of sleeping. */
+    struct engine_slice *slice;
+    int blocked;
+
     struct rv_insn cross_insn[3]; /* an instruction spanning two pages (+ end marks) */
     uint64_t icache_gen;          /* bumping it empties the decode cache (fence.i) */
     uint64_t time_base_ns;        /* CLOCK_MONOTONIC at machine start */

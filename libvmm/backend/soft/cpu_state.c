@@ -121,7 +121,12 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
     c->pending_insns = 0;
     c->mcycle_off = s->mcycle_offset;
     c->minstret_off = s->minstret_offset;
-    if (h->deterministic) {
+    if (h->deterministic && h->det_peers) {
+        /* Every hart saved the machine's clock: the last one loaded leaves
+         * the shared idle ticks right for the whole machine. */
+        uint64_t from_insns = rv_hart_time(h) - *h->det_idle_ticks;
+        *h->det_idle_ticks = s->time > from_insns ? s->time - from_insns : 0;
+    } else if (h->deterministic) {
         uint64_t from_insns = s->instret / 10;
         c->idle_ticks = s->time > from_insns ? s->time - from_insns : 0;
     } else {

@@ -150,6 +150,11 @@ static int soft_vcpu_create(struct machine *m, unsigned index)
     h->deterministic = sv->deterministic;
     if (sv->no_jit)
         h->jit = 0; /* else the default: translate where the host can */
+    if (sv->deterministic && sv->nr_harts > 1) {
+        h->det_peers = sv->harts;
+        h->det_nr_peers = sv->nr_harts;
+        h->det_idle_ticks = &sv->det_idle_ticks;
+    }
     if (!h->vcpu)
         h->vcpu = &m->vcpus[index];
     sv->hart_ok[index] = 1;
@@ -167,6 +172,17 @@ static int soft_vcpu_run(struct machine *m, unsigned index)
         return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
     soft_current = h;
     int rc = rv_hart_run(h);
+    soft_current = NULL;
+    return rc;
+}
+
+static int soft_vcpu_run_slice(struct machine *m, unsigned index, struct engine_slice *slice)
+{
+    struct rv_hart *h = soft_hart(m, index);
+    if (!h)
+        return vmm_error(VMM_EINVAL, "soft engine: no vCPU %u", index);
+    soft_current = h;
+    int rc = rv_hart_run_slice(h, slice);
     soft_current = NULL;
     return rc;
 }
@@ -212,6 +228,7 @@ const struct engine_ops engine_soft = {
     .vcpu_overhead = soft_vcpu_overhead,
     .vcpu_create = soft_vcpu_create,
     .vcpu_run = soft_vcpu_run,
+    .vcpu_run_slice = soft_vcpu_run_slice,
     .vcpu_kick = soft_vcpu_kick,
     .vcpu_get_regs = soft_vcpu_get_regs,
     .vcpu_pause_at = soft_vcpu_pause_at,

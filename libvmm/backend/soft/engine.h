@@ -19,6 +19,7 @@ struct soft_vm {
     struct rv_hart_hooks hooks;
     int deterministic;
     int no_jit; /* interpret (engine option) */
+    uint64_t det_idle_ticks; /* deterministic SMP: the machine clock's skipped ticks */
 };
 
 /* Hart `id` of machine m (which runs the soft engine), or NULL when id is

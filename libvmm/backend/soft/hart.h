@@ -84,6 +84,19 @@ struct rv_hart {
     /* Pause the machine at the first block end with this many instructions
      * retired (0: never); rv_hart_pause_at(). */
     _Atomic uint64_t pause_at;
+    /* Deterministic mode with several harts: one clock for the machine,
+     * from the instructions all of them retired (the scheduler runs them
+     * one at a time, so the sum is the same at the same point of every
+     * run) plus the ticks WFI skipped, kept in *det_idle_ticks. Set by the
+     * engine; NULL for a single hart, whose clock is its own. */
+    struct rv_hart *det_peers;
+    unsigned det_nr_peers;
+    uint64_t *det_idle_ticks;
+    /* Deterministic SMP: waiting in WFI until this machine time (ticks;
+     * UINT64_MAX: no timer), 0 while not waiting. Time jumps only when
+     * every hart waits: a waiting hart must not race the clock ahead of
+     * one that works. */
+    uint64_t det_wait_until;
     int sbi_in_vmm;  /* 1: S-mode boot, ECALL from S is an SBI hypercall
                       * handled by hooks->sbi_call; 0: M-mode firmware runs */
 
@@ -114,6 +127,15 @@ void rv_hart_set_boot(struct rv_hart *h, uint64_t pc, uint64_t a0, uint64_t a1, 
 /* Runs the hart on the calling thread until machine_should_exit(h->m).
  * Parks in WFI (and while HSM-stopped) without spinning. Returns 0. */
 int rv_hart_run(struct rv_hart *h);
+
+/* Runs the hart for at most one scheduler slice (backend.h): until
+ * slice->end_ns (re-read at block boundaries, so another thread may lower
+ * it), slice->insn_end retired instructions, a WFI without a pending
+ * interrupt or an HSM stop (ENGINE_YIELD_BLOCK, wake-up time in
+ * slice->wake_ns), or machine_should_exit() (ENGINE_YIELD_EXIT). Never
+ * sleeps. Returns an enum engine_yield. */
+struct engine_slice;
+int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice);
 
 /* Sets or clears `bits` in mip_ext and wakes the hart if it waits. Any thread. */
 void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level);

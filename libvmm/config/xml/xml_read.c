@@ -167,8 +167,8 @@ static void rd_shares(struct rd *r, xmlNodePtr n)
     int rc;
     if (t && (rc = units_parse_u64(t, UINT32_MAX, &v)))
         rd_fail(r, n, rc);
-    else if (t)
-        vmm_config_set_cpu_shares(r->c, (unsigned)v);
+    else if (t && (rc = vmm_config_set_cpu_shares(r->c, (unsigned)v)))
+        rd_fail(r, n, rc);
 }
 
 static void rd_period(struct rd *r, xmlNodePtr n)
@@ -192,6 +192,30 @@ static void rd_quota(struct rd *r, xmlNodePtr n)
     if (t && (rc = units_parse_i64(t, INT64_MIN, INT64_MAX, &v)))
         rd_fail(r, n, rc);
     else if (t && (rc = vmm_config_set_cpu_quota(r->c, r->c->cpu_period, v)))
+        rd_fail(r, n, rc);
+}
+
+static void rd_global_period(struct rd *r, xmlNodePtr n)
+{
+    rd_attrs(r, n, NULL, NULL);
+    uint64_t v;
+    const char *t = rd_text(r, n);
+    int rc;
+    if (t && (rc = units_parse_u64(t, UINT64_MAX, &v)))
+        rd_fail(r, n, rc);
+    else if (t && (rc = vmm_config_set_cpu_global_quota(r->c, v, r->c->cpu_global_quota)))
+        rd_fail(r, n, rc);
+}
+
+static void rd_global_quota(struct rd *r, xmlNodePtr n)
+{
+    rd_attrs(r, n, NULL, NULL);
+    int64_t v;
+    const char *t = rd_text(r, n);
+    int rc;
+    if (t && (rc = units_parse_i64(t, INT64_MIN, INT64_MAX, &v)))
+        rd_fail(r, n, rc);
+    else if (t && (rc = vmm_config_set_cpu_global_quota(r->c, r->c->cpu_global_period, v)))
         rd_fail(r, n, rc);
 }
 
@@ -223,6 +247,8 @@ static void rd_cputune(struct rd *r, xmlNodePtr n)
                           RD_HANDLER("shares", rd_shares),
                           RD_HANDLER("period", rd_period),
                           RD_HANDLER("quota", rd_quota),
+                          RD_HANDLER("global_period", rd_global_period),
+                          RD_HANDLER("global_quota", rd_global_quota),
                           RD_HANDLER_N("vcpupin", rd_vcpupin),
                           RD_END,
                       });

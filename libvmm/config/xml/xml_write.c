@@ -100,7 +100,8 @@ static void write_tuning(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
     prop(w, vcpu, "placement", c->placement == VMM_PLACEMENT_AUTO ? "auto" : "static");
     if (c->cpuset)
         prop(w, vcpu, "cpuset", c->cpuset);
-    if (!c->cpu_shares && !c->cpu_period && !c->cpu_quota && !c->n_vcpupins)
+    if (!c->cpu_shares && !c->cpu_period && !c->cpu_quota && !c->cpu_global_period &&
+        !c->cpu_global_quota && !c->n_vcpupins)
         return;
     xmlNodePtr ct = add(w, dom, "cputune", NULL);
     if (c->cpu_shares) {
@@ -112,6 +113,12 @@ static void write_tuning(struct wr *w, xmlNodePtr dom, const vmm_config_t *c)
     if (c->cpu_quota) {
         snprintf(buf, sizeof(buf), "%lld", (long long)c->cpu_quota);
         add(w, ct, "quota", buf);
+    }
+    if (c->cpu_global_period)
+        add_u64(w, ct, "global_period", c->cpu_global_period);
+    if (c->cpu_global_quota) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)c->cpu_global_quota);
+        add(w, ct, "global_quota", buf);
     }
     for (unsigned i = 0; i < c->n_vcpupins; i++) {
         xmlNodePtr pin = add(w, ct, "vcpupin", NULL);
