@@ -10,10 +10,10 @@ bandwidth as given), then prints one JSON line: the library's own figures
 (vmm_vm_migrate_stats: total, downtime, setup, bytes, rounds), the wall time
 seen here, and the last workload pass printed at the source.
 
-Why not vmmctl --qmp here as for QEMU: a vmmctl source exits as soon as the
-guest has gone on elsewhere, so a QMP client polling query-migrate loses the
-connection before it can read "completed" and the downtime; the library
-call is what vmmctl runs underneath. Run with PYTHONPATH pointing at
+Why not vmmctl --qmp here as for QEMU: when this benchmark was written a
+vmmctl source exited as soon as the guest had gone on elsewhere, before a
+QMP client could read "completed" (it now stays in postmigrate until quit,
+as QEMU does); the library call is what vmmctl runs underneath either way. Run with PYTHONPATH pointing at
 bindings/python and LIBVMM_LIBRARY at the built library."""
 
 import json

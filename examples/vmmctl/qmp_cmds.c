@@ -97,6 +97,25 @@ int vmmctl_qmp_quit_requested(void)
     return qmp_ctl && vmm_control_quit_requested(qmp_ctl);
 }
 
+void vmmctl_qmp_postmigrate(vmm_host_t *host, vmm_vm_t *vm)
+{
+    vmm_outcome_t o = { .size = sizeof(o) };
+    vmm_vm_outcome(vm, &o);
+    if (!qmp_ctl || o.kind != VMM_OUTCOME_STOPPED || strcmp(o.reason, "migrated"))
+        return;
+    /* As QEMU after a migration: the source stays (status "postmigrate")
+     * so a client can read query-migrate's figures, until it sends quit. */
+    fprintf(stderr, "vmmctl: migrated; QMP stays open until quit\n");
+    uv_loop_t *loop = vmm_host_loop(host);
+    uv_timer_t timer;
+    uv_timer_init(loop, &timer);
+    uv_timer_start(&timer, tick, 200, 200);
+    while (!vmm_control_quit_requested(qmp_ctl))
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
 void vmmctl_qmp_close(void)
 {
     vmm_control_close(qmp_ctl);

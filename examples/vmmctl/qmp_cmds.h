@@ -21,6 +21,9 @@ int vmmctl_qmp_quit_requested(void);
 
 /* Closes the control socket, if any. */
 void vmmctl_qmp_close(void);
+/* After a run that ended in a completed migration, with --qmp: keeps the
+ * socket serving (QEMU's postmigrate) until a client sends quit. */
+void vmmctl_qmp_postmigrate(vmm_host_t *host, vmm_vm_t *vm);
 
 /* vmmctl qmp [--timeout SEC] ADDRESS COMMAND [JSON-ARGUMENTS]: connects,
  * negotiates, sends one command and prints the reply. Exit status: 0 for

@@ -722,6 +722,7 @@ static int run_config(vmm_config_t *cfg)
     }
     start_stdin(&ctx, vmm_host_loop(host));
     vmm_vm_wait(vm);
+    vmmctl_qmp_postmigrate(host, vm);
     if (ctx.in) {
         if (ctx.in == (uv_stream_t *)&ctx.tty) {
             uv_tty_reset_mode();

@@ -223,8 +223,13 @@ static void cmd_qmp_capabilities(struct qmp_call *call, json_t *args)
 static void cmd_query_status(struct qmp_call *call, json_t *args)
 {
     vmm_state_t s = vmm_vm_state(call->ctl->vm);
+    const char *name = state_name(s);
+    vmm_outcome_t o = { .size = sizeof(o) };
+    if (s == VMM_STATE_SHUTOFF && vmm_vm_outcome(call->ctl->vm, &o) == 0 &&
+        o.kind == VMM_OUTCOME_STOPPED && strcmp(o.reason, "migrated") == 0)
+        name = "postmigrate"; /* as QEMU: the guest went on elsewhere */
     qmp_return(call, json_pack("{s:b,s:b,s:s}", "running", s == VMM_STATE_RUNNING, "singlestep", 0,
-                               "status", state_name(s)));
+                               "status", name));
 }
 
 static void on_paused(vmm_vm_t *vm, int status, void *opaque)

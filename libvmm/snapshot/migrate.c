@@ -11,6 +11,7 @@
  * VM behind.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,13 @@ static int send_all(struct migration *mg, const void *buf, size_t len)
             n = write(mg->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* A non-blocking fd (a socket with a timeout, say): wait until it
+             * takes more, looking at the cancel flag every 100 ms. */
+            struct pollfd pfd = { .fd = mg->fd, .events = POLLOUT };
+            poll(&pfd, 1, 100);
+            continue;
+        }
         if (n < 0)
             return vmm_error_errno(errno, "migration stream");
         p += n;
@@ -350,7 +358,10 @@ static int migrate_body(struct migration *mg)
         rc = bits ? machine_dirty_fetch(m, i, bits) : VMM_ENOMEM;
         free(bits);
     }
-    /* Stretches the memfd never allocated are zero: skipped unread. */
+    /* Stretches the memfd never allocated are zero: skipped unread. The
+     * first pass's rate is the first estimate of the link's bandwidth. */
+    uint64_t pass_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
+    uint64_t pass_start = clock_monotonic_ms();
     for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++) {
         uint64_t pos = 0, start, end;
         while (rc == 0 && guest_mem_next_data(&m->mem.regions[i], pos, &start, &end)) {
@@ -360,8 +371,8 @@ static int migrate_body(struct migration *mg)
     }
 
     unsigned rounds = 0;
-    uint64_t prev_bytes = __atomic_load_n(&mg->stats.bytes_sent, __ATOMIC_RELAXED);
-    uint64_t round_start = clock_monotonic_ms();
+    uint64_t prev_bytes = pass_bytes;
+    uint64_t round_start = pass_start;
     while (rc == 0) {
         uint64_t dirty;
         if ((rc = fetch_dirty(mg, &dirty)))

@@ -932,10 +932,12 @@ static int restore_load(struct machine *m, void *ctx)
     struct state_source src = state_buffer_source(&buf);
     if (rc == 0)
         rc = state_reader_new(&r, &src);
-    if (rc == 0)
+    if (rc == 0) {
         rc = machine_load_components(m, r, 0);
-    if (rc)
-        rc = vmm_error(rc, "snapshot '%s': %s", sf->path, vmm_last_error());
+        /* The components' messages do not name the file: add it once. */
+        if (rc)
+            rc = vmm_error(rc, "snapshot '%s': %s", sf->path, vmm_last_error());
+    }
     state_reader_free(r);
     state_buffer_free(&buf);
     return rc;

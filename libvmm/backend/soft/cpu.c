@@ -543,14 +543,27 @@ int rv_cpu_check(struct rv_hart *h)
     return 0;
 }
 
+/* Leaving the run for a pause or a stop (not the end of a slice): guest
+ * time as a save will record it. */
+static void note_stop_time(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (machine_should_exit(h->m)) {
+        c->time_stopped = rv_hart_time(h);
+        c->time_stopped_valid = 1;
+    }
+}
+
 int rv_hart_run(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
     struct rv_hart *prev = current_hart;
     current_hart = h;
     atomic_store(&c->parked, 0);
+    c->time_stopped_valid = 0;
     while (!rv_cpu_check(h))
         rv_exec(h);
+    note_stop_time(h);
     atomic_store(&c->parked, 1);
     current_hart = prev;
     return 0;
@@ -566,8 +579,10 @@ int rv_hart_run_slice(struct rv_hart *h, struct engine_slice *slice)
     slice->wake_ns = UINT64_MAX;
     h->det_wait_until = 0;
     atomic_store(&c->parked, 0);
+    c->time_stopped_valid = 0;
     while (!rv_cpu_check(h))
         rv_exec(h);
+    note_stop_time(h);
     /* An interrupt that came between the WFI and here: run on. */
     if (c->blocked && !machine_should_exit(h->m)) {
         int hsm = atomic_load(&h->hsm_state);

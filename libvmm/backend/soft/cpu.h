@@ -152,6 +152,11 @@ struct rv_cpu {
     uint64_t mcycle_off, minstret_off;
     /* Deterministic time: ticks WFI skipped (fast-forward). */
     uint64_t idle_ticks;
+    /* Guest time when the hart last stopped for a pause or stop (valid
+     * while it does not run): what a save records, so two saves of one
+     * paused VM are the same bytes, as KVM's frozen TSC gives. */
+    uint64_t time_stopped;
+    int time_stopped_valid;
 
     /* Cross-thread requests. */
     _Atomic int flush_req;      /* RV_FLUSH_* bits, honoured at block ends */

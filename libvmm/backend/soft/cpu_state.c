@@ -42,7 +42,7 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out)
     out->hsm_state = atomic_load(&h->hsm_state);
     out->hsm_start_pc = h->hsm_start_pc;
     out->hsm_start_opaque = h->hsm_start_opaque;
-    out->time = rv_hart_time(h);
+    out->time = c->time_stopped_valid ? c->time_stopped : rv_hart_time(h);
     out->instret = rv_cpu_instret(h);
     out->mcycle_offset = c->mcycle_off;
     out->minstret_offset = c->minstret_off;
@@ -135,6 +135,8 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
          * longer than this host (rv_hart_time subtracts modulo 2^64) */
         c->time_base_ns = mono_ns() - s->time * ns_per_tick;
     }
+    c->time_stopped = s->time; /* a save before it runs records the same */
+    c->time_stopped_valid = 1;
 
     c->res_valid = 0;
     rv_tlb_flush_everything(h);

@@ -90,6 +90,14 @@ def migrate_to(tmp, uri, listen_ready):
     check(rc == 0, f"{uri}: migrate-set-parameters")
     rc, reply = qmp(src_qmp, "migrate", json.dumps({"uri": uri}))
     check(rc == 0 and (reply or {}).get("return") == {}, f"{uri}: migrate accepted ({reply})")
+    # As QEMU: the source stays in postmigrate, its figures readable, until quit.
+    info = wait_for(completed_on(src_qmp), 60)
+    check(info and info.get("status") == "completed" and "downtime" in info,
+          f"{uri}: query-migrate on the source reports completed with a downtime ({info})")
+    rc, reply = qmp(src_qmp, "query-status")
+    check((reply or {}).get("return", {}).get("status") == "postmigrate",
+          f"{uri}: the source is in postmigrate ({reply})")
+    qmp(src_qmp, "quit")
     status = src.wait(60)
     check(status == 0, f"{uri}: the source vmmctl exits 0 after the migration ({status})")
     check("migrated" in src.console(), f"{uri}: the source says the guest went on elsewhere")
