@@ -296,6 +296,18 @@ int vm_cgroup_add_thread(struct vm_cgroup *cg, unsigned vcpu, int tid)
     return write_knob(d, cg->v2 ? "cgroup.threads" : "tasks", buf);
 }
 
+/* rmdir, waiting out EBUSY for up to ~200 ms: a joined thread may still be
+ * counted in its cgroup for a moment (the kernel wakes pthread_join before
+ * the exiting thread leaves its cgroup). */
+static void rmdir_settled(const char *d)
+{
+    for (int i = 0; i < 100; i++) {
+        if (rmdir(d) == 0 || errno != EBUSY)
+            return;
+        usleep(2000);
+    }
+}
+
 void vm_cgroup_destroy(struct vm_cgroup *cg)
 {
     if (!cg)
@@ -303,9 +315,9 @@ void vm_cgroup_destroy(struct vm_cgroup *cg)
     for (unsigned i = 0; i < cg->n; i++) {
         char d[4200];
         vcpu_dir(cg, i, d, sizeof(d));
-        rmdir(d);
+        rmdir_settled(d);
     }
-    rmdir(cg->dir);
+    rmdir_settled(cg->dir);
     free(cg->dir);
     free(cg);
 }
