@@ -1822,8 +1822,8 @@ def bench_migrate(ctx):
         "guest: riscv64 Linux + initramfs, %s RAM, 1 vCPU, run:memtouch with %d MiB filled, "
         "then rewriting %d MiB in place in a loop (dd, alternating sources); migrated after "
         "its third pass" % (BIG_MEM, TOUCH_MIB, REWRITE_MIB),
-        "libvmm: source bench/migrate_source.py (Python bindings, vm.migrate: a vmmctl --qmp "
-        "source exits when the guest has moved, before query-migrate can say completed) -> "
+        "libvmm: source bench/migrate_source.py (Python bindings, vm.migrate, the call vmmctl "
+        "--qmp makes underneath) -> "
         "vmmctl run --engine soft ... --incoming tcp:127.0.0.1:PORT; QEMU: qemu-system-riscv64 "
         "-M virt -bios default (TCG) --qmp -> ... -incoming tcp:...; loopback, this host",
         "both asked the same: downtime limit %d ms, max bandwidth %d MiB/s (QEMU: "

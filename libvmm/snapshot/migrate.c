@@ -370,7 +370,7 @@ static int migrate_body(struct migration *mg)
         }
     }
 
-    unsigned rounds = 0;
+    unsigned rounds = 0, fit_rounds = 0;
     uint64_t prev_bytes = pass_bytes;
     uint64_t round_start = pass_start;
     while (rc == 0) {
@@ -391,8 +391,15 @@ static int migrate_body(struct migration *mg)
         uint64_t limit = mg->downtime_ms;
         unsigned max_rounds = mg->max_rounds;
         pthread_mutex_unlock(&mg->lock);
-        if (expected_ms <= limit)
+        /* Fits: stop now if it fits well, or after at most two more rounds
+         * that try to shrink what the pause must carry (the pages dirtied
+         * between this count and the pause come on top of the estimate). */
+        if (expected_ms <= limit && (expected_ms <= limit / 4 || fit_rounds >= 2))
             break;
+        if (expected_ms <= limit)
+            fit_rounds++;
+        else
+            fit_rounds = 0;
         if (rounds >= max_rounds) {
             rc = vmm_error(VMM_EBUSY,
                            "migration did not converge after %u rounds: the guest dirties "
