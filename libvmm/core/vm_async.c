@@ -143,6 +143,31 @@ static void waiter_stop(struct vmm_vm *vm, struct vm_async *a)
 
 /* --- starting --- */
 
+/* A pause operation and the waiter that wakes the loop when every vCPU
+ * has parked (OP_PAUSE, OP_PAUSE_AT). */
+static int pause_op_begin(struct vmm_vm *vm, struct vm_async *a, int kind, vmm_vm_done_cb cb,
+                          void *opaque)
+{
+    a->waiter_quit = 0;
+    a->waiter_target = vm->nr_threads;
+    int rc = pthread_create(&a->waiter, NULL, pause_waiter_main, a);
+    if (rc)
+        return vmm_error_errno(rc, "starting the pause waiter of VM '%s'", vm->cfg->name);
+    a->waiter_running = 1;
+    if ((rc = op_add(vm, a, kind, cb, opaque)))
+        waiter_stop(vm, a);
+    return rc;
+}
+
+/* Undoes pause_op_begin when the pause cannot go on after all. */
+static void pause_op_abort(struct vmm_vm *vm, struct vm_async *a, int kind)
+{
+    struct vm_async_op *op = op_find(a, kind);
+    op_unlink(vm, a, op);
+    free(op);
+    waiter_stop(vm, a);
+}
+
 int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
 {
     if (!vm)
@@ -160,26 +185,15 @@ int vmm_vm_pause_async(vmm_vm_t *vm, vmm_vm_done_cb cb, void *opaque)
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
 
     /* The waiter first: once the request says PAUSE there is no going back. */
-    a->waiter_quit = 0;
-    a->waiter_target = vm->nr_threads;
-    rc = pthread_create(&a->waiter, NULL, pause_waiter_main, a);
-    if (rc)
-        return vmm_error_errno(rc, "starting the pause waiter of VM '%s'", vm->cfg->name);
-    a->waiter_running = 1;
-    if ((rc = op_add(vm, a, OP_PAUSE, cb, opaque))) {
-        waiter_stop(vm, a);
+    if ((rc = pause_op_begin(vm, a, OP_PAUSE, cb, opaque)))
         return rc;
-    }
     pthread_mutex_lock(&vm->lock);
     int paused = machine_request_pause(&vm->m);
     pthread_cond_broadcast(&vm->cond); /* vCPUs held by a throttle see PAUSE */
     pthread_mutex_unlock(&vm->lock);
     if (!paused) {
         /* The guest ended the run a moment ago. */
-        struct vm_async_op *op = op_find(a, OP_PAUSE);
-        op_unlink(vm, a, op);
-        free(op);
-        waiter_stop(vm, a);
+        pause_op_abort(vm, a, OP_PAUSE);
         return vmm_error(VMM_ESTATE, "VM '%s' is shutting down", vm->cfg->name);
     }
     vcpu_threads_kick(vm);
@@ -208,22 +222,11 @@ int vmm_vm_pause_at(vmm_vm_t *vm, uint64_t instructions, vmm_vm_done_cb cb, void
         return rc;
     if (op_find(a, OP_PAUSE) || op_find(a, OP_PAUSE_AT))
         return vmm_error(VMM_EBUSY, "a pause of VM '%s' is already in progress", vm->cfg->name);
-    a->waiter_quit = 0;
-    a->waiter_target = vm->nr_threads;
-    rc = pthread_create(&a->waiter, NULL, pause_waiter_main, a);
-    if (rc)
-        return vmm_error_errno(rc, "starting the pause waiter of VM '%s'", vm->cfg->name);
-    a->waiter_running = 1;
-    if ((rc = op_add(vm, a, OP_PAUSE_AT, cb, opaque))) {
-        waiter_stop(vm, a);
+    if ((rc = pause_op_begin(vm, a, OP_PAUSE_AT, cb, opaque)))
         return rc;
-    }
     op_find(a, OP_PAUSE_AT)->at = instructions;
     if ((rc = eng->vcpu_pause_at(&vm->m, 0, instructions))) {
-        struct vm_async_op *op = op_find(a, OP_PAUSE_AT);
-        op_unlink(vm, a, op);
-        free(op);
-        waiter_stop(vm, a);
+        pause_op_abort(vm, a, OP_PAUSE_AT);
         return rc;
     }
     return 0;

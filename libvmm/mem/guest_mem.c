@@ -198,7 +198,7 @@ int guest_mem_dirty_start(struct guest_mem *gm)
 {
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
-        size_t words = (size_t)((r->size / 4096 + 63) / 64);
+        size_t words = guest_region_bitmap_words(r);
         if (r->dirty) {
             for (size_t w = 0; w < words; w++)
                 __atomic_store_n(&r->dirty[w], 0, __ATOMIC_RELAXED);
@@ -261,7 +261,7 @@ void guest_mem_dirty_fetch(struct guest_mem *gm, int index, uint64_t *bitmap)
     struct guest_region *r = &gm->regions[index];
     if (!r->dirty)
         return;
-    size_t words = (size_t)((r->size / 4096 + 63) / 64);
+    size_t words = guest_region_bitmap_words(r);
     for (size_t w = 0; w < words; w++)
         bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_ACQ_REL);
 }

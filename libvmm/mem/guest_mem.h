@@ -57,6 +57,13 @@ int guest_mem_map_file(struct guest_mem *gm, int index, int fd, uint64_t offset)
 int guest_mem_next_data(const struct guest_region *r, uint64_t from, uint64_t *start,
                         uint64_t *end);
 
+/* 64-bit words of a one-bit-a-page bitmap of region `r` (dirty logs,
+ * diff snapshots). */
+static inline size_t guest_region_bitmap_words(const struct guest_region *r)
+{
+    return (size_t)((r->size / 4096 + 63) / 64);
+}
+
 /* Dirty-page logging, for live migration and diff snapshots: while on,
  * every write to guest RAM that does not come from KVM's own page tables
  * (devices' DMA, the soft engine's stores, the VMM's own writes) sets the

@@ -213,7 +213,7 @@ static int fetch_dirty(struct migration *mg, uint64_t *pages)
     struct machine *m = &mg->vm->m;
     *pages = 0;
     for (int i = 0; i < m->mem.nr_regions; i++) {
-        size_t words = (size_t)((m->mem.regions[i].size / PAGE + 63) / 64);
+        size_t words = guest_region_bitmap_words(&m->mem.regions[i]);
         if (!mg->bits[i] && !(mg->bits[i] = calloc(words, sizeof(uint64_t))))
             return vmm_error(VMM_ENOMEM, "dirty bitmap of %zu words", words);
         int rc = machine_dirty_fetch(m, i, mg->bits[i]);
@@ -231,7 +231,7 @@ static int send_fetched(struct migration *mg)
 {
     struct machine *m = &mg->vm->m;
     for (int i = 0; i < m->mem.nr_regions; i++) {
-        size_t words = (size_t)((m->mem.regions[i].size / PAGE + 63) / 64);
+        size_t words = guest_region_bitmap_words(&m->mem.regions[i]);
         for (size_t w = 0; mg->bits[i] && w < words; w++) {
             uint64_t v = mg->bits[i][w];
             mg->bits[i][w] = 0;
@@ -353,7 +353,7 @@ static int migrate_body(struct migration *mg)
      * and the log records what it dirties again. The log's first fetch is
      * taken (and dropped) first so that it starts from this pass. */
     for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++) {
-        size_t words = (size_t)((m->mem.regions[i].size / PAGE + 63) / 64);
+        size_t words = guest_region_bitmap_words(&m->mem.regions[i]);
         uint64_t *bits = calloc(words, sizeof(uint64_t));
         rc = bits ? machine_dirty_fetch(m, i, bits) : VMM_ENOMEM;
         free(bits);

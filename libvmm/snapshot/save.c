@@ -123,7 +123,7 @@ static int save_prepare(struct vm_save *s, const char *path, int fd, unsigned fl
     if (flags & VMM_SAVE_DIFF) {
         uint64_t *only[GUEST_MEM_MAX_REGIONS] = { 0 };
         for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++) {
-            size_t words = (size_t)((m->mem.regions[i].size / 4096 + 63) / 64);
+            size_t words = guest_region_bitmap_words(&m->mem.regions[i]);
             only[i] = calloc(words ? words : 1, sizeof(uint64_t));
             rc = only[i] ? machine_dirty_fetch(m, i, only[i])
                          : vmm_error(VMM_ENOMEM, "diff bitmap of %zu words", words);
@@ -153,7 +153,7 @@ static int save_prepare(struct vm_save *s, const char *path, int fd, unsigned fl
         s->tracking = 0;
         rc = machine_dirty_start(m);
         for (int i = 0; rc == 0 && i < m->mem.nr_regions; i++) {
-            size_t words = (size_t)((m->mem.regions[i].size / 4096 + 63) / 64);
+            size_t words = guest_region_bitmap_words(&m->mem.regions[i]);
             uint64_t *drop = calloc(words ? words : 1, sizeof(uint64_t));
             rc = drop ? machine_dirty_fetch(m, i, drop) : VMM_ENOMEM;
             free(drop);
@@ -321,16 +321,10 @@ static struct vm_save *save_get(struct vmm_vm *vm)
     return s;
 }
 
-int vmm_vm_save_start(vmm_vm_t *vm, const char *path, int fd, unsigned flags, vmm_vm_done_cb cb,
-                      void *opaque)
+/* What both save calls check before anything: a VM with something to
+ * save, not held by another save, not migrating; its save state. */
+static int save_begin(struct vmm_vm *vm, struct vm_save **out)
 {
-    if (!vm)
-        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: vm is required");
-    if ((path == NULL) == (fd < 0))
-        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: give a path or an fd (exactly one)");
-    if (flags & ~SAVE_FLAGS)
-        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: unknown flags 0x%x",
-                         flags & ~SAVE_FLAGS);
     vmm_state_t state = vmm_vm_state(vm);
     if (state != VMM_STATE_DEFINED && state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
         return vmm_error(VMM_ESTATE, "VM '%s' is shut off or crashed: nothing to save",
@@ -341,12 +335,27 @@ int vmm_vm_save_start(vmm_vm_t *vm, const char *path, int fd, unsigned flags, vm
     if (vmm_vm_migrate_stats(vm, &mst) == 0 && mst.status == VMM_MIGRATE_ACTIVE)
         return vmm_error(VMM_EBUSY, "VM '%s' is migrating: save it after the migration ends",
                          vm->cfg->name);
-    struct vm_save *s = save_get(vm);
-    if (!s)
-        return vmm_error(VMM_ENOMEM, "save state");
-    int was_running = state == VMM_STATE_RUNNING;
-    int rc = was_running ? vmm_vm_pause(vm) : 0;
+    *out = save_get(vm);
+    return *out ? 0 : vmm_error(VMM_ENOMEM, "save state");
+}
+
+int vmm_vm_save_start(vmm_vm_t *vm, const char *path, int fd, unsigned flags, vmm_vm_done_cb cb,
+                      void *opaque)
+{
+    if (!vm)
+        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: vm is required");
+    if ((path == NULL) == (fd < 0))
+        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: give a path or an fd (exactly one)");
+    if (flags & ~SAVE_FLAGS)
+        return vmm_error(VMM_EINVAL, "vmm_vm_save_start: unknown flags 0x%x",
+                         flags & ~SAVE_FLAGS);
+    struct vm_save *s;
+    int rc = save_begin(vm, &s);
     if (rc)
+        return rc;
+    vmm_state_t state = vmm_vm_state(vm);
+    int was_running = state == VMM_STATE_RUNNING;
+    if (was_running && (rc = vmm_vm_pause(vm)))
         return rc;
     if ((rc = save_prepare(s, path, fd, flags, &s->w))) {
         char msg[512];
@@ -420,20 +429,12 @@ int vmm_vm_save(vmm_vm_t *vm, const char *path, unsigned flags)
         return vmm_error(VMM_EINVAL, "vmm_vm_save: vm and path are required");
     if (flags & ~SAVE_FLAGS)
         return vmm_error(VMM_EINVAL, "vmm_vm_save: unknown flags 0x%x", flags & ~SAVE_FLAGS);
+    struct vm_save *s;
+    int rc = save_begin(vm, &s);
+    if (rc)
+        return rc;
     vmm_state_t state = vmm_vm_state(vm);
-    if (state != VMM_STATE_DEFINED && state != VMM_STATE_RUNNING && state != VMM_STATE_PAUSED)
-        return vmm_error(VMM_ESTATE, "VM '%s' is shut off or crashed: nothing to save",
-                         vm->cfg->name);
-    if (vm->hold_paused)
-        return vmm_error(VMM_EBUSY, "VM '%s': %s", vm->cfg->name, vm->hold_reason);
-    vmm_migrate_stats_t mst = { .size = sizeof(mst) };
-    if (vmm_vm_migrate_stats(vm, &mst) == 0 && mst.status == VMM_MIGRATE_ACTIVE)
-        return vmm_error(VMM_EBUSY, "VM '%s' is migrating: save it after the migration ends",
-                         vm->cfg->name);
-    struct vm_save *s = save_get(vm);
-    if (!s)
-        return vmm_error(VMM_ENOMEM, "save state");
-    int rc = 0, was_running = state == VMM_STATE_RUNNING;
+    int was_running = state == VMM_STATE_RUNNING;
     if (was_running && (rc = vmm_vm_pause(vm)))
         return rc;
     struct snapshot_writer *w = NULL;

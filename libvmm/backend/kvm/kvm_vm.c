@@ -111,7 +111,7 @@ static int kvm_dirty_sync(void *opaque, int region, uint64_t *bitmap)
 {
     struct machine *m = opaque;
     const struct guest_region *r = &m->mem.regions[region];
-    size_t words = (size_t)((r->size / 4096 + 63) / 64);
+    size_t words = guest_region_bitmap_words(r);
     uint64_t *log = calloc(words, sizeof(uint64_t));
     if (!log)
         return vmm_error(VMM_ENOMEM, "dirty log of %zu words", words);
