@@ -144,6 +144,63 @@ static void test_deterministic_slices_are_exact(void)
     }
 }
 
+/* A "DMA" device for the next test: a write stores the value, an
+ * instruction, into guest RAM at RAM_BASE + 0x100 straight through the
+ * host mapping, as a device or another hart does, unseen by the hart's
+ * store path. Only a fence.i makes the hart see it. */
+static uint64_t dma_read(void *o, uint64_t off, unsigned size)
+{
+    return 0;
+}
+
+static void dma_write(void *o, uint64_t off, unsigned size, uint64_t v)
+{
+    struct rig *r = o;
+    uint32_t insn = (uint32_t)v;
+    memcpy(guest_mem_ptr(&r->m.mem, RAM_BASE + 0x100, 4), &insn, 4);
+}
+
+static const struct bus_dev_ops dma_ops = { dma_read, dma_write };
+
+/* Code rewritten behind the hart's back after its blocks were chained
+ * together: the fence.i that follows unlinks the chains, so the jump into
+ * the rewritten block runs the new instruction and not the old
+ * translation. */
+static void test_fence_i_unlinks_chains_into_rewritten_code(void)
+{
+    for (int jit = 0; jit <= 2; jit += 2) {
+        struct rig r;
+        rig_init(&r);
+        r.h.jit = jit;
+        CU_ASSERT_FATAL(bus_register(&r.m.mmio, EXIT_ADDR + 0x1000, 0x1000, &dma_ops, &r, "dma") == 0);
+        r.h.x[9] = EXIT_ADDR + 0x1000;
+        r.h.x[6] = ADDI(2, 2, 10); /* the rewrite */
+        emit32(&r, ADDI(5, 0, 3));      /* 0x00: three rounds */
+        emit32(&r, enc_j(0xfc, 0));     /* 0x04: loop: j B (0x100) */
+        emit32(&r, ADDI(5, 5, -1));     /* 0x08: C */
+        emit32(&r, enc_b(-8, 0, 5, 1)); /* 0x0c: bne x5, x0, loop */
+        emit32(&r, enc_b(24, 0, 7, 1)); /* 0x10: bne x7, x0, done */
+        emit32(&r, ADDI(7, 0, 1));      /* 0x14: second phase */
+        emit32(&r, SW(6, 9, 0));        /* 0x18: the device rewrites B */
+        emit32(&r, 0x0000100fu);        /* 0x1c: fence.i */
+        emit32(&r, ADDI(5, 0, 3));      /* 0x20 */
+        emit32(&r, enc_j(-32, 0));      /* 0x24: j loop */
+        emit_exit(&r);                  /* 0x28: done */
+        r.at = RAM_BASE + 0x100;
+        emit32(&r, ADDI(2, 2, 1));      /* 0x100: B */
+        emit32(&r, enc_j(-0xfc, 0));    /* 0x104: j C */
+        rig_run(&r);
+        CU_ASSERT_EQUAL(r.h.x[2], 3 * 1 + 3 * 10);
+        if (jit) {
+            struct rv_jit_stats st;
+            rv_jit_get_stats(&r.h, &st);
+            CU_ASSERT(st.chain_patches > 0); /* the jump into B was linked */
+            CU_ASSERT(st.unchains > 0);
+        }
+        rig_destroy(&r);
+    }
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -153,6 +210,7 @@ int main(void)
         { "store into the running block takes effect", test_store_into_the_running_block_takes_effect },
         { "tight loop honours a stop request", test_tight_loop_honours_a_stop_request },
         { "deterministic slices are exact", test_deterministic_slices_are_exact },
+        { "fence.i unlinks chains into rewritten code", test_fence_i_unlinks_chains_into_rewritten_code },
         { NULL, NULL },
     };
     return unit_main("rv_jit_diff", tests);

@@ -17,6 +17,7 @@
  * block's entry is overwritten with a jump to its "dead" stub, so jumps
  * already linked to it return to the lookup instead of running stale code.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +104,19 @@ size_t rv_jit_max_host_bytes(void)
 
 void rv_jit_destroy(struct rv_cpu *c)
 {
+    if (c->jit && c->jit->profile) {
+        const struct rv_jit_stats *s = &c->jit->stats;
+        fprintf(stderr, "libvmm: jit profile: blocks %llu translate %.1f ms code %llu B flushes %llu "
+                 "invalidations %llu chain_patches %llu dispatches %llu fallbacks %llu "
+                 "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu",
+                 (unsigned long long)s->blocks, s->translate_ns / 1e6,
+                 (unsigned long long)s->code_bytes, (unsigned long long)s->flushes,
+                 (unsigned long long)s->invalidations, (unsigned long long)s->chain_patches,
+                 (unsigned long long)s->dispatches, (unsigned long long)s->fallbacks,
+                 (unsigned long long)s->block_runs, (unsigned long long)s->unchains,
+                 (unsigned long long)s->rechecks_failed, (unsigned long long)s->interpreted);
+        fputc('\n', stderr);
+    }
     jit_free(c->jit);
     c->jit = NULL;
 }
@@ -117,6 +131,8 @@ static void flush_all(struct rv_jit *j)
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
         j->jc[i].vpc = ~0ULL; /* an odd pc: no jump target */
     j->nblocks = 0;
+    j->nlinked = 0;
+    j->link_overflow = 0;
     j->ninsn = 0;
     j->patch_site = 0;
     rv_jcache_reset(&j->cache);
@@ -252,11 +268,20 @@ static int interpret_cold(struct rv_hart *h, struct rv_jit *j)
  * once more and checks its guest bytes there (struct rv_jblock). */
 static void unchain_all(struct rv_jit *j)
 {
-    for (unsigned i = 0; i < j->nblocks; i++) {
-        struct rv_jblock *b = &j->blocks[i];
-        for (unsigned k = 0; b->alive && k < b->nsites; k++)
-            jx_patch_rel32(b->site_rw[k], b->stub_rw[k]);
+    if (j->link_overflow) {
+        for (unsigned i = 0; i < j->nblocks; i++) {
+            struct rv_jblock *b = &j->blocks[i];
+            for (unsigned k = 0; b->alive && k < b->nsites; k++)
+                jx_patch_rel32(b->site_rw[k], b->stub_rw[k]);
+        }
+    } else {
+        /* a dropped block's sites may be among them: its code stays
+         * until a flush (which empties the log), so the write is harmless */
+        for (unsigned i = 0; i < j->nlinked; i++)
+            jx_patch_rel32(j->linked[i].site_rw, j->linked[i].stub_rw);
     }
+    j->nlinked = 0;
+    j->link_overflow = 0;
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
         j->jc[i].vpc = ~0ULL;
     j->patch_site = 0;
@@ -411,6 +436,15 @@ int rv_jit_exec(struct rv_hart *h)
         }
         if (j->patch_site && j->stats.flushes == flushes) {
             uint8_t *site = j->cache.rw + (j->patch_site - (uintptr_t)j->cache.rx);
+            if (j->nlinked < RV_JIT_LINK_LOG) {
+                /* an unlinked site holds the jump to its stub */
+                int32_t rel;
+                memcpy(&rel, site, 4);
+                j->linked[j->nlinked].site_rw = site;
+                j->linked[j->nlinked++].stub_rw = site + 4 + rel;
+            } else {
+                j->link_overflow = 1;
+            }
             jx_patch_rel32(site, b->entry_rw);
             j->stats.chain_patches++;
         }

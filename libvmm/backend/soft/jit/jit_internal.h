@@ -31,6 +31,7 @@ enum rv_jit_exit {
 #define RV_JIT_JC_SIZE 1024      /* jump cache entries (indirect and cross-page jumps) */
 #define RV_JIT_HOT_SIZE 4096     /* block starts seen but not translated yet */
 #define RV_JIT_HOT_AFTER 32      /* translate a block when it starts this often */
+#define RV_JIT_LINK_LOG 4096     /* chains made since the last fence.i, to undo */
 
 /* The code cache: one memfd mapped twice, read-write for the translator
  * and read-execute for the CPU, never both on one mapping (cache.c). */
@@ -108,6 +109,15 @@ struct rv_jit {
      * covers (or covered: bits are only cleared with the whole page), so a
      * store to data sharing a page with code skips the block list. */
     uint64_t code_mask[RV_DC_SLOTS];
+    /* The chained jumps linked since the last unchain_all, so a fence.i
+     * undoes those instead of walking every block (Linux runs one for each
+     * page of user code it maps: hundreds a boot). Past RV_JIT_LINK_LOG
+     * links the walk is used. */
+    struct {
+        uint8_t *site_rw, *stub_rw;
+    } linked[RV_JIT_LINK_LOG];
+    unsigned nlinked;
+    int link_overflow;
     struct rv_insn *insn_pool;
     unsigned ninsn;
     uint8_t *cold;        /* scratch for a block's out-of-line code */
