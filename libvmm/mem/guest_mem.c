@@ -163,11 +163,13 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t l
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
 {
     guest_mem_mark_dirty((struct guest_mem *)gm, gpa, len);
+    guest_mem_note_foreign_write((struct guest_mem *)gm);
     return guest_mem_copy(gm, gpa, (void *)buf, len, 1);
 }
 
 int guest_mem_zero(struct guest_mem *gm)
 {
+    guest_mem_note_foreign_write(gm);
     for (int i = 0; i < gm->nr_regions; i++) {
         struct guest_region *r = &gm->regions[i];
         if (r->from_file) {
@@ -243,6 +245,7 @@ void guest_mem_mark_dirty_slow(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 
 void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t len)
 {
+    guest_mem_note_foreign_write(gm);
     if (!__atomic_load_n(&gm->dirty_on, __ATOMIC_ACQUIRE))
         return;
     const uint8_t *p = host;
@@ -278,6 +281,7 @@ int guest_mem_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len)
     uint64_t off = gpa - r->gpa;
     /* A reader of the dirty log (migration) must send the zeros too. */
     guest_mem_mark_dirty(gm, gpa, len);
+    guest_mem_note_foreign_write(gm);
     if (r->from_file) {
         /* The region's private copies go; the snapshot file backs the
          * pages again (their bytes are the guest's to overwrite). */
@@ -339,6 +343,7 @@ int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len)
                          (unsigned long long)gpa, (unsigned long long)len);
     uint64_t first = (gpa + PAGE_MASK_4K) & ~PAGE_MASK_4K, end = gpa + len;
     uint64_t last = end & ~PAGE_MASK_4K;
+    guest_mem_note_foreign_write(gm);
     if (first >= last) { /* no whole page inside */
         memset(p, 0, len);
         return 0;

@@ -25,6 +25,12 @@ struct guest_mem {
     int nr_regions;
     uint64_t ram_bytes; /* sum of region sizes */
     int dirty_on;       /* dirty logging active (atomic reads on hot paths) */
+    /* Writes to guest RAM that a soft-engine hart's own store path does not
+     * see (devices' DMA, the VMM's writes, discards, page-table A/D updates):
+     * a count that only grows. A hart alone in its machine compares it at
+     * fence.i and keeps its decoded and translated code when it has not
+     * moved, since it saw every other write to its code itself. */
+    uint64_t foreign_writes;
 };
 
 void guest_mem_init(struct guest_mem *gm);
@@ -79,6 +85,18 @@ static inline void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint
     if (__atomic_load_n(&gm->dirty_on, __ATOMIC_ACQUIRE))
         guest_mem_mark_dirty_slow(gm, gpa, len);
 }
+/* Counts a write no hart's store path sees (guest_mem.foreign_writes).
+ * Called before the write is visible to the guest. Any thread. */
+static inline void guest_mem_note_foreign_write(struct guest_mem *gm)
+{
+    __atomic_fetch_add(&gm->foreign_writes, 1, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t guest_mem_foreign_writes(const struct guest_mem *gm)
+{
+    return __atomic_load_n(&gm->foreign_writes, __ATOMIC_ACQUIRE);
+}
+
 /* The same by host address inside guest RAM (devices hold host pointers). */
 void guest_mem_mark_dirty_host(struct guest_mem *gm, const void *host, uint64_t len);
 

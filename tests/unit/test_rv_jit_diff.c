@@ -144,10 +144,12 @@ static void test_deterministic_slices_are_exact(void)
     }
 }
 
-/* A "DMA" device for the next test: a write stores the value, an
+/* A "DMA" device for the next tests: a write of v stores v, an
  * instruction, into guest RAM at RAM_BASE + 0x100 straight through the
- * host mapping, as a device or another hart does, unseen by the hart's
- * store path. Only a fence.i makes the hart see it. */
+ * host mapping, as a device does, unseen by the hart's store path; the
+ * device says so (guest_mem_note_foreign_write), as virtio queues do when
+ * they hand a buffer back. Only a fence.i makes the hart see the new
+ * instruction. A write of 0 writes nothing. */
 static uint64_t dma_read(void *o, uint64_t off, unsigned size)
 {
     return 0;
@@ -157,6 +159,9 @@ static void dma_write(void *o, uint64_t off, unsigned size, uint64_t v)
 {
     struct rig *r = o;
     uint32_t insn = (uint32_t)v;
+    if (!insn)
+        return;
+    guest_mem_note_foreign_write(&r->m.mem);
     memcpy(guest_mem_ptr(&r->m.mem, RAM_BASE + 0x100, 4), &insn, 4);
 }
 
@@ -197,6 +202,48 @@ static void test_fence_i_unlinks_chains_into_rewritten_code(void)
             CU_ASSERT(st.chain_patches > 0); /* the jump into B was linked */
             CU_ASSERT(st.unchains > 0);
         }
+        CU_ASSERT_EQUAL(rv_cpu(&r.h)->fences_kept, 0);
+        rig_destroy(&r);
+    }
+}
+
+/* The same program with a device write that changes nothing and a hart
+ * that rewrites B itself: its own store drops the old translation at once,
+ * and the fence.i after it (nothing foreign written since the last flush)
+ * keeps every other translation and decoded page. */
+static void test_fence_i_after_own_stores_keeps_translations(void)
+{
+    for (int jit = 0; jit <= 2; jit += 2) {
+        struct rig r;
+        rig_init(&r);
+        r.h.jit = jit;
+        r.h.x[6] = ADDI(2, 2, 10);
+        r.h.x[8] = RAM_BASE + 0x100;
+        emit32(&r, ADDI(5, 0, 3));      /* 0x00 */
+        emit32(&r, enc_j(0xfc, 0));     /* 0x04: loop: j B */
+        emit32(&r, ADDI(5, 5, -1));     /* 0x08: C */
+        emit32(&r, enc_b(-8, 0, 5, 1)); /* 0x0c: bne x5, x0, loop */
+        emit32(&r, enc_b(24, 0, 7, 1)); /* 0x10: bne x7, x0, done */
+        emit32(&r, ADDI(7, 0, 1));      /* 0x14 */
+        emit32(&r, SW(6, 8, 0));        /* 0x18: the hart rewrites B */
+        emit32(&r, 0x0000100fu);        /* 0x1c: fence.i */
+        emit32(&r, ADDI(5, 0, 3));      /* 0x20 */
+        emit32(&r, enc_j(-32, 0));      /* 0x24: j loop */
+        emit_exit(&r);                  /* 0x28 */
+        r.at = RAM_BASE + 0x100;
+        emit32(&r, ADDI(2, 2, 1));      /* 0x100: B */
+        emit32(&r, enc_j(-0xfc, 0));    /* 0x104: j C */
+        /* the loader's writes are foreign: a first fence.i drops all */
+        rv_cpu(&r.h)->fence_foreign = guest_mem_foreign_writes(&r.m.mem);
+        rig_run(&r);
+        CU_ASSERT_EQUAL(r.h.x[2], 3 * 1 + 3 * 10);
+        CU_ASSERT_EQUAL(rv_cpu(&r.h)->fences_kept, 1);
+        if (jit) {
+            struct rv_jit_stats st;
+            rv_jit_get_stats(&r.h, &st);
+            CU_ASSERT_EQUAL(st.unchains, 0);
+            CU_ASSERT(st.invalidations > 0); /* B went at the store */
+        }
         rig_destroy(&r);
     }
 }
@@ -211,6 +258,7 @@ int main(void)
         { "tight loop honours a stop request", test_tight_loop_honours_a_stop_request },
         { "deterministic slices are exact", test_deterministic_slices_are_exact },
         { "fence.i unlinks chains into rewritten code", test_fence_i_unlinks_chains_into_rewritten_code },
+        { "fence.i after own stores keeps translations", test_fence_i_after_own_stores_keeps_translations },
         { NULL, NULL },
     };
     return unit_main("rv_jit_diff", tests);

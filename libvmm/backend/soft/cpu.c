@@ -231,6 +231,18 @@ void rv_cpu_flush_icache(struct rv_hart *h)
     rv_cpu(h)->icache_gen++;
 }
 
+void rv_cpu_fence_i(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t foreign = h->m ? guest_mem_foreign_writes(&h->m->mem) : 0;
+    if (h->m && h->m->nr_vcpus == 1 && foreign == c->fence_foreign) {
+        c->fences_kept++;
+        return;
+    }
+    c->fence_foreign = foreign;
+    rv_cpu_flush_icache(h);
+}
+
 void rv_hart_set_irq(struct rv_hart *h, uint64_t bits, int level)
 {
     if (level)
@@ -264,7 +276,7 @@ static void service_flush(struct rv_hart *h)
         c->tlb_flushes++;
     }
     if (req & RV_FLUSH_ICACHE)
-        rv_cpu_flush_icache(h);
+        rv_cpu_fence_i(h);
     atomic_store(&c->flush_ack, seq);
 }
 

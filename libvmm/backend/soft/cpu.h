@@ -173,6 +173,8 @@ struct rv_cpu {
 
     struct rv_insn cross_insn[3]; /* an instruction spanning two pages (+ end marks) */
     uint64_t icache_gen;          /* bumping it empties the decode cache (fence.i) */
+    uint64_t fence_foreign;       /* guest_mem.foreign_writes at the last emptying by fence.i */
+    uint64_t fences_kept;         /* fence.i that found nothing to drop (rv_cpu_fence_i) */
     uint64_t time_base_ns;        /* CLOCK_MONOTONIC at machine start */
     int owns_vcpu;                /* h->vcpu was allocated here (no machine_vcpu) */
 
@@ -240,8 +242,18 @@ int rv_cpu_check(struct rv_hart *h);
 void rv_cpu_wfi(struct rv_hart *h);
 /* Instructions retired so far, including the interpreter's pending ones. */
 uint64_t rv_cpu_instret(const struct rv_hart *h);
-/* Flushes the decoded-instruction cache (fence.i). */
+/* Empties the decoded-instruction cache and makes every translation prove
+ * itself again (state loads, resets). */
 void rv_cpu_flush_icache(struct rv_hart *h);
+/* The guest's fence.i (local, or a remote one it asked for through SBI).
+ * This hart sees its own stores into code pages as they happen (decoded
+ * slots reset, translations dropped: mmu.c code_store), so the flush is
+ * needed only for writes it could not see: another hart's (any machine with
+ * more than one hart flushes) or a foreign write to guest RAM (devices'
+ * DMA, the VMM: guest_mem.foreign_writes) since its last flush. Linux runs
+ * one for every page of user code it maps; on one hart almost all find
+ * nothing to drop. */
+void rv_cpu_fence_i(struct rv_hart *h);
 /* Host bytes the CPU core allocated for h (<= RV_CPU_MAX_HOST_BYTES). */
 size_t rv_cpu_host_bytes(const struct rv_hart *h);
 

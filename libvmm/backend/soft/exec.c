@@ -359,7 +359,7 @@ H(REMUW, {
 })
 
 op_FENCE_I:
-    rv_cpu_flush_icache(h);
+    rv_cpu_fence_i(h);
     pc = PC() + in->len;
     n++;
     goto out;

@@ -55,6 +55,8 @@ static int data_priv(const struct rv_hart *h)
 
 /* Walks the guest page table for va. Returns 0 with *gpa, or the exception
  * cause. *super receives the size mask of a superpage leaf (0 for 4 KiB). */
+static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size);
+
 static uint64_t walk(struct rv_hart *h, uint64_t va, int acc, int priv, uint64_t *gpa,
                      uint64_t *super)
 {
@@ -109,6 +111,8 @@ static uint64_t walk(struct rv_hart *h, uint64_t va, int acc, int priv, uint64_t
                                              __ATOMIC_ACQUIRE))
                 goto again; /* another hart changed the PTE: re-check it */
             guest_mem_mark_dirty(&h->m->mem, pte_addr, 8);
+            /* this hart's own write, as a store: seen by its code caches */
+            code_store(c, pte_addr, 8);
         }
         uint64_t pmask = (1ULL << (12 + 9 * i)) - 1;
         *gpa = ((ppn << 12) & ~pmask) | (va & pmask);

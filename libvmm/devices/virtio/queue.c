@@ -214,6 +214,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     uint8_t *e = q->used + 4 + (size_t)USED_ELEM_SIZE * (q->used_idx % q->size);
     st32(e, head);
     st32(e + 4, written);
+    if (q->mem) /* the buffers' bytes are in: a fence.i after this must see them */
+        guest_mem_note_foreign_write(q->mem);
     q->used_idx++;
     st16_release(q->used + 2, q->used_idx);
     if (q->mem)

@@ -199,7 +199,7 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
         return jump(h, t);
     }
     case RV_OP_FENCE_I:
-        rv_cpu_flush_icache(h);
+        rv_cpu_fence_i(h);
         return jump(h, pc + in->len);
     case RV_OP_ECALL:
         if (h->priv == RV_PRIV_S && h->sbi_in_vmm && h->hooks && h->hooks->sbi_call) {
