@@ -79,7 +79,8 @@ static void emit_trampoline(struct rv_jcache *cc)
     jx_patch_rel32(b.start + miss3, miss);
     jx_patch_rel32(b.start + to_exit, cc->exit_rw);
     cc->fixed = (jx_pos(&b) + 63) & ~(size_t)63;
-    cc->used = cc->fixed;
+    cc->used = cc->trimmed_at = cc->fixed;
+    cc->patches = 0;
     cc->enter = (uint64_t(*)(struct rv_hart *, const uint8_t *))(void *)cc->rx;
 }
 
@@ -120,4 +121,24 @@ void rv_jcache_destroy(struct rv_jcache *cc)
 void rv_jcache_reset(struct rv_jcache *cc)
 {
     cc->used = cc->fixed;
+}
+
+/* A process's resident size counts a shared page once per mapping that
+ * maps it: left alone, the write view would double the code cache's share
+ * of RSS. So its page table entries go (the memfd keeps the pages; the next
+ * write to one maps it again with a minor fault) once the translator has
+ * written RV_JCACHE_TRIM_BYTES of new code or patched code
+ * RV_JCACHE_TRIM_PATCHES times (chains, dropped blocks) since the last
+ * time: the write view then holds at most a few dozen pages. */
+#define RV_JCACHE_TRIM_BYTES (64u << 10)
+#define RV_JCACHE_TRIM_PATCHES 256u
+
+void rv_jcache_trim(struct rv_jcache *cc)
+{
+    if (cc->used - cc->trimmed_at < RV_JCACHE_TRIM_BYTES && cc->patches < RV_JCACHE_TRIM_PATCHES &&
+        cc->used >= cc->trimmed_at)
+        return;
+    madvise(cc->rw, cc->size, MADV_DONTNEED);
+    cc->trimmed_at = cc->used;
+    cc->patches = 0;
 }

@@ -183,6 +183,7 @@ static void drop_block(struct rv_jit *j, struct rv_jblock *b)
     b->alive = 0;
     b->entry_rw[0] = 0xe9; /* jmp rel32: the entry's 8 bytes leave room */
     jx_patch_rel32(b->entry_rw + 1, b->dead_rw);
+    j->cache.patches++;
     j->stats.invalidations++;
 }
 
@@ -280,6 +281,7 @@ static void unchain_all(struct rv_jit *j)
         for (unsigned i = 0; i < j->nlinked; i++)
             jx_patch_rel32(j->linked[i].site_rw, j->linked[i].stub_rw);
     }
+    j->cache.patches += j->nlinked;
     j->nlinked = 0;
     j->link_overflow = 0;
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
@@ -446,6 +448,7 @@ int rv_jit_exec(struct rv_hart *h)
                 j->link_overflow = 1;
             }
             jx_patch_rel32(site, b->entry_rw);
+            j->cache.patches++;
             j->stats.chain_patches++;
         }
         j->patch_site = 0;
@@ -466,6 +469,7 @@ int rv_jit_exec(struct rv_hart *h)
             j->patch_site = 0;
     }
     rv_fpu_sync(c);
+    rv_jcache_trim(&j->cache);
     c->pending_insns = 0;
     c->tlb_hits += j->memops;
     j->memops = 0;

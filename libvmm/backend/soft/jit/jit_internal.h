@@ -41,6 +41,8 @@ struct rv_jcache {
     int fd;
     uint8_t *rw, *rx;
     size_t size, used, fixed; /* [0, fixed): the entry/exit trampoline, kept on flush */
+    size_t trimmed_at;        /* `used` when the write view was last unmapped */
+    unsigned patches;         /* writes into older code since then (rv_jcache_trim) */
     uint64_t (*enter)(struct rv_hart *h, const uint8_t *code); /* in rx */
     uint8_t *exit_rw; /* the shared exit sequence (eax = reason) */
     uint8_t *ijmp_rw; /* the shared indirect jump (rax = guest target pc) */
@@ -151,6 +153,9 @@ static inline struct rv_jit *rv_jit_of(const struct rv_hart *h)
 int rv_jcache_init(struct rv_jcache *cc, size_t size);
 void rv_jcache_destroy(struct rv_jcache *cc);
 void rv_jcache_reset(struct rv_jcache *cc);
+/* Unmaps the write view when enough was written since the last time
+ * (cache.c); the dispatcher calls it at the end of each run. */
+void rv_jcache_trim(struct rv_jcache *cc);
 static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *rw)
 {
     return cc->rx + (rw - cc->rw);
