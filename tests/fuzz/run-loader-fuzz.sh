@@ -47,8 +47,8 @@ esac
 SOURCES="$SRC/tests/fuzz/fuzz_${TARGET}_loader.c $SOURCES $SRC/libvmm/machine/machine.c
     $SRC/libvmm/machine/component.c $SRC/libvmm/machine/state.c $SRC/libvmm/util/crc32c.c
     $SRC/libvmm/mem/guest_mem.c $SRC/libvmm/bus/bus.c $SRC/libvmm/util/error.c
-    $SRC/libvmm/util/log.c"
-HEADERS="$HEADERS $SRC/tests/fuzz/loader_rig.h $SRC/libvmm/machine/*.h
+    $SRC/libvmm/util/log.c $SRC/libvmm/util/file_buf.c"
+HEADERS="$HEADERS $SRC/tests/fuzz/loader_rig.h $SRC/libvmm/machine/*.h $SRC/libvmm/util/file_buf.h
     $SRC/libvmm/mem/guest_mem.h $SRC/libvmm/arch/platform.h"
 
 echo "== $TARGET loader corpus through the plain driver"

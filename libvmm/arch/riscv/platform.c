@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "arch/riscv/virt.h"
 #include "arch/riscv/board.h"
 #include "util/error.h"
+#include "util/file_buf.h"
 #include "util/log.h"
 
 /* What the soft engine's MMU translates (Bare, Sv39, Sv48); Linux probes
@@ -52,46 +54,12 @@ static int riscv_layout_memory(struct machine *m, uint64_t ram_size)
     return rc;
 }
 
-/* Reads a whole file of at most `limit` bytes. */
-static int read_file(const char *what, const char *path, uint64_t limit, uint8_t **out, size_t *len)
+/* Reads a whole file of at most the RAM's size. */
+static int read_file(const char *what, const char *path, uint64_t limit, struct file_buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vmm_error_errno(errno, "%s '%s'", what, path);
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return vmm_error_errno(e, "%s '%s'", what, path);
-    }
-    if ((uint64_t)st.st_size > limit) {
-        close(fd);
-        return vmm_error(VMM_ERANGE, "%s '%s' is %llu bytes, larger than the %llu bytes of RAM",
-                         what, path, (unsigned long long)st.st_size, (unsigned long long)limit);
-    }
-    size_t size = (size_t)st.st_size;
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return vmm_error(VMM_ENOMEM, "reading %s '%s' (%zu bytes)", what, path, size);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            free(buf);
-            close(fd);
-            return vmm_error_errno(e, "reading %s '%s'", what, path);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *len = size;
-    return 0;
+    char limit_what[64];
+    snprintf(limit_what, sizeof(limit_what), "the %llu bytes of RAM", (unsigned long long)limit);
+    return file_buf_read(what, path, limit, limit_what, out);
 }
 
 struct rv_boot {
@@ -104,11 +72,12 @@ struct rv_boot {
 
 static int load_kernel(struct machine *m, const char *path, struct rv_boot *b)
 {
-    uint8_t *data;
-    size_t len;
-    int rc = read_file("kernel", path, m->ram_size, &data, &len);
+    struct file_buf f;
+    int rc = read_file("kernel", path, m->ram_size, &f);
     if (rc)
         return rc;
+    const uint8_t *data = f.data;
+    size_t len = f.len;
     rc = rv_kernel_kind(data, len, path, &b->kind);
     if (rc)
         goto out;
@@ -139,7 +108,7 @@ static int load_kernel(struct machine *m, const char *path, struct rv_boot *b)
         break;
     }
 out:
-    free(data);
+    file_buf_free(&f);
     return rc;
 }
 
@@ -148,11 +117,12 @@ out:
 static int load_firmware(struct machine *m, const char *path, const struct rv_boot *kernel,
                          uint64_t *entry)
 {
-    uint8_t *data;
-    size_t len;
-    int rc = read_file("firmware", path, m->ram_size, &data, &len);
+    struct file_buf f;
+    int rc = read_file("firmware", path, m->ram_size, &f);
     if (rc)
         return rc;
+    const uint8_t *data = f.data;
+    size_t len = f.len;
     enum rv_kernel_kind kind;
     uint64_t end = 0;
     rc = rv_kernel_kind(data, len, path, &kind);
@@ -180,7 +150,7 @@ static int load_firmware(struct machine *m, const char *path, const struct rv_bo
             rc = guest_mem_write(&m->mem, VIRT_RAM_BASE, data, len);
         *entry = VIRT_RAM_BASE;
     }
-    free(data);
+    file_buf_free(&f);
     return rc;
 }
 
@@ -189,11 +159,14 @@ static int load_firmware(struct machine *m, const char *path, const struct rv_bo
 static int load_dtb_file(const char *path, const struct dtb_params *dp, void *dst, size_t room,
                          size_t *size)
 {
-    uint8_t *data;
-    size_t len;
-    int rc = read_file("device tree", path, room, &data, &len);
+    struct file_buf f;
+    char limit_what[64];
+    snprintf(limit_what, sizeof(limit_what), "the %zu bytes a device tree may take", room);
+    int rc = file_buf_read("device tree", path, room, limit_what, &f);
     if (rc)
         return rc;
+    const uint8_t *data = f.data;
+    size_t len = f.len;
     /* fdt_check_header() alone lets through blobs whose blocks overlap or
      * whose reservation map runs off its block, on which fdt_open_into()
      * copies with a negative length: check the whole structure first.
@@ -202,14 +175,14 @@ static int load_dtb_file(const char *path, const struct dtb_params *dp, void *ds
      * and QEMU write) and later ones get that far. */
     uint32_t version = len >= sizeof(struct fdt_header) ? fdt_version(data) : 0;
     if (len >= sizeof(struct fdt_header) && fdt_magic(data) == FDT_MAGIC && version < 17) {
-        free(data);
+        file_buf_free(&f);
         return vmm_error(VMM_EFORMAT, "device tree '%s': version %u, libvmm reads 17 and later",
                          path, version);
     }
     int err = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED : fdt_check_full(data, len);
     if (err == 0)
         err = fdt_open_into(data, dst, (int)room);
-    free(data);
+    file_buf_free(&f);
     if (err)
         return vmm_error(VMM_EFORMAT, "device tree '%s': %s (at most %zu bytes)", path,
                          fdt_strerror(err), room);
@@ -249,25 +222,32 @@ static int place_dtb(struct machine *m, struct rv_boot *b)
     return 0;
 }
 
-/* The initrd goes right below the device tree, page aligned. */
+/* The initrd goes right below the device tree, page aligned, read from
+ * its file straight into guest RAM. */
 static int load_initrd(struct machine *m, const char *path, struct rv_boot *b)
 {
-    uint8_t *data;
-    size_t len;
-    int rc = read_file("initrd", path, m->ram_size, &data, &len);
+    int fd;
+    uint64_t len;
+    int rc = file_open_regular("initrd", path, &fd, &len);
     if (rc)
         return rc;
     uint64_t room = b->dtb_addr > b->kernel_end ? b->dtb_addr - b->kernel_end : 0;
     uint64_t start = b->dtb_addr >= len ? align_down(b->dtb_addr - len, 4096) : 0;
     if (len > room || start < b->kernel_end) {
-        free(data);
+        close(fd);
         return vmm_error(VMM_ERANGE,
-                         "initrd '%s' is %zu bytes; only %llu bytes of RAM are free between the "
+                         "initrd '%s' is %llu bytes; only %llu bytes of RAM are free between the "
                          "kernel and the device tree (RAM %llu bytes)",
-                         path, len, (unsigned long long)room, (unsigned long long)m->ram_size);
+                         path, (unsigned long long)len, (unsigned long long)room,
+                         (unsigned long long)m->ram_size);
     }
-    rc = guest_mem_write(&m->mem, start, data, len);
-    free(data);
+    uint8_t *dst = guest_mem_ptr(&m->mem, start, len ? len : 1);
+    guest_mem_mark_dirty(&m->mem, start, len);
+    guest_mem_note_foreign_write(&m->mem);
+    rc = dst ? file_read_exact(fd, "initrd", path, dst, (size_t)len)
+             : vmm_error(VMM_ERANGE, "initrd at 0x%llx+0x%llx is not RAM", (unsigned long long)start,
+                         (unsigned long long)len);
+    close(fd);
     b->initrd_start = start;
     b->initrd_end = start + len;
     return rc;

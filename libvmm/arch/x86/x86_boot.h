@@ -80,11 +80,6 @@ struct x86_boot_ctx {
     struct x86_entry entry;
 };
 
-/* Reads the whole of `path` (at most `limit` bytes) into a malloc'd buffer.
- * `what` names the file in errors ("kernel", "initrd"). VMM_ENOENT,
- * VMM_EACCES, VMM_EIO, VMM_ERANGE (too large). */
-int x86_file_read(const char *path, const char *what, size_t limit, uint8_t **out, size_t *len);
-
 /* End of the RAM below the MMIO gap (min(ram, 3 GiB)). */
 uint64_t x86_low_ram_end(const struct machine *m);
 

@@ -12,6 +12,7 @@
 
 #include "arch/x86/x86_boot.h"
 #include "util/error.h"
+#include "util/file_buf.h"
 
 uint64_t x86_low_ram_end(const struct machine *m)
 {
@@ -79,70 +80,6 @@ int x86_check_load_range(const struct machine *m, uint64_t gpa, uint64_t len, co
     return 0;
 }
 
-static int file_open(const char *path, const char *what, int *fd_out, uint64_t *size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vmm_error_errno(errno, "%s '%s'", what, path);
-    struct stat st;
-    int bad = fstat(fd, &st) < 0 ? errno : (!S_ISREG(st.st_mode) ? EINVAL : 0);
-    if (bad) {
-        int e = bad;
-        close(fd);
-        return vmm_error_errno(e, "%s '%s' is not a regular file", what, path);
-    }
-    *fd_out = fd;
-    *size = (uint64_t)st.st_size;
-    return 0;
-}
-
-/* Reads exactly len bytes at offset 0 of fd into dst. */
-static int file_read_all(int fd, const char *path, const char *what, uint8_t *dst, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, dst + done, len - done, (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return vmm_error_errno(errno, "reading %s '%s'", what, path);
-        if (n == 0)
-            return vmm_error(VMM_EIO, "%s '%s' shrank while being read (%zu of %zu bytes)", what,
-                             path, done, len);
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-int x86_file_read(const char *path, const char *what, size_t limit, uint8_t **out, size_t *len)
-{
-    int fd;
-    uint64_t size;
-    int rc = file_open(path, what, &fd, &size);
-    if (rc < 0)
-        return rc;
-    if (size > limit) {
-        close(fd);
-        return vmm_error(VMM_ERANGE, "%s '%s' is %llu bytes, more than the limit %zu", what, path,
-                         (unsigned long long)size, limit);
-    }
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return vmm_error(VMM_ENOMEM, "allocating %llu bytes for %s '%s'",
-                         (unsigned long long)size, what, path);
-    }
-    rc = file_read_all(fd, path, what, buf, (size_t)size);
-    close(fd);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = (size_t)size;
-    return 0;
-}
-
 int x86_place_cmdline(struct x86_boot_ctx *c, uint64_t limit)
 {
     size_t len = strlen(c->spec->cmdline);
@@ -163,7 +100,7 @@ int x86_place_initrd(struct x86_boot_ctx *c, uint64_t max_end, uint64_t align)
         return 0;
     int fd;
     uint64_t size;
-    int rc = file_open(c->spec->initrd, "initrd", &fd, &size);
+    int rc = file_open_regular("initrd", c->spec->initrd, &fd, &size);
     if (rc < 0)
         return rc;
     uint64_t low_end = x86_low_ram_end(c->m);
@@ -183,7 +120,7 @@ int x86_place_initrd(struct x86_boot_ctx *c, uint64_t max_end, uint64_t align)
     }
     uint64_t addr = (top - size) & ~(align - 1);
     uint8_t *dst = guest_mem_ptr(&c->m->mem, addr, size ? size : 1);
-    rc = dst ? file_read_all(fd, c->spec->initrd, "initrd", dst, (size_t)size)
+    rc = dst ? file_read_exact(fd, "initrd", c->spec->initrd, dst, (size_t)size)
              : vmm_error(VMM_ERANGE, "initrd at 0x%llx is not RAM", (unsigned long long)addr);
     close(fd);
     if (rc < 0)

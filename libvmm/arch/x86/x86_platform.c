@@ -8,6 +8,7 @@
 
 #include "arch/x86/x86_boot.h"
 #include "util/error.h"
+#include "util/file_buf.h"
 
 /* Largest kernel file read into memory; real ones are tens of MiB. */
 #define X86_KERNEL_FILE_MAX (1ULL << 30)
@@ -22,11 +23,14 @@ int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *
     memset(&c, 0, sizeof(c));
     c.m = m;
     c.spec = spec;
-    uint8_t *img;
-    size_t len;
-    int rc = x86_file_read(spec->kernel, "kernel", X86_KERNEL_FILE_MAX, &img, &len);
+    struct file_buf f;
+    char limit_what[48];
+    snprintf(limit_what, sizeof(limit_what), "the limit %llu", (unsigned long long)X86_KERNEL_FILE_MAX);
+    int rc = file_buf_read("kernel", spec->kernel, X86_KERNEL_FILE_MAX, limit_what, &f);
     if (rc < 0)
         return rc;
+    const uint8_t *img = f.data;
+    size_t len = f.len;
     c.image = img;
     c.image_size = len;
     int mb_off;
@@ -39,7 +43,7 @@ int x86_load(struct machine *m, const struct boot_spec *spec, struct x86_entry *
     else
         rc = vmm_error(VMM_EFORMAT, "not a kernel: %s (no bzImage header, ELF or Multiboot magic)",
                        spec->kernel);
-    free(img);
+    file_buf_free(&f);
     if (rc == 0)
         rc = x86_mptable_write(m);
     if (rc == 0)
