@@ -28,6 +28,7 @@
  * seen after fence.i, as the ISA requires.
  */
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backend/soft/cpu.h"
 #include "backend/soft/jit/jit.h"
@@ -468,6 +469,23 @@ static int fetch_lookup(struct rv_hart *h, uint64_t va, struct rv_ftlbe **out)
     return 0;
 }
 
+/* Zeroes d's decoded slots (RV_OP_DECODE everywhere). A memset would make
+ * the OS back all 32 KiB of them, most never decoded again (a hart that
+ * ran every page of the kernel once would keep ~13 MiB of decoded code
+ * resident): the whole pages inside the array are given back instead,
+ * and read as zeros until decoding writes to them. */
+static void dpage_clear(struct rv_dpage *d)
+{
+    uintptr_t lo = (uintptr_t)d->insn, hi = (uintptr_t)(d->insn + RV_PAGE_INSNS);
+    uintptr_t plo = (lo + 4095) & ~(uintptr_t)4095, phi = hi & ~(uintptr_t)4095;
+    if (phi <= plo || madvise((void *)plo, phi - plo, MADV_DONTNEED) != 0) {
+        memset(d->insn, 0, RV_PAGE_INSNS * sizeof(d->insn[0]));
+        return;
+    }
+    memset((void *)lo, 0, plo - lo);
+    memset((void *)phi, 0, hi - phi);
+}
+
 struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -482,10 +500,10 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
                 rv_jit_page_evict(c, d->key & ~1ULL); /* and its translations */
         }
         /* All RV_OP_DECODE. A slot never used (gen 0) is still as mmap
-         * left it, zero, and clearing it would only make the OS back all
-         * 32 KiB of it now instead of the parts that get executed. */
+         * left it, zero; a used one is zeroed the same lazy way, so the
+         * OS backs only the parts of it that get executed again. */
         if (d->gen != 0)
-            memset(d->insn, 0, sizeof(d->insn));
+            dpage_clear(d);
         for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
             d->insn[i].len = 2;
             rv_insn_set_op(&d->insn[i], RV_OP_PAGEEND);
