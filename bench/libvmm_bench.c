@@ -124,14 +124,17 @@ static void print_json_string(const char *s, size_t len)
     putchar('"');
 }
 
-static int make_config(const char *engine, const char *kernel, long mem_mib, vmm_config_t **out)
+static int make_config(const char *engine, const char *kernel, long mem_mib, const char *initrd,
+                       const char *append, vmm_config_t **out)
 {
     vmm_config_t *cfg;
     int rc = vmm_config_new(&cfg);
     if (rc)
         return fail("config", rc);
     if ((rc = vmm_config_set_engine(cfg, engine)) || (rc = vmm_config_set_kernel(cfg, kernel)) ||
-        (rc = vmm_config_set_memory(cfg, (uint64_t)mem_mib << 20))) {
+        (rc = vmm_config_set_memory(cfg, (uint64_t)mem_mib << 20)) ||
+        (initrd && (rc = vmm_config_set_initrd(cfg, initrd))) ||
+        (append && (rc = vmm_config_set_cmdline(cfg, append)))) {
         vmm_config_free(cfg);
         return fail("config", rc);
     }
@@ -253,7 +256,8 @@ static int cmd_run(vmm_host_t *host, vmm_config_t *cfg, int repeats)
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "create") && strcmp(argv[1], "run"))) {
-        fprintf(stderr, "usage: libvmm_bench create|run ENGINE KERNEL [REPEATS] [MEM_MIB]\n");
+        fprintf(stderr, "usage: libvmm_bench create|run ENGINE KERNEL [REPEATS] [MEM_MIB] [INITRD] "
+                        "[CMDLINE]\n");
         return 2;
     }
     int is_create = strcmp(argv[1], "create") == 0;
@@ -265,7 +269,8 @@ int main(int argc, char **argv)
         return 2;
     }
     vmm_config_t *cfg = NULL;
-    int status = make_config(argv[2], argv[3], mem_mib, &cfg);
+    int status = make_config(argv[2], argv[3], mem_mib, argc > 6 ? argv[6] : NULL,
+                             argc > 7 ? argv[7] : NULL, &cfg);
     if (status)
         return status;
     vmm_host_t *host;

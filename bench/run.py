@@ -725,10 +725,11 @@ def bench_mips(ctx):
                      "", "1.00", ""])
     if main.get("libvmm_mips") and main.get("qemu_mips"):
         r = main["libvmm_mips"] / main["qemu_mips"]
-        met = r >= 0.5
+        met = r >= 1.0
         res["target_met"], res["ratio"] = met, r
-        notes.append("target (riscv-cpu.elf): at least half of QEMU's rate: %s (%.2f)"
-                     % (verdict(met), r))
+        res["goal_met"] = r >= 1.65
+        notes.append("target (riscv-cpu.elf): at least QEMU's rate: %s (%.2f); goal 1.65x: %s"
+                     % (verdict(met), r, verdict(r >= 1.65)))
     notes.append("rate = instructions / (workload run - empty guest run), whole processes, "
                  "interleaved; riscv-cpu-mixed.elf has its data on the code page (worst case for "
                  "decoded-code caches), riscv-cpu.elf on pages of its own; riscv-dispatch.elf is "
@@ -738,7 +739,7 @@ def bench_mips(ctx):
 
 
 def bench_linux(ctx):
-    """6. soft engine: Linux launch to poweroff against QEMU (OpenSBI)."""
+    """6. soft engine: Linux launch to poweroff against QEMU (OpenSBI), time and peak RSS."""
     cache = os.environ.get("LIBVMM_CACHE", os.path.expanduser("~/.cache/libvmm"))
     image = os.path.join(cache, "riscv", "Image")
     initrd = os.path.join(cache, "riscv", "initramfs.cpio.gz")
@@ -751,6 +752,8 @@ def bench_linux(ctx):
         res["skipped"] = "missing guest"
         return
     reps = 3 if ctx.quick else 5
+    helper = ctx.prog("peak_rss")
+    helper = helper if os.path.exists(helper) else None
 
     def check(run):
         if "libvmm-guest: poweroff" not in run.out:
@@ -759,9 +762,11 @@ def bench_linux(ctx):
 
     lib, q = measure_group([
         {"label": "libvmm vmmctl --engine soft", "timeout": 600, "check": check,
+         "peak_rss": helper,
          "argv": vmmctl_run(ctx, "soft", image, extra=["--initrd", initrd, "--append",
                                                        LINUX_APPEND])},
         {"label": "QEMU -M virt -bios default (OpenSBI, TCG)", "timeout": 300, "check": check,
+         "peak_rss": helper,
          "argv": ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic", "-bios",
                   "default", "-kernel", image, "-initrd", initrd, "-append", LINUX_APPEND]},
     ], reps, budget=120)
@@ -771,12 +776,47 @@ def bench_linux(ctx):
              "first, libvmm is its own SBI (no firmware)"]
     if lib.ok() and q.ok():
         pr = pair_ratio(lib, q)
-        met = pr <= 1.0
+        met = pr <= 0.5
         res["target_met"], res["ratio"] = met, pr
-        notes.append("target: no slower than QEMU: %s (%.2f)" % (verdict(met), pr))
+        notes.append("target: at most half of QEMU's time: %s (%.2f)" % (verdict(met), pr))
     elif not lib.ok() and lib.first is not None:
         tail = (lib.first.out + lib.first.err).strip().splitlines()[-5:]
         notes.extend("libvmm console tail: " + t for t in tail)
+
+    # The same boot in process: what the guest itself touched of its RAM, and
+    # the translator's figures (LIBVMM_SOFT_JIT_PROFILE=1 counts block runs).
+    inproc, err, _ = run_json(["env", "LIBVMM_SOFT_JIT_PROFILE=1", ctx.prog("libvmm_bench"), "run",
+                               "soft", image, "1", "256", initrd, LINUX_APPEND], timeout=300)
+    res["in_process"], res["in_process_error"] = inproc, err
+    if inproc:
+        inproc.pop("console", None)
+        runs, lookups = inproc.get("jit_block_runs", 0), inproc.get("jit_lookups", 0)
+        acc = inproc["tlb_hits"] + inproc["tlb_misses"]
+        notes.append("translator: %d blocks, %.1f ms translating, %d KiB code; %.2f%% of %d block "
+                     "runs through the lookup; TLB misses %.3f%% of %d accesses; %d instructions"
+                     % (inproc["jit_blocks"], inproc["jit_translate_ns"] / 1e6,
+                        inproc["jit_code_bytes"] // 1024,
+                        100.0 * lookups / runs if runs else 0.0, runs,
+                        100.0 * inproc["tlb_misses"] / acc if acc else 0.0, acc,
+                        inproc["instructions"]))
+    if helper and lib.ok() and q.ok():
+        peak, qpeak = lib.max("maxrss_kb"), q.max("maxrss_kb")
+        touched = inproc["guest_rss_kb"] if inproc else None
+        res["peak_rss_kb"], res["qemu_peak_rss_kb"], res["guest_touched_kb"] = peak, qpeak, touched
+        rows.append(["peak RSS: libvmm vmmctl --engine soft", fmt(peak, "MB"), "",
+                     ratio(peak, qpeak), "guest RAM touched %s, VMM above it %s" % (
+                         fmt(touched, "MB") if touched is not None else "?",
+                         fmt(peak - touched, "MB") if touched is not None else "?")])
+        rows.append(["peak RSS: QEMU", fmt(qpeak, "MB"), "", "1.00", ""])
+        met = peak <= 16 * 1024
+        res["rss_target_met"] = met
+        notes.append("target: peak RSS at most 16 MB: %s (%.1f MB%s)" % (
+            verdict(met), peak / 1024.0,
+            "; the guest alone writes %.1f MB of its RAM" % (touched / 1024.0)
+            if touched is not None else ""))
+        notes.append("peak RSS = largest ru_maxrss of the runs (bench/peak_rss.c); guest RAM "
+                     "touched = resident pages of the guest RAM mapping after the same boot in "
+                     "libvmm_bench")
     print_table("6. soft engine: riscv64 Linux + initramfs, launch to poweroff, 256 MiB",
                 ["what", "median", "min", "libvmm/this", "runs / error"], rows, notes)
 
