@@ -704,9 +704,15 @@ def bench_mips(ctx):
         other = mips_variant(ctx, dispatch, empty, 3, rows, notes)
         other.pop("launch")
         res["dispatch"] = other
+    # And floating point: FMA, both widths, division, square roots, conversions.
+    fp = ctx.guest("riscv-fp.elf")
+    if not ctx.missing(fp):
+        other = mips_variant(ctx, fp, empty, 3, rows, notes)
+        other.pop("launch")
+        res["fp"] = other
     # The translator's own counters, from the in-process runs.
     for key, label in (("separate_pages", "riscv-cpu.elf"), ("mixed_page", "riscv-cpu-mixed.elf"),
-                       ("dispatch", "riscv-dispatch.elf")):
+                       ("dispatch", "riscv-dispatch.elf"), ("fp", "riscv-fp.elf")):
         ip = (res.get(key) or {}).get("libvmm_in_process") or {}
         if ip.get("jit_blocks"):
             runs = ip.get("jit_block_runs") or 0
@@ -733,7 +739,9 @@ def bench_mips(ctx):
     notes.append("rate = instructions / (workload run - empty guest run), whole processes, "
                  "interleaved; riscv-cpu-mixed.elf has its data on the code page (worst case for "
                  "decoded-code caches), riscv-cpu.elf on pages of its own; riscv-dispatch.elf is "
-                 "control flow (jump-table interpreter, recursive calls)")
+                 "control flow (jump-table interpreter, recursive calls); riscv-fp.elf floating "
+                 "point (FMA, single and double, division, square roots, conversions; fflags in "
+                 "its checksum)")
     print_table("5. soft engine instruction rate, bench/guests/riscv-cpu.c (M-mode, bare metal)",
                 ["what", "rate", "time (median)", "this/QEMU", "note"], rows, notes)
 
