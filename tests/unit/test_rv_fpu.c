@@ -237,6 +237,74 @@ static void test_compares_signal_as_specified(void)
     CU_ASSERT_EQUAL(x, 1);
 }
 
+/* As run1, after an exact fadd.d that leaves the guest's MXCSR live (its
+ * flags accumulating in the host FPU): instructions that compute their own
+ * flags must neither lose nor add one there. */
+static unsigned run1_live(uint32_t insn, double a, double b, uint64_t *xrd, uint64_t *frd,
+                          unsigned frm)
+{
+    struct rig r;
+    rig_fp(&r);
+    r.h.f[1] = dbits(a);
+    r.h.f[2] = dbits(b);
+    r.h.f[4] = dbits(1.0);
+    rv_cpu(&r.h)->frm = frm;
+    emit32(&r, FP(0x01, 0, 3, 4, 4)); /* fadd.d f3, f4, f4: 2.0, exact */
+    emit32(&r, insn);
+    emit_exit(&r);
+    rig_run(&r);
+    if (xrd)
+        *xrd = r.h.x[10];
+    if (frd)
+        *frd = r.h.f[10];
+    unsigned fl = rv_cpu(&r.h)->fflags;
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->mcause, 0);
+    CU_ASSERT_EQUAL(r.h.f[3], dbits(2.0));
+    rig_destroy(&r);
+    return fl;
+}
+
+static void test_self_flagging_ops_are_exact_while_fp_state_is_live(void)
+{
+    uint64_t x, f;
+    double snan = bitsd(0x7ff4000000000000ULL);
+    CU_ASSERT_EQUAL(run1_live(FP(0x51, 2, 10, 1, 2), NAN, 1.0, &x, NULL, 0), 0); /* feq quiet */
+    CU_ASSERT_EQUAL(run1_live(FP(0x51, 1, 10, 1, 2), NAN, 1.0, &x, NULL, 0), NV); /* flt */
+    CU_ASSERT_EQUAL(run1_live(FP(0x51, 2, 10, 1, 2), snan, 1.0, &x, NULL, 0), NV);
+    CU_ASSERT_EQUAL(run1_live(FP(0x51, 1, 10, 1, 2), 1.0, 2.0, &x, NULL, 0), 0);
+    CU_ASSERT_EQUAL(x, 1);
+    CU_ASSERT_EQUAL(run1_live(FP(0x15, 0, 10, 1, 2), NAN, 1.0, NULL, &f, 0), 0); /* fmin */
+    CU_ASSERT_EQUAL(f, dbits(1.0));
+    CU_ASSERT_EQUAL(run1_live(FP(0x15, 1, 10, 1, 2), snan, 1.0, NULL, &f, 0), NV); /* fmax */
+    /* fcvt.w.d: inexact alone; out of range NV alone; NaN NV */
+    CU_ASSERT_EQUAL(run1_live(FP(0x61, 1, 10, 1, 0), 2.5, 0, &x, NULL, 0), NX);
+    CU_ASSERT_EQUAL(x, 2);
+    CU_ASSERT_EQUAL(run1_live(FP(0x61, 1, 10, 1, 0), 1e30, 0, &x, NULL, 0), NV);
+    CU_ASSERT_EQUAL(x, 0x7fffffffULL);
+    CU_ASSERT_EQUAL(run1_live(FP(0x61, 1, 10, 1, 2), 1e30, 0, &x, NULL, 0), NV); /* fcvt.l.d */
+    CU_ASSERT_EQUAL(run1_live(FP(0x61, 7, 10, 1, 1), -0.5, 0, &x, NULL, 0), NX); /* wu, dyn RNE */
+    CU_ASSERT_EQUAL(x, 0);
+    CU_ASSERT_EQUAL(run1_live(FP(0x61, 1, 10, 1, 0), NAN, 0, &x, NULL, 0), NV);
+    /* fcvt.d.s: exact; NV only for a signaling NaN */
+    struct rig r;
+    rig_fp(&r);
+    r.h.f[4] = dbits(1.0);
+    r.h.f[1] = sbox(1.5f);
+    r.h.f[2] = 0xffffffff7fa00000ULL; /* a boxed single sNaN */
+    emit32(&r, FP(0x01, 0, 3, 4, 4));
+    emit32(&r, FP(0x21, 0, 10, 1, 0)); /* fcvt.d.s f10, f1 */
+    emit32(&r, CSRRS(5, 0x001, 0));    /* x5 = fflags: none */
+    emit32(&r, FP(0x21, 0, 11, 2, 0)); /* fcvt.d.s f11, f2 */
+    emit32(&r, CSRRS(6, 0x001, 0));    /* x6 = fflags: NV */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.f[10], dbits(1.5));
+    CU_ASSERT_EQUAL(r.h.x[5], 0);
+    CU_ASSERT_EQUAL(r.h.x[6], NV);
+    CU_ASSERT_EQUAL(r.h.f[11], 0x7ff8000000000000ULL);
+    rig_destroy(&r);
+}
+
 static void test_fclass_classifies(void)
 {
     uint64_t x;
@@ -384,6 +452,7 @@ int main(void)
         { "fmin/fmax follow the NaN and zero rules", test_fmin_fmax_follow_the_nan_and_zero_rules },
         { "arithmetic raises exact flags", test_arithmetic_raises_exact_flags },
         { "compares signal as specified", test_compares_signal_as_specified },
+        { "self-flagging ops are exact while FP state is live", test_self_flagging_ops_are_exact_while_fp_state_is_live },
         { "fclass classifies", test_fclass_classifies },
         { "fused multiply-add variants", test_fused_multiply_add_variants },
         { "double/single conversions", test_double_single_conversions },

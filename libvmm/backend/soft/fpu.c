@@ -324,7 +324,18 @@ static double fma_d(struct rv_cpu *c, double a, double b, double d, int rm)
     return r;
 }
 
-/* --- conversions to integers (flags computed here) --- */
+/* --- conversions to integers (flags computed here) ---
+ *
+ * Flags computed here: comparisons, min/max, fcvt.d.s and the conversions
+ * to integers set fflags themselves, and run without rv_fpu_sync() even
+ * while the guest's MXCSR is live (its flags accumulating), because every
+ * flag the host raises on their way is one RISC-V raises too: the NaN
+ * tests (ucomis) raise invalid only for a signaling NaN, which makes all of
+ * them NV; the ordered compares (comis) and conversions run only on
+ * numbers; floor, ceil, trunc and round never raise inexact; the
+ * differences and the final integer conversion are exact. (The denormal
+ * flag has no fflags bit.) A sync costs two MXCSR writes, and the next
+ * arithmetic two more: a compare in an FP loop paid four. */
 
 static double round_rm(double x, int rm)
 {
@@ -583,8 +594,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x14: case 0x15:
         if (rm > 1)
             return rv_illegal(h, in);
-        rv_fpu_sync(c); /* computes its flags: host flags must not leak in */
-        if (is_d)
+        if (is_d) /* no sync: see "Flags computed here" above */
             h->f[rd] = minmax_d(c, h->f[r1], h->f[r2], rm);
         else
             ws_bits(h, rd, minmax_s(c, rs_bits(h, r1), rs_bits(h, r2), rm));
@@ -597,7 +607,6 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x21: { /* fcvt.d.s: exact */
         if (r2 != 0)
             return rv_illegal(h, in);
-        rv_fpu_sync(c);
         uint32_t a = rs_bits(h, r1);
         if (snan_s(a))
             c->fflags |= FFLAG_NV;
@@ -607,7 +616,6 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x50: case 0x51: {
         if (rm > 2)
             return rv_illegal(h, in);
-        rv_fpu_sync(c);
         uint64_t v;
         if (is_d)
             v = compare(c, rd_(h, r1), rd_(h, r2), snan_d(h->f[r1]), snan_d(h->f[r2]), (int)rm);
@@ -621,7 +629,6 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     case 0x60: case 0x61: { /* fcvt.{w,wu,l,lu}.{s,d} */
         if (r2 > 3 || dyn > 4)
             return rv_illegal(h, in);
-        rv_fpu_sync(c);
         double x = is_d ? rd_(h, r1) : (double)rs(h, r1);
         int bits = r2 < 2 ? 32 : 64, uns = r2 & 1;
         uint64_t v = cvt_to_int(c, x, dyn, bits, uns);
