@@ -469,21 +469,32 @@ static int fetch_lookup(struct rv_hart *h, uint64_t va, struct rv_ftlbe **out)
     return 0;
 }
 
-/* Zeroes d's decoded slots (RV_OP_DECODE everywhere). A memset would make
- * the OS back all 32 KiB of them, most never decoded again (a hart that
- * ran every page of the kernel once would keep ~13 MiB of decoded code
- * resident): the whole pages inside the array are given back instead,
- * and read as zeros until decoding writes to them. */
+/* Zeroes d's decoded slots (RV_OP_DECODE everywhere), writing only the
+ * host pages of them that hold something. A memset of all 32 KiB would
+ * make the OS back every page of every slot ever reused (~13 MiB for a
+ * kernel's boot on one hart), most of them never decoded into again; a
+ * page never written still reads as the shared zero page and is skipped.
+ * No system call: giving the pages back with madvise costs a TLB
+ * shootdown across the VM's threads each time, and Linux on two harts,
+ * which empties the cache at every fence.i, spent a third of its boot in
+ * them. */
 static void dpage_clear(struct rv_dpage *d)
 {
-    uintptr_t lo = (uintptr_t)d->insn, hi = (uintptr_t)(d->insn + RV_PAGE_INSNS);
-    uintptr_t plo = (lo + 4095) & ~(uintptr_t)4095, phi = hi & ~(uintptr_t)4095;
-    if (phi <= plo || madvise((void *)plo, phi - plo, MADV_DONTNEED) != 0) {
-        memset(d->insn, 0, RV_PAGE_INSNS * sizeof(d->insn[0]));
-        return;
+    uint8_t *p = (uint8_t *)d->insn, *end = (uint8_t *)(d->insn + RV_PAGE_INSNS);
+    while (p < end) {
+        uint8_t *next = (uint8_t *)(((uintptr_t)p + 4096) & ~(uintptr_t)4095);
+        if (next > end)
+            next = end;
+        const uint64_t *w = (const uint64_t *)p, *we = (const uint64_t *)next;
+        uint64_t any = 0;
+        for (; w + 8 <= we && !any; w += 8)
+            any = w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7];
+        for (; w < we && !any; w++)
+            any = *w;
+        if (any)
+            memset(p, 0, (size_t)(next - p));
+        p = next;
     }
-    memset((void *)lo, 0, plo - lo);
-    memset((void *)phi, 0, hi - phi);
 }
 
 struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase)
@@ -500,8 +511,7 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
                 rv_jit_page_evict(c, d->key & ~1ULL); /* and its translations */
         }
         /* All RV_OP_DECODE. A slot never used (gen 0) is still as mmap
-         * left it, zero; a used one is zeroed the same lazy way, so the
-         * OS backs only the parts of it that get executed again. */
+         * left it, zero; a used one is zeroed where it is not. */
         if (d->gen != 0)
             dpage_clear(d);
         for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
