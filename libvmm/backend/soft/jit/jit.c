@@ -183,6 +183,10 @@ static void drop_block(struct rv_jit *j, struct rv_jblock *b)
     b->alive = 0;
     b->entry_rw[0] = 0xe9; /* jmp rel32: the entry's 8 bytes leave room */
     jx_patch_rel32(b->entry_rw + 1, b->dead_rw);
+    if (b->fast_rw != b->entry_rw) { /* at least 5 bytes further on */
+        b->fast_rw[0] = 0xe9;
+        jx_patch_rel32(b->fast_rw + 1, b->dead_rw);
+    }
     j->cache.patches++;
     j->stats.invalidations++;
 }
@@ -246,6 +250,16 @@ static int hot_enough(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
         j->hot[i].count = 0;
     }
     return ++j->hot[i].count >= RV_JIT_HOT_AFTER;
+}
+
+/* Does a jump leaving registers `have` (byte i: the guest register in pool
+ * register i) give the block expecting `want` what its loads would? */
+static int regs_match(uint64_t have, uint64_t want)
+{
+    for (int i = 0; i < 8; i++, have >>= 8, want >>= 8)
+        if ((want & 0xff) != 0xff && (want & 0xff) != (have & 0xff))
+            return 0;
+    return 1;
 }
 
 /* Runs one cold stretch (to the first taken jump or page change) in the
@@ -447,7 +461,7 @@ int rv_jit_exec(struct rv_hart *h)
             } else {
                 j->link_overflow = 1;
             }
-            jx_patch_rel32(site, b->entry_rw);
+            jx_patch_rel32(site, regs_match(j->xstate, b->entry_state) ? b->fast_rw : b->entry_rw);
             j->cache.patches++;
             j->stats.chain_patches++;
         }

@@ -62,6 +62,12 @@ struct rv_jc_entry {
 struct rv_jblock {
     uint64_t vpc, gpage;      /* key: virtual pc and guest-physical page */
     uint8_t *entry_rw;        /* block code in the rw view (rx = + delta) */
+    /* Past the loads of the registers the block reads first: a chained
+     * jump comes here when it leaves each of them in the host register
+     * the loads would (entry_state: byte i = the guest register pool
+     * register i must hold, 0xff for any; translate.c). */
+    uint8_t *fast_rw;
+    uint64_t entry_state;
     uint8_t *dead_rw;         /* where the entry jumps once the block is dropped */
     uint16_t start, end;      /* guest bytes [start, end) of the page it covers */
     uint16_t ninsns;
@@ -96,6 +102,8 @@ struct rv_jit {
     uint64_t memops;      /* loads and stores entered inline: TLB hits once
                            * the helpers take out those that missed */
     uint64_t runs;        /* block entries (stats.block_runs) */
+    uint64_t xstate;      /* with patch_site: the registers the jump leaves
+                           * in host registers (rv_jblock.entry_state) */
     struct rv_jc_entry jc[RV_JIT_JC_SIZE];
     /* --- C only --- */
     int64_t lim;          /* budget at the start of this rv_exec */
@@ -139,7 +147,8 @@ struct rv_jit {
 #define RV_JIT_PATCH_OFF 8
 #define RV_JIT_MEMOPS_OFF 16
 #define RV_JIT_RUNS_OFF 24
-#define RV_JIT_JC_OFF 32
+#define RV_JIT_XSTATE_OFF 32
+#define RV_JIT_JC_OFF 40
 /* The `adj` argument of the helpers: instructions from the current one to
  * the block's end, and inline loads/stores after the current one. */
 #define RV_JIT_ADJ(insns, memops) ((uint64_t)(insns) | (uint64_t)(memops) << 32)

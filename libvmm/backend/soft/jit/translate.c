@@ -60,13 +60,23 @@ struct tr {
     struct fixup fx[MAX_FIXUPS];
     unsigned nfx;
     int full;
-    uint64_t vpage;
+    uint64_t vpage, vpc;
     /* chainable exits: rel32 field in the hot path, stub in the cold part */
     size_t site[2], stub[2];
     unsigned nsites;
     /* the register cache: guest register -> host register and back */
     int8_t host_of[33], guest_in[16];
     uint32_t last_use[16], stamp;
+    /* the block's instructions and the one being emitted (for eviction) */
+    const struct rv_insn *const *ins;
+    unsigned n, k;
+    /* the registers the block loads at its entry: guest register in pool
+     * register i (-1: none); a jump whose registers match enters past the
+     * loads (the block's fast entry). loops: the block ends with a jump
+     * back to its own start. */
+    int8_t entry_g[8];
+    int loops;
+    int8_t pref[33]; /* the host register a guest register goes to first */
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -90,6 +100,71 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
  */
 static const int pool[] = { RBP, R8, R9, R10, R11 }; /* r14, r15: counters */
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
+_Static_assert(NPOOL <= 8, "a register state packs into 64 bits");
+
+/* The integer registers an instruction reads and writes, for the
+ * allocator's look-ahead (an approximation only costs speed: what is
+ * emitted never depends on it for correctness). */
+static void insn_regs(const struct rv_insn *in, unsigned *r1, unsigned *r2, unsigned *w)
+{
+    *r1 = *r2 = *w = 0;
+    switch (in->op) {
+    case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LUI: case RV_OP_AUIPC: case RV_OP_JAL:
+        break;
+    case RV_OP_FP: /* its rs1/rs2/rd are mostly FP registers */
+        return;
+    case RV_OP_FLW: case RV_OP_FLD: case RV_OP_FSW: case RV_OP_FSD:
+        *r1 = in->rs1;
+        return;
+    case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU:
+    case RV_OP_BGEU: case RV_OP_SB: case RV_OP_SH: case RV_OP_SW: case RV_OP_SD:
+        *r1 = in->rs1;
+        *r2 = in->rs2;
+        return;
+    default:
+        *r1 = in->rs1;
+        *r2 = in->rs2;
+        break;
+    }
+    *w = in->rd < 32 ? in->rd : 0;
+}
+
+#define NEVER 0xffffu
+
+/* Where guest register g is next read after the current instruction
+ * (NEVER: not before it is overwritten, or not in this block; a loop's
+ * entry registers are read again at its start). */
+static unsigned next_read(const struct tr *t, int g)
+{
+    for (unsigned k = t->k + 1; k < t->n; k++) {
+        unsigned r1, r2, w;
+        insn_regs(t->ins[k], &r1, &r2, &w);
+        if ((int)r1 == g || (int)r2 == g)
+            return k;
+        if ((int)w == g)
+            return NEVER;
+    }
+    if (t->loops)
+        for (int i = 0; i < NPOOL; i++)
+            if (t->entry_g[i] == g)
+                return t->n;
+    return NEVER;
+}
+
+/* The register state as a jump leaves it: byte i = guest register in
+ * pool[i], 0xff for none (what rv_jblock.entry_state is matched with). */
+static uint64_t pack_state(const struct tr *t)
+{
+    uint64_t v = ~0ULL;
+    for (int i = 0; i < NPOOL; i++) {
+        int g = t->guest_in[pool[i]];
+        if (g >= 0) {
+            v &= ~(0xffULL << (8 * i));
+            v |= (uint64_t)(uint8_t)g << (8 * i);
+        }
+    }
+    return v;
+}
 
 static int callee_saved(int r)
 {
@@ -104,21 +179,40 @@ static void cache_reset(struct tr *t)
         t->guest_in[r] = -1;
         t->last_use[r] = 0;
     }
+    for (int g = 0; g < 33; g++)
+        t->pref[g] = (int8_t)pool[g % NPOOL];
+    for (int i = 0; i < 8; i++)
+        t->entry_g[i] = -1;
 }
 
-/* A pool register for guest register g, evicting the least recently used
- * one not used by the current instruction (nothing to write back). */
+/* A pool register for guest register g: its preferred one if that is free
+ * or holds a dead value, else a free one, else the one (not used by the
+ * current instruction) whose value is needed furthest ahead (nothing to
+ * write back: the memory copy is exact). Keeping each guest register in
+ * the same host register makes the state at a block's jumps match the
+ * entry state of the block it goes to more often. */
 static int alloc_reg(struct tr *t, unsigned g)
 {
     int best = -1;
-    for (int i = 0; i < NPOOL; i++) {
-        int r = pool[i];
-        if (t->guest_in[r] < 0) {
-            best = r;
-            break;
+    int pr = t->pref[g];
+    if (pr >= 0 && t->last_use[pr] != t->stamp &&
+        (t->guest_in[pr] < 0 || next_read(t, t->guest_in[pr]) == NEVER))
+        best = pr;
+    for (int i = 0; best < 0 && i < NPOOL; i++)
+        if (t->guest_in[pool[i]] < 0)
+            best = pool[i];
+    if (best < 0) { /* (an instruction uses 3 at most: some candidate remains) */
+        unsigned far = 0;
+        for (int i = 0; i < NPOOL; i++) {
+            int r = pool[i];
+            if (t->last_use[r] == t->stamp)
+                continue;
+            unsigned d = next_read(t, t->guest_in[r]);
+            if (best < 0 || d > far) {
+                best = r;
+                far = d;
+            }
         }
-        if (t->last_use[r] != t->stamp && (best < 0 || t->last_use[r] < t->last_use[best]))
-            best = r;
     }
     if (t->guest_in[best] >= 0)
         t->host_of[t->guest_in[best]] = -1;
@@ -138,6 +232,77 @@ static int get(struct tr *t, unsigned g)
     }
     t->last_use[r] = t->stamp;
     return r;
+}
+
+/* The block's entry: loads the registers it reads before writing them
+ * (first read first, as many as the pool holds), each into its preferred
+ * host register when free, and remembers where (entry_g, pref). */
+static void preload(struct tr *t)
+{
+    uint64_t written = 0, seen = 0;
+    int nload = 0;
+    for (unsigned k = 0; k < t->n && nload < NPOOL; k++) {
+        unsigned r[2], w;
+        insn_regs(t->ins[k], &r[0], &r[1], &w);
+        for (int i = 0; i < 2 && nload < NPOOL; i++) {
+            unsigned g = r[i];
+            if (g == 0 || (written >> g & 1) || (seen >> g & 1))
+                continue;
+            seen |= 1ULL << g;
+            int h = t->pref[g];
+            if (t->guest_in[h] >= 0)
+                for (int p = 0; p < NPOOL; p++)
+                    if (t->guest_in[pool[p]] < 0) {
+                        h = pool[p];
+                        break;
+                    }
+            t->guest_in[h] = (int8_t)g;
+            t->host_of[g] = (int8_t)h;
+            t->pref[g] = (int8_t)h;
+            jx_load(&t->m, 1, h, RBX, XOFF(g));
+            nload++;
+        }
+        written |= 1ULL << w;
+    }
+    for (int i = 0; i < NPOOL; i++)
+        t->entry_g[i] = t->guest_in[pool[i]];
+}
+
+/* Before a loop's jump back to its start: bring the registers to the
+ * block's entry state (from memory, which is exact, or another host
+ * register), so the jump can enter past the loads. */
+static void restore_entry_state(struct tr *t)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int g = t->entry_g[i], r = pool[i];
+        if (g < 0 || t->guest_in[r] == g)
+            continue;
+        if (t->guest_in[r] >= 0)
+            t->host_of[t->guest_in[r]] = -1;
+        int from = t->host_of[g];
+        if (from >= 0) {
+            jx_mov_rr(&t->m, r, from);
+            t->guest_in[from] = -1;
+        } else {
+            jx_load(&t->m, 1, r, RBX, XOFF(g));
+        }
+        t->guest_in[r] = (int8_t)g;
+        t->host_of[g] = (int8_t)r;
+    }
+}
+
+/* Guest register g read once, without taking a pool register: its host
+ * register, or `scratch` loaded (cleared for x0). */
+static int peek(struct tr *t, unsigned g, int scratch)
+{
+    if (g == 0) {
+        jx_alu_rr(&t->m, 0, ALU_XOR, scratch, scratch);
+        return scratch;
+    }
+    if (t->host_of[g] >= 0)
+        return t->host_of[g];
+    jx_load(&t->m, 1, scratch, RBX, XOFF(g));
+    return scratch;
 }
 
 /* Guest register g as an operand: its host register, or `zero` cleared for x0. */
@@ -161,6 +326,26 @@ static void commit(struct tr *t, unsigned g, int src)
         r = alloc_reg(t, g);
     t->last_use[r] = t->stamp;
     jx_mov_rr(&t->m, r, src);
+}
+
+/* The host register rd's new value is computed in (rax for the sink):
+ * rd's own if cached, else a newly allocated one. Take the operands
+ * first (they are then safe from eviction), and commit_dst after. */
+static int dest(struct tr *t, unsigned g)
+{
+    if (g == 0 || g == RV_REG_SINK)
+        return RAX;
+    int r = t->host_of[g];
+    if (r < 0)
+        r = alloc_reg(t, g);
+    t->last_use[r] = t->stamp;
+    return r;
+}
+
+/* rd's new value, already in its host register d, goes to h->x. */
+static void commit_dst(struct tr *t, unsigned g, int d)
+{
+    jx_store(&t->m, 1, RBX, XOFF(g == 0 ? RV_REG_SINK : g), d);
 }
 
 /* After a call: forget what the callee may have clobbered (all = 1: and
@@ -235,6 +420,8 @@ static void exit_stub(struct tr *t, size_t field, uint64_t target)
     uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
     jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
     jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    jx_mov_imm(&t->c, RAX, pack_state(t)); /* which entry the link may take */
+    jx_store(&t->c, 1, R13, RV_JIT_XSTATE_OFF, RAX);
     jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_CHAIN);
     fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
 }
@@ -381,6 +568,7 @@ _Static_assert(offsetof(struct rv_jit, budget) == RV_JIT_BUDGET_OFF &&
                    offsetof(struct rv_jit, patch_site) == RV_JIT_PATCH_OFF &&
                    offsetof(struct rv_jit, memops) == RV_JIT_MEMOPS_OFF &&
                    offsetof(struct rv_jit, runs) == RV_JIT_RUNS_OFF &&
+                   offsetof(struct rv_jit, xstate) == RV_JIT_XSTATE_OFF &&
                    offsetof(struct rv_jit, jc) == RV_JIT_JC_OFF && sizeof(struct rv_jc_entry) == 32,
                "translated code's view of struct rv_jit");
 
@@ -431,8 +619,9 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
                       unsigned size, int sign)
 {
     size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb));
-    jx_load_ext(&t->m, RAX, RAX, RSI, size, sign);
-    commit(t, in->rd, RAX);
+    int d = dest(t, in->rd);
+    jx_load_ext(&t->m, d, RAX, RSI, size, sign);
+    commit_dst(t, in->rd, d);
     size_t back = jx_pos(&t->m);
     /* miss, MMIO, misaligned: the helper (rsi = va already) */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
@@ -479,39 +668,86 @@ static void to_rax(struct tr *t, unsigned g)
         jx_mov_rr(&t->m, RAX, get(t, g));
 }
 
-/* rd = rs1 OP imm (64-bit) */
+/* rd = rs1 OP imm (64-bit), computed in rd's host register */
 static void emit_alu_imm(struct tr *t, const struct rv_insn *in, enum jx_alu op)
 {
     if (in->rs1 == 0) { /* li and friends: a constant */
         int64_t imm = in->imm;
         uint64_t v = op == ALU_AND ? 0 : (uint64_t)imm;
-        jx_mov_imm(&t->m, RAX, v);
-    } else if (op == ALU_ADD) {
-        jx_lea(&t->m, RAX, get(t, in->rs1), in->imm);
-    } else {
-        to_rax(t, in->rs1);
-        jx_alu_ri(&t->m, 1, op, RAX, in->imm);
+        int d = dest(t, in->rd);
+        jx_mov_imm(&t->m, d, v);
+        commit_dst(t, in->rd, d);
+        return;
     }
-    commit(t, in->rd, RAX);
+    int a = get(t, in->rs1);
+    int d = dest(t, in->rd);
+    if (op == ALU_ADD) {
+        if (d != a || in->imm)
+            jx_lea(&t->m, d, a, in->imm);
+    } else {
+        if (d != a)
+            jx_mov_rr(&t->m, d, a);
+        jx_alu_ri(&t->m, 1, op, d, in->imm);
+    }
+    commit_dst(t, in->rd, d);
 }
 
 static void emit_alu_reg(struct tr *t, const struct rv_insn *in, enum jx_alu op, int w)
 {
+    int commutes = op == ALU_ADD || op == ALU_OR || op == ALU_XOR || op == ALU_AND;
+    if (w && in->rs1 == 0 && op != ALU_SUB && op != ALU_AND) { /* mv: rd = 0 op rs2 */
+        int b = opnd(t, in->rs2, RCX);
+        int d = dest(t, in->rd);
+        if (d != b)
+            jx_mov_rr(&t->m, d, b);
+        commit_dst(t, in->rd, d);
+        return;
+    }
     int b = opnd(t, in->rs2, RCX);
-    to_rax(t, in->rs1);
-    jx_alu_rr(&t->m, w, op, RAX, b);
-    if (!w)
-        jx_movsxd(&t->m, RAX, RAX);
-    commit(t, in->rd, RAX);
+    int a = opnd(t, in->rs1, RAX);
+    if (w) {
+        int d = dest(t, in->rd);
+        if (d == b && d != a) {
+            if (commutes) {
+                jx_alu_rr(&t->m, 1, op, d, a);
+            } else {
+                jx_mov_rr(&t->m, RAX, a);
+                jx_alu_rr(&t->m, 1, op, RAX, b);
+                jx_mov_rr(&t->m, d, RAX);
+            }
+        } else {
+            if (d != a)
+                jx_mov_rr(&t->m, d, a);
+            jx_alu_rr(&t->m, 1, op, d, b);
+        }
+        commit_dst(t, in->rd, d);
+        return;
+    }
+    if (a != RAX)
+        jx_mov_rr(&t->m, RAX, a);
+    jx_alu_rr(&t->m, 0, op, RAX, b);
+    int d = dest(t, in->rd);
+    jx_movsxd(&t->m, d, RAX);
+    commit_dst(t, in->rd, d);
 }
 
 static void emit_shift_imm(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
 {
-    to_rax(t, in->rs1);
-    jx_shift_ri(&t->m, w, op, RAX, (uint8_t)in->imm);
-    if (!w)
-        jx_movsxd(&t->m, RAX, RAX);
-    commit(t, in->rd, RAX);
+    int a = opnd(t, in->rs1, RAX);
+    if (w) {
+        int d = dest(t, in->rd);
+        if (d != a)
+            jx_mov_rr(&t->m, d, a);
+        jx_shift_ri(&t->m, 1, op, d, (uint8_t)in->imm);
+        commit_dst(t, in->rd, d);
+        return;
+    }
+    if (a != RAX)
+        jx_mov_rr(&t->m, RAX, a);
+    jx_shift_ri(&t->m, 0, op, RAX, (uint8_t)in->imm);
+    int d = dest(t, in->rd);
+    jx_movsxd(&t->m, d, RAX);
+    commit_dst(t, in->rd, d);
 }
 
 static void emit_shift_reg(struct tr *t, const struct rv_insn *in, enum jx_shift op, int w)
@@ -599,9 +835,15 @@ static void emit_div(struct tr *t, const struct rv_insn *in)
 
 static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
 {
-    int a = opnd(t, in->rs1, RAX);
-    int b = opnd(t, in->rs2, RDX);
-    jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
+    if (t->loops && pc + (uint64_t)(int64_t)in->imm == t->vpc)
+        restore_entry_state(t);
+    int a = peek(t, in->rs1, RAX); /* the block ends: no point caching them */
+    if (in->rs2 == 0 && in->rs1 != 0) { /* flags of a - 0: those of a test */
+        jx_test_rr(&t->m, 1, a, a);
+    } else {
+        int b = peek(t, in->rs2, RDX);
+        jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
+    }
     size_t taken = jx_jcc32(&t->m, cc);
     size_t not_taken = jx_jmp32(&t->m);
     exit_stub(t, taken, pc + (uint64_t)(int64_t)in->imm);
@@ -650,6 +892,8 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
             jx_mov_imm(b, RAX, pc + in->len);
             commit(t, in->rd, RAX);
         }
+        if (t->loops && pc + (uint64_t)(int64_t)in->imm == t->vpc)
+            restore_entry_state(t);
         goto_pc(t, pc + (uint64_t)(int64_t)in->imm);
         return 1;
     case RV_OP_JALR:
@@ -699,13 +943,17 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_SRA: emit_shift_reg(t, in, SH_SAR, 1); return 0;
     case RV_OP_SLT: emit_set(t, in, CC_L, 0); return 0;
     case RV_OP_SLTU: emit_set(t, in, CC_B, 0); return 0;
-    case RV_OP_ADDIW:
-        to_rax(t, in->rs1);
-        if (in->imm)
-            jx_alu_ri(b, 0, ALU_ADD, RAX, in->imm);
-        jx_movsxd(b, RAX, RAX);
-        commit(t, in->rd, RAX);
+    case RV_OP_ADDIW: {
+        int a = opnd(t, in->rs1, RAX);
+        if (in->imm) {
+            jx_lea(b, RAX, a, in->imm); /* the upper half is dropped next */
+            a = RAX;
+        }
+        int d = dest(t, in->rd);
+        jx_movsxd(b, d, a);
+        commit_dst(t, in->rd, d);
         return 0;
+    }
     case RV_OP_SLLIW: emit_shift_imm(t, in, SH_SHL, 0); return 0;
     case RV_OP_SRLIW: emit_shift_imm(t, in, SH_SHR, 0); return 0;
     case RV_OP_SRAIW: emit_shift_imm(t, in, SH_SAR, 0); return 0;
@@ -821,6 +1069,14 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->h = h;
     t->j = j;
     t->vpage = vpc & ~0xfffULL;
+    t->vpc = vpc;
+    t->ins = ins;
+    t->n = n;
+    t->k = 0;
+    const struct rv_insn *last = ins[n - 1];
+    uint64_t last_pc = vpc + (off - start) - last->len;
+    t->loops = (last->op == RV_OP_JAL || (last->op >= RV_OP_BEQ && last->op <= RV_OP_BGEU)) &&
+               last_pc + (uint64_t)(int64_t)last->imm == vpc;
     cache_reset(t);
     jx_buf_init(&t->m, cc->rw + at, cc->size - at);
     jx_buf_init(&t->c, j->cold, RV_JIT_COLD_BYTES);
@@ -833,8 +1089,15 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
         mem += is_memop(ins[k]->op);
     }
 
-    /* entry: charge the budget (r15) for the whole block; count its inline
-     * memory accesses (r14) */
+    /* entry: load the registers the block reads first; the fast entry,
+     * for jumps that leave them in place, follows. A dropped block has
+     * both entries overwritten by a 5-byte jump: keep them that far apart. */
+    preload(t);
+    while (jx_pos(&t->m) > 0 && jx_pos(&t->m) < 5)
+        jx_byte(&t->m, 0x90);
+    size_t fast = jx_pos(&t->m);
+    /* fast entry: charge the budget (r15) for the whole block; count its
+     * inline memory accesses (r14) */
     jx_alu_ri(&t->m, 1, ALU_SUB, R15, (int32_t)n);
     size_t broke = jx_jcc32(&t->m, CC_S);
     if (mem)
@@ -845,6 +1108,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     uint64_t pc = vpc;
     int ended = 0;
     for (unsigned k = 0; k < n; k++) {
+        t->k = k;
         ended = emit_insn(t, ins[k], pc, RV_JIT_ADJ(n - k, memrem[k]));
         pc += ins[k]->len;
     }
@@ -887,6 +1151,12 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     blk->vpc = vpc;
     blk->gpage = gpage;
     blk->entry_rw = mstart;
+    blk->fast_rw = mstart + fast;
+    blk->entry_state = 0;
+    for (int i = NPOOL - 1; i >= 0; i--)
+        blk->entry_state = blk->entry_state << 8 | (uint8_t)t->entry_g[i];
+    for (int i = NPOOL; i < 8; i++)
+        blk->entry_state |= 0xffULL << (8 * i);
     blk->dead_rw = cstart + dead;
     blk->start = (uint16_t)start;
     blk->end = (uint16_t)off;
