@@ -185,8 +185,8 @@ static void cache_reset(struct tr *t)
         t->entry_g[i] = -1;
 }
 
-/* A pool register for guest register g: its preferred one if that is free
- * or holds a dead value, else a free one, else the one (not used by the
+/* A pool register for guest register g: its preferred one if that is
+ * free, else a free one, else the preferred one if its value is dead, else the one (not used by the
  * current instruction) whose value is needed furthest ahead (nothing to
  * write back: the memory copy is exact). Keeping each guest register in
  * the same host register makes the state at a block's jumps match the
@@ -195,12 +195,15 @@ static int alloc_reg(struct tr *t, unsigned g)
 {
     int best = -1;
     int pr = t->pref[g];
-    if (pr >= 0 && t->last_use[pr] != t->stamp &&
-        (t->guest_in[pr] < 0 || next_read(t, t->guest_in[pr]) == NEVER))
+    if (t->guest_in[pr] < 0)
         best = pr;
     for (int i = 0; best < 0 && i < NPOOL; i++)
         if (t->guest_in[pool[i]] < 0)
             best = pool[i];
+    /* a dead value: gone only when nothing is free, since the next block
+     * may want it where it is */
+    if (best < 0 && t->last_use[pr] != t->stamp && next_read(t, t->guest_in[pr]) == NEVER)
+        best = pr;
     if (best < 0) { /* (an instruction uses 3 at most: some candidate remains) */
         unsigned far = 0;
         for (int i = 0; i < NPOOL; i++) {
