@@ -253,16 +253,6 @@ static int hot_enough(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
     return ++j->hot[i].count >= RV_JIT_HOT_AFTER;
 }
 
-/* Does a jump leaving registers `have` (byte i: the guest register in pool
- * register i) give the block expecting `want` what its loads would? */
-static int regs_match(uint64_t have, uint64_t want)
-{
-    for (int i = 0; i < 8; i++, have >>= 8, want >>= 8)
-        if ((want & 0xff) != 0xff && (want & 0xff) != (have & 0xff))
-            return 0;
-    return 1;
-}
-
 /* Runs one cold stretch (to the first taken jump or page change) in the
  * interpreter, keeping the instruction count exact across the switch.
  * Returns 1 when the run must go back to rv_hart_run. */
@@ -462,9 +452,9 @@ int rv_jit_exec(struct rv_hart *h)
             } else {
                 j->link_overflow = 1;
             }
-            int keep = regs_match(j->xstate, b->entry_state);
-            jx_patch_rel32(site, keep ? b->fast_rw : b->entry_rw);
-            j->stats.fast_links += (uint64_t)keep;
+            uint8_t *to = rv_jit_link_target(j, j->xstate, b);
+            jx_patch_rel32(site, to);
+            j->stats.fast_links += to != b->entry_rw;
             j->cache.patches++;
             j->stats.chain_patches++;
         }

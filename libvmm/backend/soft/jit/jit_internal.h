@@ -176,6 +176,9 @@ static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *r
  * flushes and retries) or the first instruction crosses the page end
  * (*cross set: the caller steps it). */
 size_t rv_jit_tr_size(void);
+/* Where a chained jump leaving registers `have` should enter block b
+ * (its fast entry, a register-moving stub before it, or its full entry). */
+uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jblock *b);
 /* The decoded instruction at byte offset off of a decoded page (decoding it
  * into the shared decode cache if needed); NULL for one that crosses into
  * the next page. */

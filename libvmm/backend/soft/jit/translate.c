@@ -1024,6 +1024,67 @@ const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
     return in->op == RV_OP_CROSS ? NULL : in;
 }
 
+/* A link from a jump leaving registers `have` (pack_state) to block b:
+ * where the jump should go. b's fast entry when the registers are where
+ * b's loads would put them; else a short stub, written now, that moves
+ * (or, when moved away, loads: memory is exact) each one b wants into
+ * place and then jumps to the fast entry; b's full entry when the code
+ * cache has no room for the stub. */
+uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jblock *b)
+{
+    int src[NPOOL], todo = 0; /* slot to move from, -1: load, -2: nothing */
+    int want[NPOOL];
+    for (int i = 0; i < NPOOL; i++) {
+        want[i] = (int)(b->entry_state >> (8 * i) & 0xff);
+        src[i] = -2;
+        if (want[i] == 0xff || (int)(have >> (8 * i) & 0xff) == want[i])
+            continue;
+        src[i] = -1;
+        for (int k = 0; k < NPOOL; k++)
+            if ((int)(have >> (8 * k) & 0xff) == want[i])
+                src[i] = k;
+        todo++;
+    }
+    if (!todo)
+        return b->fast_rw;
+    struct rv_jcache *cc = &j->cache;
+    size_t at = (cc->used + 15) & ~(size_t)15;
+    if (at + 64 > cc->size)
+        return b->entry_rw;
+    struct jx_buf m;
+    jx_buf_init(&m, cc->rw + at, 64);
+    while (todo) {
+        int done = 0;
+        for (int i = 0; i < NPOOL; i++) {
+            if (src[i] == -2)
+                continue;
+            int read_later = 0; /* does a pending move still read slot i? */
+            for (int k = 0; k < NPOOL; k++)
+                if (k != i && src[k] == i)
+                    read_later = 1;
+            if (read_later)
+                continue;
+            if (src[i] >= 0)
+                jx_mov_rr(&m, pool[i], pool[src[i]]);
+            else
+                jx_load(&m, 1, pool[i], RBX, XOFF(want[i]));
+            src[i] = -2;
+            todo--;
+            done = 1;
+        }
+        if (!done) /* a cycle of moves: one of them loads instead */
+            for (int i = 0; i < NPOOL; i++)
+                if (src[i] >= 0) {
+                    src[i] = -1;
+                    break;
+                }
+    }
+    jx_patch_rel32(m.start + jx_jmp32(&m), b->fast_rw);
+    cc->used = at + jx_pos(&m);
+    j->stats.code_bytes += jx_pos(&m);
+    return m.start;
+}
+
 size_t rv_jit_tr_size(void)
 {
     return sizeof(struct tr);
