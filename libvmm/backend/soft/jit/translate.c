@@ -39,6 +39,7 @@
 #include "backend/soft/jit/jit_internal.h"
 
 #define X_BIAS 128
+#define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
 #define XOFF(i) ((int32_t)(8 * (int)(i)) - X_BIAS)
 #define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
 #define FOFF(i) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (size_t)(i)) - X_BIAS)
@@ -98,7 +99,7 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
  * empty cache (they are entered from anywhere); after a helper call the
  * registers it may have changed or clobbered are reloaded or forgotten.
  */
-static const int pool[] = { RBP, R8, R9, R10, R11 }; /* r14, r15: counters */
+static const int pool[] = { RBP, R13, R8, R9, R10, R11 }; /* r14, r15: counters */
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
 _Static_assert(NPOOL <= 8, "a register state packs into 64 bits");
 
@@ -168,7 +169,7 @@ static uint64_t pack_state(const struct tr *t)
 
 static int callee_saved(int r)
 {
-    return r == RBP;
+    return r == RBP || r == R13;
 }
 
 static void cache_reset(struct tr *t)
@@ -386,11 +387,13 @@ static void call_fn(struct jx_buf *b, const void *fn)
  * read and correct, and come back from there. */
 static void call_helper(struct jx_buf *b, const void *fn)
 {
-    jx_store(b, 1, R13, RV_JIT_BUDGET_OFF, R15);
-    jx_store(b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
+    jx_load(b, 1, RAX, R12, JIT_OFF); /* (the arguments are in place) */
+    jx_store(b, 1, RAX, RV_JIT_BUDGET_OFF, R15);
+    jx_store(b, 1, RAX, RV_JIT_MEMOPS_OFF, R14);
     call_fn(b, fn);
-    jx_load(b, 1, R15, R13, RV_JIT_BUDGET_OFF);
-    jx_load(b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
+    jx_load(b, 1, RCX, R12, JIT_OFF); /* rax: the helper's answer */
+    jx_load(b, 1, R15, RCX, RV_JIT_BUDGET_OFF);
+    jx_load(b, 1, R14, RCX, RV_JIT_MEMOPS_OFF);
 }
 
 /* test eax, eax; jnz exit (the helper ended the run; eax is the reason). */
@@ -421,10 +424,11 @@ static void exit_stub(struct tr *t, size_t field, uint64_t target)
     }
     jx_store(&t->c, 1, RBX, PC_OFF, RAX);
     uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
+    jx_load(&t->c, 1, RCX, R12, JIT_OFF);
     jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
-    jx_store(&t->c, 1, R13, RV_JIT_PATCH_OFF, RAX);
+    jx_store(&t->c, 1, RCX, RV_JIT_PATCH_OFF, RAX);
     jx_mov_imm(&t->c, RAX, pack_state(t)); /* which entry the link may take */
-    jx_store(&t->c, 1, R13, RV_JIT_XSTATE_OFF, RAX);
+    jx_store(&t->c, 1, RCX, RV_JIT_XSTATE_OFF, RAX);
     jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_CHAIN);
     fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
 }
@@ -1166,8 +1170,10 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     size_t broke = jx_jcc32(&t->m, CC_S);
     if (mem)
         jx_alu_ri(&t->m, 1, ALU_ADD, R14, (int32_t)mem);
-    if (j->profile) /* counting block runs costs a memory increment each */
-        jx_alu_m32i8(&t->m, ALU_ADD, R13, RV_JIT_RUNS_OFF, 1);
+    if (j->profile) { /* counting block runs costs a memory increment each */
+        jx_load(&t->m, 1, RAX, R12, JIT_OFF);
+        jx_alu_m32i8(&t->m, ALU_ADD, RAX, RV_JIT_RUNS_OFF, 1);
+    }
 
     uint64_t pc = vpc;
     int ended = 0;
