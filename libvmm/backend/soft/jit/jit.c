@@ -426,7 +426,8 @@ int rv_jit_exec(struct rv_hart *h)
         }
         if (!b) {
             int cross;
-            b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+            uint64_t hint = j->patch_site ? j->xstate : ~0ULL;
+            b = rv_jit_translate(h, j, pc, gpage, dp, &cross, hint);
             if (!b && cross) {
                 j->patch_site = 0;
                 if (step_cross(h, j, dp))
@@ -435,7 +436,7 @@ int rv_jit_exec(struct rv_hart *h)
             }
             if (!b) { /* full: start over with an empty cache */
                 flush_all(j);
-                b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+                b = rv_jit_translate(h, j, pc, gpage, dp, &cross, hint);
                 if (!b)
                     break; /* cannot happen with an empty cache; never loop */
             }

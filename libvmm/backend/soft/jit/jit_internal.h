@@ -174,7 +174,9 @@ static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *r
  * decoded copy dp) into the code cache. Returns the block, or NULL when
  * the code cache, block table or instruction pool is full (the caller
  * flushes and retries) or the first instruction crosses the page end
- * (*cross set: the caller steps it). */
+ * (*cross set: the caller steps it). hint: the registers the jump that
+ * led here leaves in host registers (pack_state), or ~0: the block's entry
+ * loads put those it reads where they are, so the link keeps them. */
 size_t rv_jit_tr_size(void);
 /* Where a chained jump leaving registers `have` should enter block b
  * (its fast entry, a register-moving stub before it, or its full entry). */
@@ -184,7 +186,7 @@ uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jbl
  * the next page. */
 const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off);
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
-                                   uint64_t gpage, struct rv_dpage *dp, int *cross);
+                                   uint64_t gpage, struct rv_dpage *dp, int *cross, uint64_t hint);
 
 /* helpers.c: called from translated code. Each takes `adj`, the number of
  * instructions of the block from the current one to its end: the budget

@@ -241,9 +241,10 @@ static int get(struct tr *t, unsigned g)
 /* The block's entry: loads the registers it reads before writing them
  * (first read first, as many as the pool holds), each into its preferred
  * host register when free, and remembers where (entry_g, pref). */
-static void preload(struct tr *t)
+static void preload(struct tr *t, uint64_t hint)
 {
     uint64_t written = 0, seen = 0;
+    unsigned list[NPOOL];
     int nload = 0;
     for (unsigned k = 0; k < t->n && nload < NPOOL; k++) {
         unsigned r[2], w;
@@ -253,21 +254,43 @@ static void preload(struct tr *t)
             if (g == 0 || (written >> g & 1) || (seen >> g & 1))
                 continue;
             seen |= 1ULL << g;
-            int h = t->pref[g];
-            if (t->guest_in[h] >= 0)
-                for (int p = 0; p < NPOOL; p++)
-                    if (t->guest_in[pool[p]] < 0) {
-                        h = pool[p];
-                        break;
-                    }
+            list[nload++] = g;
+        }
+        written |= 1ULL << w;
+    }
+    /* first those the jump that led here holds (they stay in place), then
+     * the others: their preferred register unless that one is taken or
+     * holds a register the jump leaves, else any free one */
+    int held[16] = { 0 };
+    for (int i = 0; i < NPOOL; i++)
+        if ((hint >> (8 * i) & 0xff) != 0xff)
+            held[pool[i]] = 1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int n = 0; n < nload; n++) {
+            unsigned g = list[n];
+            int h = -1;
+            for (int i = 0; i < NPOOL; i++)
+                if ((hint >> (8 * i) & 0xff) == g)
+                    h = pool[i];
+            if ((h >= 0) != (pass == 0) || t->host_of[g] >= 0)
+                continue;
+            if (h < 0) {
+                h = t->pref[g];
+                if (t->guest_in[h] >= 0 || held[h]) {
+                    h = -1;
+                    for (int p = 0; p < NPOOL && h < 0; p++)
+                        if (t->guest_in[pool[p]] < 0 && !held[pool[p]])
+                            h = pool[p];
+                    for (int p = 0; p < NPOOL && h < 0; p++)
+                        if (t->guest_in[pool[p]] < 0)
+                            h = pool[p];
+                }
+            }
             t->guest_in[h] = (int8_t)g;
             t->host_of[g] = (int8_t)h;
             t->pref[g] = (int8_t)h;
             jx_load(&t->m, 1, h, RBX, XOFF(g));
-            nload++;
         }
-        written |= 1ULL << w;
-    }
     for (int i = 0; i < NPOOL; i++)
         t->entry_g[i] = t->guest_in[pool[i]];
 }
@@ -1102,7 +1125,7 @@ static uint64_t now_ns(void)
 }
 
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
-                                   uint64_t gpage, struct rv_dpage *dp, int *cross)
+                                   uint64_t gpage, struct rv_dpage *dp, int *cross, uint64_t hint)
 {
     uint64_t t0 = now_ns();
     *cross = 0;
@@ -1160,7 +1183,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     /* entry: load the registers the block reads first; the fast entry,
      * for jumps that leave them in place, follows. A dropped block has
      * both entries overwritten by a 5-byte jump: keep them that far apart. */
-    preload(t);
+    preload(t, hint);
     while (jx_pos(&t->m) > 0 && jx_pos(&t->m) < 5)
         jx_byte(&t->m, 0x90);
     size_t fast = jx_pos(&t->m);
