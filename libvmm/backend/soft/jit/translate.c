@@ -78,6 +78,7 @@ struct tr {
     int8_t entry_g[8];
     int loops;
     int8_t pref[33]; /* the host register a guest register goes to first */
+    uint8_t dirty[16]; /* holds a value not stored to h->x yet (store_dead) */
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -130,6 +131,53 @@ static void insn_regs(const struct rv_insn *in, unsigned *r1, unsigned *r2, unsi
     *w = in->rd < 32 ? in->rd : 0;
 }
 
+/* Operations translated inline with no call and no out-of-line path:
+ * nothing can leave the block or read h->x while they run. */
+static int pure_op(unsigned op)
+{
+    switch (op) {
+    case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LUI: case RV_OP_AUIPC:
+    case RV_OP_ADDI: case RV_OP_XORI: case RV_OP_ORI: case RV_OP_ANDI: case RV_OP_SLTI:
+    case RV_OP_SLTIU: case RV_OP_SLLI: case RV_OP_SRLI: case RV_OP_SRAI: case RV_OP_ADD:
+    case RV_OP_SUB: case RV_OP_XOR: case RV_OP_OR: case RV_OP_AND: case RV_OP_SLL:
+    case RV_OP_SRL: case RV_OP_SRA: case RV_OP_SLT: case RV_OP_SLTU: case RV_OP_ADDIW:
+    case RV_OP_SLLIW: case RV_OP_SRLIW: case RV_OP_SRAIW: case RV_OP_ADDW: case RV_OP_SUBW:
+    case RV_OP_SLLW: case RV_OP_SRLW: case RV_OP_SRAW: case RV_OP_MUL: case RV_OP_MULW:
+    case RV_OP_MULH: case RV_OP_MULHU:
+        return 1;
+    }
+    return 0;
+}
+
+/* May the current instruction's write of guest register g skip its store
+ * to h->x? Only when a later instruction overwrites g and everything up
+ * to it is pure: nothing can observe h->x[g] in between (no exit, trap,
+ * helper or out-of-line reload), so the memory copy is exact again at
+ * every point something could look. The value stays in its host register,
+ * marked dirty: evicting it stores it first. */
+static int store_dead(const struct tr *t, unsigned g)
+{
+    if (g == 0 || g >= 32)
+        return 0;
+    switch (t->ins[t->k]->op) {
+    case RV_OP_LB: case RV_OP_LH: case RV_OP_LW: case RV_OP_LD: case RV_OP_LBU:
+    case RV_OP_LHU: case RV_OP_LWU: /* (its slow path stores rd itself) */
+        break;
+    default:
+        if (!pure_op(t->ins[t->k]->op))
+            return 0;
+    }
+    for (unsigned k = t->k + 1; k < t->n; k++) {
+        if (!pure_op(t->ins[k]->op))
+            return 0;
+        unsigned r1, r2, w;
+        insn_regs(t->ins[k], &r1, &r2, &w);
+        if (w == g)
+            return 1;
+    }
+    return 0;
+}
+
 #define NEVER 0xffffu
 
 /* Where guest register g is next read after the current instruction
@@ -179,6 +227,7 @@ static void cache_reset(struct tr *t)
     for (int r = 0; r < 16; r++) {
         t->guest_in[r] = -1;
         t->last_use[r] = 0;
+        t->dirty[r] = 0;
     }
     for (int g = 0; g < 33; g++)
         t->pref[g] = (int8_t)pool[g % NPOOL];
@@ -218,8 +267,12 @@ static int alloc_reg(struct tr *t, unsigned g)
             }
         }
     }
-    if (t->guest_in[best] >= 0)
+    if (t->guest_in[best] >= 0) {
+        if (t->dirty[best]) /* its store was put off: do it now */
+            jx_store(&t->m, 1, RBX, XOFF(t->guest_in[best]), best);
         t->host_of[t->guest_in[best]] = -1;
+    }
+    t->dirty[best] = 0;
     t->guest_in[best] = (int8_t)g;
     t->host_of[g] = (int8_t)best;
     t->last_use[best] = t->stamp;
@@ -295,6 +348,19 @@ static void preload(struct tr *t, uint64_t hint)
         t->entry_g[i] = t->guest_in[pool[i]];
 }
 
+/* Stores every value whose store was put off (store_dead). Run before
+ * any instruction that is not pure and at the block's end: by the way
+ * store_dead decides, there is none then; this keeps it so regardless. */
+static void flush_dirty(struct tr *t)
+{
+    for (int i = 0; i < NPOOL; i++) {
+        int r = pool[i];
+        if (t->dirty[r] && t->guest_in[r] >= 0)
+            jx_store(&t->m, 1, RBX, XOFF(t->guest_in[r]), r);
+        t->dirty[r] = 0;
+    }
+}
+
 /* Before a loop's jump back to its start: bring the registers to the
  * block's entry state (from memory, which is exact, or another host
  * register), so the jump can enter past the loads. */
@@ -345,7 +411,9 @@ static int opnd(struct tr *t, unsigned g, int zero)
 /* rd = src: stored to h->x and kept in rd's host register. */
 static void commit(struct tr *t, unsigned g, int src)
 {
-    jx_store(&t->m, 1, RBX, XOFF(g), src);
+    int dead = store_dead(t, g);
+    if (!dead)
+        jx_store(&t->m, 1, RBX, XOFF(g), src);
     if (g == RV_REG_SINK)
         return;
     int r = t->host_of[g];
@@ -353,6 +421,7 @@ static void commit(struct tr *t, unsigned g, int src)
         r = alloc_reg(t, g);
     t->last_use[r] = t->stamp;
     jx_mov_rr(&t->m, r, src);
+    t->dirty[r] = (uint8_t)dead;
 }
 
 /* The host register rd's new value is computed in (rax for the sink):
@@ -372,7 +441,12 @@ static int dest(struct tr *t, unsigned g)
 /* rd's new value, already in its host register d, goes to h->x. */
 static void commit_dst(struct tr *t, unsigned g, int d)
 {
+    if (d != RAX && store_dead(t, g)) {
+        t->dirty[d] = 1;
+        return;
+    }
     jx_store(&t->m, 1, RBX, XOFF(g == 0 ? RV_REG_SINK : g), d);
+    t->dirty[d] = 0;
 }
 
 /* After a call: forget what the callee may have clobbered (all = 1: and
@@ -906,6 +980,8 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 {
     struct jx_buf *b = &t->m;
     t->stamp++;
+    if (!pure_op(in->op))
+        flush_dirty(t);
     switch (in->op) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return 0;
@@ -1205,8 +1281,10 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
         ended = emit_insn(t, ins[k], pc, RV_JIT_ADJ(n - k, memrem[k]));
         pc += ins[k]->len;
     }
-    if (!ended)
+    if (!ended) {
+        flush_dirty(t);
         goto_pc(t, pc);
+    }
 
     /* out of budget: give it back and leave at the block's start */
     fix(t, 0, broke, TO_COLD, jx_pos(&t->c));
