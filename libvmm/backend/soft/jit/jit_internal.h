@@ -95,7 +95,7 @@ static inline uint64_t rv_jit_hash(const uint8_t *p, unsigned n)
 }
 
 struct rv_jit {
-    /* --- read and written by translated code through r13 --- */
+    /* --- read and written by translated code (through rv_cpu.jit) --- */
     int64_t budget;       /* instructions left in this rv_exec; a block
                            * entry subtracts its length first */
     uint64_t patch_site;  /* rx address of a rel32 to link (EXIT_CHAIN) */

@@ -4,25 +4,32 @@
  *
  * Register use in translated code:
  *   rbx  = &h->x[16]: guest x[i] is [rbx + 8*i - 128], one-byte offsets
- *   r12  = the CPU core's state (struct rv_cpu: TLB set pointers)
- *   r13  = the translator's state (struct rv_jit: patch site, jump cache)
+ *   r12  = the CPU core's state (struct rv_cpu: TLB set pointers; its
+ *          `jit` field leads to the translator's state, struct rv_jit:
+ *          patch site, jump cache, the counters while C runs)
  *   r15  = the instruction budget, r14 = inline memory accesses (both kept
  *          in struct rv_jit while C runs: trampoline, exits, helper calls)
- *   rbp, r8..r11 = guest registers cached within the block (write-through)
+ *   rbp, r13, r8..r11 = guest registers cached in host registers
+ *          (write-through), kept across chained jumps (see "registers
+ *          across blocks" below and doc/jit.md)
  *   rax, rcx, rdx, rsi, rdi = scratch; helpers are plain C calls.
- * Guest registers live in struct rv_hart between instructions, so every
- * exit, helper call and trap sees them as the interpreter leaves them.
+ * Guest registers live in struct rv_hart whenever anything can look, so
+ * every exit, helper call and trap sees them as the interpreter leaves
+ * them (a store may be put off only within a run of pure instructions).
  *
  * Layout of a block: the hot path (entry, the instructions, the exits as
  * patchable jumps) first, then its out-of-line code (TLB-miss calls, exit
  * stubs), written into a scratch buffer while the hot path is emitted and
  * copied after it, with the jumps between them fixed up at the end.
  *
- * Entry: `sub r15, N; js out-of-budget`. The budget is charged for the
- * whole block up front; a helper that ends the block early gives back what
- * did not run (jit_internal.h). The entry is 10 bytes, so a dropped block
- * can have it overwritten by a 5-byte jump to its "dead" stub, which sends
- * whoever still jumps there back to the lookup.
+ * Entry: loads of the registers the block reads first (its entry state),
+ * then the fast entry, `sub r15, N; js out-of-budget`, where chained jumps
+ * that leave those registers in place come in. The budget is charged for
+ * the whole block up front; a helper that ends the block early gives back
+ * what did not run (jit_internal.h). Each entry has at least 5 bytes
+ * before the next, so a dropped block can have both overwritten by a
+ * 5-byte jump to its "dead" stub, which sends whoever still jumps there
+ * back to the lookup.
  *
  * Exits: a direct jump or branch to the same guest virtual page is a
  * `jmp/jcc rel32` to a stub that asks the dispatcher to translate the
@@ -92,13 +99,15 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
 
 /* --- guest registers cached in host registers ---
  *
- * Within a block, guest registers read or written are kept in a pool of
- * host registers, write-through: every result is also stored to h->x at
- * once, so the memory copy is exact at every instruction boundary (a trap,
- * a helper or an exit never needs a write-back) while the chain of
- * dependent instructions runs register to register. Blocks start with an
- * empty cache (they are entered from anywhere); after a helper call the
- * registers it may have changed or clobbered are reloaded or forgotten.
+ * Guest registers read or written are kept in a pool of host registers,
+ * write-through: every result is also stored to h->x at once, so the
+ * memory copy is exact wherever something can look (a trap, a helper or
+ * an exit never needs a write-back) while the chain of dependent
+ * instructions runs register to register. A block's full entry loads the
+ * registers it reads first; chained jumps that leave them in place enter
+ * past those loads (registers across blocks: rv_jit_link_target). After a
+ * helper call the registers it may have changed or clobbered are reloaded
+ * or forgotten.
  */
 static const int pool[] = { RBP, R13, R8, R9, R10, R11 }; /* r14, r15: counters */
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
