@@ -9,10 +9,12 @@
  *          patch site, jump cache, the counters while C runs)
  *   r15  = the instruction budget, r14 = inline memory accesses (both kept
  *          in struct rv_jit while C runs: trampoline, exits, helper calls)
- *   rbp, r13, r8..r11 = guest registers cached in host registers
+ *   rbp, r13, r8..r11, rdi = guest registers cached in host registers
  *          (write-through), kept across chained jumps (see "registers
  *          across blocks" below and doc/jit.md)
- *   rax, rcx, rdx, rsi, rdi = scratch; helpers are plain C calls.
+ *   rax, rcx, rdx, rsi = scratch; helpers are plain C calls (rdi, the
+ *          first argument, is set last from pool registers, or after the
+ *          others are read).
  * Guest registers live in struct rv_hart whenever anything can look, so
  * every exit, helper call and trap sees them as the interpreter leaves
  * them (a store may be put off only within a run of pure instructions).
@@ -109,7 +111,7 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
  * helper call the registers it may have changed or clobbered are reloaded
  * or forgotten.
  */
-static const int pool[] = { RBP, R13, R8, R9, R10, R11 }; /* r14, r15: counters */
+static const int pool[] = { RBP, R13, R8, R9, R10, R11, RDI }; /* r14, r15: counters */
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
 _Static_assert(NPOOL <= 8, "a register state packs into 64 bits");
 
@@ -758,11 +760,11 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
     size_t back = jx_pos(&t->m);
     /* miss, MMIO, misaligned, a page holding code: the helper */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
-    arg_h(&t->c);
     if (in->rs2 == 0)
         jx_alu_rr(&t->c, 0, ALU_XOR, RDX, RDX);
     else
-        jx_mov_rr(&t->c, RDX, v); /* before r8/r9 (maybe v) are arguments */
+        jx_mov_rr(&t->c, RDX, v); /* before rdi/r8/r9 (maybe v) are arguments */
+    arg_h(&t->c);
     jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
     jx_mov_imm(&t->c, R8, pc);
     jx_mov_imm(&t->c, R9, adj);
@@ -890,12 +892,12 @@ static void emit_set(struct tr *t, const struct rv_insn *in, enum jx_cc cc, int 
 
 static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
 {
-    int a = opnd(t, in->rs1, RDI);
+    int a = opnd(t, in->rs1, RAX);
     int b = opnd(t, in->rs2, RSI);
+    if (b != RSI) /* before rdi (maybe b: a pool register) is written */
+        jx_mov_rr(&t->m, RSI, b);
     if (a != RDI)
         jx_mov_rr(&t->m, RDI, a);
-    if (b != RSI)
-        jx_mov_rr(&t->m, RSI, b);
     jx_mov_imm(&t->m, RDX, in->op);
     call_fn(&t->m, (const void *)rv_jh_muldiv);
     cache_forget(t, 0);
@@ -911,7 +913,7 @@ static void emit_div(struct tr *t, const struct rv_insn *in)
     int sign = op == RV_OP_DIV || op == RV_OP_REM || op == RV_OP_DIVW || op == RV_OP_REMW;
     int rem = op == RV_OP_REM || op == RV_OP_REMU || op == RV_OP_REMW || op == RV_OP_REMUW;
     struct jx_buf *b = &t->m;
-    int a = opnd(t, in->rs1, RDI); /* both loaded before the branches */
+    int a = opnd(t, in->rs1, RAX); /* both loaded before the branches */
     int d = opnd(t, in->rs2, RSI);
     jx_mov_rr(b, RCX, d);
     jx_test_rr(b, w, RCX, RCX);
@@ -935,10 +937,9 @@ static void emit_div(struct tr *t, const struct rv_insn *in)
     fix(t, 0, zero, TO_COLD, cold);
     if (sign)
         fix(t, 0, minus1, TO_COLD, cold);
+    jx_mov_rr(&t->c, RSI, RCX); /* the divisor, before rdi (maybe d) is written */
     if (a != RDI)
         jx_mov_rr(&t->c, RDI, a);
-    if (d != RSI)
-        jx_mov_rr(&t->c, RSI, d);
     jx_mov_imm(&t->c, RDX, op);
     call_fn(&t->c, (const void *)rv_jh_muldiv);
     jx_store(&t->c, 1, RBX, XOFF(in->rd), RAX);
