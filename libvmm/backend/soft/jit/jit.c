@@ -162,6 +162,11 @@ static struct rv_jblock *lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
     return NULL;
 }
 
+struct rv_jblock *rv_jit_lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
+{
+    return lookup(j, vpc, gpage);
+}
+
 static void insert(struct rv_jit *j, struct rv_jblock *b)
 {
     unsigned h = hash_of(b->vpc, b->gpage);

@@ -68,6 +68,9 @@ struct rv_jblock {
      * register i must hold, 0xff for any; translate.c). */
     uint8_t *fast_rw;
     uint64_t entry_state;
+    /* the entry's loads in order (pool slots), 4 bytes each: a jump that
+     * lacks only the last few enters among them (0: not allowed) */
+    uint8_t load_slot[8], nloads;
     uint8_t *dead_rw;         /* where the entry jumps once the block is dropped */
     uint16_t start, end;      /* guest bytes [start, end) of the page it covers */
     uint16_t ninsns;
@@ -157,6 +160,10 @@ static inline struct rv_jit *rv_jit_of(const struct rv_hart *h)
 {
     return rv_cpu(h)->jit;
 }
+
+/* jit.c: the live block at (vpc, gpage), or NULL (the translator reads
+ * the entry state of blocks its jumps go to). */
+struct rv_jblock *rv_jit_lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage);
 
 /* cache.c */
 int rv_jcache_init(struct rv_jcache *cc, size_t size);

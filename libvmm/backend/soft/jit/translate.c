@@ -70,7 +70,7 @@ struct tr {
     struct fixup fx[MAX_FIXUPS];
     unsigned nfx;
     int full;
-    uint64_t vpage, vpc;
+    uint64_t vpage, vpc, gpage;
     /* chainable exits: rel32 field in the hot path, stub in the cold part */
     size_t site[2], stub[2];
     unsigned nsites;
@@ -88,6 +88,7 @@ struct tr {
     int loops;
     int8_t pref[33]; /* the host register a guest register goes to first */
     uint8_t dirty[16]; /* holds a value not stored to h->x yet (store_dead) */
+    uint8_t load_slot[8], nloads; /* the entry's loads, in order: pool slots */
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -353,7 +354,10 @@ static void preload(struct tr *t, uint64_t hint)
             t->guest_in[h] = (int8_t)g;
             t->host_of[g] = (int8_t)h;
             t->pref[g] = (int8_t)h;
-            jx_load(&t->m, 1, h, RBX, XOFF(g));
+            for (int i = 0; i < NPOOL; i++)
+                if (pool[i] == h)
+                    t->load_slot[t->nloads++] = (uint8_t)i;
+            jx_load(&t->m, 1, h, RBX, XOFF(g)); /* 4 bytes: rv_jit_link_target */
         }
     for (int i = 0; i < NPOOL; i++)
         t->entry_g[i] = t->guest_in[pool[i]];
@@ -372,13 +376,13 @@ static void flush_dirty(struct tr *t)
     }
 }
 
-/* Before a loop's jump back to its start: bring the registers to the
- * block's entry state (from memory, which is exact, or another host
- * register), so the jump can enter past the loads. */
-static void restore_entry_state(struct tr *t)
+/* Before a jump: bring the registers to the entry state `want` of the
+ * block it goes to (from memory, which is exact, or another host
+ * register), so the link enters past that block's loads with no stub. */
+static void restore_to(struct tr *t, const int8_t *want)
 {
     for (int i = 0; i < NPOOL; i++) {
-        int g = t->entry_g[i], r = pool[i];
+        int g = want[i], r = pool[i];
         if (g < 0 || t->guest_in[r] == g)
             continue;
         if (t->guest_in[r] >= 0)
@@ -393,6 +397,28 @@ static void restore_entry_state(struct tr *t)
         t->guest_in[r] = (int8_t)g;
         t->host_of[g] = (int8_t)r;
     }
+}
+
+/* The entry state of the block a direct jump to `target` enters, when
+ * known now: this block's own (a loop) or that of a block of this page
+ * already translated (a later link to another block of that address
+ * still checks). Returns 0 when unknown. */
+static int target_state(struct tr *t, uint64_t target, int8_t *want)
+{
+    if ((target & ~0xfffULL) != t->vpage)
+        return 0; /* not chained: through the jump cache */
+    if (target == t->vpc && t->loops) {
+        memcpy(want, t->entry_g, sizeof(t->entry_g));
+        return 1;
+    }
+    const struct rv_jblock *b = rv_jit_lookup(t->j, target, t->gpage);
+    if (!b)
+        return 0;
+    for (int i = 0; i < 8; i++) {
+        unsigned g = (unsigned)(b->entry_state >> (8 * i) & 0xff);
+        want[i] = g == 0xff ? -1 : (int8_t)g;
+    }
+    return 1;
 }
 
 /* Guest register g read once, without taking a pool register: its host
@@ -949,8 +975,12 @@ static void emit_div(struct tr *t, const struct rv_insn *in)
 
 static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
 {
-    if (t->loops && pc + (uint64_t)(int64_t)in->imm == t->vpc)
-        restore_entry_state(t);
+    uint64_t to = pc + (uint64_t)(int64_t)in->imm, next = pc + in->len;
+    int8_t want[8];
+    /* a loop's back edge is the hot side: its moves go before the compare
+     * (both sides); the fall-through side's go after the jcc (its own) */
+    if (t->loops && to == t->vpc)
+        restore_to(t, t->entry_g);
     int a = peek(t, in->rs1, RAX); /* the block ends: no point caching them */
     if (in->rs2 == 0 && in->rs1 != 0) { /* flags of a - 0: those of a test */
         jx_test_rr(&t->m, 1, a, a);
@@ -958,10 +988,10 @@ static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enu
         int b = peek(t, in->rs2, RDX);
         jx_alu_rr(&t->m, 1, ALU_CMP, a, b);
     }
-    size_t taken = jx_jcc32(&t->m, cc);
-    size_t not_taken = jx_jmp32(&t->m);
-    exit_stub(t, taken, pc + (uint64_t)(int64_t)in->imm);
-    exit_stub(t, not_taken, pc + in->len);
+    exit_stub(t, jx_jcc32(&t->m, cc), to);
+    if (target_state(t, next, want))
+        restore_to(t, want);
+    exit_stub(t, jx_jmp32(&t->m), next);
 }
 
 /* Does this operation always end the run (the step helper returns 1)? */
@@ -989,6 +1019,7 @@ static int is_jump(unsigned op)
 static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
 {
     struct jx_buf *b = &t->m;
+    int8_t want[8];
     t->stamp++;
     if (!pure_op(in->op))
         flush_dirty(t);
@@ -1008,8 +1039,8 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
             jx_mov_imm(b, RAX, pc + in->len);
             commit(t, in->rd, RAX);
         }
-        if (t->loops && pc + (uint64_t)(int64_t)in->imm == t->vpc)
-            restore_entry_state(t);
+        if (target_state(t, pc + (uint64_t)(int64_t)in->imm, want))
+            restore_to(t, want);
         goto_pc(t, pc + (uint64_t)(int64_t)in->imm);
         return 1;
     case RV_OP_JALR:
@@ -1160,6 +1191,19 @@ uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jbl
     }
     if (!todo)
         return b->fast_rw;
+    /* only loads missing, and all of them among the last of the block's
+     * entry loads (those the jump that led to its translation did not
+     * hold come last): enter in the middle of them. Not within the first
+     * 8 bytes, which a dropped block's jump overwrites (the rest of the
+     * loads then run into the fast entry's jump to the dead stub). */
+    int moves = 0, first = b->nloads;
+    for (int i = 0; i < NPOOL; i++)
+        moves += src[i] >= 0;
+    for (int n = b->nloads; n-- > 0;)
+        if (src[b->load_slot[n]] == -1)
+            first = n;
+    if (!moves && first >= 2)
+        return b->entry_rw + 4 * first;
     struct rv_jcache *cc = &j->cache;
     size_t at = (cc->used + 15) & ~(size_t)15;
     if (at + 64 > cc->size)
@@ -1247,6 +1291,8 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->j = j;
     t->vpage = vpc & ~0xfffULL;
     t->vpc = vpc;
+    t->gpage = gpage;
+    t->nloads = 0;
     t->ins = ins;
     t->n = n;
     t->k = 0;
@@ -1292,7 +1338,10 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
         pc += ins[k]->len;
     }
     if (!ended) {
+        int8_t want[8];
         flush_dirty(t);
+        if (target_state(t, pc, want))
+            restore_to(t, want);
         goto_pc(t, pc);
     }
 
@@ -1333,6 +1382,10 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     blk->gpage = gpage;
     blk->entry_rw = mstart;
     blk->fast_rw = mstart + fast;
+    /* the loads are 4 bytes each (mov r64, [rbx + disp8]); else no entry
+     * in their middle */
+    blk->nloads = fast == 4u * t->nloads ? t->nloads : 0;
+    memcpy(blk->load_slot, t->load_slot, sizeof(blk->load_slot));
     blk->entry_state = 0;
     for (int i = NPOOL - 1; i >= 0; i--)
         blk->entry_state = blk->entry_state << 8 | (uint8_t)t->entry_g[i];
