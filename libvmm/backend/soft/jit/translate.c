@@ -89,6 +89,7 @@ struct tr {
     int8_t pref[33]; /* the host register a guest register goes to first */
     uint8_t dirty[16]; /* holds a value not stored to h->x yet (store_dead) */
     uint8_t load_slot[8], nloads; /* the entry's loads, in order: pool slots */
+    int bmi2;         /* the host has rorx */
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -681,22 +682,33 @@ static void emit_fp(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_
     exit_if_nonzero(t, 0);
 }
 
-/* Effective address rs1 + imm into rsi, and the TLB entry for it into rax
- * (from the set at rv_cpu offset `set_off`); compares the tag and returns
- * the jump taken when it does not match. rax ends as the entry's addend. */
+/* Effective address rs1 + imm into *va (rs1's own host register when imm
+ * is 0, else rsi), and the TLB entry for it into rax (from the set at
+ * rv_cpu offset `set_off`); compares the tag and returns the jump taken
+ * when it does not match. rax ends as the entry's addend. The slow paths
+ * move *va to rsi (before rdi, which may be *va, is written). */
 static size_t emit_tlb_probe(struct tr *t, const struct rv_insn *in, unsigned size,
-                             int32_t set_off)
+                             int32_t set_off, int *va)
 {
     struct jx_buf *b = &t->m;
+    int a = RSI;
     if (in->rs1 == 0)
         jx_mov_imm(b, RSI, (uint64_t)(int64_t)in->imm);
+    else if (in->imm == 0)
+        a = get(t, in->rs1);
     else
         jx_lea(b, RSI, get(t, in->rs1), in->imm);
-    jx_mov_rr(b, RAX, RSI);
-    jx_shift_ri(b, 0, SH_SHR, RAX, 12 - 4); /* (va >> 12) * sizeof(struct rv_tlbe) */
+    *va = a;
+    /* (va >> 12 & (RV_TLB_SIZE - 1)) * sizeof(struct rv_tlbe) */
+    if (t->bmi2) { /* one instruction less than a copy and a shift */
+        jx_rorx(b, RAX, a, 12 - 4);
+    } else {
+        jx_mov_rr(b, RAX, a);
+        jx_shift_ri(b, 0, SH_SHR, RAX, 12 - 4);
+    }
     jx_alu_ri(b, 0, ALU_AND, RAX, (RV_TLB_SIZE - 1) << 4);
     jx_alu_rm(b, 1, ALU_ADD, RAX, R12, set_off);
-    jx_mov_rr(b, RDX, RSI);
+    jx_mov_rr(b, RDX, a);
     jx_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(~0xfffLL | (int64_t)(size - 1)));
     jx_alu_rm(b, 1, ALU_CMP, RDX, RAX, 0);
     size_t miss = jx_jcc32(b, CC_NE);
@@ -729,13 +741,14 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     size_t not_dirty = jx_jcc32(b, CC_NE);
     if (store)
         jx_load(b, 1, RCX, RBX, FOFF(in->rs2));
+    int va;
     size_t miss = emit_tlb_probe(t, in, size,
                                  (int32_t)(store ? offsetof(struct rv_cpu, stlb)
-                                                 : offsetof(struct rv_cpu, ltlb)));
+                                                 : offsetof(struct rv_cpu, ltlb)), &va);
     if (store) {
-        jx_store_sized(b, RAX, RSI, size, RCX);
+        jx_store_sized(b, RAX, va, size, RCX);
     } else {
-        jx_load_ext(b, RAX, RAX, RSI, size, 0);
+        jx_load_ext(b, RAX, RAX, va, size, 0);
         if (size == 4) { /* NaN-boxed single */
             jx_mov_imm(b, RCX, 0xffffffff00000000ULL);
             jx_alu_rr(b, 1, ALU_OR, RAX, RCX);
@@ -759,13 +772,16 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
 static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
                       unsigned size, int sign)
 {
-    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb));
+    int va;
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, ltlb), &va);
     int d = dest(t, in->rd);
-    jx_load_ext(&t->m, d, RAX, RSI, size, sign);
+    jx_load_ext(&t->m, d, RAX, va, size, sign);
     commit_dst(t, in->rd, d);
     size_t back = jx_pos(&t->m);
-    /* miss, MMIO, misaligned: the helper (rsi = va already) */
+    /* miss, MMIO, misaligned: the helper (rsi = va) */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
+    if (va != RSI) /* before rdi (maybe va) is written */
+        jx_mov_rr(&t->c, RSI, va);
     arg_h(&t->c);
     jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, in->len));
     jx_mov_imm(&t->c, RCX, pc);
@@ -781,8 +797,9 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
 {
     /* the value first: the out-of-line path needs it loaded too */
     int v = opnd(t, in->rs2, RCX);
-    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb));
-    jx_store_sized(&t->m, RAX, RSI, size, v);
+    int va;
+    size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb), &va);
+    jx_store_sized(&t->m, RAX, va, size, v);
     size_t back = jx_pos(&t->m);
     /* miss, MMIO, misaligned, a page holding code: the helper */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
@@ -790,6 +807,8 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
         jx_alu_rr(&t->c, 0, ALU_XOR, RDX, RDX);
     else
         jx_mov_rr(&t->c, RDX, v); /* before rdi/r8/r9 (maybe v) are arguments */
+    if (va != RSI) /* likewise */
+        jx_mov_rr(&t->c, RSI, va);
     arg_h(&t->c);
     jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
     jx_mov_imm(&t->c, R8, pc);
@@ -846,6 +865,17 @@ static void emit_alu_reg(struct tr *t, const struct rv_insn *in, enum jx_alu op,
     }
     int b = opnd(t, in->rs2, RCX);
     int a = opnd(t, in->rs1, RAX);
+    if (op == ALU_ADD) { /* lea: three operands, no copy first */
+        int d = dest(t, in->rd);
+        if (w) {
+            jx_lea_bi(&t->m, 1, d, a, b);
+        } else {
+            jx_lea_bi(&t->m, 0, RAX, a, b);
+            jx_movsxd(&t->m, d, RAX);
+        }
+        commit_dst(t, in->rd, d);
+        return;
+    }
     if (w) {
         int d = dest(t, in->rd);
         if (d == b && d != a) {
@@ -1293,6 +1323,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->vpc = vpc;
     t->gpage = gpage;
     t->nloads = 0;
+    t->bmi2 = __builtin_cpu_supports("bmi2");
     t->ins = ins;
     t->n = n;
     t->k = 0;
