@@ -248,6 +248,105 @@ static void test_fence_i_after_own_stores_keeps_translations(void)
     }
 }
 
+/* Registers kept in host registers across chained blocks: A and B jump to
+ * each other, B leaves x1, x3 and x7 where A's entry loads would put them
+ * (so the link enters A past its loads; A does not leave x9 where B wants
+ * it, so that link must not), and A's load faults after 3000
+ * rounds (address RAM end), crossing budget slices on the way. The
+ * handler, and the state at the end, see exactly the interpreter's
+ * registers, pc and instruction count, in every mode. */
+static void run_chained_pair(struct rig *r, int jit, int deterministic)
+{
+    rig_init(r);
+    r->h.jit = jit;
+    r->h.deterministic = deterministic;
+    rv_cpu(&r->h)->mtvec = RAM_BASE + 0x1000;
+    r->h.x[7] = RAM_BASE + RAM_SIZE - 3000 * 8;
+    r->h.x[9] = 5;
+    emit32(r, enc_j(0x08, 0));         /* 0x00: j A */
+    r->at = RAM_BASE + 0x08;
+    emit32(r, ADDI(1, 1, 1));          /* 0x08: A */
+    emit32(r, enc_i(3, 1, 1, 6, 0x13)); /* 0x0c: slli x6, x1, 3 */
+    emit32(r, OP(0, 0, 6, 6, 7));      /* 0x10: add x6, x6, x7 */
+    emit32(r, LD(2, 6, 0));            /* 0x14: faults once x1 = 3000 */
+    emit32(r, OP(0, 0, 3, 3, 1));      /* 0x18: add x3, x3, x1 */
+    emit32(r, enc_j(0x40 - 0x1c, 0));  /* 0x1c: j B */
+    r->at = RAM_BASE + 0x40;
+    emit32(r, OP(0x20, 0, 5, 3, 1));   /* 0x40: B: sub x5, x3, x1 */
+    emit32(r, OP(0, 0, 5, 5, 9));      /* 0x44: add x5, x5, x9 (A leaves x2 where x9 goes) */
+    emit32(r, OP(0, 0, 5, 5, 7));      /* 0x48: add x5, x5, x7 */
+    emit32(r, enc_j(0x08 - 0x4c, 0));  /* 0x4c: j A */
+    r->at = RAM_BASE + 0x1000;
+    emit32(r, CSRRS(10, 0x341, 0));    /* mepc */
+    emit32(r, CSRRS(11, 0xb02, 0));    /* minstret */
+    emit_exit(r);
+    rig_run(r);
+}
+
+static void test_registers_across_chained_blocks_are_exact(void)
+{
+    static struct rig ref, r;
+    run_chained_pair(&ref, 0, 0);
+    CU_ASSERT_EQUAL(ref.h.x[1], 3000);
+    CU_ASSERT_EQUAL(ref.h.x[3], 2999u * 3000u / 2u);
+    CU_ASSERT_EQUAL(ref.h.x[10], RAM_BASE + 0x14);
+    CU_ASSERT_EQUAL(ref.h.x[5], 2998u * 2999u / 2u + 5u + ref.h.x[7]);
+    for (int mode = 0; mode < 4; mode++) {
+        run_chained_pair(&r, mode & 1 ? 2 : 1, mode >> 1);
+        for (int i = 1; i < 32; i++)
+            CU_ASSERT_EQUAL(r.h.x[i], ref.h.x[i]);
+        CU_ASSERT_EQUAL(r.h.vcpu->stats.instructions, ref.h.vcpu->stats.instructions);
+        CU_ASSERT_EQUAL(rv_cpu(&r.h)->mcause, RV_EXC_LOAD_ACCESS);
+        if (rv_jit_supported()) {
+            struct rv_jit_stats st;
+            rv_jit_get_stats(&r.h, &st);
+            CU_ASSERT(st.fast_links > 0); /* B -> A kept the registers */
+        }
+        rig_destroy(&r);
+    }
+    rig_destroy(&ref);
+}
+
+/* Stores put off within a run of pure instructions (a register written
+ * again before anything can look at h->x): a span that rewrites registers
+ * while more of them are live than the host has registers for (so some
+ * put-off values are evicted), then a faulting load, then the handler:
+ * every register as the interpreter leaves it. */
+static void run_rewrites(struct rig *r, int jit)
+{
+    rig_init(r);
+    r->h.jit = jit;
+    rv_cpu(&r->h)->mtvec = RAM_BASE + 0x1000;
+    r->h.x[20] = 0x1234; /* no memory there */
+    for (unsigned i = 1; i <= 9; i++)
+        emit32(r, ADDI(i, 0, (int)(i * 3)));       /* x1..x9 = 3i */
+    for (unsigned i = 1; i <= 9; i++) {
+        emit32(r, OP(0, 0, i, i, i % 9 + 1));      /* xi += x(i+1) */
+        emit32(r, enc_i(5, i, 1, i, 0x13));        /* xi <<= 5 */
+        emit32(r, OP(0, 4, 10, 10, i));            /* x10 ^= xi */
+    }
+    emit32(r, LD(11, 20, 0));                      /* faults */
+    emit32(r, ADDI(1, 0, 0));
+    r->at = RAM_BASE + 0x1000;
+    emit32(r, CSRRS(12, 0x341, 0));
+    emit_exit(r);
+    rig_run(r);
+}
+
+static void test_put_off_stores_are_exact(void)
+{
+    static struct rig ref, r;
+    run_rewrites(&ref, 0);
+    CU_ASSERT_EQUAL(ref.h.x[12], RAM_BASE + 36 * 4); /* the load */
+    for (int jit = 1; jit <= 2; jit++) {
+        run_rewrites(&r, jit);
+        for (int i = 1; i < 32; i++)
+            CU_ASSERT_EQUAL(r.h.x[i], ref.h.x[i]);
+        rig_destroy(&r);
+    }
+    rig_destroy(&ref);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -259,6 +358,8 @@ int main(void)
         { "deterministic slices are exact", test_deterministic_slices_are_exact },
         { "fence.i unlinks chains into rewritten code", test_fence_i_unlinks_chains_into_rewritten_code },
         { "fence.i after own stores keeps translations", test_fence_i_after_own_stores_keeps_translations },
+        { "registers across chained blocks are exact", test_registers_across_chained_blocks_are_exact },
+        { "put-off stores are exact", test_put_off_stores_are_exact },
         { NULL, NULL },
     };
     return unit_main("rv_jit_diff", tests);

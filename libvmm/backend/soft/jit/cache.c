@@ -7,10 +7,10 @@
  *
  * The first bytes hold the trampoline every entry goes through: it saves
  * the host's callee-saved registers, loads the ones the translated code
- * lives on (rbx = &h->x[16], r12 = the CPU core's state, r13 = the
- * translator's state, r15 = the instruction budget, r14 = the inline
- * memory-access count) and jumps to the block; the shared exit sequence
- * stores the two counters back, restores the host's registers and returns
+ * lives on (rbx = &h->x[16], r12 = the CPU core's state, r15 = the
+ * instruction budget, r14 = the inline memory-access count; the
+ * translator's state is reached through r12, rv_cpu.jit) and jumps to the
+ * block; the shared exit sequence stores the two counters back, restores the host's registers and returns
  * the exit reason left in eax. A flush keeps
  * the trampoline and drops everything after it.
  */
@@ -24,6 +24,7 @@
 
 /* rbx points 128 bytes into h->x so every x[i] is a one-byte displacement. */
 #define X_BIAS 128
+#define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
 
 static void emit_trampoline(struct rv_jcache *cc)
 {
@@ -35,13 +36,14 @@ static void emit_trampoline(struct rv_jcache *cc)
     jx_alu_ri(&b, 1, ALU_SUB, RSP, 8); /* 16-byte aligned stack for helper calls */
     jx_lea(&b, RBX, RDI, X_BIAS);
     jx_load(&b, 1, R12, RDI, (int32_t)offsetof(struct rv_hart, cpu));
-    jx_load(&b, 1, R13, R12, (int32_t)offsetof(struct rv_cpu, jit));
-    jx_load(&b, 1, R15, R13, RV_JIT_BUDGET_OFF); /* the counters live in registers */
-    jx_load(&b, 1, R14, R13, RV_JIT_MEMOPS_OFF);
+    jx_load(&b, 1, RAX, R12, JIT_OFF);
+    jx_load(&b, 1, R15, RAX, RV_JIT_BUDGET_OFF); /* the counters live in registers */
+    jx_load(&b, 1, R14, RAX, RV_JIT_MEMOPS_OFF);
     jx_jmp_r(&b, RSI);
     cc->exit_rw = b.p;
-    jx_store(&b, 1, R13, RV_JIT_BUDGET_OFF, R15);
-    jx_store(&b, 1, R13, RV_JIT_MEMOPS_OFF, R14);
+    jx_load(&b, 1, RCX, R12, JIT_OFF);
+    jx_store(&b, 1, RCX, RV_JIT_BUDGET_OFF, R15);
+    jx_store(&b, 1, RCX, RV_JIT_MEMOPS_OFF, R14);
     jx_alu_ri(&b, 1, ALU_ADD, RSP, 8);
     for (int i = 5; i >= 0; i--)
         jx_pop(&b, saved[i]);
@@ -55,7 +57,7 @@ static void emit_trampoline(struct rv_jcache *cc)
     jx_shift_ri(&b, 0, SH_SHR, RCX, 1);
     jx_alu_ri(&b, 0, ALU_AND, RCX, RV_JIT_JC_SIZE - 1);
     jx_shift_ri(&b, 0, SH_SHL, RCX, 5);
-    jx_alu_rr(&b, 1, ALU_ADD, RCX, R13);
+    jx_alu_rm(&b, 1, ALU_ADD, RCX, R12, JIT_OFF);
     jx_alu_rm(&b, 1, ALU_CMP, RAX, RCX, RV_JIT_JC_OFF);
     size_t miss1 = jx_jcc32(&b, CC_NE);
     jx_mov_rr(&b, RDX, RAX);

@@ -136,6 +136,23 @@ void jx_lea(struct jx_buf *b, int dst, int base, int32_t disp)
     mem_op(b, 1, 0, op, 1, dst, base, -1, disp, 0, 0);
 }
 
+void jx_lea_bi(struct jx_buf *b, int w, int dst, int base, int index)
+{
+    static const uint8_t op[] = { 0x8d };
+    mem_op(b, w, 0, op, 1, dst, base, index, 0, 0, 0);
+}
+
+void jx_rorx(struct jx_buf *b, int dst, int src, uint8_t n)
+{
+    /* VEX.LZ.F2.0F3A.W1 F0 /r ib: the inverted R and B bits, map 0F3A */
+    jx_byte(b, 0xc4);
+    jx_byte(b, (uint8_t)((dst >= 8 ? 0 : 0x80) | 0x40 | (src >= 8 ? 0 : 0x20) | 0x03));
+    jx_byte(b, 0xfb); /* W1, vvvv = 1111 (unused), L0, pp = F2 */
+    jx_byte(b, 0xf0);
+    jx_byte(b, (uint8_t)(0xc0 | (dst & 7) << 3 | (src & 7)));
+    jx_byte(b, n);
+}
+
 void jx_alu_rr(struct jx_buf *b, int w, enum jx_alu op, int dst, int src)
 {
     uint8_t opc[] = { (uint8_t)(op * 8 + 1) };

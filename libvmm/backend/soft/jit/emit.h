@@ -89,6 +89,10 @@ void jx_mov_imm(struct jx_buf *b, int reg, uint64_t imm);
 void jx_mov_rr(struct jx_buf *b, int dst, int src);
 /* lea dst, [base + disp] */
 void jx_lea(struct jx_buf *b, int dst, int base, int32_t disp);
+/* lea dst, [base + index] (w: 64-bit, else 32-bit: the upper half cleared) */
+void jx_lea_bi(struct jx_buf *b, int w, int dst, int base, int index);
+/* rorx dst, src, n (BMI2; 64-bit): a rotate that leaves src and the flags */
+void jx_rorx(struct jx_buf *b, int dst, int src, uint8_t n);
 /* op dst, src (register, register) */
 void jx_alu_rr(struct jx_buf *b, int w, enum jx_alu op, int dst, int src);
 /* op reg, [base + disp] */

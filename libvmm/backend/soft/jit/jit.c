@@ -108,13 +108,14 @@ void rv_jit_destroy(struct rv_cpu *c)
         const struct rv_jit_stats *s = &c->jit->stats;
         fprintf(stderr, "libvmm: jit profile: blocks %llu translate %.1f ms code %llu B flushes %llu "
                  "invalidations %llu chain_patches %llu dispatches %llu fallbacks %llu "
-                 "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu",
+                 "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu fast_links %llu",
                  (unsigned long long)s->blocks, s->translate_ns / 1e6,
                  (unsigned long long)s->code_bytes, (unsigned long long)s->flushes,
                  (unsigned long long)s->invalidations, (unsigned long long)s->chain_patches,
                  (unsigned long long)s->dispatches, (unsigned long long)s->fallbacks,
                  (unsigned long long)s->block_runs, (unsigned long long)s->unchains,
-                 (unsigned long long)s->rechecks_failed, (unsigned long long)s->interpreted);
+                 (unsigned long long)s->rechecks_failed, (unsigned long long)s->interpreted,
+                 (unsigned long long)s->fast_links);
         fputc('\n', stderr);
     }
     jit_free(c->jit);
@@ -161,6 +162,11 @@ static struct rv_jblock *lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
     return NULL;
 }
 
+struct rv_jblock *rv_jit_lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
+{
+    return lookup(j, vpc, gpage);
+}
+
 static void insert(struct rv_jit *j, struct rv_jblock *b)
 {
     unsigned h = hash_of(b->vpc, b->gpage);
@@ -183,6 +189,10 @@ static void drop_block(struct rv_jit *j, struct rv_jblock *b)
     b->alive = 0;
     b->entry_rw[0] = 0xe9; /* jmp rel32: the entry's 8 bytes leave room */
     jx_patch_rel32(b->entry_rw + 1, b->dead_rw);
+    if (b->fast_rw != b->entry_rw) { /* at least 5 bytes further on */
+        b->fast_rw[0] = 0xe9;
+        jx_patch_rel32(b->fast_rw + 1, b->dead_rw);
+    }
     j->cache.patches++;
     j->stats.invalidations++;
 }
@@ -421,7 +431,8 @@ int rv_jit_exec(struct rv_hart *h)
         }
         if (!b) {
             int cross;
-            b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+            uint64_t hint = j->patch_site ? j->xstate : ~0ULL;
+            b = rv_jit_translate(h, j, pc, gpage, dp, &cross, hint);
             if (!b && cross) {
                 j->patch_site = 0;
                 if (step_cross(h, j, dp))
@@ -430,7 +441,7 @@ int rv_jit_exec(struct rv_hart *h)
             }
             if (!b) { /* full: start over with an empty cache */
                 flush_all(j);
-                b = rv_jit_translate(h, j, pc, gpage, dp, &cross);
+                b = rv_jit_translate(h, j, pc, gpage, dp, &cross, hint);
                 if (!b)
                     break; /* cannot happen with an empty cache; never loop */
             }
@@ -447,7 +458,9 @@ int rv_jit_exec(struct rv_hart *h)
             } else {
                 j->link_overflow = 1;
             }
-            jx_patch_rel32(site, b->entry_rw);
+            uint8_t *to = rv_jit_link_target(j, j->xstate, b);
+            jx_patch_rel32(site, to);
+            j->stats.fast_links += to != b->entry_rw;
             j->cache.patches++;
             j->stats.chain_patches++;
         }

@@ -70,6 +70,8 @@ struct rv_jit_stats {
     uint64_t unchains;      /* fence.i: chains undone, blocks re-checked */
     uint64_t rechecks_failed; /* blocks found changed at that check */
     uint64_t interpreted;   /* cold blocks run by the interpreter instead */
+    uint64_t fast_links;    /* chain_patches that enter past the target's
+                             * register loads (registers kept in place) */
 };
 void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out);
 

@@ -62,6 +62,15 @@ struct rv_jc_entry {
 struct rv_jblock {
     uint64_t vpc, gpage;      /* key: virtual pc and guest-physical page */
     uint8_t *entry_rw;        /* block code in the rw view (rx = + delta) */
+    /* Past the loads of the registers the block reads first: a chained
+     * jump comes here when it leaves each of them in the host register
+     * the loads would (entry_state: byte i = the guest register pool
+     * register i must hold, 0xff for any; translate.c). */
+    uint8_t *fast_rw;
+    uint64_t entry_state;
+    /* the entry's loads in order (pool slots), 4 bytes each: a jump that
+     * lacks only the last few enters among them (0: not allowed) */
+    uint8_t load_slot[8], nloads;
     uint8_t *dead_rw;         /* where the entry jumps once the block is dropped */
     uint16_t start, end;      /* guest bytes [start, end) of the page it covers */
     uint16_t ninsns;
@@ -89,13 +98,15 @@ static inline uint64_t rv_jit_hash(const uint8_t *p, unsigned n)
 }
 
 struct rv_jit {
-    /* --- read and written by translated code through r13 --- */
+    /* --- read and written by translated code (through rv_cpu.jit) --- */
     int64_t budget;       /* instructions left in this rv_exec; a block
                            * entry subtracts its length first */
     uint64_t patch_site;  /* rx address of a rel32 to link (EXIT_CHAIN) */
     uint64_t memops;      /* loads and stores entered inline: TLB hits once
                            * the helpers take out those that missed */
     uint64_t runs;        /* block entries (stats.block_runs) */
+    uint64_t xstate;      /* with patch_site: the registers the jump leaves
+                           * in host registers (rv_jblock.entry_state) */
     struct rv_jc_entry jc[RV_JIT_JC_SIZE];
     /* --- C only --- */
     int64_t lim;          /* budget at the start of this rv_exec */
@@ -139,7 +150,8 @@ struct rv_jit {
 #define RV_JIT_PATCH_OFF 8
 #define RV_JIT_MEMOPS_OFF 16
 #define RV_JIT_RUNS_OFF 24
-#define RV_JIT_JC_OFF 32
+#define RV_JIT_XSTATE_OFF 32
+#define RV_JIT_JC_OFF 40
 /* The `adj` argument of the helpers: instructions from the current one to
  * the block's end, and inline loads/stores after the current one. */
 #define RV_JIT_ADJ(insns, memops) ((uint64_t)(insns) | (uint64_t)(memops) << 32)
@@ -148,6 +160,10 @@ static inline struct rv_jit *rv_jit_of(const struct rv_hart *h)
 {
     return rv_cpu(h)->jit;
 }
+
+/* jit.c: the live block at (vpc, gpage), or NULL (the translator reads
+ * the entry state of blocks its jumps go to). */
+struct rv_jblock *rv_jit_lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage);
 
 /* cache.c */
 int rv_jcache_init(struct rv_jcache *cc, size_t size);
@@ -165,14 +181,19 @@ static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *r
  * decoded copy dp) into the code cache. Returns the block, or NULL when
  * the code cache, block table or instruction pool is full (the caller
  * flushes and retries) or the first instruction crosses the page end
- * (*cross set: the caller steps it). */
+ * (*cross set: the caller steps it). hint: the registers the jump that
+ * led here leaves in host registers (pack_state), or ~0: the block's entry
+ * loads put those it reads where they are, so the link keeps them. */
 size_t rv_jit_tr_size(void);
+/* Where a chained jump leaving registers `have` should enter block b
+ * (its fast entry, a register-moving stub before it, or its full entry). */
+uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jblock *b);
 /* The decoded instruction at byte offset off of a decoded page (decoding it
  * into the shared decode cache if needed); NULL for one that crosses into
  * the next page. */
 const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off);
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
-                                   uint64_t gpage, struct rv_dpage *dp, int *cross);
+                                   uint64_t gpage, struct rv_dpage *dp, int *cross, uint64_t hint);
 
 /* helpers.c: called from translated code. Each takes `adj`, the number of
  * instructions of the block from the current one to its end: the budget
