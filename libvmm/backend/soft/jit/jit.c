@@ -246,11 +246,33 @@ void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out)
         memset(out, 0, sizeof(*out));
 }
 
+static uint64_t hot_key(uint64_t vpc, uint64_t gpage)
+{
+    return vpc ^ (gpage << 16) ^ 1; /* never 0, the empty slot */
+}
+
+static unsigned hot_slot(uint64_t vpc, uint64_t gpage)
+{
+    return (unsigned)((vpc >> 1) ^ (gpage >> 12)) & (RV_JIT_HOT_SIZE - 1);
+}
+
+/* A sighting of a block start whose counter says it has no translation
+ * (and will not get one at this sighting): counted, 1. Else 0, counting
+ * nothing. */
+static int still_cold(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
+{
+    unsigned i = hot_slot(vpc, gpage);
+    if (j->hot[i].key != hot_key(vpc, gpage) || j->hot[i].count + 1 >= RV_JIT_HOT_AFTER)
+        return 0;
+    j->hot[i].count++;
+    return 1;
+}
+
 /* Is the block at (vpc, gpage) worth translating yet? Counts a sighting. */
 static int hot_enough(struct rv_jit *j, uint64_t vpc, uint64_t gpage)
 {
-    uint64_t key = vpc ^ (gpage << 16) ^ 1; /* never 0, the empty slot */
-    unsigned i = (unsigned)((vpc >> 1) ^ (gpage >> 12)) & (RV_JIT_HOT_SIZE - 1);
+    uint64_t key = hot_key(vpc, gpage);
+    unsigned i = hot_slot(vpc, gpage);
     if (j->hot[i].key != key) {
         j->hot[i].key = key;
         j->hot[i].count = 0;
@@ -411,6 +433,16 @@ int rv_jit_exec(struct rv_hart *h)
             }
         }
         uint64_t gpage = dp->key & ~1ULL;
+        /* Known cold: its counter is still below the mark, so it was never
+         * translated (translation happens only here, once the count gets
+         * there; a flush zeroes both): interpret without walking the block
+         * table, which for such code always misses. */
+        if (h->jit == 1 && !h->deterministic && still_cold(j, pc, gpage)) {
+            j->patch_site = 0;
+            if (interpret_cold(h, j))
+                break;
+            continue;
+        }
         struct rv_jblock *b = lookup(j, pc, gpage);
         if (b && RV_UNLIKELY(b->vgen != j->gen)) { /* made before a fence.i */
             if (rv_jit_hash(dp->host + b->start, b->end - b->start) == b->hash) {
