@@ -335,6 +335,19 @@ void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *re
         *resident = res;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void guest_mem_prefault(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = guest_mem_ptr(gm, gpa, len ? len : 1);
+    if (!p || !len)
+        return;
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+    (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
 int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
     uint8_t *p = guest_mem_ptr(gm, gpa, len);

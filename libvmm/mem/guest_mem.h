@@ -127,6 +127,12 @@ int guest_mem_clear(struct guest_mem *gm, uint64_t gpa, uint64_t len);
  * region: cheap enough for a periodic check). Any thread. */
 void guest_mem_usage(const struct guest_mem *gm, uint64_t *touched, uint64_t *resident);
 
+/* Commits the pages of [gpa, gpa + len) (inside one RAM region) in one
+ * call, for a loader about to fill them: cheaper than a fault per page.
+ * Best effort: nothing happens where the kernel cannot (before Linux
+ * 5.14, or outside RAM). */
+void guest_mem_prefault(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* Unmaps and closes every region. */
 void guest_mem_destroy(struct guest_mem *gm);
 

@@ -70,45 +70,79 @@ struct rv_boot {
     uint64_t dtb_addr;
 };
 
+/* Reads len bytes of fd (from offset 0) straight into guest RAM at gpa,
+ * which must be RAM: no intermediate buffer, and the pages are committed
+ * in one call instead of one fault each. */
+static int read_into_guest(struct machine *m, int fd, const char *what, const char *path,
+                           uint64_t gpa, uint64_t len)
+{
+    uint8_t *dst = guest_mem_ptr(&m->mem, gpa, len ? len : 1);
+    if (!dst)
+        return vmm_error(VMM_ERANGE, "%s '%s' at 0x%llx+0x%llx is not RAM", what, path,
+                         (unsigned long long)gpa, (unsigned long long)len);
+    guest_mem_prefault(&m->mem, gpa, len);
+    guest_mem_mark_dirty(&m->mem, gpa, len);
+    guest_mem_note_foreign_write(&m->mem);
+    return file_read_exact(fd, what, path, dst, (size_t)len);
+}
+
+/* The kernel: a Linux Image or raw binary is read straight into guest RAM
+ * (only its header first); an ELF is read whole and loaded by segment. */
 static int load_kernel(struct machine *m, const char *path, struct rv_boot *b)
 {
-    struct file_buf f;
-    int rc = read_file("kernel", path, m->ram_size, &f);
+    int fd;
+    uint64_t len;
+    int rc = file_open_regular("kernel", path, &fd, &len);
     if (rc)
         return rc;
-    const uint8_t *data = f.data;
-    size_t len = f.len;
-    rc = rv_kernel_kind(data, len, path, &b->kind);
-    if (rc)
-        goto out;
+    if (len > m->ram_size) {
+        close(fd);
+        return vmm_error(VMM_ERANGE, "kernel '%s' is %llu bytes, larger than the %llu bytes of RAM",
+                         path, (unsigned long long)len, (unsigned long long)m->ram_size);
+    }
+    uint8_t head[RV_IMAGE_HEADER_SIZE];
+    size_t hlen = len < sizeof(head) ? (size_t)len : sizeof(head);
+    rc = file_read_exact(fd, "kernel", path, head, hlen);
+    if (rc == 0)
+        rc = rv_kernel_kind(head, hlen, path, &b->kind);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
     switch (b->kind) {
     case RV_KERNEL_IMAGE: {
         struct rv_image_header hdr;
-        if ((rc = rv_image_parse(data, len, path, &hdr)))
-            goto out;
+        if ((rc = rv_image_parse(head, hlen, path, &hdr)))
+            break;
+        if (hdr.image_size < len) /* 0 in old kernels: the file is all there is */
+            hdr.image_size = len;
         if (hdr.text_offset >= m->ram_size || hdr.image_size > m->ram_size - hdr.text_offset) {
             rc = vmm_error(VMM_ERANGE,
                            "kernel '%s' needs %llu bytes at offset 0x%llx, RAM is %llu bytes", path,
                            (unsigned long long)hdr.image_size, (unsigned long long)hdr.text_offset,
                            (unsigned long long)m->ram_size);
-            goto out;
+            break;
         }
         b->entry = VIRT_RAM_BASE + hdr.text_offset;
         b->kernel_end = b->entry + hdr.image_size;
-        rc = guest_mem_write(&m->mem, b->entry, data, len);
+        rc = read_into_guest(m, fd, "kernel", path, b->entry, len);
         break;
     }
-    case RV_KERNEL_ELF:
-        rc = rv_elf_load(&m->mem, data, len, path, &b->entry, &b->kernel_end);
+    case RV_KERNEL_ELF: {
+        struct file_buf f;
+        rc = read_file("kernel", path, m->ram_size, &f);
+        if (rc == 0)
+            rc = rv_elf_load(&m->mem, f.data, f.len, path, &b->entry, &b->kernel_end);
+        file_buf_free(&f);
         break;
+    }
     case RV_KERNEL_RAW:
         b->entry = VIRT_RAM_BASE;
         b->kernel_end = VIRT_RAM_BASE + len;
-        rc = guest_mem_write(&m->mem, VIRT_RAM_BASE, data, len);
+        rc = read_into_guest(m, fd, "kernel", path, VIRT_RAM_BASE, len);
         break;
     }
-out:
-    file_buf_free(&f);
+    close(fd);
     return rc;
 }
 
@@ -241,12 +275,7 @@ static int load_initrd(struct machine *m, const char *path, struct rv_boot *b)
                          path, (unsigned long long)len, (unsigned long long)room,
                          (unsigned long long)m->ram_size);
     }
-    uint8_t *dst = guest_mem_ptr(&m->mem, start, len ? len : 1);
-    guest_mem_mark_dirty(&m->mem, start, len);
-    guest_mem_note_foreign_write(&m->mem);
-    rc = dst ? file_read_exact(fd, "initrd", path, dst, (size_t)len)
-             : vmm_error(VMM_ERANGE, "initrd at 0x%llx+0x%llx is not RAM", (unsigned long long)start,
-                         (unsigned long long)len);
+    rc = read_into_guest(m, fd, "initrd", path, start, len);
     close(fd);
     b->initrd_start = start;
     b->initrd_end = start + len;
