@@ -219,6 +219,8 @@ static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
     if (last >= RV_PAGE_INSNS) /* a misaligned store past the page: the caller splits those */
         last = RV_PAGE_INSNS - 1;
     for (unsigned i = first; i <= last; i++) {
+        if (d->insn[i].disp == 0)
+            continue; /* not decoded: no write (it could commit a page for nothing) */
         d->insn[i].disp = 0; /* RV_OP_DECODE */
         d->insn[i].op = RV_OP_DECODE;
     }
