@@ -485,8 +485,11 @@ static void write_libvmm_metadata(struct wr *w, xmlNodePtr md, const vmm_config_
         return;
     }
     for (const char *p = c->vsock_path ? c->vsock_path : ""; *p; p++) {
+        /* (tab, newline and CR as character references: a parser turns
+         * them into spaces when they stand in an attribute as they are) */
         const char *e = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;"
-                      : *p == '"' ? "&quot;" : NULL;
+                      : *p == '"' ? "&quot;" : *p == '\t' ? "&#9;" : *p == '\n' ? "&#10;"
+                      : *p == '\r' ? "&#13;" : NULL;
         if (e) {
             memcpy(o, e, strlen(e));
             o += strlen(e);
