@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import threading
+import time
 import struct
 import subprocess
 import sys
@@ -291,6 +292,13 @@ class MigrateTest(GuestTest):
         with self.assertRaisesRegex(vmm.Error, "throttle_max 100%: limit 1..99"):
             vm.migrate_configure(throttle_max=100)
         vm.migrate_configure(throttle_initial=60, throttle_increment=20, auto_converge=True)
+        # The link carries a tenth of what the guest dirties here and now (a
+        # loaded host runs the guest slower: a fixed link could then keep up
+        # and the migration converge without throttling, proving nothing).
+        c0, t0 = count(vm), time.monotonic()
+        time.sleep(0.5)
+        pages_per_s = (count(vm) - c0) / (time.monotonic() - t0)
+        link = max(int(pages_per_s * 4096 / 10), 1 << 20)
         src, dst = socket.socketpair()
         drained = []
         reader = threading.Thread(target=lambda: drained.append(
@@ -298,9 +306,9 @@ class MigrateTest(GuestTest):
         reader.start()
         ended = []
         # A link far slower than the guest: only holding it converges.
-        vm.migrate(src.fileno(), max_bandwidth=32 << 20, downtime_limit_ms=100,
+        vm.migrate(src.fileno(), max_bandwidth=link, downtime_limit_ms=100,
                    callback=lambda _vm, err: ended.append(err))
-        self.assertTrue(self.host.wait_for(lambda: ended, 120), "the migration did not end")
+        self.assertTrue(self.host.wait_for(lambda: ended, 180), "the migration did not end")
         self.assertIsNone(ended[0])
         stats = vm.migrate_stats()
         self.assertEqual(stats.status, vmm.MigrateStatus.COMPLETED)
