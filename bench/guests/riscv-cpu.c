@@ -7,44 +7,18 @@
  * checksum is not the expected one. */
 #include <stdint.h>
 
+#include "riscv-bench.h"
+
 #ifndef CPU_ROUNDS
 #define CPU_ROUNDS 200
 #endif
 
-#define UART ((volatile uint8_t *)0x10000000)
 #define N_SORT 256
 #define N_BUF 4096
 
 static uint32_t sort_buf[N_SORT];
 static uint64_t src_buf[N_BUF / 8], dst_buf[N_BUF / 8];
 static double vec_a[64], vec_b[64];
-
-static void uart_putc(char c)
-{
-    while (!(UART[5] & 0x20)) /* LSR.THRE */
-        ;
-    UART[0] = (uint8_t)c;
-}
-
-static void uart_puts(const char *s)
-{
-    while (*s)
-        uart_putc(*s++);
-}
-
-static void uart_hex(uint64_t v)
-{
-    for (int i = 60; i >= 0; i -= 4)
-        uart_putc("0123456789abcdef"[(v >> i) & 0xf]);
-}
-
-static uint64_t read_instret(void)
-{
-    /* The start-up trap handler returns 0 in a0 if minstret traps. */
-    register uint64_t a0 __asm__("a0");
-    __asm__ volatile("csrr a0, minstret" : "=r"(a0) : : "memory");
-    return a0;
-}
 
 static uint64_t lcg(uint64_t *s)
 {
@@ -155,13 +129,7 @@ int main(void)
         sum = (sum << 5) | (sum >> 59);
     }
     uint64_t end = read_instret();
-    uart_puts("cpu: rounds=");
-    uart_hex(CPU_ROUNDS);
-    uart_puts(" checksum=");
-    uart_hex(sum);
-    uart_puts(" instret=");
-    uart_hex(end - start);
-    uart_puts("\n");
+    report(CPU_ROUNDS, sum, end - start);
 #ifdef CPU_EXPECT
     return sum == CPU_EXPECT ? 0 : 1;
 #else

@@ -8,37 +8,12 @@
  * and minstret like riscv-cpu.c. */
 #include <stdint.h>
 
+#include "riscv-bench.h"
+
 #ifndef CPU_ROUNDS
 #define CPU_ROUNDS 200
 #endif
 
-#define UART ((volatile uint8_t *)0x10000000)
-
-static void uart_putc(char c)
-{
-    while (!(UART[5] & 0x20)) /* LSR.THRE */
-        ;
-    UART[0] = (uint8_t)c;
-}
-
-static void uart_puts(const char *s)
-{
-    while (*s)
-        uart_putc(*s++);
-}
-
-static void uart_hex(uint64_t v)
-{
-    for (int i = 60; i >= 0; i -= 4)
-        uart_putc("0123456789abcdef"[(v >> i) & 0xf]);
-}
-
-static uint64_t read_instret(void)
-{
-    register uint64_t a0 __asm__("a0");
-    __asm__ volatile("csrr a0, minstret" : "=r"(a0) : : "memory");
-    return a0;
-}
 
 /* A stack machine: 12 opcodes, so the switch becomes a jump table. */
 enum { OP_PUSH, OP_ADD, OP_SUB, OP_MUL, OP_XOR, OP_DUP, OP_SWAP, OP_DEC, OP_JNZ, OP_CALL, OP_RET,
@@ -94,12 +69,6 @@ int main(void)
         sum = (sum << 7) | (sum >> 57);
     }
     uint64_t end = read_instret();
-    uart_puts("cpu: rounds=");
-    uart_hex(CPU_ROUNDS);
-    uart_puts(" checksum=");
-    uart_hex(sum);
-    uart_puts(" instret=");
-    uart_hex(end - start);
-    uart_puts("\n");
+    report(CPU_ROUNDS, sum, end - start);
     return 0;
 }

@@ -9,41 +9,16 @@
  * from QEMU's. Prints the checksum and minstret like riscv-cpu.c. */
 #include <stdint.h>
 
+#include "riscv-bench.h"
+
 #ifndef CPU_ROUNDS
 #define CPU_ROUNDS 200
 #endif
 
-#define UART ((volatile uint8_t *)0x10000000)
 #define N 12
 
 static double ma[N][N], mb[N][N], mc[N][N];
 static float va[64], vb[64];
-
-static void uart_putc(char c)
-{
-    while (!(UART[5] & 0x20)) /* LSR.THRE */
-        ;
-    UART[0] = (uint8_t)c;
-}
-
-static void uart_puts(const char *s)
-{
-    while (*s)
-        uart_putc(*s++);
-}
-
-static void uart_hex(uint64_t v)
-{
-    for (int i = 60; i >= 0; i -= 4)
-        uart_putc("0123456789abcdef"[(v >> i) & 0xf]);
-}
-
-static uint64_t read_instret(void)
-{
-    register uint64_t a0 __asm__("a0");
-    __asm__ volatile("csrr a0, minstret" : "=r"(a0) : : "memory");
-    return a0;
-}
 
 static uint64_t read_fflags(void)
 {
@@ -172,12 +147,6 @@ int main(void)
     }
     sum = mix(sum, read_fflags());
     uint64_t end = read_instret();
-    uart_puts("cpu: rounds=");
-    uart_hex(CPU_ROUNDS);
-    uart_puts(" checksum=");
-    uart_hex(sum);
-    uart_puts(" instret=");
-    uart_hex(end - start);
-    uart_puts("\n");
+    report(CPU_ROUNDS, sum, end - start);
     return 0;
 }
