@@ -276,6 +276,15 @@ static void test_self_flagging_ops_are_exact_while_fp_state_is_live(void)
     CU_ASSERT_EQUAL(run1_live(FP(0x15, 0, 10, 1, 2), NAN, 1.0, NULL, &f, 0), 0); /* fmin */
     CU_ASSERT_EQUAL(f, dbits(1.0));
     CU_ASSERT_EQUAL(run1_live(FP(0x15, 1, 10, 1, 2), snan, 1.0, NULL, &f, 0), NV); /* fmax */
+    /* an invalid conversion of a non-integer raises NV alone, never NX too,
+     * in every rounding mode (the host's floor and friends may raise
+     * inexact: fpu.c must not use them) */
+    for (unsigned rm = 0; rm <= 4; rm++) {
+        CU_ASSERT_EQUAL(run1_live(FP(0x61, rm, 10, 1, 1), -2.5, 0, &x, NULL, 0), NV); /* wu */
+        CU_ASSERT_EQUAL(x, 0);
+        CU_ASSERT_EQUAL(run1_live(FP(0x61, rm, 10, 1, 0), 4294967295.6, 0, &x, NULL, 0), NV);
+        CU_ASSERT_EQUAL(x, 0x7fffffffULL); /* w */
+    }
     /* fcvt.w.d: inexact alone; out of range NV alone; NaN NV */
     CU_ASSERT_EQUAL(run1_live(FP(0x61, 1, 10, 1, 0), 2.5, 0, &x, NULL, 0), NX);
     CU_ASSERT_EQUAL(x, 2);

@@ -48,6 +48,9 @@ struct rv_insn {
     int32_t imm;  /* sign-extended immediate; CSR: the CSR number */
     uint32_t raw; /* the instruction bits (mtval of an illegal instruction) */
 };
+static inline unsigned rv_insn_op(const struct rv_insn *in) { return in->op; }
+static inline unsigned rv_insn_len(const struct rv_insn *in) { return in->len; }
+static inline uint32_t rv_insn_bits(const struct rv_insn *in) { return in->raw; }
 
 /* Dispatch index of an operation: each has a handler for its 2-byte and
  * its 4-byte form, so a handler steps to the next instruction by a

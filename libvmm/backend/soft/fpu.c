@@ -215,6 +215,21 @@ static inline uint32_t fp_end_raw(unsigned saved)
 }
 #endif
 
+/* For translated code (jit/translate_fp.inc): puts the host FPU in the
+ * guest's state, as the first round-to-nearest operation of a run does,
+ * so that the inline SSE code after it computes exactly what this file
+ * would. Returns whether it is (never on hosts without the live mode). */
+int rv_fpu_live(struct rv_cpu *c)
+{
+#if defined(__x86_64__) && defined(__SSE2_MATH__)
+    fp_begin_raw(c, RM_RNE);
+    return 1;
+#else
+    (void)c;
+    return 0;
+#endif
+}
+
 /* Brackets one host operation: the guest rounding mode in force, the
  * host's exception flags collected into fflags. */
 #define fp_begin(rm) unsigned fp_saved_ = fp_begin_raw(c, rm)
@@ -332,24 +347,39 @@ static double fma_d(struct rv_cpu *c, double a, double b, double d, int rm)
  * flag the host raises on their way is one RISC-V raises too: the NaN
  * tests (ucomis) raise invalid only for a signaling NaN, which makes all of
  * them NV; the ordered compares (comis) and conversions run only on
- * numbers; floor, ceil, trunc and round never raise inexact; the
- * differences and the final integer conversion are exact. (The denormal
+ * numbers; the rounding to an integer (round_rm) and the final integer
+ * conversion are exact. (The denormal
  * flag has no fflags bit.) A sync costs two MXCSR writes, and the next
  * arithmetic two more: a compare in an FP loop paid four. */
 
+/* x truncated toward zero, by its bits: no host operation, so no flag
+ * (glibc's floor, ceil, trunc and round may raise inexact, which an
+ * invalid conversion must not add to NV). */
+static double trunc_quiet(double x)
+{
+    uint64_t u = f64_bits(x);
+    int e = (int)((u >> 52) & 0x7ff) - 1023;
+    if (e >= 52)
+        return x; /* an integer already (or inf / NaN) */
+    if (e < 0)
+        return f64_of(u & (1ULL << 63)); /* +-0 */
+    return f64_of(u & ~((1ULL << (52 - e)) - 1));
+}
+
+/* x rounded to an integer by rm; raises nothing: every operation below is
+ * exact (x minus its integer part, that part plus or minus 1 below 2^52). */
 static double round_rm(double x, int rm)
 {
+    double t = trunc_quiet(x);
+    if (t == x)
+        return x; /* (inf too: x - t would be NaN) */
+    double frac = x - t, one = signbit(x) ? -1.0 : 1.0, a = fabs(frac);
     switch (rm) {
-    case RM_RTZ: return trunc(x);
-    case RM_RDN: return floor(x);
-    case RM_RUP: return ceil(x);
-    case RM_RMM: return round(x);
-    default: {
-        double t = floor(x), diff = x - t;
-        if (diff > 0.5 || (diff == 0.5 && fmod(t, 2.0) != 0))
-            t += 1.0;
-        return t;
-    }
+    case RM_RTZ: return t;
+    case RM_RDN: return frac < 0 ? t - 1.0 : t;
+    case RM_RUP: return frac > 0 ? t + 1.0 : t;
+    case RM_RMM: return a >= 0.5 ? t + one : t;
+    default: return a > 0.5 || (a == 0.5 && fmod(t, 2.0) != 0) ? t + one : t;
     }
 }
 
@@ -539,7 +569,7 @@ static uint64_t fclass_d(uint64_t u)
 enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
 {
     struct rv_cpu *c = rv_cpu(h);
-    uint32_t raw = in->raw;
+    uint32_t raw = rv_insn_bits(in);
     unsigned opc = raw & 0x7f, f7 = raw >> 25, rm = (raw >> 12) & 7;
     unsigned rd = in->rd, r1 = in->rs1, r2 = in->rs2, r3 = raw >> 27;
     int dyn = rm == 7 ? (int)c->frm : (int)rm; /* rounding for ops that round */

@@ -238,8 +238,49 @@ void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp)
 void jx_sse_m(struct jx_buf *b, uint8_t prefix, uint8_t op, int xmm, int base, int32_t disp)
 {
     uint8_t opc[] = { 0x0f, op };
-    jx_byte(b, prefix); /* before any REX */
+    if (prefix)
+        jx_byte(b, prefix); /* before any REX */
     mem_op(b, 0, 0, opc, 2, xmm, base, -1, disp, 0, 0);
+}
+
+void jx_sse_rr(struct jx_buf *b, uint8_t prefix, uint8_t op, int xdst, int xsrc)
+{
+    uint8_t opc[] = { 0x0f, op };
+    if (prefix)
+        jx_byte(b, prefix);
+    reg_op(b, 0, opc, 2, xdst, xsrc, 0);
+}
+
+void jx_sse_gx(struct jx_buf *b, uint8_t prefix, uint8_t op, int w, int r, int m)
+{
+    uint8_t opc[] = { 0x0f, op };
+    jx_byte(b, prefix);
+    reg_op(b, w, opc, 2, r, m, 0);
+}
+
+void jx_vfma213(struct jx_buf *b, uint8_t op, int w, int dst, int src2, int src3)
+{
+    /* C4, RXB inverted (all registers below 8) with map 0F38, then W,
+     * the inverted vvvv (src2), L0, pp = 66 */
+    jx_byte(b, 0xc4);
+    jx_byte(b, 0xe2);
+    jx_byte(b, (uint8_t)((w ? 0x80 : 0) | (~src2 & 15) << 3 | 0x01));
+    jx_byte(b, op);
+    jx_byte(b, (uint8_t)(0xc0 | (dst & 7) << 3 | (src3 & 7)));
+}
+
+void jx_alu_mi8(struct jx_buf *b, int w, enum jx_alu op, int base, int32_t disp, int8_t imm)
+{
+    static const uint8_t opc[] = { 0x83 };
+    mem_op(b, w, 0, opc, 1, op, base, -1, disp, 0, 0);
+    jx_byte(b, (uint8_t)imm);
+}
+
+void jx_store_imm32(struct jx_buf *b, int base, int32_t disp, uint32_t imm)
+{
+    static const uint8_t opc[] = { 0xc7 };
+    mem_op(b, 0, 0, opc, 1, 0, base, -1, disp, 0, 0);
+    jx_u32(b, imm);
 }
 
 void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg)

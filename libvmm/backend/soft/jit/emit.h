@@ -21,8 +21,8 @@ enum jx_reg {
 
 /* Condition codes (the low nibble of Jcc / SETcc). */
 enum jx_cc {
-    CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5,
-    CC_S = 0x8, CC_L = 0xc, CC_GE = 0xd,
+    CC_O = 0x0, CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_BE = 0x6, CC_A = 0x7,
+    CC_S = 0x8, CC_P = 0xa, CC_NP = 0xb, CC_L = 0xc, CC_GE = 0xd,
 };
 
 /* Two-operand ALU operations: the /digit of opcode 0x81 (reg, imm) and
@@ -115,12 +115,30 @@ void jx_div_r(struct jx_buf *b, int w, int sign, int src);
 void jx_cqo(struct jx_buf *b, int w);
 /* mul / imul qword [base + disp]: rdx:rax = rax * m */
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp);
-/* SSE2 scalar double: `prefix 0F op` with xmm and [base + disp]
+/* SSE2 scalar double: `prefix 0F op` (prefix 0: none) with xmm and [base + disp]
  * (F2 0F 10 movsd load, F2 0F 11 movsd store, F2 0F 58 addsd, 59 mulsd,
  * 5C subsd, 5E divsd). */
 void jx_sse_m(struct jx_buf *b, uint8_t prefix, uint8_t op, int xmm, int base, int32_t disp);
 /* cvtsi2sd xmm, r64 */
 void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg);
+/* SSE with two xmm registers: `[prefix] 0F op` (prefix 0: none), e.g.
+ * F2 0F 51 sqrtsd, F3 0F 5A cvtss2sd, F2 0F 5D minsd, 0F 54 andps,
+ * 66 0F 2F comisd, 0F 2E ucomiss. */
+void jx_sse_rr(struct jx_buf *b, uint8_t prefix, uint8_t op, int xdst, int xsrc);
+/* SSE between an xmm and a general register: `prefix [REX.W] 0F op`, reg
+ * field `r`, r/m field `m` (cvtsi2sd/ss xmm, r32/64: F2/F3 0F 2A with
+ * r = xmm; cvt[t]sd2si / cvt[t]ss2si r, xmm: F2/F3 0F 2D (2C) with r =
+ * the general register; movq xmm, r64: 66 0F 6E; movq r64, xmm: 66 0F 7E
+ * with r = xmm). */
+void jx_sse_gx(struct jx_buf *b, uint8_t prefix, uint8_t op, int w, int r, int m);
+/* VEX-encoded FMA3, all xmm registers below 8: vfm*213s{s,d} dst, src2,
+ * src3 (dst = src2 * dst + src3, one rounding): op A9 fmadd, AB fmsub,
+ * AD fnmadd, AF fnmsub; w: double (1) or single (0). */
+void jx_vfma213(struct jx_buf *b, uint8_t op, int w, int dst, int src2, int src3);
+/* op dword/qword [base + disp], simm8 (w: qword) */
+void jx_alu_mi8(struct jx_buf *b, int w, enum jx_alu op, int base, int32_t disp, int8_t imm);
+/* mov dword [base + disp], imm32 */
+void jx_store_imm32(struct jx_buf *b, int base, int32_t disp, uint32_t imm);
 /* ucomisd xmm_a, xmm_b (parity set: unordered, i.e. a NaN) */
 void jx_ucomisd(struct jx_buf *b, int xa, int xb);
 /* movsxd dst, src32 */

@@ -61,9 +61,10 @@ uint64_t rv_jh_step(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, ui
 
 uint64_t rv_jh_fp(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, uint64_t adj)
 {
+    struct rv_jit *j = rv_jit_of(h);
+    j->stats.fp_calls++;
     if (RV_LIKELY(rv_fpu_exec(h, in) != RV_RES_TRAP))
         return 0; /* no time, memory or control flow involved */
-    struct rv_jit *j = rv_jit_of(h);
     set_pending(h, j, adj);
     return end_trap(h, j, pc, adj);
 }

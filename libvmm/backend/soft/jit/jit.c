@@ -108,14 +108,15 @@ void rv_jit_destroy(struct rv_cpu *c)
         const struct rv_jit_stats *s = &c->jit->stats;
         fprintf(stderr, "libvmm: jit profile: blocks %llu translate %.1f ms code %llu B flushes %llu "
                  "invalidations %llu chain_patches %llu dispatches %llu fallbacks %llu "
-                 "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu fast_links %llu",
+                 "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu fast_links %llu "
+                 "fp_calls %llu",
                  (unsigned long long)s->blocks, s->translate_ns / 1e6,
                  (unsigned long long)s->code_bytes, (unsigned long long)s->flushes,
                  (unsigned long long)s->invalidations, (unsigned long long)s->chain_patches,
                  (unsigned long long)s->dispatches, (unsigned long long)s->fallbacks,
                  (unsigned long long)s->block_runs, (unsigned long long)s->unchains,
                  (unsigned long long)s->rechecks_failed, (unsigned long long)s->interpreted,
-                 (unsigned long long)s->fast_links);
+                 (unsigned long long)s->fast_links, (unsigned long long)s->fp_calls);
         fputc('\n', stderr);
     }
     jit_free(c->jit);

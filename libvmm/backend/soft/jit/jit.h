@@ -72,6 +72,7 @@ struct rv_jit_stats {
     uint64_t interpreted;   /* cold blocks run by the interpreter instead */
     uint64_t fast_links;    /* chain_patches that enter past the target's
                              * register loads (registers kept in place) */
+    uint64_t fp_calls;      /* F/D instructions run by fpu.c (not inline) */
 };
 void rv_jit_get_stats(const struct rv_hart *h, struct rv_jit_stats *out);
 

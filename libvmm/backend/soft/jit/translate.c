@@ -90,6 +90,14 @@ struct tr {
     uint8_t dirty[16]; /* holds a value not stored to h->x yet (store_dead) */
     uint8_t load_slot[8], nloads; /* the entry's loads, in order: pool slots */
     int bmi2;         /* the host has rorx */
+    int fma;          /* the host has FMA3 (translate_fp.inc) */
+    /* the run of native F/D instructions being emitted (translate_fp.inc):
+     * its end, the conditions it needs, its checks' jumps, and the
+     * arguments of fpu.c calls for its out-of-line copy */
+    unsigned fp_end, fp_need, fp_nchecks, fp_nrun;
+    size_t fp_checks[3];
+    const struct rv_insn *fp_copy[RV_JIT_BLOCK_INSNS];
+    uint64_t fp_pc[RV_JIT_BLOCK_INSNS], fp_adj[RV_JIT_BLOCK_INSNS];
 };
 
 static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t target)
@@ -126,8 +134,17 @@ static void insn_regs(const struct rv_insn *in, unsigned *r1, unsigned *r2, unsi
     switch (in->op) {
     case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LUI: case RV_OP_AUIPC: case RV_OP_JAL:
         break;
-    case RV_OP_FP: /* its rs1/rs2/rd are mostly FP registers */
+    case RV_OP_FP: { /* its rs1/rs2/rd are mostly FP registers */
+        unsigned f7 = rv_insn_bits(in) >> 25;
+        if ((rv_insn_bits(in) & 0x7f) != 0x53)
+            return;
+        if (f7 == 0x68 || f7 == 0x69 || f7 == 0x78 || f7 == 0x79) /* from x[rs1] */
+            *r1 = in->rs1;
+        else if (f7 == 0x50 || f7 == 0x51 || f7 == 0x60 || f7 == 0x61 || f7 == 0x70 ||
+                 f7 == 0x71) /* to x[rd] */
+            *w = in->rd;
         return;
+    }
     case RV_OP_FLW: case RV_OP_FLD: case RV_OP_FSW: case RV_OP_FSD:
         *r1 = in->rs1;
         return;
@@ -605,82 +622,7 @@ static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     exit_if_nonzero(t, 0);
 }
 
-/* Native double-precision add/sub/mul/div and fcvt.d.l. The host's SSE
- * unit computes exactly what fpu.c computes when fpu.c has the host MXCSR
- * in the guest's state (rv_cpu.fp_live: round to nearest-even, flags
- * accumulating for fflags), so the fast path requires fp_live, FS dirty
- * and round-to-nearest (static, or dynamic with frm = RNE); and a NaN
- * result goes to fpu.c, which gives the canonical NaN (re-running the
- * operation raises the same, sticky, flags). Everything else: fpu.c. */
-static int emit_fp_native(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj,
-                          const struct rv_insn *copy)
-{
-    uint32_t raw = in->raw;
-    unsigned f7 = raw >> 25, rm = (raw >> 12) & 7;
-    static const uint8_t sse_op[4] = { 0x58, 0x5c, 0x59, 0x5e }; /* add sub mul div */
-    int cvt = f7 == 0x69 && in->rs2 == 2; /* fcvt.d.l */
-    if ((raw & 0x7f) != 0x53 || !(cvt || f7 == 0x01 || f7 == 0x05 || f7 == 0x09 || f7 == 0x0d))
-        return 0;
-    if (rm != 0 && rm != 7)
-        return 0;
-    struct jx_buf *b = &t->m;
-    int src = cvt ? opnd(t, in->rs1, RCX) : -1; /* loaded before the branches */
-    size_t slow[4];
-    unsigned ns = 0;
-    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, fp_live));
-    jx_alu_ri(b, 0, ALU_CMP, RAX, 1);
-    slow[ns++] = jx_jcc32(b, CC_NE);
-    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
-    jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
-    jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
-    slow[ns++] = jx_jcc32(b, CC_NE);
-    if (rm == 7) {
-        jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, frm));
-        jx_test_rr(b, 0, RAX, RAX);
-        slow[ns++] = jx_jcc32(b, CC_NE);
-    }
-    if (cvt) {
-        jx_cvtsi2sd(b, 0, src);
-    } else {
-        jx_sse_m(b, 0xf2, 0x10, 0, RBX, FOFF(in->rs1));
-        jx_sse_m(b, 0xf2, sse_op[f7 >> 2], 0, RBX, FOFF(in->rs2));
-        jx_ucomisd(b, 0, 0);
-        slow[ns++] = jx_jcc32(b, 0xa); /* jp: a NaN */
-    }
-    jx_sse_m(b, 0xf2, 0x11, 0, RBX, FOFF(in->rd));
-    size_t back = jx_pos(b);
-    size_t cold = jx_pos(&t->c);
-    for (unsigned i = 0; i < ns; i++)
-        fix(t, 0, slow[i], TO_COLD, cold);
-    arg_h(&t->c);
-    jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
-    jx_mov_imm(&t->c, RDX, pc);
-    jx_mov_imm(&t->c, RCX, adj);
-    call_helper(&t->c, (const void *)rv_jh_fp);
-    exit_if_nonzero(t, 1);
-    cache_reload_cold(t);
-    fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
-    return 1;
-}
-
-/* F/D arithmetic: a direct call of the FPU; it may write x[rd]. */
-static void emit_fp(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64_t adj)
-{
-    const struct rv_insn *copy = insn_copy(t, in);
-    if (emit_fp_native(t, in, pc, adj, copy))
-        return;
-    arg_h(&t->m);
-    jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
-    jx_mov_imm(&t->m, RDX, pc);
-    jx_mov_imm(&t->m, RCX, adj);
-    call_helper(&t->m, (const void *)rv_jh_fp);
-    cache_forget(t, 0);
-    if (t->host_of[in->rd] >= 0) {
-        t->guest_in[(int)t->host_of[in->rd]] = -1;
-        t->host_of[in->rd] = -1;
-    }
-    exit_if_nonzero(t, 0);
-}
+#include "backend/soft/jit/translate_fp.inc"
 
 /* Effective address rs1 + imm into *va (rs1's own host register when imm
  * is 0, else rsi), and the TLB entry for it into rax (from the set at
@@ -1324,6 +1266,8 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->gpage = gpage;
     t->nloads = 0;
     t->bmi2 = __builtin_cpu_supports("bmi2");
+    t->fma = __builtin_cpu_supports("fma");
+    t->fp_end = 0;
     t->ins = ins;
     t->n = n;
     t->k = 0;
