@@ -13,7 +13,8 @@
  * and jumps (JAL, JALR through a computed address, C.J, C.BEQZ/C.BNEZ),
  * loads through a random pointer (access faults), ECALL and EBREAK (traps),
  * CSR reads of minstret/mcycle (exact instruction count at that point),
- * fflags/frm, F/D arithmetic and FP loads/stores, AMOs and LR/SC (some
+ * fflags/frm, bursts of F/D instructions of every kind (operands at the
+ * edges: NaNs, singles not NaN-boxed, limits) and FP loads/stores, AMOs and LR/SC (some
  * misaligned: traps), fence.i, and stores that patch instructions further
  * on (self-modifying code). The trap handler folds mcause, mepc, mtval and
  * minstret of every trap into x30, so the exact point of each trap is
@@ -134,6 +135,63 @@ static inline unsigned diff_fwd(struct diff_src *g, unsigned here, unsigned tota
     (uint32_t)(0x6002 | ((off) & 0x20) << 7 | (rd) << 7 | ((off) & 0x18) << 2 | ((off) & 0x1c0) >> 4)
 #define C_SDSP(rs, off) (uint32_t)(0xe002 | ((off) & 0x38) << 7 | ((off) & 0x1c0) << 1 | (rs) << 2)
 
+/* One random F/D instruction of every kind the translator handles
+ * (natively or through fpu.c): S and D arithmetic, square roots, fused
+ * multiply-adds, sign injection, min/max, compares, classification, the
+ * conversions and moves, under any rounding mode field (5 and 6 are
+ * illegal: a trap). Integer results go to rd, integer sources are rd too. */
+static inline uint32_t diff_fp_insn(struct diff_src *g, unsigned rd)
+{
+    unsigned fd = diff_below(g, 32), f1 = diff_below(g, 32), f2 = diff_below(g, 32);
+    unsigned f3 = diff_below(g, 32), dbl = diff_below(g, 2), xs = diff_rs(g);
+    unsigned rm = diff_below(g, 8), r4 = diff_below(g, 4), r3 = diff_below(g, 3);
+    if (diff_below(g, 3))
+        rm = rm & 1 ? 7 : 0; /* mostly RNE, static or dynamic */
+    switch (diff_below(g, 12)) {
+    case 0: case 1: case 2: /* add sub mul div */
+        return FP((r4 << 2) | dbl, rm, fd, f1, f2);
+    case 3: /* fmadd fmsub fnmsub fnmadd */
+        return f3 << 27 | dbl << 25 | f2 << 20 | f1 << 15 | rm << 12 | fd << 7 |
+               (0x43 + 4 * r4);
+    case 4: return FP(0x2c | dbl, rm, fd, f1, r4 ? 0 : 1); /* fsqrt (rs2 != 0: illegal) */
+    case 5: return FP(0x10 | dbl, r3, fd, f1, r4 ? f2 : f1); /* fsgnj, also fmv/fneg/fabs */
+    case 6: return FP(0x14 | dbl, r4 & 1, fd, f1, f2); /* fmin fmax */
+    case 7: return dbl ? FP(0x21, rm, fd, f1, 0) : FP(0x20, rm, fd, f1, 1);
+    case 8: return FP(0x50 | dbl, r3, rd, f1, f2); /* fle flt feq */
+    case 9: return FP(0x60 | dbl, rm, rd, f1, r4); /* fcvt.{w,wu,l,lu} */
+    case 10: return FP(0x68 | dbl, rm, fd, xs, r4); /* fcvt from integers */
+    default:
+        switch (r3) {
+        case 0: return FP(0x70 | dbl, 0, rd, f1, 0);   /* fmv.x */
+        case 1: return FP(0x78 | dbl, 0, fd, xs, 0);   /* fmv from x */
+        default: return FP(0x70 | dbl, 1, rd, f1, 0);  /* fclass */
+        }
+    }
+}
+
+/* An FP register's first value: raw bits, a double near 1, a boxed single,
+ * or one at an edge (NaNs, infinities, zeros, integer limits). */
+static inline uint64_t diff_fp_value(struct diff_src *g)
+{
+    static const uint64_t edge[] = {
+        0x7ff8000000000000ULL, 0x7ff0000000000001ULL, 0x7ff0000000000000ULL,
+        0xfff0000000000000ULL, 0, 0x8000000000000000ULL, 0x43e0000000000000ULL,
+        0xc3e0000000000000ULL, 0x41f0000000000000ULL, 0x41dfffffffc00000ULL,
+        0xffffffff7fc00000ULL, 0xffffffff7f800001ULL, 0xffffffff7f800000ULL,
+        0xffffffff80000000ULL, 0xffffffff4f000000ULL, 0xffffffffcf000000ULL,
+        0x0000000000000001ULL, 0xffffffff00000001ULL,
+    };
+    uint64_t bits = diff_next(g), sign = diff_below(g, 2), scale = diff_below(g, 32);
+    switch (diff_below(g, 6)) {
+    case 0: return bits;
+    case 1: case 2: return sign << 63 | (0x3ff0000000000000ULL + (bits & 0xfffffffffULL));
+    case 3: case 4: /* a boxed single, +-0.5 .. 2^31 */
+        return 0xffffffff00000000ULL | sign << 31 |
+               (0x3f000000u + (bits & 0x7fffffu) + (scale << 23));
+    default: return edge[bits % (sizeof(edge) / sizeof(edge[0]))];
+    }
+}
+
 static inline void diff_gen_one(struct diff_src *g, struct diff_prog *p, unsigned total)
 {
     unsigned here = p->n;
@@ -246,16 +304,11 @@ static inline void diff_gen_one(struct diff_src *g, struct diff_prog *p, unsigne
             diff_put(p, enc_i((int)csr, a, f3, rd, 0x73), 4, FIX_NONE, 0);
         return;
     }
-    case 18: { /* F/D arithmetic and moves */
-        unsigned fd = diff_below(g, 32), f1 = diff_below(g, 32), f2 = diff_below(g, 32);
-        unsigned rm = diff_below(g, 2) ? 7 : diff_below(g, 5);
-        static const unsigned f7s[] = { 0x01, 0x05, 0x09, 0x0d, 0x00, 0x04, 0x08, 0x0c };
-        switch (diff_below(g, 5)) {
-        case 0: case 1: diff_put(p, FP(f7s[diff_below(g, 8)], rm, fd, f1, f2), 4, FIX_NONE, 0); break;
-        case 2: diff_put(p, FP(0x61, rm, rd, f1, 2), 4, FIX_NONE, 0); break;  /* fcvt.l.d */
-        case 3: diff_put(p, FP(0x71, 0, rd, f1, 0), 4, FIX_NONE, 0); break;   /* fmv.x.d */
-        default: diff_put(p, FP(0x51, 2, rd, f1, f2), 4, FIX_NONE, 0); break; /* feq.d */
-        }
+    case 18: { /* F/D: a burst of 1..4 (native runs of the translator) */
+        unsigned burst = 1 + diff_below(g, 4);
+        for (unsigned i = 0; i < burst; i++)
+            diff_put(p, diff_fp_insn(g, rd), 4, FIX_NONE, 0);
+        diff_interior(p, here);
         return;
     }
     case 19: { /* FP loads and stores */
@@ -307,8 +360,7 @@ static inline void diff_generate(struct diff_src *g, struct diff_prog *p, unsign
     for (int i = 1; i < 32; i++)
         p->x[i] = diff_below(g, 4) ? diff_next(g) : diff_below(g, 64) - 32;
     for (int i = 0; i < 32; i++)
-        p->f[i] = diff_below(g, 3) ? diff_next(g)
-                                   : 0x3ff0000000000000ULL + (diff_next(g) & 0xfffffffffULL);
+        p->f[i] = diff_fp_value(g);
     p->fs_dirty = diff_below(g, 4) != 0;
     while (p->n < n_items)
         diff_gen_one(g, p, n_items);
