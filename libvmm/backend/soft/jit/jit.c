@@ -417,6 +417,11 @@ int rv_jit_exec(struct rv_hart *h)
     j->smc = 0;
     j->patch_site = 0;
     uint64_t flushes = j->stats.flushes;
+    /* A guest using its FPU (FS dirty) gets the host FPU in its state for
+     * the run, so that translated F/D code takes its inline path from the
+     * first instruction on (it checks; rv_fpu_sync below restores). */
+    if ((c->mstatus & MSTATUS_FS) == MSTATUS_FS)
+        rv_fpu_live(c);
     while (j->budget > 0) {
         if (j->gen != c->icache_gen) {
             unchain_all(j);
