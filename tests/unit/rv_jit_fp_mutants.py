@@ -53,6 +53,7 @@ muts = {
  'M18 wu not sign-extended': ("""    if (kind <= 1)
         jx_movsxd(b, RAX, RAX);""", """    if (kind == 0)
         jx_movsxd(b, RAX, RAX);"""),
+ 'M19 FS known dirty after fmv.x': ("            need |= FPN_DIRTIES;\n        k++;", "            need |= 0;\n        need |= FPN_DIRTIES;\n        k++;"),
 }
 sel = [m for m in muts if not args or m.split()[0] in args]
 failed = 0

@@ -343,12 +343,69 @@ static void test_frm_change_between_passes(void)
     rig_destroy(&ref);
 }
 
+/* mstatus.FS through a block of FP moves, loads and stores (which the
+ * translator checks once and then knows dirty): off (the first traps),
+ * initial, clean (fmv.x.d leaves it so, the fld after it makes it dirty)
+ * and dirty, then set off by a CSR write in the block (the fld after it
+ * traps); state, memory and the trap as the interpreter leaves them. */
+static void run_fs_block(struct rig *r, int jit, unsigned fs)
+{
+    rig_init(r);
+    r->h.jit = jit;
+    struct rv_cpu *c = rv_cpu(&r->h);
+    c->mstatus = (c->mstatus & ~MSTATUS_FS) | (uint64_t)fs << MSTATUS_FS_SHIFT;
+    c->mtvec = RAM_BASE + 0x1000;
+    r->h.f[1] = dbits(2.5);
+    r->h.f[3] = sbox(-1.25f);
+    r->h.x[6] = RAM_BASE + 0x2000;
+    r->h.x[14] = MSTATUS_FS;
+    put64(r, RAM_BASE + 0x2000, dbits(0.75));
+    emit32(r, LD(13, 6, 16));               /* (the TLB then has the page: fld hits) */
+    emit32(r, FPI(0x71, 0, 5, 1, 0));       /* fmv.x.d x5, f1 */
+    emit32(r, enc_i(0, 6, 3, 2, 0x07));     /* fld f2, 0(x6) */
+    emit32(r, CSRRS(10, 0x300, 0));         /* mstatus: the fld made FS dirty */
+    emit32(r, FPI(0x71, 0, 11, 1, 0));      /* fmv.x.d x11, f1 (FS known dirty now) */
+    emit32(r, enc_i(0, 6, 3, 12, 0x07));    /* fld f12, 0(x6) */
+    emit32(r, FPI(0x70, 0, 7, 3, 0));       /* fmv.x.w x7, f3 */
+    emit32(r, enc_s(8, 2, 6, 3, 0x27));     /* fsd f2, 8(x6) */
+    emit32(r, FADD_D(4, 1, 2));
+    emit32(r, enc_i(0, 6, 2, 8, 0x07));     /* flw f8, 0(x6) */
+    emit32(r, CSRRS(9, 0x300, 0));          /* mstatus */
+    emit32(r, CSRRC(0, 0x300, 14));         /* FS = off ... */
+    emit32(r, enc_i(0, 6, 3, 15, 0x07));    /* ... so this fld traps */
+    emit_exit(r);
+    r->at = RAM_BASE + 0x1000;
+    emit32(r, CSRRS(20, 0x342, 0));         /* mcause */
+    emit32(r, CSRRS(21, 0x341, 0));         /* mepc */
+    emit_exit(r);
+    rig_run(r);
+}
+
+static void test_fs_state_through_a_block(void)
+{
+    for (unsigned fs = 0; fs <= 3; fs++) {
+        static struct rig ref, r;
+        run_fs_block(&ref, 0, fs);
+        run_fs_block(&r, 2, fs);
+        for (int i = 0; i < 32; i++) {
+            CU_ASSERT_EQUAL(r.h.x[i], ref.h.x[i]);
+            CU_ASSERT_EQUAL(r.h.f[i], ref.h.f[i]);
+        }
+        CU_ASSERT_EQUAL(rv_cpu(&r.h)->mstatus, rv_cpu(&ref.h)->mstatus);
+        CU_ASSERT_EQUAL(get64(&r, RAM_BASE + 0x2008), get64(&ref, RAM_BASE + 0x2008));
+        CU_ASSERT_EQUAL(ref.h.x[20], 2u); /* FS off: illegal instruction */
+        rig_destroy(&r);
+        rig_destroy(&ref);
+    }
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         { "native code matches fpu.c", test_native_code_matches_fpu },
         { "fma under every rounding mode", test_fma_every_rounding_mode },
         { "frm change between passes of a block", test_frm_change_between_passes },
+        { "FS state through a block", test_fs_state_through_a_block },
         { NULL, NULL },
     };
     return unit_main("rv_jit_fp", tests);

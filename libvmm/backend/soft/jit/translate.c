@@ -94,6 +94,7 @@ struct tr {
     /* the run of native F/D instructions being emitted (translate_fp.inc):
      * its end, the conditions it needs, its checks' jumps, and the
      * arguments of fpu.c calls for its out-of-line copy */
+    int fs_dirty; /* mstatus.FS is known dirty here (checked, not changed since) */
     unsigned fp_end, fp_need, fp_nchecks, fp_nrun;
     size_t fp_checks[3];
     const struct rv_insn *fp_copy[RV_JIT_BLOCK_INSNS];
@@ -677,10 +678,14 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     struct jx_buf *b = &t->m;
     if (in->rs1)
         get(t, in->rs1); /* loaded before the branches: both paths have it */
-    jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
-    jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
-    jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
-    size_t not_dirty = jx_jcc32(b, CC_NE);
+    size_t not_dirty = 0;
+    if (!t->fs_dirty) { /* (the step helper on the other path makes it so, or traps) */
+        jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
+        jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
+        jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
+        not_dirty = jx_jcc32(b, CC_NE);
+        t->fs_dirty = 1;
+    }
     if (store)
         jx_load(b, 1, RCX, RBX, FOFF(in->rs2));
     int va;
@@ -699,7 +704,8 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     }
     size_t back = jx_pos(b);
     size_t cold = jx_pos(&t->c);
-    fix(t, 0, not_dirty, TO_COLD, cold);
+    if (not_dirty)
+        fix(t, 0, not_dirty, TO_COLD, cold);
     fix(t, 0, miss, TO_COLD, cold);
     arg_h(&t->c);
     jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
@@ -995,6 +1001,8 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     t->stamp++;
     if (!pure_op(in->op))
         flush_dirty(t);
+    if (!keeps_fs_dirty(t, in))
+        t->fs_dirty = 0;
     switch (in->op) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return 0;
@@ -1268,6 +1276,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->bmi2 = __builtin_cpu_supports("bmi2");
     t->fma = __builtin_cpu_supports("fma");
     t->fp_end = 0;
+    t->fs_dirty = 0;
     t->ins = ins;
     t->n = n;
     t->k = 0;
