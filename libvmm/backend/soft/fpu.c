@@ -18,6 +18,10 @@
  * that only guest instructions ever run in the guest's state (the
  * interpreter itself does no floating point).
  *
+ * Translated code (jit/translate_fp.inc) runs F/D instructions inline on
+ * the same live MXCSR and calls rv_fpu_exec() only for what it leaves to
+ * it; rv_fpu_live() enters live mode for it.
+ *
  * RMM (round to nearest, ties to max magnitude) has no host mode: it is
  * computed exactly for conversions and for add/sub/mul (from the exact
  * rounding error), and by nearest-even for the fused multiply-adds (they
