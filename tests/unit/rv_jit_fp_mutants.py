@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Mutant check of the translator's native F/D code: each mutant breaks one
-thing translate_fp.inc must get right; unit-rv_jit_fp (and, for most,
-unit-rv_jit_diff) must fail on every one. Restores the file at the end.
+thing translate_fp.inc (or translate.c's FP loads/stores) must get right;
+unit-rv_jit_fp (and, for most, unit-rv_jit_diff) must fail on every one.
+Restores the files at the end.
     tests/unit/rv_jit_fp_mutants.py [--build DIR] [MUTANT NAME...]"""
 import os, subprocess, sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-P = os.path.join(ROOT, 'libvmm/backend/soft/jit/translate_fp.inc')
+FP_INC = os.path.join(ROOT, 'libvmm/backend/soft/jit/translate_fp.inc')
+TR_C = os.path.join(ROOT, 'libvmm/backend/soft/jit/translate.c')
 args = sys.argv[1:]
 build = 'build'
 if args[:1] == ['--build']:
     build, args = args[1], args[2:]
-orig = open(P).read()
+orig = {f: open(f).read() for f in (FP_INC, TR_C)}
 muts = {
  'M1 no NaN-box check': ("""    if (!dbl) {
         jx_alu_mi8(&t->m, 0, ALU_CMP, RBX, FOFF(r) + 4, -1);
@@ -54,14 +56,16 @@ muts = {
         jx_movsxd(b, RAX, RAX);""", """    if (kind == 0)
         jx_movsxd(b, RAX, RAX);"""),
  'M19 FS known dirty after fmv.x': ("            need |= FPN_DIRTIES;\n        k++;", "            need |= 0;\n        need |= FPN_DIRTIES;\n        k++;"),
+ 'M20 FS known dirty after a store': ("        t->fs_dirty = !store;", "        t->fs_dirty = 1;"),
 }
 sel = [m for m in muts if not args or m.split()[0] in args]
 failed = 0
 try:
     for name in sel:
         a,b = muts[name]
-        assert orig.count(a) == 1, name
-        open(P,'w').write(orig.replace(a,b))
+        where = [f for f in orig if orig[f].count(a) == 1]
+        assert len(where) == 1, name
+        open(where[0], 'w').write(orig[where[0]].replace(a, b))
         r = subprocess.run(
             "cd '%s' && nice meson compile -C %s tests/unit/test_rv_jit_fp tests/unit/test_rv_jit_diff"
             " >/dev/null 2>&1 && LIBVMM_SOFT_JIT=all timeout 120 %s/tests/unit/test_rv_jit_fp"
@@ -72,6 +76,7 @@ try:
         failed += codes[0] == '0'
         print(f"{name}: unit-rv_jit_fp {'FAILS' if codes[0]!='0' else 'passes'}, unit-rv_jit_diff {'FAILS' if codes[1]!='0' else 'passes'}", flush=True)
 finally:
-    open(P, 'w').write(orig)
+    for f in orig:
+        open(f, 'w').write(orig[f])
 print("%d of %d mutants survived unit-rv_jit_fp" % (failed, len(sel)))
 sys.exit(1 if failed else 0)

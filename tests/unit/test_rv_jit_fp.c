@@ -345,7 +345,8 @@ static void test_frm_change_between_passes(void)
 
 /* mstatus.FS through a block of FP moves, loads and stores (which the
  * translator checks once and then knows dirty): off (the first traps),
- * initial, clean (fmv.x.d leaves it so, the fld after it makes it dirty)
+ * initial, clean (fsd and fmv.x.d leave it so, the fld after them makes
+ * it dirty)
  * and dirty, then set off by a CSR write in the block (the fld after it
  * traps); state, memory and the trap as the interpreter leaves them. */
 static void run_fs_block(struct rig *r, int jit, unsigned fs)
@@ -361,7 +362,9 @@ static void run_fs_block(struct rig *r, int jit, unsigned fs)
     r->h.x[14] = MSTATUS_FS;
     put64(r, RAM_BASE + 0x2000, dbits(0.75));
     emit32(r, LD(13, 6, 16));               /* (the TLB then has the page: fld hits) */
-    emit32(r, FPI(0x71, 0, 5, 1, 0));       /* fmv.x.d x5, f1 */
+    emit32(r, SD(0, 6, 24));                /* (and the store TLB) */
+    emit32(r, enc_s(24, 1, 6, 3, 0x27));    /* fsd f1, 24(x6): leaves FS as it is */
+    emit32(r, FPI(0x71, 0, 5, 1, 0));       /* fmv.x.d x5, f1: likewise */
     emit32(r, enc_i(0, 6, 3, 2, 0x07));     /* fld f2, 0(x6) */
     emit32(r, CSRRS(10, 0x300, 0));         /* mstatus: the fld made FS dirty */
     emit32(r, FPI(0x71, 0, 11, 1, 0));      /* fmv.x.d x11, f1 (FS known dirty now) */

@@ -679,12 +679,14 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     if (in->rs1)
         get(t, in->rs1); /* loaded before the branches: both paths have it */
     size_t not_dirty = 0;
-    if (!t->fs_dirty) { /* (the step helper on the other path makes it so, or traps) */
+    if (!t->fs_dirty) {
         jx_load(b, 0, RAX, R12, (int32_t)offsetof(struct rv_cpu, mstatus));
         jx_alu_ri(b, 0, ALU_AND, RAX, (int32_t)MSTATUS_FS);
         jx_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)MSTATUS_FS);
         not_dirty = jx_jcc32(b, CC_NE);
-        t->fs_dirty = 1;
+        /* dirty after a load on both paths (the step helper on the other
+         * makes it so, or traps); a store leaves FS as it was */
+        t->fs_dirty = !store;
     }
     if (store)
         jx_load(b, 1, RCX, RBX, FOFF(in->rs2));
