@@ -47,9 +47,7 @@ muts = {
  'M14 fsgnjn as fsgnj': ("""    if (rm == 1)
         jx_alu_ri(b, w, ALU_XOR, RCX, -1);""", """    if (0)
         jx_alu_ri(b, w, ALU_XOR, RCX, -1);"""),
- 'M15 single result not boxed': ("""    if (!dbl)
-        jx_store_imm32(&t->m, RBX, FOFF(rd) + 4, 0xffffffffu);
-}""", """}"""),
+ 'M15 single result not boxed': ("        jx_store_imm32(&t->m, RBX, FOFF(rd) + 4, 0xffffffffu);\n        fx_drop(t, rd);", "        fx_drop(t, rd);"),
  'M16 FMA third operand as rs2': ("fp_get(t, cl, 2, raw >> 27, dbl);", "fp_get(t, cl, 2, in->rs2, dbl);"),
  'M17 fle as flt': ("jx_setcc(b, rm == 1 ? CC_A : CC_AE, RAX);", "jx_setcc(b, CC_A, RAX);"),
  'M18 wu not sign-extended': ("""    if (kind <= 1)
@@ -57,6 +55,11 @@ muts = {
         jx_movsxd(b, RAX, RAX);"""),
  'M19 FS known dirty after fmv.x': ("            need |= FPN_DIRTIES;\n        k++;", "            need |= 0;\n        need |= FPN_DIRTIES;\n        k++;"),
  'M20 FS known dirty after a store': ("        t->fs_dirty = !store;", "        t->fs_dirty = 1;"),
+ 'M21 single result leaves a stale xmm copy': ("        jx_store_imm32(&t->m, RBX, FOFF(rd) + 4, 0xffffffffu);\n        fx_drop(t, rd);", "        jx_store_imm32(&t->m, RBX, FOFF(rd) + 4, 0xffffffffu);"),
+ 'M22 xmm copies not reloaded out of line': ("        if (t->fx_reg[x] >= 0) /* movsd xmm, [f] */", "        if (0) /* movsd xmm, [f] */"),
+ 'M23 xmm copies kept across a C call': ("        t->fs_dirty = 0;\n        fx_reset(t);", "        t->fs_dirty = 0;"),
+ 'M24 flw leaves a stale xmm copy': ("        else\n            fx_drop(t, in->rd);", ""),
+ 'M25 fmv.w.x leaves a stale xmm copy': ("        jx_store_imm32(b, RBX, FOFF(in->rd) + 4, 0xffffffffu);\n        fx_drop(t, in->rd);\n        return;", "        jx_store_imm32(b, RBX, FOFF(in->rd) + 4, 0xffffffffu);\n        return;"),
 }
 sel = [m for m in muts if not args or m.split()[0] in args]
 failed = 0

@@ -402,6 +402,92 @@ static void test_fs_state_through_a_block(void)
     }
 }
 
+/* Doubles the translator keeps in xmm registers within a block: every
+ * way an FP register is written (D and S results, fld/flw, fmv.d.x and
+ * fmv.w.x, sign injection, fpu.c out of line for a NaN) followed by reads
+ * as a double and as bits; more live doubles than the 12 xmm registers;
+ * a load that misses the TLB (its helper clobbers every xmm) and a C call
+ * on the hot path (a division) between a write and its reads. */
+static void run_xmm_block(struct rig *r, int jit)
+{
+    rig_init(r);
+    r->h.jit = jit;
+    rv_cpu(&r->h)->mstatus |= 3ULL << MSTATUS_FS_SHIFT;
+    r->h.x[6] = RAM_BASE + 0x2000;
+    r->h.x[7] = RAM_BASE + 0x3000; /* another page: a TLB miss */
+    r->h.x[8] = 7;
+    put64(r, RAM_BASE + 0x2000, dbits(0.75));
+    put64(r, RAM_BASE + 0x2008, sbox(1.5f));
+    put64(r, RAM_BASE + 0x3000, 12345);
+    for (int i = 1; i < 32; i++)
+        r->h.f[i] = dbits(1.0 + i / 8.0);
+    r->h.f[30] = QNAN_D; /* f29 + f30 below: fpu.c */
+    emit32(r, FADD_D(31, 31, 31));                 /* (live) */
+    emit32(r, ADDI(0, 0, 0));
+    /* a double in an xmm, then written otherwise, then read as bits */
+    emit32(r, FPI(0x09, 7, 25, 25, 25));
+    emit32(r, enc_i(8, 6, 2, 25, 0x07));           /* flw f25 */
+    emit32(r, FPI(0x71, 0, 16, 25, 0));
+    emit32(r, FPI(0x09, 7, 26, 26, 26));
+    emit32(r, FPI(0x78, 0, 26, 8, 0));             /* fmv.w.x f26 */
+    emit32(r, FPI(0x71, 0, 17, 26, 0));
+    emit32(r, FPI(0x09, 7, 27, 27, 27));
+    emit32(r, FPI(0x20, 7, 27, 3, 1));             /* fcvt.s.d f27 (inline) */
+    emit32(r, FPI(0x71, 0, 18, 27, 0));
+    emit32(r, FPI(0x09, 7, 28, 28, 28));
+    emit32(r, OP(1, 4, 19, 8, 8));                 /* div: a C call */
+    emit32(r, FPI(0x71, 0, 19, 28, 0));
+    for (unsigned i = 1; i <= 14; i++)             /* 14 live doubles: evictions */
+        emit32(r, FPI(0x09, 7, i, i, i + 1));      /* fmul.d fi, fi, fi+1 */
+    emit32(r, FPI(0x01, 7, 15, 1, 14));            /* reads f1 (evicted) and f14 */
+    emit32(r, FPI(0x00, 7, 2, 1, 1));              /* fadd.s f2: unboxed f1 (fpu.c) */
+    emit32(r, FPI(0x71, 0, 9, 2, 0));              /* fmv.x.d x9, f2: the canonical NaN */
+    emit32(r, FPI(0x01, 7, 16, 29, 30));           /* fadd.d f16 = f29 + NaN (fpu.c) */
+    emit32(r, FPI(0x01, 7, 17, 3, 4));             /* after the out-of-line path */
+    emit32(r, enc_i(0, 6, 3, 3, 0x07));            /* fld f3 */
+    emit32(r, FPI(0x09, 7, 18, 3, 3));
+    emit32(r, enc_i(8, 6, 2, 4, 0x07));            /* flw f4 */
+    emit32(r, FPI(0x71, 0, 10, 4, 0));             /* fmv.x.d x10, f4: boxed bits */
+    emit32(r, FPI(0x79, 0, 5, 8, 0));              /* fmv.d.x f5, x8 */
+    emit32(r, FPI(0x01, 7, 19, 5, 6));
+    emit32(r, FPI(0x78, 0, 6, 8, 0));              /* fmv.w.x f6, x8 */
+    emit32(r, FPI(0x71, 0, 11, 6, 0));
+    emit32(r, FPI(0x11, 1, 7, 7, 8));              /* fsgnjn.d f7 */
+    emit32(r, FPI(0x09, 7, 20, 7, 9));
+    emit32(r, FPI(0x10, 0, 8, 9, 9));              /* fsgnj.s f8 (unboxed: fpu.c) */
+    emit32(r, FPI(0x71, 0, 12, 8, 0));
+    emit32(r, FPI(0x01, 7, 21, 10, 11));           /* f10, f11 kept ... */
+    emit32(r, LD(13, 7, 0));                       /* ... across a TLB miss */
+    emit32(r, FPI(0x01, 7, 22, 10, 11));
+    emit32(r, OP(1, 4, 14, 13, 8));                /* div: a C call */
+    emit32(r, FPI(0x01, 7, 23, 12, 13));
+    emit32(r, FPI(0x20, 7, 24, 23, 1));            /* fcvt.s.d f24 ... */
+    emit32(r, FPI(0x71, 0, 15, 24, 0));            /* ... then read as bits */
+    emit32(r, CSRRS(20, FFLAGS, 0));
+    emit_exit(r);
+    rig_run(r);
+}
+
+static void test_doubles_kept_in_xmm_registers(void)
+{
+    static struct rig ref, r;
+    run_xmm_block(&ref, 0);
+    run_xmm_block(&r, 2);
+    for (int i = 0; i < 32; i++) {
+        CU_ASSERT_EQUAL(r.h.x[i], ref.h.x[i]);
+        CU_ASSERT_EQUAL(r.h.f[i], ref.h.f[i]);
+        if (r.h.x[i] != ref.h.x[i] || r.h.f[i] != ref.h.f[i])
+            fprintf(stderr, "  x%d %#llx vs %#llx, f%d %#llx vs %#llx\n", i,
+                    (unsigned long long)ref.h.x[i], (unsigned long long)r.h.x[i], i,
+                    (unsigned long long)ref.h.f[i], (unsigned long long)r.h.f[i]);
+    }
+    CU_ASSERT_EQUAL(rv_cpu(&r.h)->fflags, rv_cpu(&ref.h)->fflags);
+    CU_ASSERT_EQUAL(ref.h.x[10], sbox(1.5f));
+    CU_ASSERT_EQUAL(ref.h.x[13], 12345);
+    rig_destroy(&r);
+    rig_destroy(&ref);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -409,6 +495,7 @@ int main(void)
         { "fma under every rounding mode", test_fma_every_rounding_mode },
         { "frm change between passes of a block", test_frm_change_between_passes },
         { "FS state through a block", test_fs_state_through_a_block },
+        { "doubles kept in xmm registers", test_doubles_kept_in_xmm_registers },
         { NULL, NULL },
     };
     return unit_main("rv_jit_fp", tests);

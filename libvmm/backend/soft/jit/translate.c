@@ -95,6 +95,10 @@ struct tr {
      * its end, the conditions it needs, its checks' jumps, and the
      * arguments of fpu.c calls for its out-of-line copy */
     int fs_dirty; /* mstatus.FS is known dirty here (checked, not changed since) */
+    /* FP registers holding a double also kept in xmm4..xmm15 (write-through,
+     * translate_fp.inc): which xmm holds f[i] (-1: none), and back */
+    int8_t fx_of[32], fx_reg[16];
+    uint32_t fx_use[16];
     unsigned fp_end, fp_need, fp_nchecks, fp_nrun;
     size_t fp_checks[3];
     const struct rv_insn *fp_copy[RV_JIT_BLOCK_INSNS];
@@ -519,7 +523,8 @@ static void cache_forget(struct tr *t, int all)
 }
 
 /* Out of line, after a helper call that returns to the hot path: reload
- * every cached register, so the hot path's cache state holds again. */
+ * every cached register (FP ones too: the call clobbered every xmm), so
+ * the hot path's cache state holds again. */
 static void cache_reload_cold(struct tr *t)
 {
     for (int i = 0; i < NPOOL; i++) {
@@ -527,6 +532,9 @@ static void cache_reload_cold(struct tr *t)
         if (t->guest_in[r] >= 0)
             jx_load(&t->c, 1, r, RBX, XOFF(t->guest_in[r]));
     }
+    for (int x = 0; x < 16; x++)
+        if (t->fx_reg[x] >= 0) /* movsd xmm, [f] */
+            jx_sse_m(&t->c, 0xf2, 0x10, x, RBX, FOFF(t->fx_reg[x]));
 }
 
 static void call_fn(struct jx_buf *b, const void *fn)
@@ -703,6 +711,10 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
             jx_alu_rr(b, 1, ALU_OR, RAX, RCX);
         }
         jx_store(b, 1, RBX, FOFF(in->rd), RAX);
+        if (size == 8) /* a double: kept in an xmm too (translate_fp.inc) */
+            fx_keep_gpr(t, in->rd, RAX);
+        else
+            fx_drop(t, in->rd);
     }
     size_t back = jx_pos(b);
     size_t cold = jx_pos(&t->c);
@@ -1003,8 +1015,10 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     t->stamp++;
     if (!pure_op(in->op))
         flush_dirty(t);
-    if (!keeps_fs_dirty(t, in))
+    if (!keeps_fs_dirty(t, in)) { /* (and no C call on the hot path) */
         t->fs_dirty = 0;
+        fx_reset(t);
+    }
     switch (in->op) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return 0;
@@ -1287,6 +1301,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->loops = (last->op == RV_OP_JAL || (last->op >= RV_OP_BEQ && last->op <= RV_OP_BGEU)) &&
                last_pc + (uint64_t)(int64_t)last->imm == vpc;
     cache_reset(t);
+    fx_reset(t);
     jx_buf_init(&t->m, cc->rw + at, cc->size - at);
     jx_buf_init(&t->c, j->cold, RV_JIT_COLD_BYTES);
     unsigned ninsn_before = j->ninsn;
