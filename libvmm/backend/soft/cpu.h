@@ -83,7 +83,7 @@ struct rv_tlbe {
  * the decoded-instruction cache, and that page's decoded copy, valid while
  * gen equals rv_cpu.icache_gen (a decoded page evicted from the cache
  * invalidates the entries pointing to it). Entering a page thus reads this
- * entry only, not the decoded page's header 32 KiB away from its slots. */
+ * entry only, not the decoded page's header 16 KiB away from its slots. */
 struct rv_dpage;
 struct rv_ftlbe {
     uint64_t tag;
@@ -204,13 +204,13 @@ struct rv_cpu {
  *   - the decoded-instruction cache: RV_DC_SLOTS decoded pages in one
  *     anonymous mapping, direct-mapped by guest-physical page number, so a
  *     new code page evicts the page in its slot instead of adding memory.
- *     Each slot is one struct rv_dpage: 2050 16-byte decoded instructions
- *     and a header, 32824 bytes; 1024 of them are RV_DC_BYTES, 32.05 MiB
+ *     Each slot is one struct rv_dpage: 2050 8-byte decoded instructions
+ *     and a header, 16424 bytes; 1024 of them are RV_DC_BYTES, 16.04 MiB
  *     (page-rounded). The OS backs only the parts decoding touched, so this
  *     is what a hart may hold at most, not what it holds at first;
  *   - a struct machine_vcpu for the counters, only when the hart has no
  *     machine vCPU to use (unit tests).
- * RV_CPU_MAX_HOST_BYTES is their sum, about 32.1 MiB (33.7 MB) a hart: what the
+ * RV_CPU_MAX_HOST_BYTES is their sum, about 16.1 MiB (16.9 MB) a hart: what the
  * host pool must reserve per soft-engine vCPU for the engine's caches. No
  * other allocation happens while a hart runs. rv_cpu_host_bytes() says
  * what a given hart allocated (always <= this bound). */
@@ -219,7 +219,7 @@ struct rv_cpu {
 #define RV_CPU_MAX_HOST_BYTES \
     (sizeof(struct rv_cpu) + RV_DC_BYTES + sizeof(struct machine_vcpu))
 /* A change that grows the bound should be a decision, not an accident. */
-_Static_assert(RV_CPU_MAX_HOST_BYTES <= (33u << 20), "per-hart host memory above 33 MiB");
+_Static_assert(RV_CPU_MAX_HOST_BYTES <= (17u << 20), "per-hart host memory above 17 MiB");
 
 static inline struct rv_cpu *rv_cpu(const struct rv_hart *h)
 {
@@ -270,11 +270,17 @@ uint64_t rv_csr_mip(struct rv_hart *h);
 uint64_t rv_irq_pending(struct rv_hart *h);
 /* Re-selects the TLB sets after a privilege / mstatus change. */
 void rv_cpu_update_ctx(struct rv_hart *h);
+/* trap_tval of an illegal instruction: rv_trap replaces it with the
+ * instruction's bits, read back from guest memory at the trapping pc (the
+ * decoded-instruction cache does not keep them). No instruction has these
+ * bits: they are wider than 32. */
+#define RV_TVAL_INSN (~0ULL)
 /* Illegal-instruction helper: sets trap_cause / trap_tval. */
 static inline enum rv_res rv_illegal(struct rv_hart *h, const struct rv_insn *in)
 {
+    (void)in;
     rv_cpu(h)->trap_cause = RV_EXC_ILLEGAL;
-    rv_cpu(h)->trap_tval = in->raw;
+    rv_cpu(h)->trap_tval = RV_TVAL_INSN;
     return RV_RES_TRAP;
 }
 
@@ -289,6 +295,11 @@ int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t va
 struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase);
 /* Reads the 16-bit parcel at va for an instruction crossing a page. */
 int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out);
+/* The bits of the instruction at va (16 or 32 of them), for the tval of
+ * an illegal-instruction trap; 0 when va no longer fetches (the hart
+ * fetched it a moment ago: only another hart's change of the mapping gets
+ * there). Leaves trap_cause / trap_tval as they were. */
+uint32_t rv_mmu_insn_bits(struct rv_hart *h, uint64_t va);
 /* LR, SC and AMOs. */
 enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in);
 /* TLB maintenance. */

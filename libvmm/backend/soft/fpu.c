@@ -539,7 +539,7 @@ static uint64_t fclass_d(uint64_t u)
 enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
 {
     struct rv_cpu *c = rv_cpu(h);
-    uint32_t raw = in->raw;
+    uint32_t raw = rv_insn_bits(in);
     unsigned opc = raw & 0x7f, f7 = raw >> 25, rm = (raw >> 12) & 7;
     unsigned rd = in->rd, r1 = in->rs1, r2 = in->rs2, r3 = raw >> 27;
     int dyn = rm == 7 ? (int)c->frm : (int)rm; /* rounding for ops that round */

@@ -222,7 +222,6 @@ static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
         if (d->insn[i].disp == 0)
             continue; /* not decoded: no write (it could commit a page for nothing) */
         d->insn[i].disp = 0; /* RV_OP_DECODE */
-        d->insn[i].op = RV_OP_DECODE;
     }
     if (c->jit)
         rv_jit_code_store(c, gpa, size);
@@ -472,8 +471,8 @@ static int fetch_lookup(struct rv_hart *h, uint64_t va, struct rv_ftlbe **out)
 }
 
 /* Zeroes d's decoded slots (RV_OP_DECODE everywhere), writing only the
- * host pages of them that hold something. A memset of all 32 KiB would
- * make the OS back every page of every slot ever reused (~13 MiB for a
+ * host pages of them that hold something. A memset of all 16 KiB would
+ * make the OS back every page of every slot ever reused (~7 MiB for a
  * kernel's boot on one hart), most of them never decoded into again; a
  * page never written still reads as the shared zero page and is skipped.
  * No system call: giving the pages back with madvise costs a TLB
@@ -517,8 +516,7 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
         if (d->gen != 0)
             dpage_clear(d);
         for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
-            d->insn[i].len = 2;
-            rv_insn_set_op(&d->insn[i], RV_OP_PAGEEND);
+            rv_insn_set(&d->insn[i], RV_OP_PAGEEND, 2);
         }
         d->key = e->gpage | 1;
         d->gen = c->icache_gen;
@@ -538,6 +536,22 @@ int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out)
         return 1;
     memcpy(out, e->host + (va & 0xfff), 2);
     return 0;
+}
+
+uint32_t rv_mmu_insn_bits(struct rv_hart *h, uint64_t va)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t cause = c->trap_cause, tval = c->trap_tval; /* a failed fetch sets them */
+    uint16_t lo, hi;
+    uint32_t bits = 0;
+    if (!rv_mmu_fetch16(h, va, &lo)) {
+        bits = lo;
+        if ((lo & 3) == 3)
+            bits = rv_mmu_fetch16(h, va + 2, &hi) ? 0 : bits | (uint32_t)hi << 16;
+    }
+    c->trap_cause = cause;
+    c->trap_tval = tval;
+    return bits;
 }
 
 /* Host address of an aligned atomic access of `size` bytes (RAM only). A
@@ -610,8 +624,8 @@ static inline uint64_t amo_minmax_uint64_t(unsigned f5, uint64_t a, uint64_t b)
 enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in)
 {
     struct rv_cpu *c = rv_cpu(h);
-    unsigned size = in->imm == 3 ? 8 : 4;
-    unsigned f5 = in->aux;
+    unsigned size = (in->imm & 7) == 3 ? 8 : 4;
+    unsigned f5 = (unsigned)in->imm >> 3;
     uint64_t va = h->x[in->rs1];
     uint8_t *p;
 
