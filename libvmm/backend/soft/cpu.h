@@ -58,6 +58,7 @@
 /* --- the shadow page table (software TLB) --- */
 #define RV_TLB_BITS 8
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
+#define RV_SUPER_2M_BITS 4096 /* rv_cpu.super_2m */
 #define RV_TLB_INVALID (~0ULL) /* never equals a page tag (tags have bits 11..3 clear) */
 /* Set in the tag of a store entry whose page has decoded instructions: the
  * inline compare then fails, and the slow path finds the entry by
@@ -189,6 +190,13 @@ struct rv_cpu {
      * of one address must drop every 4 KiB entry taken from the superpage
      * containing it (0: only 4 KiB pages cached). */
     uint64_t super_mask;
+    /* Where those entries came from, hashed (rv_mmu's super_bit): for each
+     * entry taken from a 2 MiB page a bit for its 2 MiB region, from a 1 GiB
+     * page one for its 1 GiB region. sfence.vma of an address none of whose
+     * bits is set drops only its own entries instead of scanning the TLB:
+     * Linux's linear map is made of superpages, its user pages are not. */
+    uint64_t super_2m[RV_SUPER_2M_BITS / 64];
+    uint64_t super_1g;
     struct rv_jit *jit; /* the translator's state, made on first use (jit/jit.h) */
     int interp_at_limit; /* rv_interp stopped for its limit (not a trap or sync) */
 };
