@@ -108,7 +108,7 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
     struct rv_cpu *c = calloc(1, sizeof(*c));
     if (!c)
         return vmm_error(VMM_ENOMEM, "allocating hart %u state (%zu bytes)", hartid, sizeof(*c));
-    /* 32 MiB of address space, zero-filled; the OS backs only the pages
+    /* 20 MiB of address space, zero-filled; the OS backs only the pages
      * decoding touches. A mapping of its own (not calloc, which may hand
      * out and clear recycled heap memory) keeps it lazy. */
     void *dc = mmap(NULL, RV_DC_BYTES, PROT_READ | PROT_WRITE,
@@ -118,8 +118,11 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
         return vmm_error(VMM_ENOMEM, "allocating hart %u decode cache (%zu bytes)", hartid,
                          (size_t)RV_DC_BYTES);
     }
-    c->dpages = dc;
-    c->host_bytes = sizeof(*c) + RV_DC_BYTES;
+    c->dinsn = dc;
+    for (unsigned i = 0; i < RV_DC_SLOTS; i++)
+        c->dpages[i].insn = (struct rv_insn *)(c->dinsn + (size_t)i * RV_DC_STRIDE);
+    /* the guard pages are never written: not host memory this hart uses */
+    c->host_bytes = sizeof(*c) + RV_DC_SLOTS * RV_DC_SLOT_BYTES;
     c->icache_gen = 1; /* zero-filled pages have gen 0: all invalid */
     h->cpu = c;
     h->m = m;
@@ -131,7 +134,7 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
     if (!h->vcpu) {
         h->vcpu = calloc(1, sizeof(*h->vcpu));
         if (!h->vcpu) {
-            munmap(c->dpages, RV_DC_BYTES);
+            munmap(c->dinsn, RV_DC_BYTES);
             free(c);
             h->cpu = NULL;
             return vmm_error(VMM_ENOMEM, "allocating hart %u counters", hartid);
@@ -173,7 +176,7 @@ void rv_hart_destroy(struct rv_hart *h)
     pthread_mutex_destroy(&h->wait_lock);
     pthread_cond_destroy(&h->wait_cond);
     rv_jit_destroy(c);
-    munmap(c->dpages, RV_DC_BYTES);
+    munmap(c->dinsn, RV_DC_BYTES);
     free(c);
     h->cpu = NULL;
 }

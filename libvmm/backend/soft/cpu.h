@@ -98,13 +98,22 @@ struct rv_ftlbe {
 #define RV_PAGE_INSNS 2048 /* 4096 / 2 */
 #define RV_DC_SLOTS 1024   /* direct-mapped by guest-physical page number */
 
+/* A decoded page's slot holds its RV_PAGE_INSNS decoded instructions and
+ * nothing else (16 KiB, page-aligned), then a guard page never written:
+ * the step past a page's last instruction reads a zero there,
+ * RV_OP_DECODE, which the interpreter takes for the page's end. The
+ * slot's header lives in rv_cpu.dpages, so a code page whose instructions
+ * sit in a quarter of it commits one host page of the cache, not that one
+ * plus a page for the header and one for end marks. */
+#define RV_DC_SLOT_BYTES ((size_t)RV_PAGE_INSNS * 8)
+#define RV_DC_STRIDE (RV_DC_SLOT_BYTES + 4096)
+#define RV_DC_BYTES ((size_t)RV_DC_SLOTS * RV_DC_STRIDE) /* the mapping */
+
 struct rv_dpage {
     uint64_t key; /* guest-physical page address | 1 when valid, 0 when not */
     uint64_t gen; /* valid only while equal to rv_cpu.icache_gen */
     const uint8_t *host;
-    /* + 2 RV_OP_PAGEEND sentinels: the step after the last slot (or after
-     * an instruction crossing into the next page) lands on one */
-    struct rv_insn insn[RV_PAGE_INSNS + 2];
+    struct rv_insn *insn; /* its slot in rv_cpu.dinsn */
 };
 
 /* Outcome of an out-of-line instruction helper. */
@@ -182,9 +191,9 @@ struct rv_cpu {
     struct rv_tlbe tlb[RV_NCTX][2][RV_TLB_SIZE]; /* [ctx][0 load, 1 store] */
     struct rv_ftlbe itlb[RV_NCTX][RV_TLB_SIZE];
     uint64_t store_gpage[RV_NCTX][RV_TLB_SIZE]; /* beside tlb[ctx][1] */
-    struct rv_dpage *dpages; /* RV_DC_SLOTS decoded pages, direct-mapped, one
-                              * anonymous mapping of RV_DC_BYTES the OS
-                              * backs lazily */
+    struct rv_dpage dpages[RV_DC_SLOTS]; /* direct-mapped by guest-physical page */
+    uint8_t *dinsn; /* their slots: one anonymous mapping of RV_DC_BYTES the
+                     * OS backs lazily (only the instructions are written) */
     size_t host_bytes;       /* what rv_hart_init allocated for this hart */
     /* Largest superpage mask cached since the last full flush: sfence.vma
      * of one address must drop every 4 KiB entry taken from the superpage
@@ -207,15 +216,16 @@ struct rv_cpu {
 /* --- host memory of one hart's CPU core: a fixed bound ---
  *
  * Everything rv_hart_init allocates, allocated once and never grown:
- *   - struct rv_cpu (CSRs and the shadow TLB: RV_NCTX contexts x
- *     RV_TLB_SIZE load, store and fetch entries, about 80 KiB);
- *   - the decoded-instruction cache: RV_DC_SLOTS decoded pages in one
- *     anonymous mapping, direct-mapped by guest-physical page number, so a
- *     new code page evicts the page in its slot instead of adding memory.
- *     Each slot is one struct rv_dpage: 2050 8-byte decoded instructions
- *     and a header, 16424 bytes; 1024 of them are RV_DC_BYTES, 16.04 MiB
- *     (page-rounded). The OS backs only the parts decoding touched, so this
- *     is what a hart may hold at most, not what it holds at first;
+ *   - struct rv_cpu (CSRs, the shadow TLB: RV_NCTX contexts x RV_TLB_SIZE
+ *     load, store and fetch entries, and the decode cache's slot headers:
+ *     about 110 KiB);
+ *   - the decoded-instruction cache: RV_DC_SLOTS slots in one anonymous
+ *     mapping, direct-mapped by guest-physical page number, so a new code
+ *     page evicts the page in its slot instead of adding memory. Each slot
+ *     is 2048 8-byte decoded instructions, 16 KiB, and a guard page that is
+ *     only ever read (it stays the kernel's zero page): at most 16 MiB
+ *     written. The OS backs only the parts decoding touched, so this is
+ *     what a hart may hold at most, not what it holds at first;
  *   - a struct machine_vcpu for the counters, only when the hart has no
  *     machine vCPU to use (unit tests).
  * RV_CPU_MAX_HOST_BYTES is their sum, about 16.1 MiB (16.9 MB) a hart: what the
@@ -223,9 +233,8 @@ struct rv_cpu {
  * other allocation happens while a hart runs. rv_cpu_host_bytes() says
  * what a given hart allocated (always <= this bound). */
 #define RV_PAGE_ROUND(n) (((size_t)(n) + 4095) & ~(size_t)4095)
-#define RV_DC_BYTES RV_PAGE_ROUND((size_t)RV_DC_SLOTS * sizeof(struct rv_dpage))
 #define RV_CPU_MAX_HOST_BYTES \
-    (sizeof(struct rv_cpu) + RV_DC_BYTES + sizeof(struct machine_vcpu))
+    (sizeof(struct rv_cpu) + RV_DC_SLOTS * RV_DC_SLOT_BYTES + sizeof(struct machine_vcpu))
 /* A change that grows the bound should be a decision, not an accident. */
 _Static_assert(RV_CPU_MAX_HOST_BYTES <= (17u << 20), "per-hart host memory above 17 MiB");
 

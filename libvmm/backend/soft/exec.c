@@ -101,7 +101,7 @@ void rv_interp(struct rv_hart *h, uint64_t lim)
 /* Next instruction, in a handler of known length L (2 or 4). */
 #define NEXT()                                                                         \
     do {                                                                               \
-        in += L / 2; /* past the page: a PAGEEND sentinel */                           \
+        in += L / 2; /* past the page: the slot's guard, read as DECODE */             \
         n++;                                                                           \
         DISPATCH();                                                                    \
     } while (0)
@@ -222,6 +222,8 @@ stop_here:
 
 op_DECODE: {
     unsigned off = (unsigned)(in - base) * 2;
+    if (off >= 4096) /* the zero past the slot's end (cpu.h, RV_DC_STRIDE) */
+        goto op_PAGEEND;
     uint16_t lo;
     memcpy(&lo, dp->host + off, 2);
     if ((lo & 3) != 3) {

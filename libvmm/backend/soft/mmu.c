@@ -552,9 +552,6 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
          * left it, zero; a used one is zeroed where it is not. */
         if (d->gen != 0)
             dpage_clear(d);
-        for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
-            rv_insn_set(&d->insn[i], RV_OP_PAGEEND, 2);
-        }
         d->key = e->gpage | 1;
         d->gen = c->icache_gen;
         d->host = e->host;
