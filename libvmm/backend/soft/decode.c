@@ -349,7 +349,8 @@ void rv_decode(uint32_t raw, struct rv_insn *out)
         op = RV_OP_NOP;
     /* Loads and jumps to x0 write the sink x[32] instead, so the
      * interpreter need not re-zero x0 after them. */
-    if (out->rd == 0 && ((op >= RV_OP_LB && op <= RV_OP_LWU) || op == RV_OP_JAL || op == RV_OP_JALR))
+    if (out->rd == 0 &&
+        ((op >= RV_OP_LB && op <= RV_OP_LWU) || op == RV_OP_JAL || op == RV_OP_JALR))
         out->rd = RV_REG_SINK;
     rv_insn_set_op(out, op);
 }

@@ -183,7 +183,8 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
         return after_mem(h, in, pc);
     }
     if (op >= RV_OP_BEQ && op <= RV_OP_BGEU)
-        return jump(h, branch_taken(in, a, b) ? pc + (uint64_t)(int64_t)in->imm : pc + rv_insn_len(in));
+        return jump(h, branch_taken(in, a, b) ? pc + (uint64_t)(int64_t)in->imm
+                                              : pc + rv_insn_len(in));
 
     switch (op) {
     case RV_OP_NOP:

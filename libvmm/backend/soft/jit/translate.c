@@ -1329,7 +1329,8 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->k = 0;
     const struct rv_insn *last = ins[n - 1];
     uint64_t last_pc = vpc + (off - start) - rv_insn_len(last);
-    t->loops = (rv_insn_op(last) == RV_OP_JAL || (rv_insn_op(last) >= RV_OP_BEQ && rv_insn_op(last) <= RV_OP_BGEU)) &&
+    unsigned last_op = rv_insn_op(last);
+    t->loops = (last_op == RV_OP_JAL || (last_op >= RV_OP_BEQ && last_op <= RV_OP_BGEU)) &&
                last_pc + (uint64_t)(int64_t)last->imm == vpc;
     cache_reset(t);
     jx_buf_init(&t->m, cc->rw + at, cc->size - at);
