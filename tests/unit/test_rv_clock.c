@@ -120,6 +120,24 @@ static void test_a_save_records_one_time_for_every_hart(void)
     rig_free(&r);
 }
 
+/* Harts that never left a run for the pause (off their worker in WFI)
+ * still record one time, however far apart their saves are, and the same
+ * time at a second save of the same pause. */
+static void test_saves_of_one_pause_record_one_time(void)
+{
+    struct rig r;
+    rig_init(&r);
+    struct rv_hart_state s0, s1, again;
+    rv_hart_save(r.h[0], &s0);
+    sleep_gap();
+    rv_hart_save(r.h[1], &s1);
+    CU_ASSERT_EQUAL(s0.time, s1.time);
+    sleep_gap();
+    rv_hart_save(r.h[0], &again);
+    CU_ASSERT_EQUAL(again.time, s0.time);
+    rig_free(&r);
+}
+
 static void test_harts_loaded_apart_run_on_one_clock(void)
 {
     struct rig r;
@@ -197,6 +215,7 @@ int main(void)
 {
     static const struct unit_test tests[] = {
         { "a save records one time for every hart", test_a_save_records_one_time_for_every_hart },
+        { "saves of one pause record one time", test_saves_of_one_pause_record_one_time },
         { "harts loaded apart run on one clock", test_harts_loaded_apart_run_on_one_clock },
         { "harts loaded with different times end on one clock",
           test_harts_loaded_with_different_times_end_on_one_clock },

@@ -33,25 +33,36 @@ static unsigned nr_clock_peers(const struct rv_hart *h)
     return h->m && h->m->vcpus ? h->m->nr_vcpus : 0;
 }
 
-/* Guest time when h stopped (paused VM), or now if it has not stopped. */
+/* Guest time when h stopped (paused VM). A hart that did not leave a run
+ * for the pause (the scheduler had it off its worker, blocked in WFI)
+ * stops here, now: its clock would otherwise go on between the saves of
+ * one pause, and its peers' saves, earlier or later, would record another
+ * time than its own. */
 static uint64_t stop_time(struct rv_hart *h)
 {
-    const struct rv_cpu *c = rv_cpu(h);
-    return c->time_stopped_valid ? c->time_stopped : rv_hart_time(h);
+    struct rv_cpu *c = rv_cpu(h);
+    if (!c->time_stopped_valid) {
+        c->time_stopped = rv_hart_time(h);
+        c->time_stopped_valid = 1;
+    }
+    return c->time_stopped;
 }
 
 /* The machine's time at the pause, the same for each hart's save: the
- * harts leave their run one after the other (a hart parked in WFI wakes
- * for the pause well after one that ran, more so on a loaded host), so
- * each one's stop time differs. The latest of them: no hart's clock goes
+ * harts stop one after the other (a running hart at its next block end, a
+ * hart parked in WFI once woken for the pause, a hart the scheduler had
+ * off its worker only at the save: stop_time), more so on a loaded host,
+ * so each one's stop time differs. The latest of them: no hart's clock goes
  * back on a load; the others skip the moments between their own stop and
  * it, as if paused that much longer. Deterministic time is the machine's
  * already (retired instructions), and stays as it is. */
 static uint64_t machine_stop_time(struct rv_hart *h)
 {
+    if (h->deterministic) {
+        const struct rv_cpu *c = rv_cpu(h);
+        return c->time_stopped_valid ? c->time_stopped : rv_hart_time(h);
+    }
     uint64_t t = stop_time(h);
-    if (h->deterministic)
-        return t;
     for (unsigned i = 0; i < nr_clock_peers(h); i++) {
         struct rv_hart *p = clock_peer(h, i);
         if (p && !p->deterministic) {
