@@ -120,9 +120,11 @@ static void test_a_save_records_one_time_for_every_hart(void)
     rig_free(&r);
 }
 
-/* Harts that never left a run for the pause (off their worker in WFI)
- * still record one time, however far apart their saves are, and the same
- * time at a second save of the same pause. */
+/* Harts that did not leave a run for the pause (the scheduler parks a
+ * hart whose slice ended just before the request without running it
+ * again; here, harts that never ran) still record one time, however far
+ * apart their saves are, and the same time at a second save of the same
+ * pause. */
 static void test_saves_of_one_pause_record_one_time(void)
 {
     struct rig r;

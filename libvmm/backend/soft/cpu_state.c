@@ -34,10 +34,11 @@ static unsigned nr_clock_peers(const struct rv_hart *h)
 }
 
 /* Guest time when h stopped (paused VM). A hart that did not leave a run
- * for the pause (the scheduler had it off its worker, blocked in WFI)
- * stops here, now: its clock would otherwise go on between the saves of
- * one pause, and its peers' saves, earlier or later, would record another
- * time than its own. */
+ * for the pause stops here, now: one whose slice ended (time up, or WFI)
+ * just before the pause request, which the scheduler then parks without
+ * running it again (core/sched.c slice_end), or one that never ran. Its
+ * clock would otherwise go on between the saves of one pause, and its
+ * peers' saves, earlier or later, would record another time than its own. */
 static uint64_t stop_time(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
@@ -50,9 +51,9 @@ static uint64_t stop_time(struct rv_hart *h)
 
 /* The machine's time at the pause, the same for each hart's save: the
  * harts stop one after the other (a running hart at its next block end, a
- * hart parked in WFI once woken for the pause, a hart the scheduler had
- * off its worker only at the save: stop_time), more so on a loaded host,
- * so each one's stop time differs. The latest of them: no hart's clock goes
+ * hart blocked in WFI once woken for the pause, a hart parked between two
+ * slices only at the save: stop_time), the more so on a loaded host, so
+ * each one's stop time differs. The latest of them: no hart's clock goes
  * back on a load; the others skip the moments between their own stop and
  * it, as if paused that much longer. Deterministic time is the machine's
  * already (retired instructions), and stays as it is. */
