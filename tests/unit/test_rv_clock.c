@@ -17,6 +17,7 @@
 #include "machine/machine.h"
 #include "mem/guest_mem.h"
 #include "unit.h"
+#include "util/crc32c.h"
 
 #define RAM 0x80000000ULL
 #define RAM_SIZE (1ULL << 20)
@@ -160,8 +161,9 @@ static void test_harts_loaded_apart_run_on_one_clock(void)
     rig_free(&r);
 }
 
-/* A snapshot written before saves recorded one time carries a time per
- * hart: the harts still end on one clock (the last section's). */
+/* Loads of different times straight through rv_hart_load (as a reset
+ * does, from states recorded at each hart's creation): the harts end on
+ * one clock, the last load's. */
 static void test_harts_loaded_with_different_times_end_on_one_clock(void)
 {
     struct rig r;
@@ -213,6 +215,55 @@ static void test_a_state_round_trip_keeps_one_clock(void)
     rig_free(&r);
 }
 
+/* Sets the `time` field of the one hart section in a buffer from
+ * component_save_to_buffer (stream header, section, trailer: state.h;
+ * payload: hart_component.c, time at byte 724 of 756) and its CRC. */
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static void set_section_time(struct state_buffer *b, uint64_t time)
+{
+    const size_t name_len_at = 16 + 4; /* after the stream header and the magic */
+    size_t payload = name_len_at + 1 + b->data[name_len_at] + 4 + 8;
+    CU_ASSERT_FATAL(b->len >= payload + 756 + 4);
+    put_le(b->data + payload + 724, time, 8);
+    put_le(b->data + payload + 756,
+           crc32c(0, b->data + name_len_at, payload + 756 - name_len_at), 4);
+}
+
+/* A snapshot written before saves recorded one time holds one per hart;
+ * loaded into a new machine, as a restore or a migration does, the harts
+ * run on one clock from the latest of them, whichever section comes last:
+ * no hart's clock goes back from what it read before the save. */
+static void test_a_stream_with_a_time_per_hart_loads_at_the_latest(void)
+{
+    struct rig from, to;
+    rig_init(&from);
+    const uint64_t t = 10 * RV_TIMEBASE_HZ, behind = RV_TIMEBASE_HZ; /* 10 s, 1 s */
+    struct state_buffer b[2] = { { 0 }, { 0 } };
+    for (unsigned i = 0; i < 2; i++) {
+        struct component *c = machine_find_component(&from.m, i ? "cpu1" : "cpu0");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(component_save_to_buffer(c, &b[i]), 0);
+        set_section_time(&b[i], i ? t - behind : t); /* the last section behind */
+    }
+    rig_free(&from);
+    rig_init(&to);
+    for (unsigned i = 0; i < 2; i++) {
+        struct component *c = machine_find_component(&to.m, i ? "cpu1" : "cpu0");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(component_load_from_buffer(c, &b[i]), 0);
+        state_buffer_free(&b[i]);
+    }
+    assert_one_clock(&to);
+    CU_ASSERT(rv_hart_time(to.h[0]) >= t);
+    CU_ASSERT(rv_hart_time(to.h[1]) >= t);
+    rig_free(&to);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -223,6 +274,8 @@ int main(void)
           test_harts_loaded_with_different_times_end_on_one_clock },
         { "a reset leaves one clock", test_a_reset_leaves_one_clock },
         { "a state round trip keeps one clock", test_a_state_round_trip_keeps_one_clock },
+        { "a stream with a time per hart loads at the latest",
+          test_a_stream_with_a_time_per_hart_loads_at_the_latest },
         { NULL, NULL },
     };
     return unit_main("rv_clock", tests);

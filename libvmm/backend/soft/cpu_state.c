@@ -8,7 +8,9 @@
  * with interrupts off (a restored 2-hart guest whose idle hart hung there
  * ran its shell loop on but never took console input again). The harts of
  * a running machine share one base (cpu.c); a save and a load keep it one:
- * every hart records the same time, and every load re-bases all harts.
+ * every hart records the same time, and every load re-bases all harts
+ * (a state stream's hart sections load at the latest of their times:
+ * hart_component.c, rv_hart_peers_stop_time).
  */
 #include <string.h>
 #include <time.h>
@@ -71,6 +73,18 @@ static uint64_t machine_stop_time(struct rv_hart *h)
             if (pt > t)
                 t = pt;
         }
+    }
+    return t;
+}
+
+uint64_t rv_hart_peers_stop_time(struct rv_hart *h)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; !h->deterministic && i < nr_clock_peers(h); i++) {
+        struct rv_hart *p = clock_peer(h, i);
+        if (p && !p->deterministic && rv_cpu(p)->time_stopped_valid &&
+            rv_cpu(p)->time_stopped > t)
+            t = rv_cpu(p)->time_stopped;
     }
     return t;
 }

@@ -210,4 +210,12 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out);
  * other harts too). No hart of the machine may be running. */
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s);
 
+/* The latest guest time another hart of h's machine stopped at or was
+ * loaded with, 0 if none (or in deterministic mode). A state stream's
+ * harts come one after the other: loading each at no earlier than this
+ * leaves the machine's one clock at the latest of their times (hart
+ * sections from before saves recorded one time differ). No hart of the
+ * machine may be running. */
+uint64_t rv_hart_peers_stop_time(struct rv_hart *h);
+
 #endif
