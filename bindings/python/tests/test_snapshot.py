@@ -378,9 +378,10 @@ class LinuxSnapshotTest(unittest.TestCase):
         vm.save(path)
         # A second save of the same pause is the same file: guest time is
         # one clock, stopped at the pause, for every hart, including one
-        # the pause found idle in WFI. (Harts saved with times apart came
-        # back with clocks apart, and Linux's timekeeping on the hart
-        # behind hung with interrupts off: the guest took no more input.)
+        # the scheduler parked between two slices. (Harts saved with times
+        # apart came back with clocks apart, and Linux's timekeeping on the
+        # hart behind hung with interrupts off: the guest took no more
+        # input.)
         again = os.path.join(self.dir.name, f"linux{vcpus}-again.snap")
         vm.save(again)
         self.assertTrue(filecmp.cmp(path, again, shallow=False),
