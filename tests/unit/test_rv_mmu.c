@@ -343,6 +343,28 @@ static void test_sfence_vma_of_one_address_drops_the_whole_superpage(void)
     rig_destroy(&r);
 }
 
+/* The same for a 1 GiB page, flushed through an address in another 2 MiB
+ * region of it: sfence.vma skips its scan of the TLB only for addresses no
+ * cached superpage can hold, and this one is held by the gigapage. */
+static void test_sfence_vma_of_one_address_drops_the_whole_gigapage(void)
+{
+    struct rig r;
+    rig_paged(&r);
+    put64(&r, ROOT + 3 * 8, pte(RAM_BASE, V | R | W | A | D)); /* 3 GiB -> RAM */
+    put64(&r, RAM_BASE + 0x5000, 7);
+    r.h.x[8] = 0xc0005000ULL;
+    r.h.x[1] = 0xc0300000ULL; /* same gigapage, another 2 MiB region */
+    r.h.x[2] = ROOT + 3 * 8;  /* identity-mapped through the RAM gigapage */
+    emit32(&r, LD(3, 8, 0));  /* 7: cached */
+    emit32(&r, SD(0, 2, 0));  /* unmap the gigapage */
+    emit32(&r, enc_r(0x09, 0, 1, 0, 0, 0x73)); /* sfence.vma 3 GiB + 3 MiB */
+    emit32(&r, LD(4, 8, 0));  /* faults */
+    emit_exit(&r);
+    expect_fault(&r, RV_EXC_LOAD_PAGE, 0xc0005000ULL);
+    CU_ASSERT_EQUAL(r.h.x[3], 7);
+    rig_destroy(&r);
+}
+
 static void test_u_mode_cannot_access_supervisor_pages(void)
 {
     struct rig r;
@@ -451,6 +473,8 @@ int main(void)
         { "non-canonical address faults", test_non_canonical_address_faults },
         { "sfence.vma makes new mapping visible", test_sfence_vma_makes_new_mapping_visible },
         { "sfence.vma of one address drops the whole superpage", test_sfence_vma_of_one_address_drops_the_whole_superpage },
+        { "sfence.vma of one address drops the whole gigapage",
+          test_sfence_vma_of_one_address_drops_the_whole_gigapage },
         { "U mode cannot access supervisor pages", test_u_mode_cannot_access_supervisor_pages },
         { "MPRV translates M-mode data accesses", test_mprv_translates_m_mode_data_accesses },
         { "Sv48 translation works", test_sv48_translation_works },

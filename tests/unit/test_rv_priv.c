@@ -2,6 +2,8 @@
  * their delegation, xRET, interrupts (enables, delegation, priority,
  * vectoring), WFI, SBI hypercalls, HSM start and counter access control. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,6 +220,66 @@ static void test_tsr_tw_tvm_trap_s_mode(void)
         CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
         CU_ASSERT_EQUAL(C(&r)->mtval, insns[i]);
         rig_destroy(&r);
+    }
+}
+
+/* An illegal instruction's tval is its bits (16 or 32 of them), which the
+ * decoded-instruction cache does not keep: rv_trap reads them back from
+ * guest memory at the trapping pc. Each case runs as the suite is set up
+ * (translator or interpreter) and with every block translated. */
+static void test_illegal_instruction_tval_is_its_bits(void)
+{
+    enum { FS_ON, FS_OFF };
+    static const struct {
+        uint64_t off; /* where it sits (0x5ffe: across two pages) */
+        unsigned len;
+        uint32_t bits;
+        int fs;
+    } cases[] = {
+        { 0x5000, 4, 0xffffffffu, FS_ON },                                /* no such opcode */
+        { 0x5000, 2, 0x0004, FS_ON },                                     /* c.addi4spn, imm 0 */
+        { 0x5000, 4, (8u << 20) | (2u << 15) | (3u << 12) | (1u << 7) | 0x07, FS_OFF }, /* fld */
+        { 0x5000, 2, 0x20a2, FS_OFF },                                    /* c.fldsp f1, 8(sp) */
+        { 0x5ffe, 4, 0xffffffffu, FS_ON },
+        { 0x5ffe, 4, (8u << 20) | (2u << 15) | (3u << 12) | (1u << 7) | 0x07, FS_OFF },
+    };
+    const char *mode = getenv("LIBVMM_SOFT_JIT");
+    char *saved = mode ? strdup(mode) : NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            setenv("LIBVMM_SOFT_JIT", "all", 1);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct rig r;
+            rig_init(&r);
+            C(&r)->mtvec = HANDLER;
+            handler_exit(&r, HANDLER);
+            if (cases[i].fs == FS_OFF)
+                C(&r)->mstatus &= ~MSTATUS_FS;
+            else
+                C(&r)->mstatus |= MSTATUS_FS;
+            r.at = RAM_BASE + cases[i].off;
+            if (cases[i].len == 4) {
+                emit16(&r, (uint16_t)cases[i].bits); /* two halves: may cross a page */
+                emit16(&r, (uint16_t)(cases[i].bits >> 16));
+            } else {
+                emit16(&r, (uint16_t)cases[i].bits);
+            }
+            r.h.pc = RAM_BASE + cases[i].off;
+            rig_run(&r);
+            CU_ASSERT_EQUAL(C(&r)->mcause, RV_EXC_ILLEGAL);
+            CU_ASSERT_EQUAL(C(&r)->mepc, RAM_BASE + cases[i].off);
+            CU_ASSERT_EQUAL(C(&r)->mtval, cases[i].bits);
+            if (C(&r)->mtval != cases[i].bits)
+                fprintf(stderr, "  pass %d case %zu: mtval 0x%llx, want 0x%x\n", pass, i,
+                        (unsigned long long)C(&r)->mtval, cases[i].bits);
+            rig_destroy(&r);
+        }
+    }
+    if (saved) {
+        setenv("LIBVMM_SOFT_JIT", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("LIBVMM_SOFT_JIT");
     }
 }
 
@@ -685,6 +747,7 @@ int main(void)
         { "sret returns to SPP and restores SIE", test_sret_returns_to_spp_and_restores_sie },
         { "mret to U clears MPRV", test_mret_to_u_clears_mprv },
         { "TSR TW TVM trap S mode", test_tsr_tw_tvm_trap_s_mode },
+        { "illegal instruction tval is its bits", test_illegal_instruction_tval_is_its_bits },
         { "timer interrupt is taken when enabled", test_timer_interrupt_is_taken_when_enabled },
         { "interrupts disabled in M mode are not taken", test_interrupts_disabled_in_m_mode_are_not_taken },
         { "delegated software interrupt goes to S (vectored)", test_delegated_software_interrupt_goes_to_s },

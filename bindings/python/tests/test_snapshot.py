@@ -6,6 +6,7 @@ it was) and that its devices work (the echo). LinuxSnapshotTest does the
 same with riscv64 Linux in the middle of a shell loop, on 1 and 2 harts,
 with a virtio disk written before the save and after each restore."""
 
+import filecmp
 import os
 import re
 import socket
@@ -375,6 +376,17 @@ class LinuxSnapshotTest(unittest.TestCase):
         saved = max(counts(out))
         path = os.path.join(self.dir.name, f"linux{vcpus}.snap")
         vm.save(path)
+        # A second save of the same pause is the same file: guest time is
+        # one clock, stopped at the pause, for every hart, including one
+        # the scheduler parked between two slices. (Harts saved with times
+        # apart came back with clocks apart, and Linux's timekeeping on the
+        # hart behind hung with interrupts off: the guest took no more
+        # input.)
+        again = os.path.join(self.dir.name, f"linux{vcpus}-again.snap")
+        vm.save(again)
+        self.assertTrue(filecmp.cmp(path, again, shallow=False),
+                        "two saves of one paused guest differ")
+        os.unlink(again)
         vm.stop()
         vm.destroy()
         with open(disk, "rb") as f:

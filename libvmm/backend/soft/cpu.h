@@ -58,6 +58,7 @@
 /* --- the shadow page table (software TLB) --- */
 #define RV_TLB_BITS 8
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
+#define RV_SUPER_2M_BITS 4096 /* rv_cpu.super_2m */
 #define RV_TLB_INVALID (~0ULL) /* never equals a page tag (tags have bits 11..3 clear) */
 /* Set in the tag of a store entry whose page has decoded instructions: the
  * inline compare then fails, and the slow path finds the entry by
@@ -83,7 +84,7 @@ struct rv_tlbe {
  * the decoded-instruction cache, and that page's decoded copy, valid while
  * gen equals rv_cpu.icache_gen (a decoded page evicted from the cache
  * invalidates the entries pointing to it). Entering a page thus reads this
- * entry only, not the decoded page's header 32 KiB away from its slots. */
+ * entry only, not the decoded page's header 16 KiB away from its slots. */
 struct rv_dpage;
 struct rv_ftlbe {
     uint64_t tag;
@@ -97,13 +98,22 @@ struct rv_ftlbe {
 #define RV_PAGE_INSNS 2048 /* 4096 / 2 */
 #define RV_DC_SLOTS 1024   /* direct-mapped by guest-physical page number */
 
+/* A decoded page's slot holds its RV_PAGE_INSNS decoded instructions and
+ * nothing else (16 KiB, page-aligned), then a guard page never written:
+ * the step past a page's last instruction reads a zero there,
+ * RV_OP_DECODE, which the interpreter takes for the page's end. The
+ * slot's header lives in rv_cpu.dpages, so a code page whose instructions
+ * sit in a quarter of it commits one host page of the cache, not that one
+ * plus a page for the header and one for end marks. */
+#define RV_DC_SLOT_BYTES ((size_t)RV_PAGE_INSNS * 8)
+#define RV_DC_STRIDE (RV_DC_SLOT_BYTES + 4096)
+#define RV_DC_BYTES ((size_t)RV_DC_SLOTS * RV_DC_STRIDE) /* the mapping */
+
 struct rv_dpage {
     uint64_t key; /* guest-physical page address | 1 when valid, 0 when not */
     uint64_t gen; /* valid only while equal to rv_cpu.icache_gen */
     const uint8_t *host;
-    /* + 2 RV_OP_PAGEEND sentinels: the step after the last slot (or after
-     * an instruction crossing into the next page) lands on one */
-    struct rv_insn insn[RV_PAGE_INSNS + 2];
+    struct rv_insn *insn; /* its slot in rv_cpu.dinsn */
 };
 
 /* Outcome of an out-of-line instruction helper. */
@@ -181,14 +191,21 @@ struct rv_cpu {
     struct rv_tlbe tlb[RV_NCTX][2][RV_TLB_SIZE]; /* [ctx][0 load, 1 store] */
     struct rv_ftlbe itlb[RV_NCTX][RV_TLB_SIZE];
     uint64_t store_gpage[RV_NCTX][RV_TLB_SIZE]; /* beside tlb[ctx][1] */
-    struct rv_dpage *dpages; /* RV_DC_SLOTS decoded pages, direct-mapped, one
-                              * anonymous mapping of RV_DC_BYTES the OS
-                              * backs lazily */
+    struct rv_dpage dpages[RV_DC_SLOTS]; /* direct-mapped by guest-physical page */
+    uint8_t *dinsn; /* their slots: one anonymous mapping of RV_DC_BYTES the
+                     * OS backs lazily (only the instructions are written) */
     size_t host_bytes;       /* what rv_hart_init allocated for this hart */
     /* Largest superpage mask cached since the last full flush: sfence.vma
      * of one address must drop every 4 KiB entry taken from the superpage
      * containing it (0: only 4 KiB pages cached). */
     uint64_t super_mask;
+    /* Where those entries came from, hashed (rv_mmu's super_bit): for each
+     * entry taken from a 2 MiB page a bit for its 2 MiB region, from a 1 GiB
+     * page one for its 1 GiB region. sfence.vma of an address none of whose
+     * bits is set drops only its own entries instead of scanning the TLB:
+     * Linux's linear map is made of superpages, its user pages are not. */
+    uint64_t super_2m[RV_SUPER_2M_BITS / 64];
+    uint64_t super_1g;
     struct rv_jit *jit; /* the translator's state, made on first use (jit/jit.h) */
     int interp_at_limit; /* rv_interp stopped for its limit (not a trap or sync) */
 };
@@ -199,27 +216,27 @@ struct rv_cpu {
 /* --- host memory of one hart's CPU core: a fixed bound ---
  *
  * Everything rv_hart_init allocates, allocated once and never grown:
- *   - struct rv_cpu (CSRs and the shadow TLB: RV_NCTX contexts x
- *     RV_TLB_SIZE load, store and fetch entries, about 80 KiB);
- *   - the decoded-instruction cache: RV_DC_SLOTS decoded pages in one
- *     anonymous mapping, direct-mapped by guest-physical page number, so a
- *     new code page evicts the page in its slot instead of adding memory.
- *     Each slot is one struct rv_dpage: 2050 16-byte decoded instructions
- *     and a header, 32824 bytes; 1024 of them are RV_DC_BYTES, 32.05 MiB
- *     (page-rounded). The OS backs only the parts decoding touched, so this
- *     is what a hart may hold at most, not what it holds at first;
+ *   - struct rv_cpu (CSRs, the shadow TLB: RV_NCTX contexts x RV_TLB_SIZE
+ *     load, store and fetch entries, and the decode cache's slot headers:
+ *     about 110 KiB);
+ *   - the decoded-instruction cache: RV_DC_SLOTS slots in one anonymous
+ *     mapping, direct-mapped by guest-physical page number, so a new code
+ *     page evicts the page in its slot instead of adding memory. Each slot
+ *     is 2048 8-byte decoded instructions, 16 KiB, and a guard page that is
+ *     only ever read (it stays the kernel's zero page): at most 16 MiB
+ *     written. The OS backs only the parts decoding touched, so this is
+ *     what a hart may hold at most, not what it holds at first;
  *   - a struct machine_vcpu for the counters, only when the hart has no
  *     machine vCPU to use (unit tests).
- * RV_CPU_MAX_HOST_BYTES is their sum, about 32.1 MiB (33.7 MB) a hart: what the
+ * RV_CPU_MAX_HOST_BYTES is their sum, about 16.1 MiB (16.9 MB) a hart: what the
  * host pool must reserve per soft-engine vCPU for the engine's caches. No
  * other allocation happens while a hart runs. rv_cpu_host_bytes() says
  * what a given hart allocated (always <= this bound). */
 #define RV_PAGE_ROUND(n) (((size_t)(n) + 4095) & ~(size_t)4095)
-#define RV_DC_BYTES RV_PAGE_ROUND((size_t)RV_DC_SLOTS * sizeof(struct rv_dpage))
 #define RV_CPU_MAX_HOST_BYTES \
-    (sizeof(struct rv_cpu) + RV_DC_BYTES + sizeof(struct machine_vcpu))
+    (sizeof(struct rv_cpu) + RV_DC_SLOTS * RV_DC_SLOT_BYTES + sizeof(struct machine_vcpu))
 /* A change that grows the bound should be a decision, not an accident. */
-_Static_assert(RV_CPU_MAX_HOST_BYTES <= (33u << 20), "per-hart host memory above 33 MiB");
+_Static_assert(RV_CPU_MAX_HOST_BYTES <= (17u << 20), "per-hart host memory above 17 MiB");
 
 static inline struct rv_cpu *rv_cpu(const struct rv_hart *h)
 {
@@ -270,11 +287,17 @@ uint64_t rv_csr_mip(struct rv_hart *h);
 uint64_t rv_irq_pending(struct rv_hart *h);
 /* Re-selects the TLB sets after a privilege / mstatus change. */
 void rv_cpu_update_ctx(struct rv_hart *h);
+/* trap_tval of an illegal instruction: rv_trap replaces it with the
+ * instruction's bits, read back from guest memory at the trapping pc (the
+ * decoded-instruction cache does not keep them). No instruction has these
+ * bits: they are wider than 32. */
+#define RV_TVAL_INSN (~0ULL)
 /* Illegal-instruction helper: sets trap_cause / trap_tval. */
 static inline enum rv_res rv_illegal(struct rv_hart *h, const struct rv_insn *in)
 {
+    (void)in;
     rv_cpu(h)->trap_cause = RV_EXC_ILLEGAL;
-    rv_cpu(h)->trap_tval = in->raw;
+    rv_cpu(h)->trap_tval = RV_TVAL_INSN;
     return RV_RES_TRAP;
 }
 
@@ -289,6 +312,11 @@ int rv_mmu_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t va
 struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase);
 /* Reads the 16-bit parcel at va for an instruction crossing a page. */
 int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out);
+/* The bits of the instruction at va (16 or 32 of them), for the tval of
+ * an illegal-instruction trap; 0 when va no longer fetches (the hart
+ * fetched it a moment ago: only another hart's change of the mapping gets
+ * there). Leaves trap_cause / trap_tval as they were. */
+uint32_t rv_mmu_insn_bits(struct rv_hart *h, uint64_t va);
 /* LR, SC and AMOs. */
 enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in);
 /* TLB maintenance. */

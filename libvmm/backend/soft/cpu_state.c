@@ -1,10 +1,93 @@
 /* Saving and loading a hart's architectural state (snapshots, migration).
+ *
+ * Guest time is one clock for the whole machine, as on a board with one
+ * mtime. Linux relies on it: the hart that accumulates time remembers the
+ * `time` value it read, and a hart whose clock is behind that value gets a
+ * negative interval, which timekeeping_advance() takes for an unsigned
+ * count of ~2^64 ticks and works through one second at a time, for ever,
+ * with interrupts off (a restored 2-hart guest whose idle hart hung there
+ * ran its shell loop on but never took console input again). The harts of
+ * a running machine share one base (cpu.c); a save and a load keep it one:
+ * every hart records the same time, and every load re-bases all harts
+ * (a state stream's hart sections load at the latest of their times:
+ * hart_component.c, rv_hart_peers_stop_time).
  */
 #include <string.h>
 #include <time.h>
 
 #include "backend/soft/cpu.h"
 #include "util/error.h"
+
+/* The i-th other hart of h's machine, or NULL (h itself, a vCPU without a
+ * hart, or h has no machine). The harts are the machine's vCPUs' engine
+ * state (engine.c). Only while no hart runs: reads and writes their time
+ * fields. */
+static struct rv_hart *clock_peer(struct rv_hart *h, unsigned i)
+{
+    if (!h->m || !h->m->vcpus || i >= h->m->nr_vcpus)
+        return NULL;
+    struct rv_hart *p = h->m->vcpus[i].engine;
+    return p && p != h && p->cpu && p->m == h->m ? p : NULL;
+}
+
+static unsigned nr_clock_peers(const struct rv_hart *h)
+{
+    return h->m && h->m->vcpus ? h->m->nr_vcpus : 0;
+}
+
+/* Guest time when h stopped (paused VM). A hart that did not leave a run
+ * for the pause stops here, now: one whose slice ended (time up, or WFI)
+ * just before the pause request, which the scheduler then parks without
+ * running it again (core/sched.c slice_end), or one that never ran. Its
+ * clock would otherwise go on between the saves of one pause, and its
+ * peers' saves, earlier or later, would record another time than its own. */
+static uint64_t stop_time(struct rv_hart *h)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    if (!c->time_stopped_valid) {
+        c->time_stopped = rv_hart_time(h);
+        c->time_stopped_valid = 1;
+    }
+    return c->time_stopped;
+}
+
+/* The machine's time at the pause, the same for each hart's save: the
+ * harts stop one after the other (a running hart at its next block end, a
+ * hart blocked in WFI once woken for the pause, a hart parked between two
+ * slices only at the save: stop_time), the more so on a loaded host, so
+ * each one's stop time differs. The latest of them: no hart's clock goes
+ * back on a load; the others skip the moments between their own stop and
+ * it, as if paused that much longer. Deterministic time is the machine's
+ * already (retired instructions), and stays as it is. */
+static uint64_t machine_stop_time(struct rv_hart *h)
+{
+    if (h->deterministic) {
+        const struct rv_cpu *c = rv_cpu(h);
+        return c->time_stopped_valid ? c->time_stopped : rv_hart_time(h);
+    }
+    uint64_t t = stop_time(h);
+    for (unsigned i = 0; i < nr_clock_peers(h); i++) {
+        struct rv_hart *p = clock_peer(h, i);
+        if (p && !p->deterministic) {
+            uint64_t pt = stop_time(p);
+            if (pt > t)
+                t = pt;
+        }
+    }
+    return t;
+}
+
+uint64_t rv_hart_peers_stop_time(struct rv_hart *h)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; !h->deterministic && i < nr_clock_peers(h); i++) {
+        struct rv_hart *p = clock_peer(h, i);
+        if (p && !p->deterministic && rv_cpu(p)->time_stopped_valid &&
+            rv_cpu(p)->time_stopped > t)
+            t = rv_cpu(p)->time_stopped;
+    }
+    return t;
+}
 
 void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out)
 {
@@ -42,7 +125,7 @@ void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out)
     out->hsm_state = atomic_load(&h->hsm_state);
     out->hsm_start_pc = h->hsm_start_pc;
     out->hsm_start_opaque = h->hsm_start_opaque;
-    out->time = c->time_stopped_valid ? c->time_stopped : rv_hart_time(h);
+    out->time = machine_stop_time(h);
     out->instret = rv_cpu_instret(h);
     out->mcycle_offset = c->mcycle_off;
     out->minstret_offset = c->minstret_off;
@@ -133,7 +216,20 @@ int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s)
         const uint64_t ns_per_tick = 1000000000ULL / RV_TIMEBASE_HZ;
         /* modular arithmetic: correct even when the guest has been up
          * longer than this host (rv_hart_time subtracts modulo 2^64) */
-        c->time_base_ns = mono_ns() - s->time * ns_per_tick;
+        uint64_t base = mono_ns() - s->time * ns_per_tick;
+        c->time_base_ns = base;
+        /* One clock: the other harts take the same base, or the time
+         * between their loads would put them apart. A save records one
+         * time for all harts, so the last load sets what every hart's
+         * section says. */
+        for (unsigned i = 0; i < nr_clock_peers(h); i++) {
+            struct rv_hart *p = clock_peer(h, i);
+            if (p && !p->deterministic) {
+                rv_cpu(p)->time_base_ns = base;
+                rv_cpu(p)->time_stopped = s->time;
+                rv_cpu(p)->time_stopped_valid = 1;
+            }
+        }
     }
     c->time_stopped = s->time; /* a save before it runs records the same */
     c->time_stopped_valid = 1;

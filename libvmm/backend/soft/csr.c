@@ -126,6 +126,8 @@ void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval)
     int intr = (cause & RV_CAUSE_INTR) != 0;
     unsigned code = (unsigned)(cause & 63);
     uint64_t deleg = intr ? c->mideleg : c->medeleg;
+    if (cause == RV_EXC_ILLEGAL && tval == RV_TVAL_INSN)
+        tval = rv_mmu_insn_bits(h, h->pc); /* before the privilege changes */
 
     if (h->priv <= RV_PRIV_S && ((deleg >> code) & 1)) {
         c->scause = cause;
@@ -331,7 +333,7 @@ static int csr_write(struct rv_hart *h, unsigned csr, uint64_t v)
 enum rv_res rv_csr_exec(struct rv_hart *h, const struct rv_insn *in)
 {
     unsigned csr = (unsigned)in->imm & 0xfff;
-    unsigned f3 = in->aux;
+    unsigned f3 = in->rs2;
     uint64_t src = (f3 & 4) ? in->rs1 : h->x[in->rs1];
     int writes = !((f3 & 3) != 1 && in->rs1 == 0); /* csrrs/c with x0 / 0 only read */
 
@@ -360,7 +362,7 @@ enum rv_res rv_csr_exec(struct rv_hart *h, const struct rv_insn *in)
 enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc)
 {
     struct rv_cpu *c = rv_cpu(h);
-    switch (in->op) {
+    switch (rv_insn_op(in)) {
     case RV_OP_MRET: {
         if (h->priv != RV_PRIV_M)
             return rv_illegal(h, in);
@@ -394,7 +396,7 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
     case RV_OP_WFI:
         if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (c->mstatus & MSTATUS_TW)))
             return rv_illegal(h, in);
-        h->pc = pc + in->len;
+        h->pc = pc + rv_insn_len(in);
         rv_cpu_wfi(h);
         return RV_RES_SYNC;
     case RV_OP_SFENCE_VMA:
@@ -405,7 +407,7 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
         else
             rv_tlb_flush_all(h);
         c->tlb_flushes++;
-        h->pc = pc + in->len;
+        h->pc = pc + rv_insn_len(in);
         return RV_RES_SYNC;
     default:
         return rv_illegal(h, in);

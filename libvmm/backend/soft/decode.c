@@ -25,7 +25,7 @@ static inline int32_t sext(uint32_t v, int width)
 
 static void set(struct rv_insn *o, unsigned op, unsigned rd, unsigned rs1, unsigned rs2, int32_t imm)
 {
-    o->op = (uint8_t)op;
+    rv_insn_set_op(o, op);
     o->rd = (uint8_t)rd;
     o->rs1 = (uint8_t)rs1;
     o->rs2 = (uint8_t)rs2;
@@ -46,8 +46,6 @@ static void decode32(uint32_t r, struct rv_insn *o)
     int32_t imm_j = sext(bits(r, 31, 31) << 20 | bits(r, 19, 12) << 12 | bits(r, 20, 20) << 11 |
                              bits(r, 30, 21) << 1,
                          21);
-    o->aux = (uint8_t)f3;
-
     switch (bits(r, 6, 0)) {
     case 0x03: {
         static const uint16_t ops[8] = { RV_OP_LB, RV_OP_LH, RV_OP_LW, RV_OP_LD,
@@ -121,8 +119,7 @@ static void decode32(uint32_t r, struct rv_insn *o)
             /* fall through */
         case 0x00: case 0x01: case 0x03: case 0x04: case 0x08: case 0x0c:
         case 0x10: case 0x14: case 0x18: case 0x1c:
-            set(o, RV_OP_AMO, rd, rs1, rs2, (int32_t)f3);
-            o->aux = (uint8_t)f5;
+            set(o, RV_OP_AMO, rd, rs1, rs2, (int32_t)(f3 | f5 << 3));
             return;
         }
         return;
@@ -161,8 +158,8 @@ static void decode32(uint32_t r, struct rv_insn *o)
         }
         return;
     case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
-        /* The FPU re-decodes funct fields from raw; operands are here. */
-        set(o, RV_OP_FP, rd, rs1, rs2, 0);
+        /* The FPU decodes funct7, rs3 and rm from the bits; operands are here. */
+        set(o, RV_OP_FP, rd, rs1, rs2, (int32_t)r);
         return;
     case 0x63: {
         static const uint16_t ops[8] = { RV_OP_BEQ, RV_OP_BNE, RV_OP_ILLEGAL, RV_OP_ILLEGAL,
@@ -190,7 +187,7 @@ static void decode32(uint32_t r, struct rv_insn *o)
             else if (f7 == 0x09 && rd == 0)
                 set(o, RV_OP_SFENCE_VMA, 0, rs1, rs2, 0);
         } else if (f3 != 4) {
-            set(o, RV_OP_CSR, rd, rs1, 0, (int32_t)bits(r, 31, 20));
+            set(o, RV_OP_CSR, rd, rs1, f3, (int32_t)bits(r, 31, 20));
         }
         return;
     }
@@ -339,23 +336,21 @@ static int pure_alu(unsigned op)
 void rv_decode(uint32_t raw, struct rv_insn *out)
 {
     memset(out, 0, sizeof(*out));
-    out->op = RV_OP_ILLEGAL;
     if ((raw & 3) == 3) {
-        out->len = 4;
-        out->raw = raw;
+        rv_insn_set(out, RV_OP_ILLEGAL, 4);
         decode32(raw, out);
     } else {
-        out->len = 2;
-        out->raw = raw & 0xffff;
-        if (out->raw != 0)
-            decode16(out->raw, out);
+        rv_insn_set(out, RV_OP_ILLEGAL, 2);
+        if ((raw & 0xffff) != 0)
+            decode16(raw & 0xffff, out);
     }
-    if (pure_alu(out->op) && out->rd == 0)
-        out->op = RV_OP_NOP;
+    unsigned op = rv_insn_op(out);
+    if (pure_alu(op) && out->rd == 0)
+        op = RV_OP_NOP;
     /* Loads and jumps to x0 write the sink x[32] instead, so the
      * interpreter need not re-zero x0 after them. */
-    if (out->rd == 0 && ((out->op >= RV_OP_LB && out->op <= RV_OP_LWU) ||
-                         out->op == RV_OP_JAL || out->op == RV_OP_JALR))
+    if (out->rd == 0 &&
+        ((op >= RV_OP_LB && op <= RV_OP_LWU) || op == RV_OP_JAL || op == RV_OP_JALR))
         out->rd = RV_REG_SINK;
-    out->disp = RV_DISP(out->op, out->len);
+    rv_insn_set_op(out, op);
 }

@@ -36,34 +36,45 @@ enum rv_op {
     RV_OP_COUNT
 };
 
-/* One decoded instruction: 16 bytes, so a 4 KiB code page (2048 possible
- * 2-byte-aligned starts) decodes into a 32 KiB array. */
+/* One decoded instruction: 8 bytes, so a 4 KiB code page (2048 possible
+ * 2-byte-aligned starts) decodes into a 16 KiB array. The operation and
+ * the length live in `disp` (the interpreter's dispatch index); what an
+ * operation without an immediate needs besides its registers lives in imm:
+ *   CSR: imm = the CSR number, rs2 = funct3;
+ *   AMO: imm = funct3 | funct5 << 3;
+ *   FP (F/D arithmetic): imm = the instruction's 32 bits (the FPU decodes
+ *     funct7, rs3 and rm from them);
+ *   CROSS: imm = the low 16 bits of the instruction crossing the page.
+ * The instruction's bits are not kept otherwise: an illegal-instruction
+ * trap reads them back from guest memory (rv_trap, RV_TVAL_INSN). */
 struct rv_insn {
-    uint8_t disp; /* the interpreter's dispatch index: RV_DISP(op, len) */
-    uint8_t op;   /* enum rv_op */
+    uint8_t disp; /* RV_DISP(op, len) */
     uint8_t rd, rs1, rs2;
-    uint8_t len;  /* 2 or 4 bytes */
-    uint8_t aux;  /* CSR: funct3; AMO: funct5 */
-    uint8_t pad;
-    int32_t imm;  /* sign-extended immediate; CSR: the CSR number */
-    uint32_t raw; /* the instruction bits (mtval of an illegal instruction) */
+    int32_t imm; /* sign-extended immediate, or as listed above */
 };
-static inline unsigned rv_insn_op(const struct rv_insn *in) { return in->op; }
-static inline unsigned rv_insn_len(const struct rv_insn *in) { return in->len; }
-static inline uint32_t rv_insn_bits(const struct rv_insn *in) { return in->raw; }
+_Static_assert(sizeof(struct rv_insn) == 8, "a decoded instruction is 8 bytes");
 
 /* Dispatch index of an operation: each has a handler for its 2-byte and
  * its 4-byte form, so a handler steps to the next instruction by a
- * constant instead of through a load of `len`. A zeroed slot has index 0:
- * RV_OP_DECODE. */
+ * constant instead of through a load of the length. A zeroed slot has
+ * index 0: RV_OP_DECODE, 2 bytes. */
 #define RV_DISP(op, len) ((uint8_t)((op) * 2 + ((len) == 4)))
 _Static_assert(RV_OP_COUNT * 2 <= 256, "dispatch index fits in 8 bits");
 
-/* Sets in->op and the matching dispatch index (in->len must be set). */
+static inline unsigned rv_insn_op(const struct rv_insn *in) { return in->disp >> 1; }
+static inline unsigned rv_insn_len(const struct rv_insn *in) { return 2u + 2u * (in->disp & 1u); }
+/* The 32 bits of an RV_OP_FP instruction. */
+static inline uint32_t rv_insn_bits(const struct rv_insn *in) { return (uint32_t)in->imm; }
+
+/* Sets the operation and the length. */
+static inline void rv_insn_set(struct rv_insn *in, unsigned op, unsigned len)
+{
+    in->disp = RV_DISP(op, len);
+}
+/* Sets the operation, keeping the length. */
 static inline void rv_insn_set_op(struct rv_insn *in, unsigned op)
 {
-    in->op = (uint8_t)op;
-    in->disp = RV_DISP(op, in->len);
+    rv_insn_set(in, op, rv_insn_len(in));
 }
 
 /* rd of an integer load or a jump whose destination is x0. */

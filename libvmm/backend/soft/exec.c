@@ -94,21 +94,21 @@ void rv_interp(struct rv_hart *h, uint64_t lim)
     enum rv_res r;
 
 /* Offset in the page of the current instruction, and its address. */
-#define SLOTOFF() ((uint64_t)(((uintptr_t)in - (uintptr_t)base) >> 3))
+#define SLOTOFF() ((uint64_t)(((uintptr_t)in - (uintptr_t)base) >> 2))
 #define PC() (vbase + SLOTOFF())
 
 #define DISPATCH() goto *tbl[in->disp]
 /* Next instruction, in a handler of known length L (2 or 4). */
 #define NEXT()                                                                         \
     do {                                                                               \
-        in += L / 2; /* past the page: a PAGEEND sentinel */                           \
+        in += L / 2; /* past the page: the slot's guard, read as DECODE */             \
         n++;                                                                           \
         DISPATCH();                                                                    \
     } while (0)
 /* Next instruction, in a handler shared by both lengths. */
 #define NEXT_ANY()                                                                     \
     do {                                                                               \
-        in += in->len >> 1;                                                            \
+        in += 1 + (in->disp & 1); /* 1 slot per 2 bytes */                             \
         n++;                                                                           \
         DISPATCH();                                                                    \
     } while (0)
@@ -131,7 +131,7 @@ void rv_interp(struct rv_hart *h, uint64_t lim)
         uint64_t off_ = (target_off);                                                  \
         n++;                                                                           \
         if (RV_LIKELY(off_ < 4096 && n < lim)) {                                      \
-            in = (struct rv_insn *)((uintptr_t)base + off_ * 8);                       \
+            in = (struct rv_insn *)((uintptr_t)base + off_ * 4);                       \
             DISPATCH();                                                                \
         }                                                                              \
         pc = vbase + off_;                                                             \
@@ -222,15 +222,16 @@ stop_here:
 
 op_DECODE: {
     unsigned off = (unsigned)(in - base) * 2;
+    if (off >= 4096) /* the zero past the slot's end (cpu.h, RV_DC_STRIDE) */
+        goto op_PAGEEND;
     uint16_t lo;
     memcpy(&lo, dp->host + off, 2);
     if ((lo & 3) != 3) {
         rv_decode(lo, in);
     } else if (off == 4094) {
         memset(in, 0, sizeof(*in));
-        in->len = 4;
-        rv_insn_set_op(in, RV_OP_CROSS);
-        in->raw = lo;
+        rv_insn_set(in, RV_OP_CROSS, 4);
+        in->imm = lo;
     } else {
         uint32_t raw;
         memcpy(&raw, dp->host + off, 4);
@@ -242,11 +243,10 @@ op_CROSS: {
     uint16_t hi;
     if (rv_mmu_fetch16(h, PC() + 2, &hi))
         goto trap_in;
-    rv_decode(in->raw | (uint32_t)hi << 16, &c->cross_insn[0]);
+    rv_decode((uint32_t)in->imm | (uint32_t)hi << 16, &c->cross_insn[0]);
     /* the next instruction is on the next page */
-    c->cross_insn[1].len = c->cross_insn[2].len = 2;
-    rv_insn_set_op(&c->cross_insn[1], RV_OP_PAGEEND);
-    rv_insn_set_op(&c->cross_insn[2], RV_OP_PAGEEND);
+    rv_insn_set(&c->cross_insn[1], RV_OP_PAGEEND, 2);
+    rv_insn_set(&c->cross_insn[2], RV_OP_PAGEEND, 2);
     /* Run it from cross_insn[0]; `base` moves so PC() stays right (it no
      * longer points at the page: no jump may use it, so end the block). */
     base = (struct rv_insn *)((uintptr_t)c->cross_insn - (uintptr_t)in + (uintptr_t)base);
@@ -256,7 +256,7 @@ op_CROSS: {
 }
 op_ILLEGAL:
     c->trap_cause = RV_EXC_ILLEGAL;
-    c->trap_tval = in->raw;
+    c->trap_tval = RV_TVAL_INSN;
     goto trap_in;
 H(NOP, NEXT();)
 H(FENCE, NEXT();)
@@ -360,7 +360,7 @@ H(REMUW, {
 
 op_FENCE_I:
     rv_cpu_fence_i(h);
-    pc = PC() + in->len;
+    pc = PC() + rv_insn_len(in);
     n++;
     goto out;
 op_ECALL:
@@ -403,7 +403,7 @@ op_CSR:
     if (r == RV_RES_TRAP)
         goto trap_in;
     if (r == RV_RES_SYNC) {
-        pc = PC() + in->len;
+        pc = PC() + rv_insn_len(in);
         n++;
         goto out;
     }

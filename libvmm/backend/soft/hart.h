@@ -198,12 +198,24 @@ struct rv_hart_state {
     uint64_t mcycle_offset, minstret_offset; /* guest writes of mcycle/minstret */
 };
 
-/* Copies the hart's state. The hart must not be running (PAUSED VM). */
+/* Copies the hart's state. The hart must not be running (PAUSED VM), nor
+ * any other hart of its machine: out->time is the machine's time at the
+ * pause, the same for every hart (the latest of their stop times). */
 void rv_hart_save(struct rv_hart *h, struct rv_hart_state *out);
 
 /* Replaces the hart's state with *s after checking it (privilege, satp
  * mode, HSM state): VMM_EINVAL naming the bad field, hart unchanged. Guest
- * time then continues from s->time. The hart must not be running. */
+ * time then continues from s->time, for every hart of the machine (guest
+ * time is one clock; outside deterministic mode the load re-bases the
+ * other harts too). No hart of the machine may be running. */
 int rv_hart_load(struct rv_hart *h, const struct rv_hart_state *s);
+
+/* The latest guest time another hart of h's machine stopped at or was
+ * loaded with, 0 if none (or in deterministic mode). A state stream's
+ * harts come one after the other: loading each at no earlier than this
+ * leaves the machine's one clock at the latest of their times (hart
+ * sections from before saves recorded one time differ). No hart of the
+ * machine may be running. */
+uint64_t rv_hart_peers_stop_time(struct rv_hart *h);
 
 #endif

@@ -86,6 +86,14 @@ int rv_hart_component_load(void *opaque, struct state_reader *r, uint32_t versio
     int rc = state_check_done(r);
     if (rc)
         return rc;
+    /* Every hart's section records the machine's time at the save; files
+     * written before that was so hold one time per hart, and the latest
+     * of them is the one no hart's clock goes back from. (The harts of
+     * the VM a stream is loaded into have not run yet: their stop times
+     * are those of its creation, earlier than any saved guest's.) */
+    uint64_t peers = rv_hart_peers_stop_time(h);
+    if (peers > s.time)
+        s.time = peers;
     rc = rv_hart_load(h, &s);
     return rc ? vmm_error(VMM_EFORMAT, "%s", vmm_last_error()) : 0;
 }

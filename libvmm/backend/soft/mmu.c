@@ -131,13 +131,49 @@ static void flush_ctx(struct rv_cpu *c, int ctx)
     memset(c->itlb[ctx], 0xff, sizeof(c->itlb[ctx]));
 }
 
+/* Bit of a superpage region (va >> 21 or va >> 30) in its map. */
+static unsigned super_bit(uint64_t region, unsigned bits_log2)
+{
+    return (unsigned)((region * 0x9e3779b97f4a7c15ULL) >> (64 - bits_log2));
+}
+
+#define SUPER_2M_LOG2 12 /* log2(RV_SUPER_2M_BITS) */
+_Static_assert(RV_SUPER_2M_BITS == 1u << SUPER_2M_LOG2, "super_2m size");
+
+/* A TLB entry of va is being taken from a superpage (offset mask `super`). */
+static void note_super(struct rv_cpu *c, uint64_t va, uint64_t super)
+{
+    if (super > c->super_mask)
+        c->super_mask = super;
+    if (super == (1ULL << 21) - 1) {
+        unsigned b = super_bit(va >> 21, SUPER_2M_LOG2);
+        c->super_2m[b / 64] |= 1ULL << (b % 64);
+    } else if (super == (1ULL << 30) - 1) {
+        c->super_1g |= 1ULL << super_bit(va >> 30, 6);
+    } /* larger: rv_tlb_flush_page empties everything */
+}
+
+/* May an entry taken from a superpage holding va be cached? */
+static int super_may_hold(const struct rv_cpu *c, uint64_t va)
+{
+    unsigned b = super_bit(va >> 21, SUPER_2M_LOG2);
+    return ((c->super_2m[b / 64] >> (b % 64)) & 1) || ((c->super_1g >> super_bit(va >> 30, 6)) & 1);
+}
+
+static void forget_supers(struct rv_cpu *c)
+{
+    c->super_mask = 0;
+    memset(c->super_2m, 0, sizeof(c->super_2m));
+    c->super_1g = 0;
+}
+
 void rv_tlb_flush_all(struct rv_hart *h)
 {
     struct rv_cpu *c = rv_cpu(h);
     flush_ctx(c, RV_CTX_U);
     flush_ctx(c, RV_CTX_S);
     flush_ctx(c, RV_CTX_S_SUM);
-    c->super_mask = 0;
+    forget_supers(c);
 }
 
 void rv_tlb_flush_everything(struct rv_hart *h)
@@ -145,7 +181,7 @@ void rv_tlb_flush_everything(struct rv_hart *h)
     struct rv_cpu *c = rv_cpu(h);
     for (int i = 0; i < RV_NCTX; i++)
         flush_ctx(c, i);
-    c->super_mask = 0;
+    forget_supers(c);
 }
 
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
@@ -156,8 +192,9 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t va)
         rv_tlb_flush_all(h);
         return;
     }
+    int scan = c->super_mask && super_may_hold(c, va);
     for (int ctx = RV_CTX_U; ctx <= RV_CTX_S_SUM; ctx++) {
-        if (c->super_mask) {
+        if (scan) {
             /* Entries in the superpage-sized region around va may come from
              * a superpage holding va: drop them all (over-flushing is safe). */
             uint64_t region = va & ~c->super_mask;
@@ -222,7 +259,6 @@ static int code_store(struct rv_cpu *c, uint64_t gpa, unsigned size)
         if (d->insn[i].disp == 0)
             continue; /* not decoded: no write (it could commit a page for nothing) */
         d->insn[i].disp = 0; /* RV_OP_DECODE */
-        d->insn[i].op = RV_OP_DECODE;
     }
     if (c->jit)
         rv_jit_code_store(c, gpa, size);
@@ -248,8 +284,8 @@ static int translate(struct rv_hart *h, uint64_t va, int acc, uint64_t *gpa, uin
     *host = page ? page + (*gpa & 0xfff) : NULL;
     if (!page)
         return 0;
-    if (super > c->super_mask && priv != RV_PRIV_M && (c->satp >> 60))
-        c->super_mask = super;
+    if (super && priv != RV_PRIV_M && (c->satp >> 60))
+        note_super(c, va, super);
     uint64_t vpage = va & ~0xfffULL;
     unsigned idx = (unsigned)(va >> 12) & (RV_TLB_SIZE - 1);
     if (acc == RV_ACC_FETCH) {
@@ -472,8 +508,8 @@ static int fetch_lookup(struct rv_hart *h, uint64_t va, struct rv_ftlbe **out)
 }
 
 /* Zeroes d's decoded slots (RV_OP_DECODE everywhere), writing only the
- * host pages of them that hold something. A memset of all 32 KiB would
- * make the OS back every page of every slot ever reused (~13 MiB for a
+ * host pages of them that hold something. A memset of all 16 KiB would
+ * make the OS back every page of every slot ever reused (~7 MiB for a
  * kernel's boot on one hart), most of them never decoded into again; a
  * page never written still reads as the shared zero page and is skipped.
  * No system call: giving the pages back with madvise costs a TLB
@@ -516,10 +552,6 @@ struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vba
          * left it, zero; a used one is zeroed where it is not. */
         if (d->gen != 0)
             dpage_clear(d);
-        for (unsigned i = RV_PAGE_INSNS; i < RV_PAGE_INSNS + 2; i++) {
-            d->insn[i].len = 2;
-            rv_insn_set_op(&d->insn[i], RV_OP_PAGEEND);
-        }
         d->key = e->gpage | 1;
         d->gen = c->icache_gen;
         d->host = e->host;
@@ -538,6 +570,22 @@ int rv_mmu_fetch16(struct rv_hart *h, uint64_t va, uint16_t *out)
         return 1;
     memcpy(out, e->host + (va & 0xfff), 2);
     return 0;
+}
+
+uint32_t rv_mmu_insn_bits(struct rv_hart *h, uint64_t va)
+{
+    struct rv_cpu *c = rv_cpu(h);
+    uint64_t cause = c->trap_cause, tval = c->trap_tval; /* a failed fetch sets them */
+    uint16_t lo, hi;
+    uint32_t bits = 0;
+    if (!rv_mmu_fetch16(h, va, &lo)) {
+        bits = lo;
+        if ((lo & 3) == 3)
+            bits = rv_mmu_fetch16(h, va + 2, &hi) ? 0 : bits | (uint32_t)hi << 16;
+    }
+    c->trap_cause = cause;
+    c->trap_tval = tval;
+    return bits;
 }
 
 /* Host address of an aligned atomic access of `size` bytes (RAM only). A
@@ -610,8 +658,8 @@ static inline uint64_t amo_minmax_uint64_t(unsigned f5, uint64_t a, uint64_t b)
 enum rv_res rv_amo_exec(struct rv_hart *h, const struct rv_insn *in)
 {
     struct rv_cpu *c = rv_cpu(h);
-    unsigned size = in->imm == 3 ? 8 : 4;
-    unsigned f5 = in->aux;
+    unsigned size = (in->imm & 7) == 3 ? 8 : 4;
+    unsigned f5 = (unsigned)in->imm >> 3;
     uint64_t va = h->x[in->rs1];
     uint8_t *p;
 

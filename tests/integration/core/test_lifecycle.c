@@ -229,7 +229,7 @@ static void test_destroy_while_running_releases_the_pool(void)
 {
     struct guest_run *r = boot();
     /* Guest RAM plus what the engine's per-vCPU caches may cost (the soft
-     * engine's decode cache is about 33 MiB a hart at most, its translator
+     * engine's decode cache is about 16 MiB a hart at most, its translator
      * about 11 MiB more). */
     uint64_t used = vmm_host_memory_used(r->host);
     CU_ASSERT(used >= 64u << 20);

@@ -47,6 +47,7 @@ struct dirtier {
     vmm_vm_t *vm;
     atomic_int stop;
     atomic_uint generation;
+    atomic_uint sweeps; /* whole sweeps done */
     unsigned pause_us;
 };
 
@@ -59,6 +60,7 @@ static void *dirtier_main(void *arg)
         memset(page, (int)(g & 0xff), sizeof(page));
         for (uint64_t off = 0; off < SCRATCH; off += sizeof(page)) /* whole sweeps only */
             vmm_vm_write_phys(d->vm, scratch_gpa + off, page, sizeof(page));
+        atomic_fetch_add(&d->sweeps, 1);
         if (d->pause_us)
             usleep(d->pause_us);
     }
@@ -408,6 +410,12 @@ static void test_a_guest_that_outruns_the_link_fails_cleanly(void)
     struct dirtier d = { .vm = r->vm };
     pthread_t t;
     pthread_create(&t, NULL, dirtier_main, &d);
+    /* The dirtier is going before the migration starts: on a loaded host
+     * its thread may not have run yet, and a migration of a still-zero
+     * scratch area converges at once (seen once in a parallel test run). */
+    for (int i = 0; i < 3000 && atomic_load(&d.sweeps) == 0; i++)
+        usleep(1000);
+    CU_ASSERT_FATAL(atomic_load(&d.sweeps) > 0);
     struct done done = { 0 };
     /* 32 MB/s against a guest rewriting 64 MiB all the time. */
     vmm_migrate_params_t p = { .size = sizeof(p), .max_bandwidth = 32u << 20,
@@ -420,6 +428,10 @@ static void test_a_guest_that_outruns_the_link_fails_cleanly(void)
     vmm_migrate_stats_t st = { .size = sizeof(st) };
     vmm_vm_migrate_stats(r->vm, &st);
     CU_ASSERT_EQUAL(st.status, VMM_MIGRATE_FAILED);
+    if (done.status != VMM_EBUSY)
+        printf("(status %d: %s; %llu rounds, %llu MB sent, dirtier sweeps %u) ", done.status,
+               vmm_last_error(), (unsigned long long)st.rounds,
+               (unsigned long long)(st.bytes_sent >> 20), atomic_load(&d.generation));
     atomic_store(&d.stop, 1);
     pthread_join(t, NULL);
     /* The source VM is fine: it still counts. */

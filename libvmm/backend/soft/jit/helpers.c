@@ -55,7 +55,7 @@ uint64_t rv_jh_step(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, ui
     switch (rv_jit_step_insn(h, in, pc)) {
     case RV_STEP_TRAP: return end_trap(h, j, pc, adj);
     case RV_STEP_EXIT: j->smc = 0; return end_after(h, j, adj);
-    default: return after_slow(h, j, pc + in->len, adj);
+    default: return after_slow(h, j, pc + rv_insn_len(in), adj);
     }
 }
 

@@ -391,7 +391,7 @@ static int step_to_budget(struct rv_hart *h, struct rv_jit *j)
         j->budget--;
         if (r == RV_STEP_EXIT)
             return 1;
-        h->pc = pc + in.len;
+        h->pc = pc + rv_insn_len(&in);
     }
     return 1;
 }

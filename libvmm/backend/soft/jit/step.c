@@ -85,7 +85,7 @@ uint64_t rv_jh_muldiv(uint64_t a, uint64_t b, uint64_t op)
 static uint64_t alu(const struct rv_insn *in, uint64_t a, uint64_t b, uint64_t pc)
 {
     int64_t imm = in->imm;
-    switch (in->op) {
+    switch (rv_insn_op(in)) {
     case RV_OP_LUI: return (uint64_t)imm;
     case RV_OP_AUIPC: return pc + (uint64_t)imm;
     case RV_OP_ADDI: return a + (uint64_t)imm;
@@ -116,7 +116,7 @@ static uint64_t alu(const struct rv_insn *in, uint64_t a, uint64_t b, uint64_t p
     case RV_OP_SLLW: return SEXT32((uint32_t)a << (b & 31));
     case RV_OP_SRLW: return SEXT32((uint32_t)a >> (b & 31));
     case RV_OP_SRAW: return (uint64_t)(int64_t)((int32_t)a >> (b & 31));
-    default: return rv_jh_muldiv(a, b, in->op);
+    default: return rv_jh_muldiv(a, b, rv_insn_op(in));
     }
 }
 
@@ -128,7 +128,7 @@ static enum rv_step jump(struct rv_hart *h, uint64_t target)
 
 static int branch_taken(const struct rv_insn *in, uint64_t a, uint64_t b)
 {
-    switch (in->op) {
+    switch (rv_insn_op(in)) {
     case RV_OP_BEQ: return a == b;
     case RV_OP_BNE: return a != b;
     case RV_OP_BLT: return (int64_t)a < (int64_t)b;
@@ -143,14 +143,14 @@ static int branch_taken(const struct rv_insn *in, uint64_t a, uint64_t b)
 static enum rv_step after_mem(struct rv_hart *h, const struct rv_insn *in, uint64_t pc)
 {
     if (machine_should_exit(h->m))
-        return jump(h, pc + in->len);
+        return jump(h, pc + rv_insn_len(in));
     return RV_STEP_NEXT;
 }
 
-static enum rv_step illegal(struct rv_cpu *c, const struct rv_insn *in)
+static enum rv_step illegal(struct rv_cpu *c)
 {
     c->trap_cause = RV_EXC_ILLEGAL;
-    c->trap_tval = in->raw;
+    c->trap_tval = RV_TVAL_INSN; /* rv_trap reads the bits back */
     return RV_STEP_TRAP;
 }
 
@@ -160,7 +160,7 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
     uint64_t *X = h->x;
     uint64_t a = X[in->rs1], b = X[in->rs2], v;
     enum rv_res r;
-    unsigned op = in->op;
+    unsigned op = rv_insn_op(in);
 
     if ((op >= RV_OP_ADDI && op <= RV_OP_REMUW) || op == RV_OP_LUI || op == RV_OP_AUIPC) {
         X[in->rd] = alu(in, a, b, pc);
@@ -183,24 +183,25 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
         return after_mem(h, in, pc);
     }
     if (op >= RV_OP_BEQ && op <= RV_OP_BGEU)
-        return jump(h, branch_taken(in, a, b) ? pc + (uint64_t)(int64_t)in->imm : pc + in->len);
+        return jump(h, branch_taken(in, a, b) ? pc + (uint64_t)(int64_t)in->imm
+                                              : pc + rv_insn_len(in));
 
     switch (op) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return RV_STEP_NEXT;
     case RV_OP_JAL:
-        X[in->rd] = pc + in->len;
+        X[in->rd] = pc + rv_insn_len(in);
         X[0] = 0;
         return jump(h, pc + (uint64_t)(int64_t)in->imm);
     case RV_OP_JALR: {
         uint64_t t = (a + (uint64_t)(int64_t)in->imm) & ~1ULL;
-        X[in->rd] = pc + in->len;
+        X[in->rd] = pc + rv_insn_len(in);
         X[0] = 0;
         return jump(h, t);
     }
     case RV_OP_FENCE_I:
         rv_cpu_fence_i(h);
-        return jump(h, pc + in->len);
+        return jump(h, pc + rv_insn_len(in));
     case RV_OP_ECALL:
         if (h->priv == RV_PRIV_S && h->sbi_in_vmm && h->hooks && h->hooks->sbi_call) {
             h->pc = pc;
@@ -233,14 +234,14 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
         if (r == RV_RES_TRAP)
             return RV_STEP_TRAP;
         if (r == RV_RES_SYNC)
-            return jump(h, pc + in->len);
+            return jump(h, pc + rv_insn_len(in));
         return RV_STEP_NEXT;
     case RV_OP_AMO: return rv_amo_exec(h, in) == RV_RES_TRAP ? RV_STEP_TRAP : RV_STEP_NEXT;
     case RV_OP_FP: return rv_fpu_exec(h, in) == RV_RES_TRAP ? RV_STEP_TRAP : RV_STEP_NEXT;
     case RV_OP_FLW:
     case RV_OP_FLD: {
         if (!(c->mstatus & MSTATUS_FS))
-            return illegal(c, in);
+            return illegal(c);
         unsigned s = op == RV_OP_FLW ? 4 : 8;
         if (load(h, a + (uint64_t)(int64_t)in->imm, s, &v))
             return RV_STEP_TRAP;
@@ -251,13 +252,13 @@ enum rv_step rv_jit_step_insn(struct rv_hart *h, const struct rv_insn *in, uint6
     case RV_OP_FSW:
     case RV_OP_FSD: {
         if (!(c->mstatus & MSTATUS_FS))
-            return illegal(c, in);
+            return illegal(c);
         unsigned s = op == RV_OP_FSW ? 4 : 8;
         if (store(h, a + (uint64_t)(int64_t)in->imm, s, h->f[in->rs2]))
             return RV_STEP_TRAP;
         return after_mem(h, in, pc);
     }
     default: /* ILLEGAL, and DECODE/CROSS/PAGEEND never reach here */
-        return illegal(c, in);
+        return illegal(c);
     }
 }

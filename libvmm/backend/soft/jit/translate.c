@@ -136,7 +136,7 @@ _Static_assert(NPOOL <= 8, "a register state packs into 64 bits");
 static void insn_regs(const struct rv_insn *in, unsigned *r1, unsigned *r2, unsigned *w)
 {
     *r1 = *r2 = *w = 0;
-    switch (in->op) {
+    switch (rv_insn_op(in)) {
     case RV_OP_NOP: case RV_OP_FENCE: case RV_OP_LUI: case RV_OP_AUIPC: case RV_OP_JAL:
         break;
     case RV_OP_FP: { /* its rs1/rs2/rd are mostly FP registers */
@@ -194,16 +194,16 @@ static int store_dead(const struct tr *t, unsigned g)
 {
     if (g == 0 || g >= 32)
         return 0;
-    switch (t->ins[t->k]->op) {
+    switch (rv_insn_op(t->ins[t->k])) {
     case RV_OP_LB: case RV_OP_LH: case RV_OP_LW: case RV_OP_LD: case RV_OP_LBU:
     case RV_OP_LHU: case RV_OP_LWU: /* (its slow path stores rd itself) */
         break;
     default:
-        if (!pure_op(t->ins[t->k]->op))
+        if (!pure_op(rv_insn_op(t->ins[t->k])))
             return 0;
     }
     for (unsigned k = t->k + 1; k < t->n; k++) {
-        if (!pure_op(t->ins[k]->op))
+        if (!pure_op(rv_insn_op(t->ins[k])))
             return 0;
         unsigned r1, r2, w;
         insn_regs(t->ins[k], &r1, &r2, &w);
@@ -745,7 +745,7 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     if (va != RSI) /* before rdi (maybe va) is written */
         jx_mov_rr(&t->c, RSI, va);
     arg_h(&t->c);
-    jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, in->len));
+    jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, rv_insn_len(in)));
     jx_mov_imm(&t->c, RCX, pc);
     jx_mov_imm(&t->c, R8, adj);
     call_helper(&t->c, (const void *)rv_jh_load);
@@ -772,7 +772,7 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
     if (va != RSI) /* likewise */
         jx_mov_rr(&t->c, RSI, va);
     arg_h(&t->c);
-    jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, in->len));
+    jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, rv_insn_len(in)));
     jx_mov_imm(&t->c, R8, pc);
     jx_mov_imm(&t->c, R9, adj);
     call_helper(&t->c, (const void *)rv_jh_store);
@@ -916,7 +916,7 @@ static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
         jx_mov_rr(&t->m, RSI, b);
     if (a != RDI)
         jx_mov_rr(&t->m, RDI, a);
-    jx_mov_imm(&t->m, RDX, in->op);
+    jx_mov_imm(&t->m, RDX, rv_insn_op(in));
     call_fn(&t->m, (const void *)rv_jh_muldiv);
     cache_forget(t, 0);
     commit(t, in->rd, RAX);
@@ -926,7 +926,7 @@ static void emit_muldiv_call(struct tr *t, const struct rv_insn *in)
  * divisor and -1 (signed: the one overflow case) take the C helper. */
 static void emit_div(struct tr *t, const struct rv_insn *in)
 {
-    unsigned op = in->op;
+    unsigned op = rv_insn_op(in);
     int w = op == RV_OP_DIV || op == RV_OP_DIVU || op == RV_OP_REM || op == RV_OP_REMU;
     int sign = op == RV_OP_DIV || op == RV_OP_REM || op == RV_OP_DIVW || op == RV_OP_REMW;
     int rem = op == RV_OP_REM || op == RV_OP_REMU || op == RV_OP_REMW || op == RV_OP_REMUW;
@@ -967,7 +967,7 @@ static void emit_div(struct tr *t, const struct rv_insn *in)
 
 static void emit_branch(struct tr *t, const struct rv_insn *in, uint64_t pc, enum jx_cc cc)
 {
-    uint64_t to = pc + (uint64_t)(int64_t)in->imm, next = pc + in->len;
+    uint64_t to = pc + (uint64_t)(int64_t)in->imm, next = pc + rv_insn_len(in);
     int8_t want[8];
     /* a loop's back edge is the hot side: its moves go before the compare
      * (both sides); the fall-through side's go after the jcc (its own) */
@@ -1013,13 +1013,13 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     struct jx_buf *b = &t->m;
     int8_t want[8];
     t->stamp++;
-    if (!pure_op(in->op))
+    if (!pure_op(rv_insn_op(in)))
         flush_dirty(t);
     if (!keeps_fs_dirty(t, in)) { /* (and no C call on the hot path) */
         t->fs_dirty = 0;
         fx_reset(t);
     }
-    switch (in->op) {
+    switch (rv_insn_op(in)) {
     case RV_OP_NOP:
     case RV_OP_FENCE: return 0;
     case RV_OP_LUI:
@@ -1032,7 +1032,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
         return 0;
     case RV_OP_JAL:
         if (in->rd != RV_REG_SINK) {
-            jx_mov_imm(b, RAX, pc + in->len);
+            jx_mov_imm(b, RAX, pc + rv_insn_len(in));
             commit(t, in->rd, RAX);
         }
         if (target_state(t, pc + (uint64_t)(int64_t)in->imm, want))
@@ -1045,7 +1045,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
             jx_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
         jx_alu_ri(b, 1, ALU_AND, RAX, -2);
         if (in->rd != RV_REG_SINK) {
-            jx_mov_imm(b, RCX, pc + in->len);
+            jx_mov_imm(b, RCX, pc + rv_insn_len(in));
             commit(t, in->rd, RCX);
         }
         fix(t, 0, jx_jmp32(b), TO_ABS, (uintptr_t)t->j->cache.ijmp_rw); /* stores pc */
@@ -1107,7 +1107,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_SRAW: emit_shift_reg(t, in, SH_SAR, 0); return 0;
     case RV_OP_MUL:
     case RV_OP_MULW: {
-        int w = in->op == RV_OP_MUL;
+        int w = rv_insn_op(in) == RV_OP_MUL;
         int m = opnd(t, in->rs2, RCX);
         to_rax(t, in->rs1);
         jx_imul_rr(b, w, RAX, m);
@@ -1120,7 +1120,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
     case RV_OP_MULHU: {
         int m = opnd(t, in->rs2, RCX);
         to_rax(t, in->rs1);
-        jx_mul_r(b, in->op == RV_OP_MULH, m);
+        jx_mul_r(b, rv_insn_op(in) == RV_OP_MULH, m);
         commit(t, in->rd, RDX);
         return 0;
     }
@@ -1148,7 +1148,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
 {
     struct rv_insn *in = &dp->insn[off >> 1];
-    if (in->op == RV_OP_DECODE) {
+    if (rv_insn_op(in) == RV_OP_DECODE) {
         uint16_t lo;
         memcpy(&lo, dp->host + off, 2);
         if ((lo & 3) != 3) {
@@ -1161,7 +1161,7 @@ const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
             rv_decode(raw, in);
         }
     }
-    return in->op == RV_OP_CROSS ? NULL : in;
+    return rv_insn_op(in) == RV_OP_CROSS ? NULL : in;
 }
 
 /* A link from a jump leaving registers `have` (pack_state) to block b:
@@ -1262,8 +1262,8 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
         if (!in)
             break;
         ins[n++] = in;
-        off += in->len;
-        if (is_jump(in->op) || ends_run(in->op))
+        off += rv_insn_len(in);
+        if (is_jump(rv_insn_op(in)) || ends_run(rv_insn_op(in)))
             break;
     }
     if (n == 0) {
@@ -1297,8 +1297,9 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     t->n = n;
     t->k = 0;
     const struct rv_insn *last = ins[n - 1];
-    uint64_t last_pc = vpc + (off - start) - last->len;
-    t->loops = (last->op == RV_OP_JAL || (last->op >= RV_OP_BEQ && last->op <= RV_OP_BGEU)) &&
+    uint64_t last_pc = vpc + (off - start) - rv_insn_len(last);
+    unsigned last_op = rv_insn_op(last);
+    t->loops = (last_op == RV_OP_JAL || (last_op >= RV_OP_BEQ && last_op <= RV_OP_BGEU)) &&
                last_pc + (uint64_t)(int64_t)last->imm == vpc;
     cache_reset(t);
     fx_reset(t);
@@ -1310,7 +1311,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     unsigned memrem[RV_JIT_BLOCK_INSNS], mem = 0;
     for (unsigned k = n; k-- > 0;) {
         memrem[k] = mem;
-        mem += is_memop(ins[k]->op);
+        mem += is_memop(rv_insn_op(ins[k]));
     }
 
     /* entry: load the registers the block reads first; the fast entry,
@@ -1336,7 +1337,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     for (unsigned k = 0; k < n; k++) {
         t->k = k;
         ended = emit_insn(t, ins[k], pc, RV_JIT_ADJ(n - k, memrem[k]));
-        pc += ins[k]->len;
+        pc += rv_insn_len(ins[k]);
     }
     if (!ended) {
         int8_t want[8];
