@@ -283,20 +283,6 @@ void jx_store_imm32(struct jx_buf *b, int base, int32_t disp, uint32_t imm)
     jx_u32(b, imm);
 }
 
-void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg)
-{
-    static const uint8_t opc[] = { 0x0f, 0x2a };
-    jx_byte(b, 0xf2);
-    reg_op(b, 1, opc, 2, xmm, reg, 0);
-}
-
-void jx_ucomisd(struct jx_buf *b, int xa, int xb)
-{
-    static const uint8_t opc[] = { 0x0f, 0x2e };
-    jx_byte(b, 0x66);
-    reg_op(b, 0, opc, 2, xa, xb, 0);
-}
-
 void jx_movsxd(struct jx_buf *b, int dst, int src)
 {
     static const uint8_t opc[] = { 0x63 };

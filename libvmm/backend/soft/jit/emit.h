@@ -115,12 +115,10 @@ void jx_div_r(struct jx_buf *b, int w, int sign, int src);
 void jx_cqo(struct jx_buf *b, int w);
 /* mul / imul qword [base + disp]: rdx:rax = rax * m */
 void jx_mul_m(struct jx_buf *b, int sign, int base, int32_t disp);
-/* SSE2 scalar double: `prefix 0F op` (prefix 0: none) with xmm and [base + disp]
+/* SSE scalar with xmm and [base + disp]: `[prefix] 0F op` (prefix 0: none)
  * (F2 0F 10 movsd load, F2 0F 11 movsd store, F2 0F 58 addsd, 59 mulsd,
- * 5C subsd, 5E divsd). */
+ * 5C subsd, 5E divsd; F3 for the single forms). */
 void jx_sse_m(struct jx_buf *b, uint8_t prefix, uint8_t op, int xmm, int base, int32_t disp);
-/* cvtsi2sd xmm, r64 */
-void jx_cvtsi2sd(struct jx_buf *b, int xmm, int reg);
 /* SSE with two xmm registers: `[prefix] 0F op` (prefix 0: none), e.g.
  * F2 0F 51 sqrtsd, F3 0F 5A cvtss2sd, F2 0F 5D minsd, 0F 54 andps,
  * 66 0F 2F comisd, 0F 2E ucomiss. */
@@ -139,8 +137,6 @@ void jx_vfma213(struct jx_buf *b, uint8_t op, int w, int dst, int src2, int src3
 void jx_alu_mi8(struct jx_buf *b, int w, enum jx_alu op, int base, int32_t disp, int8_t imm);
 /* mov dword [base + disp], imm32 */
 void jx_store_imm32(struct jx_buf *b, int base, int32_t disp, uint32_t imm);
-/* ucomisd xmm_a, xmm_b (parity set: unordered, i.e. a NaN) */
-void jx_ucomisd(struct jx_buf *b, int xa, int xb);
 /* movsxd dst, src32 */
 void jx_movsxd(struct jx_buf *b, int dst, int src);
 /* setcc reg8 (reg must be RAX..RBX or use a REX-safe register) */

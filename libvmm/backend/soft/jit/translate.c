@@ -91,14 +91,14 @@ struct tr {
     uint8_t load_slot[8], nloads; /* the entry's loads, in order: pool slots */
     int bmi2;         /* the host has rorx */
     int fma;          /* the host has FMA3 (translate_fp.inc) */
-    /* the run of native F/D instructions being emitted (translate_fp.inc):
-     * its end, the conditions it needs, its checks' jumps, and the
-     * arguments of fpu.c calls for its out-of-line copy */
     int fs_dirty; /* mstatus.FS is known dirty here (checked, not changed since) */
     /* FP registers holding a double also kept in xmm4..xmm15 (write-through,
      * translate_fp.inc): which xmm holds f[i] (-1: none), and back */
     int8_t fx_of[32], fx_reg[16];
     uint32_t fx_use[16];
+    /* the run of native F/D instructions being emitted (translate_fp.inc):
+     * its end, the conditions it needs, its checks' jumps, and the
+     * arguments of fpu.c calls for its out-of-line copy */
     unsigned fp_end, fp_need, fp_nchecks, fp_nrun;
     size_t fp_checks[3];
     const struct rv_insn *fp_copy[RV_JIT_BLOCK_INSNS];
