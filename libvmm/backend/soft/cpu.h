@@ -336,6 +336,9 @@ static inline void rv_fpu_sync(struct rv_cpu *c)
     if (RV_UNLIKELY(c->fp_live))
         rv_fpu_sync_slow(c);
 }
+/* The opposite: puts the host FPU in the guest's state (fp_live), as
+ * translated F/D code needs it; 1 when it is (x86-64 hosts). */
+int rv_fpu_live(struct rv_cpu *c);
 
 /* Marks the FP state dirty (any write of f[] or fcsr). */
 static inline void rv_fs_dirty(struct rv_cpu *c)

@@ -207,9 +207,6 @@ uint64_t rv_jh_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t size
 uint64_t rv_jh_muldiv(uint64_t a, uint64_t b, uint64_t op);
 /* An F/D arithmetic instruction (RV_OP_FP): straight to the FPU. */
 uint64_t rv_jh_fp(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, uint64_t adj);
-/* fpu.c: the host FPU in the guest's state (rv_cpu.fp_live), as translated
- * F/D code needs it; 1 when it is. */
-int rv_fpu_live(struct rv_cpu *c);
 /* kind of rv_jh_load: size | signed << 4 | rd << 8 | instruction length << 16;
  * size of rv_jh_store: size | instruction length << 8 */
 #define RV_JH_LOAD_KIND(size, sign, rd, len) \
