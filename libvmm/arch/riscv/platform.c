@@ -188,6 +188,48 @@ static int load_firmware(struct machine *m, const char *path, const struct rv_bo
     return rc;
 }
 
+/* Does the structure block of a device tree (version 17 and later) walk
+ * to FDT_END with every tag, node name and property inside it? libfdt
+ * 1.6's fdt_check_full() does not check that a property's length keeps
+ * the walk going forward: a length of 0xfffffff4 steps back onto the same
+ * tag and it loops for ever (found by the loader fuzzer). So this walk
+ * comes first; fdt_check_full() then checks the rest. */
+static int dtb_struct_walks(const uint8_t *blob, size_t len)
+{
+    uint32_t off = fdt32_ld((const fdt32_t *)(blob + 8));   /* off_dt_struct */
+    uint32_t size = fdt32_ld((const fdt32_t *)(blob + 36)); /* size_dt_struct */
+    if (off > len || size > len - off)
+        return 0;
+    const uint8_t *s = blob + off;
+    size_t pos = 0;
+    while (size - pos >= 4) {
+        uint32_t tag = fdt32_ld((const fdt32_t *)(s + pos));
+        pos += 4;
+        if (tag == FDT_BEGIN_NODE) { /* a NUL-terminated name, padded to 4 */
+            const uint8_t *nul = memchr(s + pos, 0, size - pos);
+            if (!nul)
+                return 0;
+            pos = (size_t)(nul - s) + 1;
+        } else if (tag == FDT_PROP) { /* length, name offset, value */
+            if (size - pos < 8)
+                return 0;
+            uint32_t plen = fdt32_ld((const fdt32_t *)(s + pos));
+            pos += 8;
+            if (plen > size - pos)
+                return 0;
+            pos += plen;
+        } else if (tag == FDT_END) {
+            return 1;
+        } else if (tag != FDT_END_NODE && tag != FDT_NOP) {
+            return 0;
+        }
+        pos = (pos + 3) & ~(size_t)3;
+        if (pos > size)
+            return 0;
+    }
+    return 0; /* no FDT_END */
+}
+
 /* A device tree from a file instead of the generated one; /chosen gets the
  * command line and initrd as for the generated tree. */
 static int load_dtb_file(const char *path, const struct dtb_params *dp, void *dst, size_t room,
@@ -212,6 +254,15 @@ static int load_dtb_file(const char *path, const struct dtb_params *dp, void *ds
         file_buf_free(&f);
         return vmm_error(VMM_EFORMAT, "device tree '%s': version %u, libvmm reads 17 and later",
                          path, version);
+    }
+    if (len >= sizeof(struct fdt_header) && fdt_magic(data) == FDT_MAGIC &&
+        !dtb_struct_walks(data, len)) {
+        unsigned ssize = fdt_size_dt_struct(data), soff = fdt_off_dt_struct(data);
+        file_buf_free(&f);
+        return vmm_error(VMM_EFORMAT,
+                         "device tree '%s': its structure block (%u bytes at offset %u of %zu) "
+                         "has a tag, name or property running past its end, or no FDT_END",
+                         path, ssize, soff, len);
     }
     int err = len < sizeof(struct fdt_header) ? -FDT_ERR_TRUNCATED : fdt_check_full(data, len);
     if (err == 0)

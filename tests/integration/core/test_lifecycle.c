@@ -4,6 +4,7 @@
  * echoes console input in upper case; q/e/r/t end it in known ways. */
 #include <CUnit/Basic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "guest_harness.h"
 
@@ -274,6 +275,53 @@ static void test_missing_kernel_is_a_clear_error(void)
     CU_ASSERT_EQUAL(vmm_host_free(host), 0);
 }
 
+/* soft: a device tree whose property length (0xfffffff4) would step the
+ * walk back onto its own tag, on which libfdt 1.6's fdt_check_full()
+ * loops for ever (found by the loader fuzzer), is refused with a message
+ * instead of hanging the create. */
+static void test_a_dtb_that_loops_libfdt_is_a_clear_error(void)
+{
+    static const uint32_t words[] = {
+        0xd00dfeed, 88, 56, 84, 40, 17, 16, 0, 4, 28, /* header: sizes and offsets */
+        0, 0, 0, 0,                                    /* empty reservation map */
+        1, 0,                                          /* BEGIN_NODE "" */
+        3, 0xfffffff4, 0,                              /* PROP: length -12 */
+        2, 9,                                          /* END_NODE, END */
+        0x61000000,                                    /* strings: "a" */
+    };
+    uint8_t blob[sizeof(words)];
+    for (size_t i = 0; i < sizeof(words) / 4; i++) {
+        uint32_t w = words[i];
+        uint8_t be[4] = { (uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w };
+        memcpy(blob + 4 * i, be, 4);
+    }
+    char path[] = "/tmp/libvmm-dtb-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, blob, sizeof(blob)), (ssize_t)sizeof(blob));
+    close(fd);
+    vmm_host_t *host;
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
+    vmm_config_t *cfg;
+    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
+    CU_ASSERT_EQUAL(vmm_config_set_dtb(cfg, path), 0);
+    vmm_vm_t *vm = NULL;
+    int rc = vmm_vm_create(host, cfg, &vm);
+    if (rc == 0) {
+        rc = vmm_vm_start(vm);
+        vmm_vm_destroy(vm);
+    }
+    CU_ASSERT_EQUAL(rc, VMM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), "structure block"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(vmm_last_error(), path));
+    vmm_config_free(cfg);
+    CU_ASSERT_EQUAL(vmm_host_free(host), 0);
+    unlink(path);
+}
+
 /* x86: <cpu><feature policy='disable' name='...'> hides the CPUID bit. */
 static uint32_t guest_cpuid1_ecx(const char *disable)
 {
@@ -375,6 +423,9 @@ int main(int argc, char **argv)
     CU_add_test(s, "destroy while running releases the pool", test_destroy_while_running_releases_the_pool);
     CU_add_test(s, "pool refuses a VM that does not fit", test_pool_refuses_a_vm_that_does_not_fit);
     CU_add_test(s, "missing kernel is a clear error", test_missing_kernel_is_a_clear_error);
+    if (strcmp(engine, "soft") == 0)
+        CU_add_test(s, "a dtb that loops libfdt is a clear error",
+                    test_a_dtb_that_loops_libfdt_is_a_clear_error);
     if (strcmp(engine, "kvm") == 0)
         CU_add_test(s, "ACPI soft-off powers off", test_acpi_soft_off_powers_off);
     if (strcmp(engine, "kvm") == 0)
