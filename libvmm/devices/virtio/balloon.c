@@ -184,7 +184,6 @@ static int host_to_gpa(const struct guest_mem *gm, const uint8_t *p, uint64_t *g
 static void process_reports(struct virtio_balloon *b, unsigned q)
 {
     struct guest_mem *gm = &b->vd.m->mem;
-    uint64_t bytes = 0;
     while (virtio_dev_pop(&b->vd, q, &b->chain) == 1) {
         struct virtq_chain *c = &b->chain;
         for (unsigned i = c->nr_out; i < c->nr_out + c->nr_in; i++) {
@@ -201,17 +200,17 @@ static void process_reports(struct virtio_balloon *b, unsigned q)
                           (unsigned long long)gpa, (unsigned long long)len);
             if (end <= start)
                 continue;
-            if (guest_mem_discard(gm, start, end - start))
+            if (guest_mem_discard(gm, start, end - start)) {
                 bad_entry(b, "%s", vmm_last_error());
-            else
-                bytes += end - start;
+                continue;
+            }
+            /* counted as each buffer goes back, not after the batch: a
+             * reader that sees the RAM shrink sees (almost all of) why */
+            pthread_mutex_lock(&b->lock);
+            b->reported_bytes += end - start;
+            pthread_mutex_unlock(&b->lock);
         }
         virtio_dev_push(&b->vd, q, c->head, 0);
-    }
-    if (bytes) {
-        pthread_mutex_lock(&b->lock);
-        b->reported_bytes += bytes;
-        pthread_mutex_unlock(&b->lock);
     }
 }
 
