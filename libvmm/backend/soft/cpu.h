@@ -293,9 +293,8 @@ void rv_cpu_update_ctx(struct rv_hart *h);
  * bits: they are wider than 32. */
 #define RV_TVAL_INSN (~0ULL)
 /* Illegal-instruction helper: sets trap_cause / trap_tval. */
-static inline enum rv_res rv_illegal(struct rv_hart *h, const struct rv_insn *in)
+static inline enum rv_res rv_illegal(struct rv_hart *h)
 {
-    (void)in;
     rv_cpu(h)->trap_cause = RV_EXC_ILLEGAL;
     rv_cpu(h)->trap_tval = RV_TVAL_INSN;
     return RV_RES_TRAP;

@@ -338,13 +338,13 @@ enum rv_res rv_csr_exec(struct rv_hart *h, const struct rv_insn *in)
     int writes = !((f3 & 3) != 1 && in->rs1 == 0); /* csrrs/c with x0 / 0 only read */
 
     if (((csr >> 8) & 3) > (unsigned)h->priv)
-        return rv_illegal(h, in);
+        return rv_illegal(h);
     if (writes && (csr >> 10) == 3)
-        return rv_illegal(h, in);
+        return rv_illegal(h);
 
     uint64_t old = 0;
     if (csr_read(h, csr, &old) < 0)
-        return rv_illegal(h, in);
+        return rv_illegal(h);
     int res = RV_RES_OK;
     if (writes) {
         uint64_t nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? (old | src) : (old & ~src);
@@ -352,7 +352,7 @@ enum rv_res rv_csr_exec(struct rv_hart *h, const struct rv_insn *in)
             nv = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? (rv_cpu(h)->mip | src) : (rv_cpu(h)->mip & ~src);
         res = csr_write(h, csr, nv);
         if (res < 0)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
     }
     if (in->rd)
         h->x[in->rd] = old;
@@ -365,7 +365,7 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
     switch (rv_insn_op(in)) {
     case RV_OP_MRET: {
         if (h->priv != RV_PRIV_M)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         int mpp = (int)((c->mstatus >> MSTATUS_MPP_SHIFT) & 3);
         uint64_t s = c->mstatus & ~(MSTATUS_MIE | MSTATUS_MPP);
         if (c->mstatus & MSTATUS_MPIE)
@@ -381,7 +381,7 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
     }
     case RV_OP_SRET: {
         if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (c->mstatus & MSTATUS_TSR)))
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         int spp = (c->mstatus & MSTATUS_SPP) ? RV_PRIV_S : RV_PRIV_U;
         uint64_t s = c->mstatus & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV);
         if (c->mstatus & MSTATUS_SPIE)
@@ -395,13 +395,13 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
     }
     case RV_OP_WFI:
         if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (c->mstatus & MSTATUS_TW)))
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         h->pc = pc + rv_insn_len(in);
         rv_cpu_wfi(h);
         return RV_RES_SYNC;
     case RV_OP_SFENCE_VMA:
         if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (c->mstatus & MSTATUS_TVM)))
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         if (in->rs1)
             rv_tlb_flush_page(h, h->x[in->rs1]);
         else
@@ -410,6 +410,6 @@ enum rv_res rv_sys_exec(struct rv_hart *h, const struct rv_insn *in, uint64_t pc
         h->pc = pc + rv_insn_len(in);
         return RV_RES_SYNC;
     default:
-        return rv_illegal(h, in);
+        return rv_illegal(h);
     }
 }

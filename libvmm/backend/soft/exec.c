@@ -108,7 +108,7 @@ void rv_interp(struct rv_hart *h, uint64_t lim)
 /* Next instruction, in a handler shared by both lengths. */
 #define NEXT_ANY()                                                                     \
     do {                                                                               \
-        in += 1 + (in->disp & 1); /* 1 slot per 2 bytes */                             \
+        in += rv_insn_len(in) / 2; /* 1 slot per 2 bytes */                            \
         n++;                                                                           \
         DISPATCH();                                                                    \
     } while (0)

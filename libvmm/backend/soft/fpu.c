@@ -579,12 +579,12 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     int dyn = rm == 7 ? (int)c->frm : (int)rm; /* rounding for ops that round */
 
     if (!(c->mstatus & MSTATUS_FS))
-        return rv_illegal(h, in);
+        return rv_illegal(h);
 
     if (opc != 0x53) { /* fused multiply-add family */
         unsigned fmt = (raw >> 25) & 3;
         if (fmt > 1 || dyn > 4)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         int neg_prod = opc == 0x4b || opc == 0x4f, neg_add = opc == 0x47 || opc == 0x4f;
         if (fmt == 0) {
             float a = rs(h, r1), b = rs(h, r2), d = rs(h, r3);
@@ -604,7 +604,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
         static const enum arith ops[] = { A_ADD, A_SUB, A_MUL, A_DIV };
         enum arith op = f7 >= 0x2c ? A_SQRT : ops[f7 >> 2];
         if (dyn > 4 || (op == A_SQRT && r2 != 0))
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         if (is_d)
             wd(h, rd, arith_d(c, op, rd_(h, r1), rd_(h, r2), dyn));
         else
@@ -613,7 +613,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x10: case 0x11: { /* fsgnj, fsgnjn, fsgnjx */
         if (rm > 2)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         if (is_d) {
             uint64_t a = h->f[r1], b = h->f[r2], sign = 1ULL << 63;
             uint64_t s = rm == 0 ? (b & sign) : rm == 1 ? (~b & sign) : ((a ^ b) & sign);
@@ -627,7 +627,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x14: case 0x15:
         if (rm > 1)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         if (is_d) /* no sync: see "Flags computed here" above */
             h->f[rd] = minmax_d(c, h->f[r1], h->f[r2], rm);
         else
@@ -635,12 +635,12 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
         break;
     case 0x20: /* fcvt.s.d */
         if (r2 != 1 || dyn > 4)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         ws(h, rd, d_to_s(c, rd_(h, r1), dyn));
         break;
     case 0x21: { /* fcvt.d.s: exact */
         if (r2 != 0)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         uint32_t a = rs_bits(h, r1);
         if (snan_s(a))
             c->fflags |= FFLAG_NV;
@@ -649,7 +649,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x50: case 0x51: {
         if (rm > 2)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         uint64_t v;
         if (is_d)
             v = compare(c, rd_(h, r1), rd_(h, r2), snan_d(h->f[r1]), snan_d(h->f[r2]), (int)rm);
@@ -662,7 +662,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x60: case 0x61: { /* fcvt.{w,wu,l,lu}.{s,d} */
         if (r2 > 3 || dyn > 4)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         double x = is_d ? rd_(h, r1) : (double)rs(h, r1);
         int bits = r2 < 2 ? 32 : 64, uns = r2 & 1;
         uint64_t v = cvt_to_int(c, x, dyn, bits, uns);
@@ -674,7 +674,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x68: case 0x69: { /* fcvt.{s,d}.{w,wu,l,lu} */
         if (r2 > 3 || dyn > 4)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         uint64_t x = h->x[r1];
         int64_t s = r2 == 0 ? (int64_t)(int32_t)x : (int64_t)x;
         uint64_t u = r2 == 1 ? (uint32_t)x : x;
@@ -687,7 +687,7 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
     }
     case 0x70: case 0x71:
         if (r2 != 0 || rm > 1)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         if (rd) {
             if (rm == 0)
                 h->x[rd] = is_d ? h->f[r1] : sext32(h->f[r1]);
@@ -697,16 +697,16 @@ enum rv_res rv_fpu_exec(struct rv_hart *h, const struct rv_insn *in)
         return RV_RES_OK; /* writes no FP state */
     case 0x78: /* fmv.w.x */
         if (r2 != 0 || rm != 0)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         ws_bits(h, rd, (uint32_t)h->x[r1]);
         break;
     case 0x79: /* fmv.d.x */
         if (r2 != 0 || rm != 0)
-            return rv_illegal(h, in);
+            return rv_illegal(h);
         h->f[rd] = h->x[r1];
         break;
     default:
-        return rv_illegal(h, in);
+        return rv_illegal(h);
     }
     rv_fs_dirty(c);
     return RV_RES_OK;

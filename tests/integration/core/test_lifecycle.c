@@ -18,15 +18,22 @@ static const char *disabled_feature; /* set by the CPUID test */
 static int restart_on_reboot;        /* set by the restart test */
 static const char *pin0, *vcpu_cpuset; /* set by the affinity test */
 
-static struct guest_run *boot(void)
+/* The guest on the engine under test, 64 MiB. */
+static vmm_config_t *guest_config(void)
 {
-    struct guest_run *r = calloc(1, sizeof(*r));
-    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
     vmm_config_t *cfg;
     CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
     CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
     CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
     CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
+    return cfg;
+}
+
+static struct guest_run *boot(void)
+{
+    struct guest_run *r = calloc(1, sizeof(*r));
+    CU_ASSERT_EQUAL_FATAL(vmm_host_new(&r->host, NULL), 0);
+    vmm_config_t *cfg = guest_config();
     if (pin0)
         CU_ASSERT_EQUAL(vmm_config_set_vcpu_pin(cfg, 0, pin0), 0);
     if (vcpu_cpuset)
@@ -302,11 +309,7 @@ static void test_a_dtb_that_loops_libfdt_is_a_clear_error(void)
     close(fd);
     vmm_host_t *host;
     CU_ASSERT_EQUAL_FATAL(vmm_host_new(&host, NULL), 0);
-    vmm_config_t *cfg;
-    CU_ASSERT_EQUAL_FATAL(vmm_config_new(&cfg), 0);
-    CU_ASSERT_EQUAL(vmm_config_set_engine(cfg, engine), 0);
-    CU_ASSERT_EQUAL(vmm_config_set_kernel(cfg, guest), 0);
-    CU_ASSERT_EQUAL(vmm_config_set_memory(cfg, 64 << 20), 0);
+    vmm_config_t *cfg = guest_config();
     CU_ASSERT_EQUAL(vmm_config_set_dtb(cfg, path), 0);
     vmm_vm_t *vm = NULL;
     int rc = vmm_vm_create(host, cfg, &vm);

@@ -10,9 +10,9 @@
  * lives on (rbx = &h->x[16], r12 = the CPU core's state, r15 = the
  * instruction budget, r14 = the inline memory-access count; the
  * translator's state is reached through r12, rv_cpu.jit) and jumps to the
- * block; the shared exit sequence stores the two counters back, restores the host's registers and returns
- * the exit reason left in eax. A flush keeps
- * the trampoline and drops everything after it.
+ * block; the shared exit sequence stores the two counters back, restores
+ * the host's registers and returns the exit reason left in eax. A flush
+ * keeps the trampoline and drops everything after it.
  */
 
 #include <stddef.h>
