@@ -26,6 +26,91 @@
 #define X_BIAS 128
 #define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
 
+#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+
+static void jmp_to(struct jx_buf *b, const uint8_t *target)
+{
+    size_t at = jx_jmp32(b);
+    jx_patch_rel32(b->start + at, target);
+}
+
+/* A memory access's slow path, called from a block's out-of-line code
+ * with rsi = the address, rdx = the value (stores), rcx = the guest pc
+ * and eax = RV_JH_INFO(...). It keeps the guest registers that live in
+ * caller-saved host registers (the helper changes none of them but a
+ * load's rd, which the caller reloads), hands the counters over as
+ * call_helper in translate.c does, and when the helper ends the run it
+ * leaves through the exit with the helper's reason instead of returning.
+ * Five pushes after the call's leave the stack aligned for the C call. */
+static uint8_t *emit_slow_access(struct jx_buf *b, const void *helper, int store,
+                                 const uint8_t *leave)
+{
+    static const int kept[] = { RDI, R8, R9, R10, R11 };
+    uint8_t *at = b->p;
+    for (unsigned i = 0; i < 5; i++)
+        jx_push(b, kept[i]);
+    if (store) { /* helper(h, va, val, info, pc) */
+        jx_mov_rr(b, R8, RCX);
+        jx_mov_rr(b, RCX, RAX);
+    } else { /* helper(h, va, info, pc) */
+        jx_mov_rr(b, RDX, RAX);
+    }
+    jx_lea(b, RDI, RBX, -X_BIAS);
+    jx_load(b, 1, RAX, R12, JIT_OFF);
+    jx_store(b, 1, RAX, RV_JIT_BUDGET_OFF, R15);
+    jx_store(b, 1, RAX, RV_JIT_MEMOPS_OFF, R14);
+    jx_mov_imm(b, RAX, (uint64_t)(uintptr_t)helper);
+    jx_call_r(b, RAX);
+    jx_load(b, 1, RCX, R12, JIT_OFF);
+    jx_load(b, 1, R15, RCX, RV_JIT_BUDGET_OFF);
+    jx_load(b, 1, R14, RCX, RV_JIT_MEMOPS_OFF);
+    for (int i = 4; i >= 0; i--)
+        jx_pop(b, kept[i]);
+    jx_test_rr(b, 0, RAX, RAX);
+    size_t out = jx_jcc32(b, CC_NE);
+    jx_patch_rel32(b->start + out, leave);
+    jx_ret(b);
+    return at;
+}
+
+/* The shared out-of-line paths (struct rv_jcache). */
+static void emit_shared_paths(struct rv_jcache *cc, struct jx_buf *b)
+{
+    /* a slow path's helper ended the run: drop the return address, exit */
+    uint8_t *leave = b->p;
+    jx_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    jmp_to(b, cc->exit_rw);
+    cc->load_rw = emit_slow_access(b, (const void *)rv_jh_load, 0, leave);
+    cc->store_rw = emit_slow_access(b, (const void *)rv_jh_store, 1, leave);
+
+    /* A jump to ask for a link: called with rax = the guest target, and
+     * after the call 8 bytes of register state (rv_jit.xstate) and the
+     * patch site's offset from them (4 bytes); it never returns. */
+    cc->chain_rw = b->p;
+    jx_pop(b, RCX);
+    jx_store(b, 1, RBX, PC_OFF, RAX);
+    jx_load(b, 1, RDX, RCX, 0);
+    jx_load(b, 0, RAX, RCX, 8);
+    jx_movsxd(b, RAX, RAX);
+    jx_alu_rr(b, 1, ALU_ADD, RAX, RCX);
+    jx_load(b, 1, RCX, R12, JIT_OFF);
+    jx_store(b, 1, RCX, RV_JIT_PATCH_OFF, RAX);
+    jx_store(b, 1, RCX, RV_JIT_XSTATE_OFF, RDX);
+    jx_mov_imm(b, RAX, RV_JIT_EXIT_CHAIN);
+    jmp_to(b, cc->exit_rw);
+
+    /* jumped to with rax = the guest pc to go on at: through the lookup,
+     * or (the budget ran out at a block's entry) back to rv_hart_run */
+    cc->lookup_rw = b->p;
+    jx_store(b, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(b, RAX, RV_JIT_EXIT_LOOKUP);
+    jmp_to(b, cc->exit_rw);
+    cc->budget_rw = b->p;
+    jx_store(b, 1, RBX, PC_OFF, RAX);
+    jx_mov_imm(b, RAX, RV_JIT_EXIT_BUDGET);
+    jmp_to(b, cc->exit_rw);
+}
+
 static void emit_trampoline(struct rv_jcache *cc)
 {
     struct jx_buf b;
@@ -80,6 +165,7 @@ static void emit_trampoline(struct rv_jcache *cc)
     jx_patch_rel32(b.start + miss2, miss);
     jx_patch_rel32(b.start + miss3, miss);
     jx_patch_rel32(b.start + to_exit, cc->exit_rw);
+    emit_shared_paths(cc, &b);
     cc->fixed = (jx_pos(&b) + 63) & ~(size_t)63;
     cc->used = cc->trimmed_at = cc->fixed;
     cc->patches = 0;

@@ -309,6 +309,14 @@ size_t jx_jmp32(struct jx_buf *b)
     return at;
 }
 
+size_t jx_call32(struct jx_buf *b)
+{
+    jx_byte(b, 0xe8);
+    size_t at = jx_pos(b);
+    jx_u32(b, 0);
+    return at;
+}
+
 size_t jx_jcc32(struct jx_buf *b, enum jx_cc cc)
 {
     jx_byte(b, 0x0f);

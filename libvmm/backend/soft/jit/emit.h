@@ -147,6 +147,8 @@ void jx_test_rr(struct jx_buf *b, int w, int a, int c);
  * field, to be filled by jx_patch_rel32 once the target is known. */
 size_t jx_jmp32(struct jx_buf *b);
 size_t jx_jcc32(struct jx_buf *b, enum jx_cc cc);
+/* call rel32: likewise */
+size_t jx_call32(struct jx_buf *b);
 /* imul dst32, src32, imm8 */
 void jx_imul_ri8(struct jx_buf *b, int dst, int src, int8_t imm);
 /* jmp qword [base + disp] */

@@ -69,31 +69,30 @@ uint64_t rv_jh_fp(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, uint
     return end_trap(h, j, pc, adj);
 }
 
-uint64_t rv_jh_load(struct rv_hart *h, uint64_t va, uint64_t kind, uint64_t pc, uint64_t adj)
+uint64_t rv_jh_load(struct rv_hart *h, uint64_t va, uint64_t info, uint64_t pc)
 {
     struct rv_jit *j = rv_jit_of(h);
-    unsigned size = kind & 15, rd = (kind >> 8) & 63, len = (unsigned)(kind >> 16) & 7;
-    uint64_t v;
+    unsigned size = RV_JH_INFO_SIZE(info), rd = RV_JH_INFO_RD(info);
+    uint64_t adj = RV_JH_INFO_ADJ(info), v;
     set_pending(h, j, adj);
     j->memops--; /* not a hit */
     if (rv_mmu_load_slow(h, va, size, &v))
         return end_trap(h, j, pc, adj);
-    if ((kind & 16) && size < 8) {
+    if (RV_JH_INFO_SIGN(info) && size < 8) {
         unsigned sh = 64 - 8 * size;
         v = (uint64_t)((int64_t)(v << sh) >> sh);
     }
     h->x[rd] = v; /* never x0: loads to x0 write the sink x[32] */
-    return after_slow(h, j, pc + len, adj);
+    return after_slow(h, j, pc + RV_JH_INFO_LEN(info), adj);
 }
 
-uint64_t rv_jh_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t size_len, uint64_t pc,
-                     uint64_t adj)
+uint64_t rv_jh_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t info, uint64_t pc)
 {
     struct rv_jit *j = rv_jit_of(h);
-    unsigned size = size_len & 15, len = (unsigned)(size_len >> 8) & 7;
+    uint64_t adj = RV_JH_INFO_ADJ(info);
     set_pending(h, j, adj);
     j->memops--; /* not a hit */
-    if (rv_mmu_store_slow(h, va, size, val))
+    if (rv_mmu_store_slow(h, va, RV_JH_INFO_SIZE(info), val))
         return end_trap(h, j, pc, adj);
-    return after_slow(h, j, pc + len, adj);
+    return after_slow(h, j, pc + RV_JH_INFO_LEN(info), adj);
 }

@@ -46,6 +46,13 @@ struct rv_jcache {
     uint64_t (*enter)(struct rv_hart *h, const uint8_t *code); /* in rx */
     uint8_t *exit_rw; /* the shared exit sequence (eax = reason) */
     uint8_t *ijmp_rw; /* the shared indirect jump (rax = guest target pc) */
+    /* Shared pieces the blocks' out-of-line code goes through, so that
+     * each block carries only what differs (cache.c says how each is
+     * entered): the slow paths of loads and stores (called; they keep the
+     * guest registers held in caller-saved host registers), and the exits
+     * that ask for a link, for the lookup and for the end of the budget
+     * (jumped to, or called with their data after the call). */
+    uint8_t *load_rw, *store_rw, *chain_rw, *lookup_rw, *budget_rw;
 };
 
 /* Jump cache: guest virtual pc -> block entry, for jumps whose target the
@@ -201,17 +208,23 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
  * block ends early (likewise the inline memory-access count, memops). They return 0 to continue, 1 (RV_JIT_EXIT_HELPER)
  * when the run must end with h->pc and the budget already set. */
 uint64_t rv_jh_step(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, uint64_t adj);
-uint64_t rv_jh_load(struct rv_hart *h, uint64_t va, uint64_t kind, uint64_t pc, uint64_t adj);
-uint64_t rv_jh_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t size, uint64_t pc,
-                     uint64_t adj);
+uint64_t rv_jh_load(struct rv_hart *h, uint64_t va, uint64_t info, uint64_t pc);
+uint64_t rv_jh_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t info, uint64_t pc);
 uint64_t rv_jh_muldiv(uint64_t a, uint64_t b, uint64_t op);
 /* An F/D arithmetic instruction (RV_OP_FP): straight to the FPU. */
 uint64_t rv_jh_fp(struct rv_hart *h, const struct rv_insn *in, uint64_t pc, uint64_t adj);
-/* kind of rv_jh_load: size | signed << 4 | rd << 8 | instruction length << 16;
- * size of rv_jh_store: size | instruction length << 8 */
-#define RV_JH_LOAD_KIND(size, sign, rd, len) \
-    ((uint64_t)(size) | (uint64_t)(sign) << 4 | (uint64_t)(rd) << 8 | (uint64_t)(len) << 16)
-#define RV_JH_STORE_SIZE(size, len) ((uint64_t)(size) | (uint64_t)(len) << 8)
+/* info of rv_jh_load/rv_jh_store, one 32-bit immediate for the block's
+ * out-of-line code to pass: `adj` (instructions to the block's end, and
+ * inline accesses after this one: 64 at most each), the access's size and
+ * sign, the instruction's length and (loads) rd. */
+#define RV_JH_INFO(adj, size, sign, len, rd)                                            \
+    ((uint32_t)(adj) | (uint32_t)((adj) >> 32) << 7 | (uint32_t)(size) << 14 |          \
+     (uint32_t)(sign) << 18 | (uint32_t)(len) << 19 | (uint32_t)(rd) << 22)
+#define RV_JH_INFO_ADJ(info) RV_JIT_ADJ((info) & 127, (info) >> 7 & 127)
+#define RV_JH_INFO_SIZE(info) ((unsigned)((info) >> 14 & 15))
+#define RV_JH_INFO_SIGN(info) ((unsigned)((info) >> 18 & 1))
+#define RV_JH_INFO_LEN(info) ((unsigned)((info) >> 19 & 7))
+#define RV_JH_INFO_RD(info) ((unsigned)((info) >> 22 & 63))
 
 /* step.c: runs one decoded instruction at pc, as the interpreter would.
  * Returns RV_STEP_NEXT (continue at pc + len), RV_STEP_TRAP (exception in

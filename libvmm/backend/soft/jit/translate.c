@@ -53,7 +53,11 @@
 #define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
 #define FOFF(i) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (size_t)(i)) - X_BIAS)
 
-enum { TO_MAIN, TO_COLD, TO_ABS };
+/* What a fixup's rel32 field leads to: a position of the hot path, of the
+ * out-of-line part, an absolute rw address; or (TO_SITE) not a jump but
+ * the chain exit's data word: the hot-path position's offset from the
+ * data that starts 8 bytes before the field (exit_stub). */
+enum { TO_MAIN, TO_COLD, TO_ABS, TO_SITE };
 
 struct fixup {
     uint8_t from_cold, to;
@@ -112,6 +116,15 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
         return;
     }
     t->fx[t->nfx++] = (struct fixup){ (uint8_t)from_cold, (uint8_t)to, (uint32_t)pos, target };
+}
+
+/* After the state word at cold offset `data`: the patch site's offset. */
+static void fix_rel(struct tr *t, size_t data, size_t site)
+{
+    size_t field = jx_pos(&t->c);
+    jx_u32(&t->c, 0);
+    (void)data; /* the field follows it: TO_SITE knows where it starts */
+    fix(t, 1, field, TO_SITE, site);
 }
 
 /* --- guest registers cached in host registers ---
@@ -525,6 +538,13 @@ static void cache_forget(struct tr *t, int all)
 /* Out of line, after a helper call that returns to the hot path: reload
  * every cached register (FP ones too: the call clobbered every xmm), so
  * the hot path's cache state holds again. */
+static void cache_reload_fp_cold(struct tr *t)
+{
+    for (int x = 0; x < 16; x++)
+        if (t->fx_reg[x] >= 0) /* movsd xmm, [f] */
+            jx_sse_m(&t->c, 0xf2, 0x10, x, RBX, FOFF(t->fx_reg[x]));
+}
+
 static void cache_reload_cold(struct tr *t)
 {
     for (int i = 0; i < NPOOL; i++) {
@@ -532,9 +552,7 @@ static void cache_reload_cold(struct tr *t)
         if (t->guest_in[r] >= 0)
             jx_load(&t->c, 1, r, RBX, XOFF(t->guest_in[r]));
     }
-    for (int x = 0; x < 16; x++)
-        if (t->fx_reg[x] >= 0) /* movsd xmm, [f] */
-            jx_sse_m(&t->c, 0xf2, 0x10, x, RBX, FOFF(t->fx_reg[x]));
+    cache_reload_fp_cold(t);
 }
 
 static void call_fn(struct jx_buf *b, const void *fn)
@@ -583,15 +601,12 @@ static void exit_stub(struct tr *t, size_t field, uint64_t target)
     } else {
         t->full = 1;
     }
-    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
-    uint8_t *field_rx = rv_jcache_rx(&t->j->cache, t->m.start + field);
-    jx_load(&t->c, 1, RCX, R12, JIT_OFF);
-    jx_mov_imm(&t->c, RAX, (uint64_t)(uintptr_t)field_rx);
-    jx_store(&t->c, 1, RCX, RV_JIT_PATCH_OFF, RAX);
-    jx_mov_imm(&t->c, RAX, pack_state(t)); /* which entry the link may take */
-    jx_store(&t->c, 1, RCX, RV_JIT_XSTATE_OFF, RAX);
-    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_CHAIN);
-    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)t->j->cache.exit_rw);
+    /* the shared chain exit reads what follows the call: the registers the
+     * jump leaves (which entry the link may take) and the patch site */
+    fix(t, 1, jx_call32(&t->c), TO_ABS, (uintptr_t)t->j->cache.chain_rw);
+    size_t data = jx_pos(&t->c);
+    jx_u64(&t->c, pack_state(t));
+    fix_rel(t, data, field);
 }
 
 static void goto_pc(struct tr *t, uint64_t target)
@@ -740,17 +755,17 @@ static void emit_load(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_load_ext(&t->m, d, RAX, va, size, sign);
     commit_dst(t, in->rd, d);
     size_t back = jx_pos(&t->m);
-    /* miss, MMIO, misaligned: the helper (rsi = va) */
+    /* miss, MMIO, misaligned: the shared slow path (cache.c), which
+     * keeps the other registers; the helper wrote rd to h->x */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
-    if (va != RSI) /* before rdi (maybe va) is written */
+    if (va != RSI)
         jx_mov_rr(&t->c, RSI, va);
-    arg_h(&t->c);
-    jx_mov_imm(&t->c, RDX, RV_JH_LOAD_KIND(size, sign, in->rd, rv_insn_len(in)));
     jx_mov_imm(&t->c, RCX, pc);
-    jx_mov_imm(&t->c, R8, adj);
-    call_helper(&t->c, (const void *)rv_jh_load);
-    exit_if_nonzero(t, 1);
-    cache_reload_cold(t);
+    jx_mov_imm(&t->c, RAX, RV_JH_INFO(adj, size, sign, rv_insn_len(in), in->rd));
+    fix(t, 1, jx_call32(&t->c), TO_ABS, (uintptr_t)t->j->cache.load_rw);
+    if (d != RAX)
+        jx_load(&t->c, 1, d, RBX, XOFF(in->rd));
+    cache_reload_fp_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
 }
 
@@ -763,21 +778,18 @@ static void emit_store(struct tr *t, const struct rv_insn *in, uint64_t pc, uint
     size_t miss = emit_tlb_probe(t, in, size, (int32_t)offsetof(struct rv_cpu, stlb), &va);
     jx_store_sized(&t->m, RAX, va, size, v);
     size_t back = jx_pos(&t->m);
-    /* miss, MMIO, misaligned, a page holding code: the helper */
+    /* miss, MMIO, misaligned, a page holding code: the shared slow path */
     fix(t, 0, miss, TO_COLD, jx_pos(&t->c));
     if (in->rs2 == 0)
         jx_alu_rr(&t->c, 0, ALU_XOR, RDX, RDX);
     else
-        jx_mov_rr(&t->c, RDX, v); /* before rdi/r8/r9 (maybe v) are arguments */
-    if (va != RSI) /* likewise */
+        jx_mov_rr(&t->c, RDX, v); /* before rsi (maybe v) is written */
+    if (va != RSI)
         jx_mov_rr(&t->c, RSI, va);
-    arg_h(&t->c);
-    jx_mov_imm(&t->c, RCX, RV_JH_STORE_SIZE(size, rv_insn_len(in)));
-    jx_mov_imm(&t->c, R8, pc);
-    jx_mov_imm(&t->c, R9, adj);
-    call_helper(&t->c, (const void *)rv_jh_store);
-    exit_if_nonzero(t, 1);
-    cache_reload_cold(t);
+    jx_mov_imm(&t->c, RCX, pc);
+    jx_mov_imm(&t->c, RAX, RV_JH_INFO(adj, size, 0, rv_insn_len(in), 0));
+    fix(t, 1, jx_call32(&t->c), TO_ABS, (uintptr_t)t->j->cache.store_rw);
+    cache_reload_fp_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
 }
 
@@ -1351,15 +1363,11 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     fix(t, 0, broke, TO_COLD, jx_pos(&t->c));
     jx_alu_ri(&t->c, 1, ALU_ADD, R15, (int32_t)n);
     jx_mov_imm(&t->c, RAX, vpc);
-    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
-    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_BUDGET);
-    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->budget_rw);
     /* dropped: back to the lookup, which finds the new translation */
     size_t dead = jx_pos(&t->c);
     jx_mov_imm(&t->c, RAX, vpc);
-    jx_store(&t->c, 1, RBX, PC_OFF, RAX);
-    jx_mov_imm(&t->c, RAX, RV_JIT_EXIT_LOOKUP);
-    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->exit_rw);
+    fix(t, 1, jx_jmp32(&t->c), TO_ABS, (uintptr_t)cc->lookup_rw);
 
     /* the out-of-line part goes right after the hot path */
     size_t mlen = jx_pos(&t->m), clen = jx_pos(&t->c);
@@ -1372,6 +1380,11 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     for (unsigned i = 0; i < t->nfx; i++) {
         const struct fixup *f = &t->fx[i];
         uint8_t *field = (f->from_cold ? cstart : mstart) + f->pos;
+        if (f->to == TO_SITE) {
+            uint32_t rel = (uint32_t)((mstart + f->target) - (field - 8));
+            memcpy(field, &rel, 4);
+            continue;
+        }
         const uint8_t *target = f->to == TO_MAIN   ? mstart + f->target
                                 : f->to == TO_COLD ? cstart + f->target
                                                    : (const uint8_t *)f->target;
