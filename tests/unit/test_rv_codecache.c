@@ -347,6 +347,46 @@ static void test_decode_cache_stays_within_its_host_memory_bound(void)
     rig_destroy(&r);
 }
 
+/* Code in twice as many 1 KiB pieces as the decode cache may keep host
+ * pages for (each piece decodes into a host page of its slot of its own),
+ * run twice: the cache gives its memory back when decoding has written
+ * RV_DC_RESIDENT_PAGES host pages, what stays resident is within that
+ * budget (plus the few pages decoded before the run could stop), and the
+ * second round, decoded again after the releases, counts right. */
+static void test_decode_cache_gives_memory_back_past_its_budget(void)
+{
+    struct rig r;
+    rig_init(&r);
+    struct rv_cpu *c = rv_cpu(&r.h);
+    const unsigned npieces = 2 * RV_DC_RESIDENT_PAGES + 160;
+    CU_ASSERT_FATAL(npieces / 4 + 1 < RV_DC_SLOTS); /* no page evicts another */
+    uint64_t first = RAM_BASE + 0x1000;
+    CU_ASSERT_FATAL(first + 1024ULL * (npieces + 4) <= RAM_BASE + RAM_SIZE);
+    r.h.x[1] = first;
+    r.h.x[8] = 2;
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first */
+    for (unsigned i = 0; i < npieces; i++) {
+        r.at = first + 1024ULL * i;
+        emit32(&r, ADDI(5, 5, 1));
+        emit32(&r, enc_j(1024 - 4, 0)); /* to the next piece */
+    }
+    r.at = first + 1024ULL * npieces;
+    emit32(&r, ADDI(8, 8, -1));
+    emit32(&r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
+    emit_exit(&r);
+    rig_run(&r);
+    CU_ASSERT_EQUAL(r.h.x[5], 2 * npieces);
+    CU_ASSERT(c->dc_releases >= 2);
+    size_t resident = resident_bytes(c->dinsn, RV_DC_BYTES);
+    CU_ASSERT(resident > 0);
+    CU_ASSERT(resident <= (RV_DC_RESIDENT_PAGES + 16) * 4096ULL);
+    if (resident > (RV_DC_RESIDENT_PAGES + 16) * 4096ULL || c->dc_releases < 2)
+        fprintf(stderr, "  %zu bytes of the decode cache resident, %llu releases\n", resident,
+                (unsigned long long)c->dc_releases);
+    rig_destroy(&r);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -362,6 +402,7 @@ int main(void)
         { "pages sharing a cache slot alternate", test_pages_sharing_a_cache_slot_alternate },
         { "evicted decoded page is not used through fetch TLB", test_evicted_decoded_page_is_not_used_through_fetch_tlb },
         { "decode cache stays within its host memory bound", test_decode_cache_stays_within_its_host_memory_bound },
+        { "decode cache gives memory back past its budget", test_decode_cache_gives_memory_back_past_its_budget },
         { NULL, NULL },
     };
     return unit_main("rv_codecache", tests);

@@ -62,6 +62,9 @@ _Static_assert(0 RV_OPS_BY_LEN(RV_COUNT_ONE) RV_OPS_ANY_LEN(RV_COUNT_ONE) == RV_
 
 void rv_exec(struct rv_hart *h)
 {
+    struct rv_cpu *c = rv_cpu(h);
+    if (RV_UNLIKELY(c->dc_touched >= RV_DC_RESIDENT_PAGES))
+        rv_dc_trim(c);
     if (h->jit && rv_jit_exec(h))
         return; /* ran translated code (jit/jit.c) */
     rv_interp(h, RV_BLOCK_INSNS);
@@ -224,6 +227,12 @@ op_DECODE: {
     unsigned off = (unsigned)(in - base) * 2;
     if (off >= 4096) /* the zero past the slot's end (cpu.h, RV_DC_STRIDE) */
         goto op_PAGEEND;
+    rv_dc_note(c, dp, off);
+    /* over its budget: end this run at the next jump or page end so that
+     * rv_exec gives the memory back (not in deterministic mode, where where
+     * a run ends must depend on the instructions alone) */
+    if (RV_UNLIKELY(c->dc_touched >= RV_DC_RESIDENT_PAGES) && !h->deterministic)
+        lim = 0;
     uint16_t lo;
     memcpy(&lo, dp->host + off, 2);
     if ((lo & 3) != 3) {

@@ -535,6 +535,17 @@ static void dpage_clear(struct rv_dpage *d)
     }
 }
 
+void rv_dc_trim(struct rv_cpu *c)
+{
+    /* (one system call, and one TLB shootdown, per RV_DC_RESIDENT_PAGES
+     * pages decoded: a few times in a Linux boot; see dpage_clear) */
+    madvise(c->dinsn, RV_DC_BYTES, MADV_DONTNEED);
+    for (unsigned i = 0; i < RV_DC_SLOTS; i++)
+        c->dpages[i].touched = 0;
+    c->dc_touched = 0;
+    c->dc_releases++;
+}
+
 struct rv_dpage *rv_mmu_fetch_page(struct rv_hart *h, uint64_t pc, uint64_t *vbase)
 {
     struct rv_cpu *c = rv_cpu(h);

@@ -109,14 +109,15 @@ void rv_jit_destroy(struct rv_cpu *c)
         fprintf(stderr, "libvmm: jit profile: blocks %llu translate %.1f ms code %llu B flushes %llu "
                  "invalidations %llu chain_patches %llu dispatches %llu fallbacks %llu "
                  "block_runs %llu unchains %llu rechecks_failed %llu interpreted %llu fast_links %llu "
-                 "fp_calls %llu",
+                 "fp_calls %llu dc_releases %llu",
                  (unsigned long long)s->blocks, s->translate_ns / 1e6,
                  (unsigned long long)s->code_bytes, (unsigned long long)s->flushes,
                  (unsigned long long)s->invalidations, (unsigned long long)s->chain_patches,
                  (unsigned long long)s->dispatches, (unsigned long long)s->fallbacks,
                  (unsigned long long)s->block_runs, (unsigned long long)s->unchains,
                  (unsigned long long)s->rechecks_failed, (unsigned long long)s->interpreted,
-                 (unsigned long long)s->fast_links, (unsigned long long)s->fp_calls);
+                 (unsigned long long)s->fast_links, (unsigned long long)s->fp_calls,
+                 (unsigned long long)c->dc_releases);
         fputc('\n', stderr);
     }
     jit_free(c->jit);
@@ -371,7 +372,7 @@ static int step_to_budget(struct rv_hart *h, struct rv_jit *j)
             rv_trap(h, c->trap_cause, c->trap_tval);
             return 1;
         }
-        const struct rv_insn *at = rv_jit_insn_at(dp, (unsigned)(pc & 0xfff));
+        const struct rv_insn *at = rv_jit_insn_at(c, dp, (unsigned)(pc & 0xfff));
         if (!at) {
             if (step_cross(h, j, dp))
                 return 1;
@@ -423,6 +424,8 @@ int rv_jit_exec(struct rv_hart *h)
     if ((c->mstatus & MSTATUS_FS) == MSTATUS_FS)
         rv_fpu_live(c);
     while (j->budget > 0) {
+        if (RV_UNLIKELY(c->dc_touched >= RV_DC_RESIDENT_PAGES))
+            rv_dc_trim(c); /* (between blocks: no decoded instruction in use) */
         if (j->gen != c->icache_gen) {
             unchain_all(j);
             j->gen = c->icache_gen;

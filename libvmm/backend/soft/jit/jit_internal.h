@@ -198,7 +198,7 @@ uint8_t *rv_jit_link_target(struct rv_jit *j, uint64_t have, const struct rv_jbl
 /* The decoded instruction at byte offset off of a decoded page (decoding it
  * into the shared decode cache if needed); NULL for one that crosses into
  * the next page. */
-const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off);
+const struct rv_insn *rv_jit_insn_at(struct rv_cpu *c, struct rv_dpage *dp, unsigned off);
 struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t vpc,
                                    uint64_t gpage, struct rv_dpage *dp, int *cross, uint64_t hint);
 

@@ -1157,10 +1157,11 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 /* The decoded instruction at byte offset off of the page, decoding it into
  * the shared decode cache if needed (as the interpreter's DECODE does).
  * NULL for an instruction that crosses into the next page. */
-const struct rv_insn *rv_jit_insn_at(struct rv_dpage *dp, unsigned off)
+const struct rv_insn *rv_jit_insn_at(struct rv_cpu *c, struct rv_dpage *dp, unsigned off)
 {
     struct rv_insn *in = &dp->insn[off >> 1];
     if (rv_insn_op(in) == RV_OP_DECODE) {
+        rv_dc_note(c, dp, off);
         uint16_t lo;
         memcpy(&lo, dp->host + off, 2);
         if ((lo & 3) != 3) {
@@ -1270,7 +1271,7 @@ struct rv_jblock *rv_jit_translate(struct rv_hart *h, struct rv_jit *j, uint64_t
     const struct rv_insn *ins[RV_JIT_BLOCK_INSNS];
     unsigned n = 0, off = (unsigned)(vpc & 0xfff), start = off;
     while (off < 4096 && n < RV_JIT_BLOCK_INSNS) {
-        const struct rv_insn *in = rv_jit_insn_at(dp, off);
+        const struct rv_insn *in = rv_jit_insn_at(rv_cpu(h), dp, off);
         if (!in)
             break;
         ins[n++] = in;
