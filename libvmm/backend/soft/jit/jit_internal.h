@@ -30,7 +30,7 @@ enum rv_jit_exit {
 #define RV_JIT_COLD_BYTES 65536  /* one block's out-of-line code, before copying */
 #define RV_JIT_JC_SIZE 1024      /* jump cache entries (indirect and cross-page jumps) */
 #define RV_JIT_HOT_SIZE 4096     /* block starts seen but not translated yet */
-#define RV_JIT_HOT_AFTER 32      /* translate a block when it starts this often */
+#define RV_JIT_HOT_AFTER 64      /* translate a block when it starts this often */
 #define RV_JIT_LINK_LOG 4096     /* chains made since the last fence.i, to undo */
 
 /* The code cache: one memfd mapped twice, read-write for the translator
