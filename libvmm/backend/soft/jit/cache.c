@@ -16,6 +16,7 @@
  */
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -168,7 +169,7 @@ static void emit_trampoline(struct rv_jcache *cc)
     emit_shared_paths(cc, &b);
     cc->fixed = (jx_pos(&b) + 63) & ~(size_t)63;
     cc->used = cc->trimmed_at = cc->fixed;
-    cc->patches = 0;
+    cc->npatched = 0;
     cc->enter = (uint64_t(*)(struct rv_hart *, const uint8_t *))(void *)cc->rx;
 }
 
@@ -215,21 +216,23 @@ void rv_jcache_reset(struct rv_jcache *cc)
  * maps it: left alone, the write view would double the code cache's share
  * of RSS. So its page table entries go (the memfd keeps the pages; the next
  * write to one maps it again with a minor fault) once the translator has
- * written RV_JCACHE_TRIM_BYTES of new code or patched code
- * RV_JCACHE_TRIM_PATCHES times (chains, dropped blocks) since the last
- * time: the write view then holds at most a few dozen pages. (Patches
- * land on pages all over the cache: at 256 of them the view held ~190
- * pages at the end of a Linux boot; at 32 the boot's peak RSS is 0.4 MB
- * lower, for ~300 madvise calls a boot, which do not show in its time.) */
+ * written RV_JCACHE_TRIM_BYTES of new code, or patched older code on
+ * RV_JCACHE_TRIM_PAGES pages (links, dropped blocks, undone links), since
+ * the last time: the write view then holds at most a few dozen pages.
+ * Patches are counted by page, not one by one: each unmapping is a
+ * system call and a TLB shootdown across the VM's threads, and a fence.i
+ * on an SMP guest undoes hundreds of links on a few pages (counting them
+ * one by one, a 2-hart Linux boot made 1221 madvise calls; by page, 169). */
 #define RV_JCACHE_TRIM_BYTES (32u << 10)
-#define RV_JCACHE_TRIM_PATCHES 32u
+#define RV_JCACHE_TRIM_PAGES 32u
 
 void rv_jcache_trim(struct rv_jcache *cc)
 {
-    if (cc->used - cc->trimmed_at < RV_JCACHE_TRIM_BYTES && cc->patches < RV_JCACHE_TRIM_PATCHES &&
+    if (cc->used - cc->trimmed_at < RV_JCACHE_TRIM_BYTES && cc->npatched < RV_JCACHE_TRIM_PAGES &&
         cc->used >= cc->trimmed_at)
         return;
     madvise(cc->rw, cc->size, MADV_DONTNEED);
     cc->trimmed_at = cc->used;
-    cc->patches = 0;
+    memset(cc->patched, 0, sizeof(cc->patched));
+    cc->npatched = 0;
 }

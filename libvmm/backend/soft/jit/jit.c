@@ -191,11 +191,12 @@ static void drop_block(struct rv_jit *j, struct rv_jblock *b)
     b->alive = 0;
     b->entry_rw[0] = 0xe9; /* jmp rel32: the entry's 8 bytes leave room */
     jx_patch_rel32(b->entry_rw + 1, b->dead_rw);
+    rv_jcache_patched(&j->cache, b->entry_rw, 5);
     if (b->fast_rw != b->entry_rw) { /* at least 5 bytes further on */
         b->fast_rw[0] = 0xe9;
         jx_patch_rel32(b->fast_rw + 1, b->dead_rw);
+        rv_jcache_patched(&j->cache, b->fast_rw, 5);
     }
-    j->cache.patches++;
     j->stats.invalidations++;
 }
 
@@ -306,16 +307,19 @@ static void unchain_all(struct rv_jit *j)
     if (j->link_overflow) {
         for (unsigned i = 0; i < j->nblocks; i++) {
             struct rv_jblock *b = &j->blocks[i];
-            for (unsigned k = 0; b->alive && k < b->nsites; k++)
+            for (unsigned k = 0; b->alive && k < b->nsites; k++) {
                 jx_patch_rel32(b->site_rw[k], b->stub_rw[k]);
+                rv_jcache_patched(&j->cache, b->site_rw[k], 4);
+            }
         }
     } else {
         /* a dropped block's sites may be among them: its code stays
          * until a flush (which empties the log), so the write is harmless */
-        for (unsigned i = 0; i < j->nlinked; i++)
+        for (unsigned i = 0; i < j->nlinked; i++) {
             jx_patch_rel32(j->linked[i].site_rw, j->linked[i].stub_rw);
+            rv_jcache_patched(&j->cache, j->linked[i].site_rw, 4);
+        }
     }
-    j->cache.patches += j->nlinked;
     j->nlinked = 0;
     j->link_overflow = 0;
     for (unsigned i = 0; i < RV_JIT_JC_SIZE; i++)
@@ -501,8 +505,8 @@ int rv_jit_exec(struct rv_hart *h)
             }
             uint8_t *to = rv_jit_link_target(j, j->xstate, b);
             jx_patch_rel32(site, to);
+            rv_jcache_patched(&j->cache, site, 4);
             j->stats.fast_links += to != b->entry_rw;
-            j->cache.patches++;
             j->stats.chain_patches++;
         }
         j->patch_site = 0;

@@ -42,7 +42,10 @@ struct rv_jcache {
     uint8_t *rw, *rx;
     size_t size, used, fixed; /* [0, fixed): the entry/exit trampoline, kept on flush */
     size_t trimmed_at;        /* `used` when the write view was last unmapped */
-    unsigned patches;         /* writes into older code since then (rv_jcache_trim) */
+    /* pages of older code patched through the write view since then
+     * (rv_jcache_patched), and how many: what rv_jcache_trim weighs */
+    uint64_t patched[RV_JIT_CODE_BYTES / 4096 / 64];
+    unsigned npatched;
     uint64_t (*enter)(struct rv_hart *h, const uint8_t *code); /* in rx */
     uint8_t *exit_rw; /* the shared exit sequence (eax = reason) */
     uint8_t *ijmp_rw; /* the shared indirect jump (rax = guest target pc) */
@@ -179,6 +182,19 @@ void rv_jcache_reset(struct rv_jcache *cc);
 /* Unmaps the write view when enough was written since the last time
  * (cache.c); the dispatcher calls it at the end of each run. */
 void rv_jcache_trim(struct rv_jcache *cc);
+/* Notes a write of n bytes at rw into code already in the cache (a link,
+ * a dropped block's entry): its pages are mapped in the write view now. */
+static inline void rv_jcache_patched(struct rv_jcache *cc, const uint8_t *rw, size_t n)
+{
+    size_t first = (size_t)(rw - cc->rw) >> 12, last = (size_t)(rw + n - 1 - cc->rw) >> 12;
+    for (size_t pg = first; pg <= last; pg++) {
+        uint64_t bit = 1ULL << (pg & 63);
+        if (!(cc->patched[pg >> 6] & bit)) {
+            cc->patched[pg >> 6] |= bit;
+            cc->npatched++;
+        }
+    }
+}
 static inline uint8_t *rv_jcache_rx(const struct rv_jcache *cc, const uint8_t *rw)
 {
     return cc->rx + (rw - cc->rw);
