@@ -347,6 +347,68 @@ static void test_put_off_stores_are_exact(void)
     rig_destroy(&ref);
 }
 
+/* Loads and stores whose TLB entries keep evicting each other (two
+ * pages 256 pages apart share a set: every access takes the slow path,
+ * through the shared code of cache.c) in a loop that keeps more guest
+ * registers live than the host holds: every register, the stores' data
+ * and the instruction count as the interpreter leaves them. The slow
+ * path keeps the guest registers that live in caller-saved host
+ * registers and reloads only a load's rd. */
+static void run_slow_paths(struct rig *r, int jit)
+{
+    rig_init(r);
+    r->h.jit = jit;
+    uint64_t a = RAM_BASE + 0x100000, b = a + (uint64_t)RV_TLB_SIZE * 4096;
+    r->h.x[20] = a;
+    r->h.x[21] = b;
+    for (unsigned i = 1; i <= 7; i++)
+        emit32(r, ADDI(i, 0, (int)(i * 11)));
+    emit32(r, ADDI(8, 0, 200)); /* past the hot threshold (64) */
+    uint64_t loop = r->at;
+    emit32(r, SD(1, 20, 0));           /* misses: b's entry holds the set */
+    emit32(r, SD(2, 21, 8));           /* misses: a's */
+    emit32(r, LD(9, 20, 0));
+    emit32(r, LD(10, 21, 8));
+    emit32(r, OP(0, 0, 3, 3, 9));      /* x3 += x9 */
+    emit32(r, OP(0, 0, 4, 4, 10));     /* x4 += x10 */
+    emit32(r, OP(0, 4, 5, 5, 3));      /* x5 ^= x3 */
+    emit32(r, OP(0, 0, 6, 6, 1));      /* x6 += x1 */
+    emit32(r, OP(0x20, 0, 7, 7, 2));   /* x7 -= x2 */
+    emit32(r, LW(11, 21, 8));          /* rd cached afterwards */
+    emit32(r, OP(0, 0, 11, 11, 6));
+    emit32(r, SW(11, 20, 16));
+    emit32(r, ADDI(1, 1, 1));
+    emit32(r, ADDI(2, 2, 3));
+    emit32(r, ADDI(8, 8, -1));
+    emit32(r, enc_b((int)(loop - r->at), 0, 8, 1)); /* bne x8, x0, loop */
+    emit_exit(r);
+    rig_run(r);
+}
+
+static void test_registers_survive_the_slow_paths(void)
+{
+    static struct rig ref, r;
+    run_slow_paths(&ref, 0);
+    CU_ASSERT_EQUAL(ref.h.x[8], 0);
+    CU_ASSERT_EQUAL(ref.h.x[1], 11 + 200);
+    for (int jit = 1; jit <= 2; jit++) {
+        run_slow_paths(&r, jit);
+        for (int i = 1; i < 32; i++)
+            CU_ASSERT_EQUAL(r.h.x[i], ref.h.x[i]);
+        CU_ASSERT_EQUAL(get64(&r, RAM_BASE + 0x100010), get64(&ref, RAM_BASE + 0x100010));
+        CU_ASSERT_EQUAL(get64(&r, RAM_BASE + 0x100000), get64(&ref, RAM_BASE + 0x100000));
+        CU_ASSERT_EQUAL(r.h.vcpu->stats.instructions, ref.h.vcpu->stats.instructions);
+        if (rv_jit_supported()) {
+            struct rv_jit_stats st;
+            rv_jit_get_stats(&r.h, &st);
+            CU_ASSERT(st.blocks > 0);
+        }
+        CU_ASSERT(r.h.vcpu->stats.tlb_misses >= 4 * 200); /* the slow paths ran */
+        rig_destroy(&r);
+    }
+    rig_destroy(&ref);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -360,6 +422,7 @@ int main(void)
         { "fence.i after own stores keeps translations", test_fence_i_after_own_stores_keeps_translations },
         { "registers across chained blocks are exact", test_registers_across_chained_blocks_are_exact },
         { "put-off stores are exact", test_put_off_stores_are_exact },
+        { "registers survive the slow paths", test_registers_survive_the_slow_paths },
         { NULL, NULL },
     };
     return unit_main("rv_jit_diff", tests);
