@@ -229,7 +229,7 @@ op_DECODE: {
         goto op_PAGEEND;
     rv_dc_note(c, dp, off);
     /* over its budget: end this run at the next jump or page end so that
-     * rv_exec gives the memory back (not in deterministic mode, where where
+     * rv_exec gives the memory back (not in deterministic mode, where
      * a run ends must depend on the instructions alone) */
     if (RV_UNLIKELY(c->dc_touched >= RV_DC_RESIDENT_PAGES) && !h->deterministic)
         lim = 0;
