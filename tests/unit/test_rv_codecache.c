@@ -295,6 +295,26 @@ static size_t resident_bytes(void *p, size_t len)
     return n * 4096;
 }
 
+/* Runs, twice, n pieces of code `stride` bytes apart from `first` on, each
+ * adding 1 to x5 and jumping to the next. */
+static void run_pieces_twice(struct rig *r, uint64_t first, unsigned stride, unsigned n)
+{
+    r->h.x[1] = first;
+    r->h.x[8] = 2;
+    emit32(r, enc_i(0, 1, 0, 0, 0x67)); /* jr first */
+    for (unsigned i = 0; i < n; i++) {
+        r->at = first + (uint64_t)stride * i;
+        emit32(r, ADDI(5, 5, 1));
+        emit32(r, enc_j((int)stride - 4, 0)); /* to the next piece */
+    }
+    r->at = first + (uint64_t)stride * n;
+    emit32(r, ADDI(8, 8, -1));
+    emit32(r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
+    emit32(r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
+    emit_exit(r);
+    rig_run(r);
+}
+
 /* Code on twice as many pages as the decode cache has slots, run twice:
  * every slot gets used and reused, and the hart's host memory (what it
  * allocated, and what the OS backs of the cache) stays within the bound
@@ -310,21 +330,7 @@ static void test_decode_cache_stays_within_its_host_memory_bound(void)
     CU_ASSERT(before > RV_DC_SLOTS * RV_DC_SLOT_BYTES);
     CU_ASSERT(before <= RV_CPU_MAX_HOST_BYTES);
 
-    uint64_t first = RAM_BASE + 0x1000;
-    r.h.x[1] = first;
-    r.h.x[8] = 2;
-    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first */
-    for (unsigned p = 0; p < npages; p++) {
-        r.at = first + 4096ULL * p;
-        emit32(&r, ADDI(5, 5, 1));
-        emit32(&r, enc_j(4096 - 4, 0)); /* to the next page */
-    }
-    r.at = first + 4096ULL * npages;
-    emit32(&r, ADDI(8, 8, -1));
-    emit32(&r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
-    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
-    emit_exit(&r);
-    rig_run(&r);
+    run_pieces_twice(&r, RAM_BASE + 0x1000, 4096, npages);
     CU_ASSERT_EQUAL(r.h.x[5], 2 * npages);
 
     unsigned live = 0;
@@ -360,22 +366,8 @@ static void test_decode_cache_gives_memory_back_past_its_budget(void)
     struct rv_cpu *c = rv_cpu(&r.h);
     const unsigned npieces = 2 * RV_DC_RESIDENT_PAGES + 160;
     CU_ASSERT_FATAL(npieces / 4 + 1 < RV_DC_SLOTS); /* no page evicts another */
-    uint64_t first = RAM_BASE + 0x1000;
-    CU_ASSERT_FATAL(first + 1024ULL * (npieces + 4) <= RAM_BASE + RAM_SIZE);
-    r.h.x[1] = first;
-    r.h.x[8] = 2;
-    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first */
-    for (unsigned i = 0; i < npieces; i++) {
-        r.at = first + 1024ULL * i;
-        emit32(&r, ADDI(5, 5, 1));
-        emit32(&r, enc_j(1024 - 4, 0)); /* to the next piece */
-    }
-    r.at = first + 1024ULL * npieces;
-    emit32(&r, ADDI(8, 8, -1));
-    emit32(&r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
-    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
-    emit_exit(&r);
-    rig_run(&r);
+    CU_ASSERT_FATAL(RAM_BASE + 0x1000 + 1024ULL * (npieces + 4) <= RAM_BASE + RAM_SIZE);
+    run_pieces_twice(&r, RAM_BASE + 0x1000, 1024, npieces);
     CU_ASSERT_EQUAL(r.h.x[5], 2 * npieces);
     CU_ASSERT(c->dc_releases >= 2);
     size_t resident = resident_bytes(c->dinsn, RV_DC_BYTES);
