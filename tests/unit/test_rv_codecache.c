@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "rv_rig.h"
 
@@ -295,9 +296,9 @@ static size_t resident_bytes(void *p, size_t len)
     return n * 4096;
 }
 
-/* Runs, twice, n pieces of code `stride` bytes apart from `first` on, each
- * adding 1 to x5 and jumping to the next. */
-static void run_pieces_twice(struct rig *r, uint64_t first, unsigned stride, unsigned n)
+/* Code that runs, twice, n pieces `stride` bytes apart from `first` on,
+ * each adding 1 to x5 and jumping to the next (rig_run runs it). */
+static void emit_pieces_twice(struct rig *r, uint64_t first, unsigned stride, unsigned n)
 {
     r->h.x[1] = first;
     r->h.x[8] = 2;
@@ -312,7 +313,6 @@ static void run_pieces_twice(struct rig *r, uint64_t first, unsigned stride, uns
     emit32(r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
     emit32(r, enc_i(0, 1, 0, 0, 0x67)); /* jr first: the second round */
     emit_exit(r);
-    rig_run(r);
 }
 
 /* Code on twice as many pages as the decode cache has slots, run twice:
@@ -330,7 +330,8 @@ static void test_decode_cache_stays_within_its_host_memory_bound(void)
     CU_ASSERT(before > RV_DC_SLOTS * RV_DC_SLOT_BYTES);
     CU_ASSERT(before <= RV_CPU_MAX_HOST_BYTES);
 
-    run_pieces_twice(&r, RAM_BASE + 0x1000, 4096, npages);
+    emit_pieces_twice(&r, RAM_BASE + 0x1000, 4096, npages);
+    rig_run(&r);
     CU_ASSERT_EQUAL(r.h.x[5], 2 * npages);
 
     unsigned live = 0;
@@ -367,7 +368,8 @@ static void test_decode_cache_gives_memory_back_past_its_budget(void)
     const unsigned npieces = 2 * RV_DC_RESIDENT_PAGES + 160;
     CU_ASSERT_FATAL(npieces / 4 + 1 < RV_DC_SLOTS); /* no page evicts another */
     CU_ASSERT_FATAL(RAM_BASE + 0x1000 + 1024ULL * (npieces + 4) <= RAM_BASE + RAM_SIZE);
-    run_pieces_twice(&r, RAM_BASE + 0x1000, 1024, npieces);
+    emit_pieces_twice(&r, RAM_BASE + 0x1000, 1024, npieces);
+    rig_run(&r);
     CU_ASSERT_EQUAL(r.h.x[5], 2 * npieces);
     CU_ASSERT(c->dc_releases >= 2);
     size_t resident = resident_bytes(c->dinsn, RV_DC_BYTES);
@@ -376,6 +378,31 @@ static void test_decode_cache_gives_memory_back_past_its_budget(void)
     if (resident > (RV_DC_RESIDENT_PAGES + 16) * 4096ULL || c->dc_releases < 2)
         fprintf(stderr, "  %zu bytes of the decode cache resident, %llu releases\n", resident,
                 (unsigned long long)c->dc_releases);
+    rig_destroy(&r);
+}
+
+/* Interpreting code on pages the decode cache has not written to yet:
+ * each slot's host page is written before it is first read (see
+ * rv_dc_prefault), so it costs one page fault. Read first, it would map
+ * the kernel's zero page and then take a copy-on-write fault, with a TLB
+ * flush across the process's CPUs: two faults a page. */
+static void test_decoding_a_new_page_costs_one_fault(void)
+{
+    struct rig r;
+    rig_init(&r);
+    r.h.jit = 0;
+    const unsigned npages = 600;
+    emit_pieces_twice(&r, RAM_BASE + 0x1000, 4096, npages); /* (its pages fault now) */
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    rig_run(&r);
+    getrusage(RUSAGE_SELF, &after);
+    CU_ASSERT_EQUAL(r.h.x[5], 2 * npages);
+    long faults = after.ru_minflt - before.ru_minflt;
+    CU_ASSERT(faults >= npages / 2);
+    CU_ASSERT(faults < npages + npages / 2);
+    if (faults >= npages + npages / 2)
+        fprintf(stderr, "  %ld page faults decoding %u new pages\n", faults, npages);
     rig_destroy(&r);
 }
 
@@ -395,6 +422,7 @@ int main(void)
         { "evicted decoded page is not used through fetch TLB", test_evicted_decoded_page_is_not_used_through_fetch_tlb },
         { "decode cache stays within its host memory bound", test_decode_cache_stays_within_its_host_memory_bound },
         { "decode cache gives memory back past its budget", test_decode_cache_gives_memory_back_past_its_budget },
+        { "decoding a new page costs one fault", test_decoding_a_new_page_costs_one_fault },
         { NULL, NULL },
     };
     return unit_main("rv_codecache", tests);

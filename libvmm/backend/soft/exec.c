@@ -212,6 +212,7 @@ newpage:
         }
     }
     base = dp->insn;
+    rv_dc_prefault(c, dp, (unsigned)(pc - vbase));
     in = base + ((pc - vbase) >> 1);
     DISPATCH();
 

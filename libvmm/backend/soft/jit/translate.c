@@ -1160,6 +1160,7 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 const struct rv_insn *rv_jit_insn_at(struct rv_cpu *c, struct rv_dpage *dp, unsigned off)
 {
     struct rv_insn *in = &dp->insn[off >> 1];
+    rv_dc_prefault(c, dp, off);
     if (rv_insn_op(in) == RV_OP_DECODE) {
         rv_dc_note(c, dp, off);
         uint16_t lo;
