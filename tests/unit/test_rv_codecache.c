@@ -381,28 +381,52 @@ static void test_decode_cache_gives_memory_back_past_its_budget(void)
     rig_destroy(&r);
 }
 
-/* Interpreting code on pages the decode cache has not written to yet:
- * each slot's host page is written before it is first read (see
- * rv_dc_prefault), so it costs one page fault. Read first, it would map
- * the kernel's zero page and then take a copy-on-write fault, with a TLB
- * flush across the process's CPUs: two faults a page. */
-static void test_decoding_a_new_page_costs_one_fault(void)
+/* Interpreting code on 300 pages and then on the 300 pages 4 MiB further
+ * on, which take over their decode-cache slots, twice (fewer host pages
+ * than the cache's budget, RV_DC_RESIDENT_PAGES, so it never gives its
+ * memory back here): each slot's host page costs one page fault. It is
+ * written before it is first read (rv_dc_prefault): read first, it would
+ * map the kernel's zero page and then take a copy-on-write fault, with a
+ * TLB flush across the process's CPUs. A slot taken over is cleared
+ * without reading the host pages of it that decoding never wrote
+ * (dpage_clear): a read would map the zero page there, a fault for
+ * nothing. */
+static void test_decoding_costs_one_fault_a_host_page(void)
 {
     struct rig r;
     rig_init(&r);
     r.h.jit = 0;
-    const unsigned npages = 600;
-    emit_pieces_twice(&r, RAM_BASE + 0x1000, 4096, npages); /* (its pages fault now) */
+    const unsigned n = 300;
+    CU_ASSERT_FATAL(n < RV_DC_RESIDENT_PAGES);
+    uint64_t a = RAM_BASE + 0x1000, b = a + (uint64_t)RV_DC_SLOTS * 4096;
+    CU_ASSERT_FATAL(b + (n + 1) * 4096ULL <= RAM_BASE + RAM_SIZE);
+    r.h.x[1] = a;
+    r.h.x[2] = b;
+    r.h.x[8] = 2;
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr a */
+    for (unsigned i = 0; i < 2 * n; i++) {
+        r.at = (i < n ? a : b) + 4096ULL * (i % n);
+        emit32(&r, ADDI(5, 5, 1));
+        if (i == n - 1)
+            emit32(&r, enc_i(0, 2, 0, 0, 0x67)); /* jr b */
+        else
+            emit32(&r, enc_j(4096 - 4, 0));       /* to the next page */
+    }
+    r.at = b + 4096ULL * n;
+    emit32(&r, ADDI(8, 8, -1));
+    emit32(&r, enc_b(8, 0, 8, 0));       /* beq x8, x0, exit */
+    emit32(&r, enc_i(0, 1, 0, 0, 0x67)); /* jr a: the second round */
+    emit_exit(&r);
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     rig_run(&r);
     getrusage(RUSAGE_SELF, &after);
-    CU_ASSERT_EQUAL(r.h.x[5], 2 * npages);
+    CU_ASSERT_EQUAL(r.h.x[5], 4 * n);
     long faults = after.ru_minflt - before.ru_minflt;
-    CU_ASSERT(faults >= npages / 2);
-    CU_ASSERT(faults < npages + npages / 2);
-    if (faults >= npages + npages / 2)
-        fprintf(stderr, "  %ld page faults decoding %u new pages\n", faults, npages);
+    CU_ASSERT(faults >= n / 2);
+    CU_ASSERT(faults < n + n / 2);
+    if (faults >= n + n / 2)
+        fprintf(stderr, "  %ld page faults decoding 2 x %u pages in %u slots\n", faults, n, n);
     rig_destroy(&r);
 }
 
@@ -422,7 +446,7 @@ int main(void)
         { "evicted decoded page is not used through fetch TLB", test_evicted_decoded_page_is_not_used_through_fetch_tlb },
         { "decode cache stays within its host memory bound", test_decode_cache_stays_within_its_host_memory_bound },
         { "decode cache gives memory back past its budget", test_decode_cache_gives_memory_back_past_its_budget },
-        { "decoding a new page costs one fault", test_decoding_a_new_page_costs_one_fault },
+        { "decoding costs one fault a host page", test_decoding_costs_one_fault_a_host_page },
         { NULL, NULL },
     };
     return unit_main("rv_codecache", tests);
