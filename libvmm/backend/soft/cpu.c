@@ -118,6 +118,9 @@ int rv_hart_init(struct rv_hart *h, struct machine *m, unsigned hartid,
         return vmm_error(VMM_ENOMEM, "allocating hart %u decode cache (%zu bytes)", hartid,
                          (size_t)RV_DC_BYTES);
     }
+    /* 4 KiB pages, even where transparent huge pages are on for every
+     * mapping: a 2 MiB page would back 100 slots' worth at the first write */
+    madvise(dc, RV_DC_BYTES, MADV_NOHUGEPAGE);
     c->dinsn = dc;
     for (unsigned i = 0; i < RV_DC_SLOTS; i++)
         c->dpages[i].insn = (struct rv_insn *)(c->dinsn + (size_t)i * RV_DC_STRIDE);

@@ -48,7 +48,10 @@ static void *lazy_zalloc(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, size, MADV_NOHUGEPAGE); /* lazy by 4 KiB pages, whatever the THP setting */
+    return p;
 }
 
 static void lazy_free(void *p, size_t size)
