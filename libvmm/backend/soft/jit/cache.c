@@ -23,11 +23,17 @@
 #include "backend/soft/jit/emit.h"
 #include "backend/soft/jit/jit_internal.h"
 
-/* rbx points 128 bytes into h->x so every x[i] is a one-byte displacement. */
-#define X_BIAS 128
-#define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
-
-#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+void rv_jcache_emit_helper_call(struct jx_buf *b, const void *fn)
+{
+    jx_load(b, 1, RAX, R12, JIT_OFF);
+    jx_store(b, 1, RAX, RV_JIT_BUDGET_OFF, R15);
+    jx_store(b, 1, RAX, RV_JIT_MEMOPS_OFF, R14);
+    jx_mov_imm(b, RAX, (uint64_t)(uintptr_t)fn);
+    jx_call_r(b, RAX);
+    jx_load(b, 1, RCX, R12, JIT_OFF);
+    jx_load(b, 1, R15, RCX, RV_JIT_BUDGET_OFF);
+    jx_load(b, 1, R14, RCX, RV_JIT_MEMOPS_OFF);
+}
 
 static void jmp_to(struct jx_buf *b, const uint8_t *target)
 {
@@ -39,8 +45,7 @@ static void jmp_to(struct jx_buf *b, const uint8_t *target)
  * with rsi = the address, rdx = the value (stores), rcx = the guest pc
  * and eax = RV_JH_INFO(...). It keeps the guest registers that live in
  * caller-saved host registers (the helper changes none of them but a
- * load's rd, which the caller reloads), hands the counters over as
- * call_helper in translate.c does, and when the helper ends the run it
+ * load's rd, which the caller reloads), and when the helper ends the run it
  * leaves through the exit with the helper's reason instead of returning.
  * Five pushes after the call's leave the stack aligned for the C call. */
 static uint8_t *emit_slow_access(struct jx_buf *b, const void *helper, int store,
@@ -57,14 +62,7 @@ static uint8_t *emit_slow_access(struct jx_buf *b, const void *helper, int store
         jx_mov_rr(b, RDX, RAX);
     }
     jx_lea(b, RDI, RBX, -X_BIAS);
-    jx_load(b, 1, RAX, R12, JIT_OFF);
-    jx_store(b, 1, RAX, RV_JIT_BUDGET_OFF, R15);
-    jx_store(b, 1, RAX, RV_JIT_MEMOPS_OFF, R14);
-    jx_mov_imm(b, RAX, (uint64_t)(uintptr_t)helper);
-    jx_call_r(b, RAX);
-    jx_load(b, 1, RCX, R12, JIT_OFF);
-    jx_load(b, 1, R15, RCX, RV_JIT_BUDGET_OFF);
-    jx_load(b, 1, R14, RCX, RV_JIT_MEMOPS_OFF);
+    rv_jcache_emit_helper_call(b, helper);
     for (int i = 4; i >= 0; i--)
         jx_pop(b, kept[i]);
     jx_test_rr(b, 0, RAX, RAX);
@@ -138,7 +136,7 @@ static void emit_trampoline(struct rv_jcache *cc)
     /* Indirect jump to guest pc rax: the jump cache, validated against the
      * fetch TLB, or back to the dispatcher's lookup. */
     cc->ijmp_rw = b.p;
-    jx_store(&b, 1, RBX, (int32_t)offsetof(struct rv_hart, pc) - X_BIAS, RAX);
+    jx_store(&b, 1, RBX, PC_OFF, RAX);
     jx_mov_rr(&b, RCX, RAX);
     jx_shift_ri(&b, 0, SH_SHR, RCX, 1);
     jx_alu_ri(&b, 0, ALU_AND, RCX, RV_JIT_JC_SIZE - 1);

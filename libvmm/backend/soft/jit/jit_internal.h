@@ -162,6 +162,12 @@ struct rv_jit {
 #define RV_JIT_RUNS_OFF 24
 #define RV_JIT_XSTATE_OFF 32
 #define RV_JIT_JC_OFF 40
+/* Translated code's view of the hart: rbx points X_BIAS bytes into h->x
+ * (every x[i] a one-byte displacement), r12 at struct rv_cpu. */
+#define X_BIAS 128
+#define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
+#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
+
 /* The `adj` argument of the helpers: instructions from the current one to
  * the block's end, and inline loads/stores after the current one. */
 #define RV_JIT_ADJ(insns, memops) ((uint64_t)(insns) | (uint64_t)(memops) << 32)
@@ -179,6 +185,12 @@ struct rv_jblock *rv_jit_lookup(struct rv_jit *j, uint64_t vpc, uint64_t gpage);
 int rv_jcache_init(struct rv_jcache *cc, size_t size);
 void rv_jcache_destroy(struct rv_jcache *cc);
 void rv_jcache_reset(struct rv_jcache *cc);
+/* Emits a call of a helper of helpers.c (arguments already in place):
+ * the budget and memops counters, which translated code keeps in r15 and
+ * r14, go to struct rv_jit for it to read and correct, and come back from
+ * there; rax holds the helper's answer. */
+struct jx_buf;
+void rv_jcache_emit_helper_call(struct jx_buf *b, const void *fn);
 /* Unmaps the write view when enough was written since the last time
  * (cache.c); the dispatcher calls it at the end of each run. */
 void rv_jcache_trim(struct rv_jcache *cc);

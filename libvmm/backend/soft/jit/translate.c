@@ -47,10 +47,7 @@
 #include "backend/soft/jit/emit.h"
 #include "backend/soft/jit/jit_internal.h"
 
-#define X_BIAS 128
-#define JIT_OFF ((int32_t)offsetof(struct rv_cpu, jit))
 #define XOFF(i) ((int32_t)(8 * (int)(i)) - X_BIAS)
-#define PC_OFF ((int32_t)offsetof(struct rv_hart, pc) - X_BIAS)
 #define FOFF(i) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (size_t)(i)) - X_BIAS)
 
 /* What a fixup's rel32 field leads to: a position of the hot path, of the
@@ -116,15 +113,6 @@ static void fix(struct tr *t, int from_cold, size_t pos, int to, uintptr_t targe
         return;
     }
     t->fx[t->nfx++] = (struct fixup){ (uint8_t)from_cold, (uint8_t)to, (uint32_t)pos, target };
-}
-
-/* After the state word at cold offset `data`: the patch site's offset. */
-static void fix_rel(struct tr *t, size_t data, size_t site)
-{
-    size_t field = jx_pos(&t->c);
-    jx_u32(&t->c, 0);
-    (void)data; /* the field follows it: TO_SITE knows where it starts */
-    fix(t, 1, field, TO_SITE, site);
 }
 
 /* --- guest registers cached in host registers ---
@@ -561,20 +549,6 @@ static void call_fn(struct jx_buf *b, const void *fn)
     jx_call_r(b, RAX);
 }
 
-/* A call of a helper of helpers.c: the budget and memops counters, which
- * translated code keeps in r15 and r14, go to struct rv_jit for it to
- * read and correct, and come back from there. */
-static void call_helper(struct jx_buf *b, const void *fn)
-{
-    jx_load(b, 1, RAX, R12, JIT_OFF); /* (the arguments are in place) */
-    jx_store(b, 1, RAX, RV_JIT_BUDGET_OFF, R15);
-    jx_store(b, 1, RAX, RV_JIT_MEMOPS_OFF, R14);
-    call_fn(b, fn);
-    jx_load(b, 1, RCX, R12, JIT_OFF); /* rax: the helper's answer */
-    jx_load(b, 1, R15, RCX, RV_JIT_BUDGET_OFF);
-    jx_load(b, 1, R14, RCX, RV_JIT_MEMOPS_OFF);
-}
-
 /* test eax, eax; jnz exit (the helper ended the run; eax is the reason). */
 static void exit_if_nonzero(struct tr *t, int cold)
 {
@@ -604,9 +578,9 @@ static void exit_stub(struct tr *t, size_t field, uint64_t target)
     /* the shared chain exit reads what follows the call: the registers the
      * jump leaves (which entry the link may take) and the patch site */
     fix(t, 1, jx_call32(&t->c), TO_ABS, (uintptr_t)t->j->cache.chain_rw);
-    size_t data = jx_pos(&t->c);
     jx_u64(&t->c, pack_state(t));
-    fix_rel(t, data, field);
+    fix(t, 1, jx_pos(&t->c), TO_SITE, field);
+    jx_u32(&t->c, 0);
 }
 
 static void goto_pc(struct tr *t, uint64_t target)
@@ -641,7 +615,7 @@ static void emit_step(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->m, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->m, RDX, pc);
     jx_mov_imm(&t->m, RCX, adj);
-    call_helper(&t->m, (const void *)rv_jh_step);
+    rv_jcache_emit_helper_call(&t->m, (const void *)rv_jh_step);
     cache_forget(t, 1);
     exit_if_nonzero(t, 0);
 }
@@ -740,7 +714,7 @@ static void emit_fmem(struct tr *t, const struct rv_insn *in, uint64_t pc, uint6
     jx_mov_imm(&t->c, RSI, (uint64_t)(uintptr_t)copy);
     jx_mov_imm(&t->c, RDX, pc);
     jx_mov_imm(&t->c, RCX, adj);
-    call_helper(&t->c, (const void *)rv_jh_step);
+    rv_jcache_emit_helper_call(&t->c, (const void *)rv_jh_step);
     exit_if_nonzero(t, 1);
     cache_reload_cold(t);
     fix(t, 1, jx_jmp32(&t->c), TO_MAIN, back);
@@ -1160,9 +1134,8 @@ static int emit_insn(struct tr *t, const struct rv_insn *in, uint64_t pc, uint64
 const struct rv_insn *rv_jit_insn_at(struct rv_cpu *c, struct rv_dpage *dp, unsigned off)
 {
     struct rv_insn *in = &dp->insn[off >> 1];
-    rv_dc_prefault(c, dp, off);
+    rv_dc_prefault(c, dp, off); /* (counts the host page for the budget) */
     if (rv_insn_op(in) == RV_OP_DECODE) {
-        rv_dc_note(c, dp, off);
         uint16_t lo;
         memcpy(&lo, dp->host + off, 2);
         if ((lo & 3) != 3) {
